@@ -1,0 +1,39 @@
+"""The sandbox as one ASGI app serving all five platforms at their real paths.
+
+Example
+-------
+>>> app = create_app()
+>>> sorted({r.path for r in app.routes} & {"/router/rest", "/api"})
+['/api', '/router/rest']
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from imgkit.sandbox import (
+    control,
+    doudian,
+    qianmi_sku,
+    taobao_miniapp,
+    taobao_picture,
+    tmall_item,
+    top,
+)
+from imgkit.sandbox.state import SandboxState
+
+
+def create_app(state: SandboxState | None = None) -> Starlette:
+    """Build the app; pass a :class:`SandboxState` to share or inspect its memory."""
+    state = state or SandboxState()
+    app = Starlette(
+        routes=[
+            *taobao_picture.routes(state),
+            *top.routes(state, [taobao_miniapp.API, tmall_item.API]),
+            *doudian.routes(state),
+            *qianmi_sku.routes(state),
+            *control.routes(state),
+        ]
+    )
+    app.state.sandbox = state
+    return app

@@ -1,0 +1,113 @@
+"""Control endpoints under ``/_sandbox/`` and the image server at ``/img/``.
+
+``POST /_sandbox/faults``   set the fault plan (JSON, see ``docs/sandbox.md``); returns it
+``GET  /_sandbox/faults``   the active plan
+``POST /_sandbox/limits``   change server-side rate limits; returns all limits
+``GET  /_sandbox/stats``    counters per platform
+``GET  /_sandbox/requests`` the request log (``?platform=``), for pacing measurements
+``POST /_sandbox/audit``    make matching Douyin uploads fail their audit
+``POST /_sandbox/reset``    forget everything
+``GET  /_sandbox/health``   liveness
+``GET  /img/{key}``         an uploaded image, byte-for-byte
+
+Example
+-------
+>>> [r.path for r in routes(SandboxState())][:2]
+['/_sandbox/faults', '/_sandbox/faults']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from imgkit.sandbox.faults import FaultConfigError
+from imgkit.sandbox.state import AuditRule, SandboxState
+from imgkit.sandbox.store import IMAGE_ROUTE
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except json.JSONDecodeError as exc:
+        raise FaultConfigError(f"body is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise FaultConfigError("body must be a JSON object")
+    return body
+
+
+def _bad(exc: Exception) -> JSONResponse:
+    return JSONResponse({"error": str(exc)}, status_code=400)
+
+
+def routes(state: SandboxState) -> list[Route]:
+    """The control and image routes bound to ``state``."""
+
+    async def set_faults(request: Request) -> Response:
+        try:
+            plan = state.set_faults(await _json_body(request))
+        except FaultConfigError as exc:
+            return _bad(exc)
+        return JSONResponse(plan.to_json())
+
+    async def get_faults(request: Request) -> Response:
+        return JSONResponse(state.faults.to_json())
+
+    async def set_limits(request: Request) -> Response:
+        try:
+            limits = state.set_limits(await _json_body(request))
+        except FaultConfigError as exc:
+            return _bad(exc)
+        return JSONResponse(dataclasses.asdict(limits))
+
+    async def stats(request: Request) -> Response:
+        return JSONResponse(state.stats())
+
+    async def requests_log(request: Request) -> Response:
+        platform = request.query_params.get("platform")
+        records = [dataclasses.asdict(r) for r in state.request_log(platform)]
+        return JSONResponse({"requests": records})
+
+    async def audit(request: Request) -> Response:
+        try:
+            body = await _json_body(request)
+            allowed = {f.name for f in dataclasses.fields(AuditRule)}
+            if not body.get("reason") or set(body) - allowed:
+                raise FaultConfigError(
+                    f"audit rule needs 'reason' and may have {sorted(allowed - {'reason'})}"
+                )
+            rule = AuditRule(**body)
+        except (FaultConfigError, TypeError) as exc:
+            return _bad(exc)
+        state.add_audit_rule(rule)
+        return JSONResponse(dataclasses.asdict(rule))
+
+    async def reset(request: Request) -> Response:
+        state.reset()
+        return JSONResponse({"reset": True})
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def image(request: Request) -> Response:
+        stored = state.store.get(request.path_params["key"])
+        if stored is None:
+            return JSONResponse({"error": "no such image"}, status_code=404)
+        return Response(stored.data, media_type=stored.facts.content_type)
+
+    return [
+        Route("/_sandbox/faults", set_faults, methods=["POST"]),
+        Route("/_sandbox/faults", get_faults, methods=["GET"]),
+        Route("/_sandbox/limits", set_limits, methods=["POST"]),
+        Route("/_sandbox/stats", stats, methods=["GET"]),
+        Route("/_sandbox/requests", requests_log, methods=["GET"]),
+        Route("/_sandbox/audit", audit, methods=["POST"]),
+        Route("/_sandbox/reset", reset, methods=["POST"]),
+        Route("/_sandbox/health", health, methods=["GET"]),
+        Route(IMAGE_ROUTE + "/{key:path}", image, methods=["GET"]),
+    ]

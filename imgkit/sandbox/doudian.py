@@ -1,0 +1,373 @@
+"""fw199 gateway → Douyin shop material centre (``doudian``).
+
+``POST /gateway/dd/material/uploadimagesync`` takes a ``url`` (form-urlencoded; the sandbox
+fetches it from loopback only) or a multipart ``file`` part (unsigned).  Materials are
+audited asynchronously: ``audit_status`` goes 1 → 2 → 3 (or 4) over ``audit_delay_s``
+(a fault setting, 0 by default: passed at once), and ``byte_url`` is given only at 3.
+``POST /gateway/dd/material/querymaterialdetail`` reports the current state.
+
+The error envelope ``{"code", "message", "sub_code", "sub_msg"}`` and the main code 50002
+for ``isv.business-failed:*`` are sandbox conventions; the codes are documented.
+
+Example
+-------
+>>> PLATFORM.failures["too_large"].sub_code
+'isv.business-failed:22001'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from imgkit.sandbox.failures import Failure, PlatformFailure, catalogue
+from imgkit.sandbox.imageinfo import ImageFacts, inspect_image
+from imgkit.sandbox.pipeline import Call, SandboxPlatform, Upload, handle
+from imgkit.sandbox.signing import fw199_sign
+from imgkit.sandbox.state import AuditRule, SandboxState
+from imgkit.sandbox.store import IMAGE_ROUTE
+from imgkit.sandbox.timestamps import MAX_SKEW_S, format_gmt8, parse_unix_seconds
+from imgkit.sandbox.world import World
+
+KEY = "doudian"
+UPLOAD_PATH = "/gateway/dd/material/uploadimagesync"
+DETAIL_PATH = "/gateway/dd/material/querymaterialdetail"
+MAX_BYTES = 10 * 1024 * 1024
+FORMATS = frozenset({"jpeg", "png"})
+MAX_NAME = 50
+_BIZ = "isv.business-failed:"
+
+
+def _b(key: str, number: str, msg: str, trigger: str) -> Failure:
+    return Failure(key, 50002, "业务处理失败", sub_code=_BIZ + number, sub_msg=msg,
+                   trigger=trigger)
+
+
+FAILURES = catalogue(
+    Failure("signature_invalid", 40003, "签名校验失败", sub_code="isv.signature-invalid",
+            sub_msg="签名错误", trigger="a wrong secret, a tampered parameter, no `sign`, "
+            "or an unknown `appid`"),
+    Failure("timestamp_invalid", 40003, "时间戳无效", sub_code="isv.timestamp-invalid",
+            sub_msg="timestamp 缺失、格式错误或与服务器时间相差超过600秒",
+            trigger="no `timestamp`, one that is not Unix seconds, or one more than 600 s off"),
+    Failure("param_invalid", 40004, "参数错误", sub_code="isv.parameter-invalid:{name}",
+            sub_msg="参数 {name} 不合法", trigger="no `seller_nick`; neither `url` nor `file`; "
+            "an unknown `folder_id` or `material_id`; `material_name` over 50 characters; "
+            "`need_distinct` other than true/false; a body that cannot be parsed"),
+    Failure("image_invalid", 40004, "参数错误", sub_code="isv.parameter-invalid:20001",
+            sub_msg="图片无法解析,仅支持png/jpg",
+            trigger="content that is not a decodable PNG or JPEG (GIF, WEBP, text, truncated)"),
+    _b("too_large", "22001", "图片大小超过10M", "an image over 10 MB"),
+    _b("folder_not_image", "22006", "该文件夹不支持上传图片",
+       "folder 73691281073984637961999 of seller 38173182 (a video folder)"),
+    _b("content_violation", "22007", "素材内容违规",
+       "an audit rule with `at_upload: true` matching the upload (`POST /_sandbox/audit`)"),
+    _b("url_download_failed", "10010", "图片下载失败",
+       "a `url` that is not on loopback, or that does not answer 200"),
+    _b("library_full", "30001", "素材空间已满", "seller 38173199"),
+    _b("no_material_permission", "30004", "无素材中心权限", "seller 38173198"),
+    _b("duplicate_request", "31001", "重复请求,相同素材正在处理中",
+       "a second upload of the same `url` for the same seller while the first is in flight"),
+    Failure("service_unavailable", 20000, "服务不可用", sub_code="isp.service-unavailable",
+            sub_msg="服务暂时不可用,请稍后重试", trigger="fault `transient`"),
+    Failure("service_busy", 20001, "服务繁忙", sub_code="isp.service-busy",
+            sub_msg="服务繁忙,请稍后重试", trigger="forced error `service_busy`"),
+    Failure("no_permission", 30001, "权限不足", sub_code="isv.permission-denied",
+            sub_msg="应用无该接口权限", trigger="appid `sbx-fw199-noapi`"),
+    Failure("shop_unauthorized", 30002, "店铺未授权", sub_code="isv.shop-unauthorized",
+            sub_msg="店铺未授权给当前应用", trigger="a `seller_nick` that did not authorize "
+            "the app (e.g. 38173100)"),
+    Failure("rate_limited", 60000, "请求过于频繁", sub_code="isv.frequency-limited",
+            sub_msg="调用频率超限,请稍后重试",
+            trigger="more than `doudian_app_qps` calls per second from one appid, or fault "
+            "`rate_limited`"),
+)
+
+
+@dataclass
+class Material:
+    """A material and its audit clock."""
+
+    material_id: str
+    seller: str
+    folder_id: str
+    name: str
+    origin_url: str
+    image_key: str
+    facts: ImageFacts
+    created: float
+    audit_delay_s: float
+    reject_reason: str | None
+    create_time: str = field(default_factory=format_gmt8)
+
+    def audit_status(self, now: float | None = None) -> int:
+        """1 waiting, 2 auditing, 3 passed, 4 rejected — by elapsed time."""
+        elapsed = (time.time() if now is None else now) - self.created
+        if elapsed < self.audit_delay_s / 2:
+            return 1
+        if elapsed < self.audit_delay_s:
+            return 2
+        return 4 if self.reject_reason is not None else 3
+
+
+@dataclass
+class DoudianBook:
+    """Materials by id, and requests in flight (for the duplicate-request error)."""
+
+    materials: dict[str, Material] = field(default_factory=dict)
+    in_flight: set[tuple[str, str]] = field(default_factory=set)
+
+    @classmethod
+    def from_world(cls, world: World) -> DoudianBook:
+        """A fresh book: no materials."""
+        return cls()
+
+
+class DoudianPlatform(SandboxPlatform):
+    """How the fw199 gateway answers."""
+
+    key = KEY
+    failures = FAILURES
+    transient_failure = "service_unavailable"
+    rate_limited_failure = "rate_limited"
+    malformed_failure = "param_invalid"
+
+    def render(self, call: Call, failure: PlatformFailure) -> Response:
+        """``{"code", "message", "sub_code", "sub_msg"}`` with HTTP 200."""
+        body = {
+            "code": failure.failure.code,
+            "message": failure.message,
+            "sub_code": failure.sub_code,
+            "sub_msg": failure.sub_msg,
+        }
+        return JSONResponse(body)
+
+
+PLATFORM = DoudianPlatform()
+
+
+def book(state: SandboxState) -> DoudianBook:
+    """The Douyin materials of ``state``."""
+    return state.book(KEY, DoudianBook.from_world, DoudianBook)
+
+
+def _authenticate(call: Call) -> str:
+    """Check app, timestamp, signature, seller and limits; return the seller nick."""
+    state = call.state
+    app = state.world.fw199_apps.get(call.param("appid"))
+    if app is None or not call.param("sign"):
+        raise PLATFORM.fail("signature_invalid")
+    call.credential = call.param("appid")
+    stamp = parse_unix_seconds(call.param("timestamp"))
+    if stamp is None or abs(time.time() - stamp) > MAX_SKEW_S:
+        raise PLATFORM.fail("timestamp_invalid")
+    if fw199_sign(call.params, app.secret) != call.param("sign").lower():
+        raise PLATFORM.fail("signature_invalid")
+    if app.problem == "no_api":
+        raise PLATFORM.fail("no_permission")
+    with state.lock:
+        wait = state.limiter.hit(f"fw199:{call.credential}", state.limits.doudian_app_qps)
+    if wait is not None:
+        raise PLATFORM.fail("rate_limited")
+    seller = call.param("seller_nick")
+    if not seller:
+        raise PLATFORM.fail("param_invalid", name="seller_nick")
+    if seller not in app.sellers or seller not in state.world.doudian_sellers:
+        raise PLATFORM.fail("shop_unauthorized")
+    return seller
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def _fetch(call: Call, url: str) -> bytes:
+    """Download ``url`` as the platform would, but from loopback only."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PLATFORM.fail("url_download_failed")
+    own = urlsplit(call.base_url)
+    if parts.netloc == own.netloc and parts.path.startswith(IMAGE_ROUTE + "/"):
+        stored = call.state.store.get(parts.path[len(IMAGE_ROUTE) + 1 :])
+        if stored is None:
+            raise PLATFORM.fail("url_download_failed")
+        return stored.data
+    if not _is_loopback(parts.hostname):
+        raise PLATFORM.fail("url_download_failed")
+    try:
+        async with (
+            httpx.AsyncClient(timeout=10.0, trust_env=False) as client,
+            client.stream("GET", url) as response,
+        ):
+            if response.status_code != 200:
+                raise PLATFORM.fail("url_download_failed")
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > MAX_BYTES:
+                    raise PLATFORM.fail("too_large")
+                chunks.append(chunk)
+            return b"".join(chunks)
+    except httpx.HTTPError as exc:
+        raise PLATFORM.fail("url_download_failed") from exc
+
+
+def _matching_rule(state: SandboxState, name: str, sha256: str) -> AuditRule | None:
+    with state.lock:
+        for rule in state.audit_rules:
+            if (rule.material_name is not None and rule.material_name == name) or (
+                rule.sha256 is not None and rule.sha256 == sha256
+            ):
+                return rule
+    return None
+
+
+def _info(call: Call, material: Material) -> dict[str, Any]:
+    status = material.audit_status()
+    stored = call.state.store.get(material.image_key)
+    byte_url = stored.url(call.base_url) if stored is not None and status == 3 else ""
+    return {
+        "material_id": material.material_id,
+        "folder_id": material.folder_id,
+        "origin_url": material.origin_url,
+        "byte_url": byte_url,
+        "materil_name": material.name,
+        "material_type": "photo",
+        "operate_status": 1,
+        "audit_status": status,
+        "audit_reject_desc": (material.reject_reason or "") if status == 4 else "",
+        "size": material.facts.size,
+        "photo_info": {
+            "height": material.facts.height,
+            "width": material.facts.width,
+            "format": material.facts.format,
+        },
+        "video_info": None,
+        "create_time": material.create_time,
+        "update_time": format_gmt8(),
+        "delete_time": "",
+    }
+
+
+def _ok(call: Call, material: Material) -> Response:
+    data = {"material_info": _info(call, material)}
+    return JSONResponse({"code": 0, "message": "ok", "data": data, "trace_id": ""})
+
+
+async def _upload(call: Call) -> Response:
+    state = call.state
+    seller = _authenticate(call)
+    folder_id = call.param("folder_id") or "0"
+    folders = state.world.doudian_sellers[seller].folders
+    if folder_id not in folders:
+        raise PLATFORM.fail("param_invalid", name="folder_id")
+    distinct = call.param("need_distinct").lower()
+    if distinct not in ("", "true", "false"):
+        raise PLATFORM.fail("param_invalid", name="need_distinct")
+    url = call.param("url")
+    upload = call.files.get("file")
+    name = call.param("material_name") or (upload.filename if upload else "") or "image"
+    if len(name) > MAX_NAME:
+        raise PLATFORM.fail("param_invalid", name="material_name")
+    if not url and upload is None:
+        raise PLATFORM.fail("param_invalid", name="url")
+    problem = state.world.doudian_sellers[seller].problem
+    if problem == "no_material":
+        raise PLATFORM.fail("no_material_permission")
+    if folders[folder_id] not in (0, 1):
+        raise PLATFORM.fail("folder_not_image")
+    if problem == "library_full":
+        raise PLATFORM.fail("library_full")
+    materials = book(state)
+    if url:
+        flight = (seller, url)
+        with state.lock:
+            if flight in materials.in_flight:
+                raise PLATFORM.fail("duplicate_request")
+            materials.in_flight.add(flight)
+        try:
+            data = await _fetch(call, url)
+        finally:
+            with state.lock:
+                materials.in_flight.discard(flight)
+        upload = Upload(url.rsplit("/", 1)[-1], "", data)
+    assert upload is not None
+    if upload.size > MAX_BYTES:
+        raise PLATFORM.fail("too_large")
+    facts = inspect_image(upload.data)
+    if facts.format not in FORMATS or not facts.decodable:
+        raise PLATFORM.fail("image_invalid")
+    rule = _matching_rule(state, name, facts.sha256)
+    if rule is not None and rule.at_upload:
+        raise PLATFORM.fail("content_violation")
+    if distinct == "true":
+        with state.lock:
+            for existing in materials.materials.values():
+                if (
+                    existing.seller == seller
+                    and existing.facts.sha256 == facts.sha256
+                    and existing.audit_status() == 3
+                ):
+                    return _ok(call, existing)
+    stored = call.keep(seller, folder_id, upload, facts)
+    material = Material(
+        material_id=f"{int(time.time() * 1000)}{secrets.randbelow(10**10):010d}",
+        seller=seller,
+        folder_id=folder_id,
+        name=name,
+        origin_url=url,
+        image_key=stored.key,
+        facts=facts,
+        created=time.time(),
+        audit_delay_s=state.faults.audit_delay_s,
+        reject_reason=rule.reason if rule is not None else None,
+    )
+    with state.lock:
+        materials.materials[material.material_id] = material
+    return _ok(call, material)
+
+
+async def _detail(call: Call) -> Response:
+    state = call.state
+    seller = _authenticate(call)
+    material_id = call.param("material_id")
+    with state.lock:
+        material = book(state).materials.get(material_id)
+        for rule in state.audit_rules:
+            if material is not None and rule.material_id == material_id:
+                material.reject_reason = rule.reason
+    if material is None or material.seller != seller:
+        raise PLATFORM.fail("param_invalid", name="material_id")
+    await asyncio.sleep(0)
+    return _ok(call, material)
+
+
+def routes(state: SandboxState) -> list[Route]:
+    """The fw199 routes bound to ``state``."""
+
+    async def upload(request: Request) -> Response:
+        return await handle(request, state, PLATFORM, _upload)
+
+    async def detail(request: Request) -> Response:
+        return await handle(request, state, PLATFORM, _detail)
+
+    return [
+        Route(UPLOAD_PATH, upload, methods=["POST"]),
+        Route(DETAIL_PATH, detail, methods=["POST"]),
+    ]

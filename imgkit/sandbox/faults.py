@@ -1,0 +1,172 @@
+"""Fault injection: latency, transient errors, rate limiting, HTTP 500 and dropped connections.
+
+A :class:`FaultPlan` is set from JSON (``POST /_sandbox/faults``) or from Python, and asked
+once per API request for a :class:`Decision`.  Draws come from one seeded generator, so a
+run with the same seed and the same request order meets the same faults.
+
+Example
+-------
+>>> plan = FaultPlan.from_json({"seed": 1, "transient": 1.0})
+>>> plan.decide("doudian").transient
+True
+>>> plan.decide("doudian", storing=False).drop_after_store
+False
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+PROBABILITIES = ("transient", "rate_limited", "http_500", "drop_before_store", "drop_after_store")
+KNOWN_KEYS = frozenset({"seed", "latency_ms", "audit_delay_s", "platforms", "force", *PROBABILITIES})
+
+
+class FaultConfigError(ValueError):
+    """The fault JSON is malformed; the message says which key and why."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What happens to one request."""
+
+    latency_s: float = 0.0
+    http_500: bool = False
+    drop_before_store: bool = False
+    transient: bool = False
+    rate_limited: bool = False
+    drop_after_store: bool = False
+    forced: str | None = None
+
+
+@dataclass(frozen=True)
+class ForcedError:
+    """Answer the next ``times`` requests of ``platform`` with the catalogued ``error``."""
+
+    platform: str
+    error: str
+    times: int = 1
+
+
+def _probability(raw: Mapping[str, Any], key: str) -> float:
+    value = raw.get(key, 0.0)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
+        raise FaultConfigError(f"{key!r} must be a probability between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def _latency(raw: Mapping[str, Any]) -> tuple[float, float]:
+    value = raw.get("latency_ms", [0, 0])
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = [value, value]
+    if (
+        not isinstance(value, list | tuple)
+        or len(value) != 2
+        or not all(isinstance(v, int | float) and v >= 0 for v in value)
+        or value[0] > value[1]
+    ):
+        raise FaultConfigError(f"'latency_ms' must be [low, high] milliseconds, got {value!r}")
+    return float(value[0]) / 1000.0, float(value[1]) / 1000.0
+
+
+def _forced(raw: Mapping[str, Any]) -> list[ForcedError]:
+    items = raw.get("force", [])
+    if not isinstance(items, list):
+        raise FaultConfigError("'force' must be a list of {platform, error, times}")
+    out = []
+    for item in items:
+        if not isinstance(item, dict) or not {"platform", "error"} <= item.keys():
+            raise FaultConfigError(f"each 'force' entry needs 'platform' and 'error': {item!r}")
+        times = item.get("times", 1)
+        if not isinstance(times, int) or times < 1:
+            raise FaultConfigError(f"'times' must be a positive integer: {item!r}")
+        out.append(ForcedError(str(item["platform"]), str(item["error"]), times))
+    return out
+
+
+@dataclass
+class FaultPlan:
+    """The active faults.  All probabilities are per API request."""
+
+    seed: int | None = None
+    latency_s: tuple[float, float] = (0.0, 0.0)
+    transient: float = 0.0
+    rate_limited: float = 0.0
+    http_500: float = 0.0
+    drop_before_store: float = 0.0
+    drop_after_store: float = 0.0
+    audit_delay_s: float = 0.0
+    platforms: frozenset[str] | None = None
+    forced: list[ForcedError] = field(default_factory=list)
+    _rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> FaultPlan:
+        """Build a plan from the JSON object documented in ``docs/sandbox.md``."""
+        unknown = set(raw) - KNOWN_KEYS
+        if unknown:
+            raise FaultConfigError(
+                f"unknown fault keys {sorted(unknown)}; known: {sorted(KNOWN_KEYS)}"
+            )
+        seed = raw.get("seed")
+        if seed is not None and not isinstance(seed, int):
+            raise FaultConfigError(f"'seed' must be an integer, got {seed!r}")
+        delay = raw.get("audit_delay_s", 0.0)
+        if not isinstance(delay, int | float) or delay < 0:
+            raise FaultConfigError(f"'audit_delay_s' must be seconds >= 0, got {delay!r}")
+        platforms = raw.get("platforms")
+        if platforms is not None and not isinstance(platforms, list):
+            raise FaultConfigError("'platforms' must be a list of platform keys")
+        return cls(
+            seed=seed,
+            latency_s=_latency(raw),
+            audit_delay_s=float(delay),
+            platforms=frozenset(map(str, platforms)) if platforms is not None else None,
+            forced=_forced(raw),
+            _rng=random.Random(seed),
+            **{key: _probability(raw, key) for key in PROBABILITIES},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan as the JSON the control endpoint accepts."""
+        out: dict[str, Any] = {key: getattr(self, key) for key in PROBABILITIES}
+        out.update(
+            seed=self.seed,
+            latency_ms=[self.latency_s[0] * 1000, self.latency_s[1] * 1000],
+            audit_delay_s=self.audit_delay_s,
+            platforms=sorted(self.platforms) if self.platforms is not None else None,
+            force=[vars(f) for f in self.forced],
+        )
+        return out
+
+    def decide(self, platform: str, *, storing: bool = True) -> Decision:
+        """Draw the faults for one request to ``platform``."""
+        forced = self._pop_forced(platform)
+        if self.platforms is not None and platform not in self.platforms:
+            return Decision(forced=forced)
+        rng = self._rng
+        low, high = self.latency_s
+        latency = rng.uniform(low, high) if high > 0 else 0.0
+        # One draw per fault kind, always, so that a seed replays the same sequence.
+        draws = {key: rng.random() < getattr(self, key) for key in PROBABILITIES}
+        return Decision(
+            latency_s=latency,
+            http_500=draws["http_500"],
+            drop_before_store=draws["drop_before_store"],
+            transient=draws["transient"],
+            rate_limited=draws["rate_limited"],
+            drop_after_store=draws["drop_after_store"] and storing,
+            forced=forced,
+        )
+
+    def _pop_forced(self, platform: str) -> str | None:
+        for index, item in enumerate(self.forced):
+            if item.platform == platform:
+                if item.times > 1:
+                    self.forced[index] = ForcedError(item.platform, item.error, item.times - 1)
+                else:
+                    del self.forced[index]
+                return item.error
+        return None

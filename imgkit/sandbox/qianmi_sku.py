@@ -1,0 +1,332 @@
+"""Qianmi open platform → ``qianmi.cloudshop.sku.image.upload`` (``qianmi_sku``).
+
+``POST /api`` with system parameters in the query string and business parameters in a
+form-urlencoded body; the image travels as ``"<ext>@<base64>"`` in ``image``, which is not
+signed.  Errors come in the seed page's shape
+``{"errorToken", "code", "message", "solution", "subErrors": {"subError": [...]}}`` with the
+ROP main codes; the SKU service's own errors carry main code 9 and a documented sub-code
+(the main code is a sandbox convention).
+
+Example
+-------
+>>> PLATFORM.failures["sku_not_found"].sub_code
+'isv.qianmi-cloudshop-sku-image-upload-service-error:01030002'
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from imgkit.sandbox.failures import Failure, PlatformFailure, catalogue
+from imgkit.sandbox.imageinfo import inspect_image
+from imgkit.sandbox.pipeline import Call, SandboxPlatform, Upload, handle
+from imgkit.sandbox.signing import qianmi_sign, same_sign
+from imgkit.sandbox.state import SandboxState
+from imgkit.sandbox.timestamps import format_gmt8, parse_gmt8, within_skew
+from imgkit.sandbox.world import World
+
+KEY = "qianmi_sku"
+PATH = "/api"
+METHOD = "qianmi.cloudshop.sku.image.upload"
+MAX_BYTES = 1024 * 1024
+MAX_IMAGES = 5
+EXTENSIONS = frozenset({"gif", "jpg", "jpeg", "png"})
+FORMATS = frozenset({"gif", "jpeg", "png"})
+FIELDS = ("id", "url", "position", "created", "num_iid", "sku_id")
+_SVC = "isv.qianmi-cloudshop-sku-image-upload-service-error:"
+
+
+def _m(key: str, code: str, message: str, solution: str, trigger: str,
+       sub_code: str = "", sub_msg: str = "") -> Failure:
+    # ``sub_msg`` doubles as the ``solution`` text when there is no sub-error.
+    return Failure(key, code, message, sub_code=sub_code, sub_msg=sub_msg or solution,
+                   trigger=trigger)
+
+
+def _s(key: str, number: str, message: str, trigger: str) -> Failure:
+    return Failure(key, "9", "业务逻辑出错", sub_code=_SVC + number, sub_msg=message,
+                   trigger=trigger)
+
+
+FAILURES = catalogue(
+    _m("service_unavailable", "1", "服务不可用", "请稍后重试", "fault `transient`",
+       "isp.service-unavailable", "服务暂时不可用"),
+    _m("isv_permission", "2", "开发者权限不足", "请申请该API的调用权限",
+       "app key 10009002 (token `sbx-qm-token-noperm`)"),
+    _m("user_permission", "3", "用户权限不足", "请让用户授权该API",
+       "token `sbx-qm-token-userperm`"),
+    _m("upload_fail", "4", "上传文件失败", "请稍后重试", "forced error `upload_fail`"),
+    _m("forbidden", "7", "禁止访问", "请联系千米开放平台", "app key 10009003 "
+       "(token `sbx-qm-token-forbidden`)"),
+    _m("missing_session", "20", "缺少会话参数", "请传入access_token", "no `access_token`"),
+    _m("invalid_session", "21", "无效的会话参数", "请重新获取access_token",
+       "an unknown `access_token`, one of another app, or `sbx-qm-token-expired`"),
+    _m("missing_app_key", "22", "缺少appKey参数", "请传入appKey", "no `appKey`"),
+    _m("invalid_app_key", "23", "无效的appKey参数", "请检查appKey", "an unknown `appKey`"),
+    _m("missing_signature", "24", "缺少签名参数", "请传入sign", "no `sign`"),
+    _m("invalid_signature", "25", "无效签名", "请检查签名算法与密钥",
+       "a wrong secret or a tampered parameter"),
+    _m("missing_method", "26", "缺少方法名参数", "请传入method", "no `method`"),
+    _m("invalid_method", "27", "不存在的方法名", "请检查method", "an unknown `method`"),
+    _m("missing_version", "28", "缺少版本参数", "请传入v", "no `v`"),
+    _m("invalid_version", "29", "非法的版本参数", "请检查v", "a `v` not like `1.1`"),
+    _m("unsupported_version", "30", "不支持的版本号", "请使用v=1.1", "a `v` other than 1.1"),
+    _m("invalid_format", "31", "无效的格式类型", "请使用format=json",
+       "a `format` other than json"),
+    _m("missing_argument", "32", "缺少必选参数", "请查看根据服务接口对参数的要求",
+       "no `timestamp`, `num_iid`, `sku_id` or `fields`", "isv.missing-parameter:{name}",
+       "缺少必选参数{name}"),
+    _m("invalid_argument", "33", "非法的参数", "请查看根据服务接口对参数格式的要求",
+       "a malformed or stale (> 10 min) `timestamp`, a non-numeric `position`, an unparseable "
+       "body", "isv.invalid-paramete:{name}", "参数{name}无效,格式不对、非法值、越界等"),
+    _m("user_call_limit", "34", "用户调用次数超限", "请明日再试",
+       "forced error `user_call_limit`"),
+    _m("session_call_limit", "35", "会话调用次数超限", "请明日再试",
+       "forced error `session_call_limit`"),
+    _m("app_call_limit", "36", "应用调用次数超限", "请明日再试",
+       "forced error `app_call_limit`"),
+    _m("app_frequency_limit", "37", "应用调用频率超限", "请降低调用频率",
+       "more than `qianmi_app_qps` calls per second from one app, or fault `rate_limited`"),
+    _s("item_not_found", "01030001", "商品不存在",
+       "a `num_iid` the user does not have (e.g. 99999)"),
+    _s("upload_failed", "01030028", "图片上传失败",
+       "an `image` that is not `<ext>@<base64>` or whose base64 does not decode"),
+    _s("too_large", "01030029", "图片大小超过1M", "an image over 1 MB once decoded"),
+    _s("bad_format", "01030042", "图片格式错误",
+       "an `<ext>` outside gif/jpg/jpeg/png, or an image whose content is another format"),
+    _s("not_image", "01030053", "所上传图片为非图片文件",
+       "decoded bytes that are not an image, or a corrupt one"),
+    _s("sku_not_found", "01030002", "sku不存在", "a `sku_id` the item does not have"),
+    _s("position_or_full", "01030043", "图片顺序超出范围,或者图片数量已满不可新增",
+       "a `position` outside 0–4, or a sixth image (SKU 18353/g1236 already has 5)"),
+    _s("image_not_found", "01030044", "图片不存在", "an `img_id` that is not an image of the SKU"),
+    _s("image_required", "01030038", "新增图片时,图片文件不可为空", "no `image` and no `img_id`"),
+    _s("specs_disabled", "01030064", "未开启规格的商品不能添加sku图片", "SKU 18354/g2001"),
+)
+
+
+@dataclass
+class SkuImage:
+    """An image of a SKU; ``key`` is None for images seeded by the world."""
+
+    id: str
+    position: int
+    url: str = ""
+    key: str | None = None
+    created: str = field(default_factory=format_gmt8)
+
+
+@dataclass
+class QianmiBook:
+    """Images per SKU."""
+
+    skus: dict[tuple[str, str], dict[str, SkuImage]] = field(default_factory=dict)
+
+    @classmethod
+    def from_world(cls, world: World) -> QianmiBook:
+        """Seed each SKU with its number of existing images."""
+        book = cls()
+        for (num_iid, sku_id), sku in world.qianmi_skus.items():
+            book.skus[(num_iid, sku_id)] = {
+                f"{sku_id}-{n}": SkuImage(f"{sku_id}-{n}", n) for n in range(sku.images)
+            }
+        return book
+
+
+class QianmiPlatform(SandboxPlatform):
+    """How QMOP answers."""
+
+    key = KEY
+    failures = FAILURES
+    transient_failure = "service_unavailable"
+    rate_limited_failure = "app_frequency_limit"
+    malformed_failure = "invalid_argument"
+
+    def render(self, call: Call, failure: PlatformFailure) -> Response:
+        """The seed page's error shape, HTTP 200."""
+        body: dict[str, object] = {
+            "errorToken": "@@$-ERROR_TOKEN$-@@",
+            "code": str(failure.failure.code),
+            "message": failure.message,
+        }
+        if failure.failure.sub_code:
+            body["solution"] = "请查看根据服务接口对参数格式的要求"
+            body["subErrors"] = {
+                "subError": [{"code": failure.sub_code, "message": failure.sub_msg}]
+            }
+        else:
+            body["solution"] = failure.sub_msg
+        return JSONResponse(body)
+
+
+PLATFORM = QianmiPlatform()
+
+
+def book(state: SandboxState) -> QianmiBook:
+    """The Qianmi SKU images of ``state``."""
+    return state.book(KEY, QianmiBook.from_world, QianmiBook)
+
+
+def _authenticate(call: Call) -> str:
+    """ROP checks in ROP's order; returns the user the token belongs to."""
+    state = call.state
+    fail = PLATFORM.fail
+    app_key = call.param("appKey")
+    if not app_key:
+        raise fail("missing_app_key")
+    app = state.world.qianmi_apps.get(app_key)
+    if app is None:
+        raise fail("invalid_app_key")
+    call.credential = app_key
+    if not call.param("sign"):
+        raise fail("missing_signature")
+    method = call.param("method")
+    if not method:
+        raise fail("missing_method")
+    if method != METHOD:
+        raise fail("invalid_method")
+    version = call.param("v")
+    if not version:
+        raise fail("missing_version")
+    if not re.fullmatch(r"\d+\.\d+", version):
+        raise fail("invalid_version")
+    if version != "1.1":
+        raise fail("unsupported_version")
+    if call.param("format") and call.param("format").lower() != "json":
+        raise fail("invalid_format")
+    if not call.param("timestamp"):
+        raise fail("missing_argument", name="timestamp")
+    stamp = parse_gmt8(call.param("timestamp"))
+    if stamp is None or not within_skew(stamp):
+        raise fail("invalid_argument", name="timestamp")
+    if not same_sign(qianmi_sign(call.params, app.secret), call.param("sign")):
+        raise fail("invalid_signature")
+    if app.problem == "no_permission":
+        raise fail("isv_permission")
+    if app.problem == "forbidden":
+        raise fail("forbidden")
+    with state.lock:
+        wait = state.limiter.hit(f"qianmi:{app_key}", state.limits.qianmi_app_qps)
+    if wait is not None:
+        raise fail("app_frequency_limit")
+    token_key = call.param("access_token")
+    if not token_key:
+        raise fail("missing_session")
+    token = state.world.qianmi_tokens.get(token_key)
+    if token is None or token.app_key != app_key or token.problem == "expired":
+        raise fail("invalid_session")
+    if token.problem == "user_permission":
+        raise fail("user_permission")
+    return token.user
+
+
+def _decode_image(text: str) -> Upload:
+    ext, sep, payload = text.partition("@")
+    if not sep:
+        raise PLATFORM.fail("upload_failed")
+    if ext.lower() not in EXTENSIONS:
+        raise PLATFORM.fail("bad_format")
+    try:
+        data = base64.b64decode(payload.replace(" ", "+"), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise PLATFORM.fail("upload_failed") from exc
+    return Upload(f"image.{ext.lower()}", "", data)
+
+
+async def _upload(call: Call) -> Response:
+    state = call.state
+    user = _authenticate(call)
+    for name in ("num_iid", "sku_id", "fields"):
+        if not call.param(name):
+            raise PLATFORM.fail("missing_argument", name=name)
+    num_iid, sku_id = call.param("num_iid"), call.param("sku_id")
+    position_text = call.param("position")
+    if position_text and not position_text.isdigit():
+        raise PLATFORM.fail("invalid_argument", name="position")
+    position = int(position_text) if position_text else None
+    skus = {k: v for k, v in state.world.qianmi_skus.items() if v.user == user}
+    if not any(k[0] == num_iid for k in skus):
+        raise PLATFORM.fail("item_not_found")
+    sku = skus.get((num_iid, sku_id))
+    if sku is None:
+        raise PLATFORM.fail("sku_not_found")
+    if not sku.specs_enabled:
+        raise PLATFORM.fail("specs_disabled")
+    images = book(state).skus.setdefault((num_iid, sku_id), {})
+    img_id = call.param("img_id")
+    if img_id and img_id not in images:
+        raise PLATFORM.fail("image_not_found")
+    if position is not None and not 0 <= position < MAX_IMAGES:
+        raise PLATFORM.fail("position_or_full")
+    text = call.param("image")
+    if not text:
+        if img_id:
+            if position is not None:
+                images[img_id].position = position
+            return _answer(call, images[img_id], num_iid, sku_id)
+        raise PLATFORM.fail("image_required")
+    upload = _decode_image(text)
+    if upload.size > MAX_BYTES:
+        raise PLATFORM.fail("too_large")
+    facts = inspect_image(upload.data)
+    if facts.format is None or not facts.decodable:
+        raise PLATFORM.fail("not_image")
+    if facts.format not in FORMATS:
+        raise PLATFORM.fail("bad_format")
+    previous = images.get(img_id) if img_id else None
+    if previous is None and len(images) >= MAX_IMAGES:
+        raise PLATFORM.fail("position_or_full")
+    stored = call.keep(
+        user,
+        f"{num_iid}/{sku_id}",
+        upload,
+        facts,
+        replace=previous is not None,
+        key=previous.key if previous is not None else None,
+    )
+    new_id = previous.id if previous is not None else str(state.next_id())
+    if position is None:
+        taken = {i.position for i in images.values()}
+        position = previous.position if previous is not None else min(
+            p for p in range(MAX_IMAGES) if p not in taken
+        )
+    record = SkuImage(
+        new_id,
+        position,
+        stored.url(call.base_url),
+        stored.key,
+        previous.created if previous is not None else format_gmt8(),
+    )
+    with state.lock:
+        images[new_id] = record
+    return _answer(call, record, num_iid, sku_id)
+
+
+def _answer(call: Call, image: SkuImage, num_iid: str, sku_id: str) -> Response:
+    wanted = [f.strip() for f in call.param("fields").split(",")]
+    everything = {
+        "id": image.id,
+        "url": image.url,
+        "position": image.position,
+        "created": image.created,
+        "num_iid": num_iid,
+        "sku_id": sku_id,
+    }
+    sku_img = {name: everything[name] for name in FIELDS if name in wanted}
+    return JSONResponse({"sku_image_upload_response": {"sku_img": sku_img}})
+
+
+def routes(state: SandboxState) -> list[Route]:
+    """``POST /api`` bound to ``state``."""
+
+    async def api(request: Request) -> Response:
+        return await handle(request, state, PLATFORM, _upload)
+
+    return [Route(PATH, api, methods=["POST"])]

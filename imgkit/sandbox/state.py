@@ -1,0 +1,214 @@
+"""Everything the sandbox remembers between requests, and its Python control surface.
+
+One :class:`SandboxState` backs one sandbox app.  The HTTP control endpoints under
+``/_sandbox/`` and Python callers (tests, benchmarks, ``Sandbox.state``) use the same
+methods, so both ways of steering the sandbox behave alike.
+
+Example
+-------
+>>> state = SandboxState()
+>>> state.set_faults({"seed": 3, "transient": 0.5}).transient
+0.5
+>>> state.stats()["taobao_picture"]["requests"]
+0
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
+
+from imgkit.sandbox.faults import FaultConfigError, FaultPlan
+from imgkit.sandbox.ratelimit import SlidingWindow
+from imgkit.sandbox.imageinfo import ImageFacts
+from imgkit.sandbox.store import ImageStore, StoredImage
+from imgkit.sandbox.world import World, default_world
+
+PLATFORM_KEYS = ("taobao_picture", "taobao_miniapp", "tmall_item", "doudian", "qianmi_sku")
+# Requests the TOP gateway refuses before it knows which API was meant.
+TOP_GATEWAY = "top_gateway"
+
+T = TypeVar("T")
+
+
+@dataclass
+class Limits:
+    """Server-side rate limits in requests per second (None: unlimited).
+
+    ``vv_token_qps`` is documented (10/s per token); the others are off until a test or a
+    benchmark sets them, because the platforms do not publish them.
+    """
+
+    vv_token_qps: float | None = 10.0
+    top_app_qps: float | None = None
+    top_ban_s: float = 1.0
+    top_session_qps: float | None = None
+    tmall_seller_qps: float | None = None
+    doudian_app_qps: float | None = None
+    qianmi_app_qps: float | None = None
+
+    def update(self, raw: Mapping[str, Any]) -> None:
+        """Set the named limits; unknown names or non-numbers are refused with a message."""
+        names = {f.name for f in fields(self)}
+        unknown = set(raw) - names
+        if unknown:
+            raise FaultConfigError(f"unknown limit keys {sorted(unknown)}; known: {sorted(names)}")
+        for key, value in raw.items():
+            if value is not None and (
+                not isinstance(value, int | float) or isinstance(value, bool) or value < 0
+            ):
+                raise FaultConfigError(f"limit {key!r} must be a number >= 0 or null")
+            if key == "top_ban_s" and value is None:
+                raise FaultConfigError("'top_ban_s' must be a number")
+            setattr(self, key, value)
+
+
+@dataclass
+class PlatformStats:
+    """Counters for one platform."""
+
+    requests: int = 0
+    stored: int = 0
+    replaced: int = 0
+    duplicates: int = 0
+    rejections: Counter[str] = field(default_factory=Counter)
+    faults: Counter[str] = field(default_factory=Counter)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON-ready counters."""
+        return {
+            "requests": self.requests,
+            "stored": self.stored,
+            "replaced": self.replaced,
+            "duplicates": self.duplicates,
+            "rejections": dict(self.rejections),
+            "faults": dict(self.faults),
+        }
+
+
+@dataclass(frozen=True)
+class AuditRule:
+    """Make matching Douyin uploads fail their audit (or be refused at upload: ``at_upload``)."""
+
+    reason: str
+    material_id: str | None = None
+    material_name: str | None = None
+    sha256: str | None = None
+    at_upload: bool = False
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One API request as the server saw it (for pacing measurements)."""
+
+    at: float
+    platform: str
+    credential: str
+    outcome: str
+
+
+class SandboxState:
+    """The sandbox's memory.  Thread-safe: control calls may come from another thread."""
+
+    def __init__(self, world: World | None = None) -> None:
+        self.world = world or default_world()
+        self.lock = threading.RLock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every upload, counter, fault, limit and audit rule."""
+        with self.lock:
+            self.store = ImageStore()
+            self.faults = FaultPlan()
+            self.limits = Limits()
+            self.limiter = SlidingWindow()
+            self.audit_rules: list[AuditRule] = []
+            self.requests: deque[RequestRecord] = deque(maxlen=500_000)
+            self._stats = {key: PlatformStats() for key in (*PLATFORM_KEYS, TOP_GATEWAY)}
+            self._books: dict[str, object] = {}
+            self._ids = itertools.count(int(time.time()) % 100_000 * 1000 + 1)
+
+    # --- control -------------------------------------------------------------------------
+
+    def set_faults(self, raw: Mapping[str, Any]) -> FaultPlan:
+        """Replace the fault plan (see :class:`imgkit.sandbox.faults.FaultPlan`)."""
+        plan = FaultPlan.from_json(raw)
+        with self.lock:
+            self.faults = plan
+        return plan
+
+    def set_limits(self, raw: Mapping[str, Any]) -> Limits:
+        """Change rate limits, e.g. ``{"top_app_qps": 5}``."""
+        with self.lock:
+            self.limits.update(raw)
+            return self.limits
+
+    def add_audit_rule(self, rule: AuditRule) -> None:
+        """Make matching Douyin materials be rejected (see ``docs/sandbox.md``)."""
+        with self.lock:
+            self.audit_rules.append(rule)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters per platform plus totals, as ``GET /_sandbox/stats`` returns them."""
+        with self.lock:
+            out: dict[str, Any] = {key: s.to_json() for key, s in self._stats.items()}
+            out["total"] = {
+                name: sum(s.to_json()[name] for s in self._stats.values())
+                for name in ("requests", "stored", "replaced", "duplicates")
+            }
+            out["images"] = len(self.store)
+            return out
+
+    def request_log(self, platform: str | None = None) -> list[RequestRecord]:
+        """API requests seen so far, oldest first, optionally for one platform."""
+        with self.lock:
+            return [r for r in self.requests if platform is None or r.platform == platform]
+
+    # --- used by the platform modules ------------------------------------------------------
+
+    def platform_stats(self, platform: str) -> PlatformStats:
+        """The counters of ``platform``."""
+        return self._stats[platform]
+
+    def keep(
+        self,
+        platform: str,
+        shop: str,
+        target: str,
+        data: bytes,
+        facts: ImageFacts,
+        *,
+        replace: bool = False,
+        key: str | None = None,
+    ) -> StoredImage:
+        """Store an upload and count it (stored or replaced, and duplicates)."""
+        with self.lock:
+            image, duplicate = self.store.put(
+                platform, shop, target, data, facts, replace=replace, key=key
+            )
+            stats = self._stats[platform]
+            if replace:
+                stats.replaced += 1
+            else:
+                stats.stored += 1
+            stats.duplicates += int(duplicate)
+            return image
+
+    def next_id(self) -> int:
+        """A fresh numeric id, unique within this state."""
+        with self.lock:
+            return next(self._ids)
+
+    def book(self, key: str, factory: Callable[[World], T], kind: type[T]) -> T:
+        """The mutable per-platform records, created from the world on first use."""
+        with self.lock:
+            book = self._books.get(key)
+            if not isinstance(book, kind):
+                book = factory(self.world)
+                self._books[key] = book
+            return book

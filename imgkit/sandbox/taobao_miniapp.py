@@ -1,0 +1,160 @@
+"""``taobao.miniapp.trade.picture.upload`` behind the TOP gateway (``taobao_miniapp``).
+
+Gateway problems come as ``error_response``; content problems come inside a normal
+envelope as ``result.success = false`` with a numeric ``err_code`` (sandbox convention,
+``shared/platforms.md`` §1a): the error codes 2001–2005 are the sandbox's own.
+
+Example
+-------
+>>> API.method
+'taobao.miniapp.trade.picture.upload'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.responses import JSONResponse, Response
+
+from imgkit.sandbox.failures import Failure, PlatformFailure, catalogue
+from imgkit.sandbox.imageinfo import inspect_image
+from imgkit.sandbox.pipeline import Call
+from imgkit.sandbox.state import SandboxState
+from imgkit.sandbox.timestamps import format_gmt8
+from imgkit.sandbox.titles import MAX_TITLE, picture_title, unique_title
+from imgkit.sandbox.top import TopApi, TopPlatform, authenticate, error_body, success_body
+from imgkit.sandbox.world import MINIAPP_METHOD, World
+
+KEY = "taobao_miniapp"
+MAX_BYTES = 3 * 1024 * 1024
+FORMATS = frozenset({"jpeg", "png", "gif"})
+
+
+def _r(key: str, code: int, msg: str, trigger: str) -> Failure:
+    return Failure(key, code, msg, trigger=trigger, level="result", source="choice")
+
+
+API_FAILURES = catalogue(
+    _r("miniapp_not_found", 2001, "小程序不存在或不属于当前应用",
+       "a `miniapp_id` the app does not own (the sandbox app 21000001 owns 3000000012345 "
+       "and 3000000012346)"),
+    _r("too_large", 2002, "图片大小不能超过3M", "`bytes` over 3 MB"),
+    _r("bad_format", 2003, "图片格式只支持png、jpg、gif",
+       "`bytes` holding an image of another format (WEBP, BMP, TIFF…)"),
+    _r("not_image", 2004, "文件不是有效的图片",
+       "`bytes` that are not an image at all, or a corrupt/truncated one"),
+    _r("picture_not_found", 2005, "图片不存在,无法替换",
+       "`pic_id` > 0 that is not a picture of this seller"),
+)
+
+
+@dataclass
+class MiniappBook:
+    """The sellers' picture spaces: titles in use and pictures by id."""
+
+    titles: dict[str, set[str]] = field(default_factory=dict)
+    pictures: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_world(cls, world: World) -> MiniappBook:
+        """A fresh book: no pictures."""
+        return cls()
+
+
+class MiniappPlatform(TopPlatform):
+    """Renders result-level failures inside the success envelope."""
+
+    def render(self, call: Call, failure: PlatformFailure) -> Response:
+        """``result.success=false`` for content problems, ``error_response`` otherwise."""
+        if failure.failure.level != "result":
+            return JSONResponse(error_body(failure))
+        result = {
+            "success": False,
+            "err_code": failure.failure.code,
+            "err_message": failure.message,
+        }
+        return JSONResponse(success_body(MINIAPP_METHOD, {"result": result}))
+
+
+PLATFORM = MiniappPlatform(KEY, API_FAILURES)
+
+
+def _int_param(call: Call, name: str, *, required: bool) -> int | None:
+    text = call.param(name)
+    if not text:
+        if required:
+            raise PLATFORM.fail("missing_argument", name=name)
+        return None
+    if not text.lstrip("-").isdigit():
+        raise PLATFORM.fail("invalid_argument", name=name)
+    return int(text)
+
+
+async def _upload(call: Call) -> Response:
+    state = call.state
+    caller = authenticate(call, PLATFORM, MINIAPP_METHOD)
+    miniapp_id = _int_param(call, "miniapp_id", required=True)
+    if not call.param("file_name"):
+        raise PLATFORM.fail("missing_argument", name="file_name")
+    pic_id = _int_param(call, "pic_id", required=False)
+    upload = call.files.get("bytes")
+    if upload is None:
+        raise PLATFORM.fail("missing_argument", name="bytes")
+    if state.world.miniapps.get(str(miniapp_id)) != caller.app_key:
+        raise PLATFORM.fail("miniapp_not_found")
+    seller = caller.session.seller
+    book = state.book(KEY, MiniappBook.from_world, MiniappBook)
+    replacing = None
+    if pic_id is not None and pic_id > 0:
+        replacing = book.pictures.get(pic_id)
+        if replacing is None or replacing["seller"] != seller:
+            raise PLATFORM.fail("picture_not_found")
+    if upload.size > MAX_BYTES:
+        raise PLATFORM.fail("too_large")
+    facts = inspect_image(upload.data)
+    if facts.format is None or not facts.decodable:
+        raise PLATFORM.fail("not_image")
+    if facts.format not in FORMATS:
+        raise PLATFORM.fail("bad_format")
+    now = format_gmt8()
+    with state.lock:
+        titles = book.titles.setdefault(seller, set())
+        if replacing is not None:
+            title = call.param("file_name")[:MAX_TITLE]
+            titles.discard(replacing["title"])
+        else:
+            title = unique_title(picture_title(call.param("file_name"), ""), titles)
+        titles.add(title)
+        new_id = pic_id if replacing is not None and pic_id is not None else state.next_id()
+    image = call.keep(
+        seller,
+        str(miniapp_id),
+        upload,
+        facts,
+        replace=replacing is not None,
+        key=replacing["key"] if replacing is not None else None,
+    )
+    model = {
+        "pic_id": new_id,
+        "path": image.url(call.base_url),
+        "title": title,
+        "sizes": facts.size,
+        "pixel": f"{facts.width}x{facts.height}",
+        "status": "unfroze",
+        "deleted": "unDeleted",
+        "created": replacing["created"] if replacing is not None else now,
+        "modified": now,
+    }
+    with state.lock:
+        book.pictures[new_id] = {**model, "seller": seller, "key": image.key}
+    result = {"success": True, "model": model}
+    return JSONResponse(success_body(MINIAPP_METHOD, {"result": result}))
+
+
+API = TopApi(MINIAPP_METHOD, PLATFORM, _upload)
+
+
+def book(state: SandboxState) -> MiniappBook:
+    """The mini-app picture records of ``state`` (for tests and inspection)."""
+    return state.book(KEY, MiniappBook.from_world, MiniappBook)

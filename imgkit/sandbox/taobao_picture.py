@@ -1,0 +1,244 @@
+"""vv-tool gateway → Taobao picture space (``taobao_picture``).
+
+``POST /tool/erps/tbpicture`` (multipart, ``Authorization: Bearer``) and the
+client-credentials token endpoint ``POST /api/proxy/oauth/token``.  Codes and Chinese
+messages follow the seed page; the 401/429 bodies are a sandbox convention (see
+``shared/platforms.md`` §3).
+
+Example
+-------
+>>> PLATFORM.failures["shop_unauthorized"].code
+302
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from imgkit.sandbox.failures import Failure, PlatformFailure, catalogue
+from imgkit.sandbox.imageinfo import inspect_image
+from imgkit.sandbox.pipeline import Call, SandboxPlatform, handle
+from imgkit.sandbox.state import SandboxState
+from imgkit.sandbox.timestamps import format_gmt8
+from imgkit.sandbox.titles import picture_title, unique_title
+from imgkit.sandbox.world import VvClient, World
+
+KEY = "taobao_picture"
+UPLOAD_PATH = "/tool/erps/tbpicture"
+TOKEN_PATH = "/api/proxy/oauth/token"
+MAX_BYTES = 3 * 1024 * 1024
+FORMATS = frozenset({"jpeg", "png", "gif"})
+TOKEN_TTL_S = 7200
+
+_BAD = "请求参数错误"
+
+FAILURES = catalogue(
+    Failure("unauthorized", 401, "未授权", http_status=401, source="choice",
+            trigger="no `Authorization: Bearer` header, or an unknown or expired token"),
+    Failure("rate_limited", 429, "请求过于频繁", http_status=429, source="choice",
+            trigger="more than 10 requests in one second with one token, or fault `rate_limited`"),
+    Failure("missing_param", 100, _BAD + ":{name}不能为空",
+            trigger="leave out `shop_id`, `picture_category_id`, `img` or `image_input_title`"),
+    Failure("malformed_body", 100, _BAD + ":请求体无法解析",
+            trigger="a body that is not valid multipart/form-data or form-urlencoded"),
+    Failure("bad_category", 100, _BAD + ":图片分类不存在",
+            trigger="a `picture_category_id` the shop does not have (sbx_tb_shop_1 has 0 and "
+                    "1657717355974335419; other shops only 0)"),
+    Failure("too_large", 100, _BAD + ":图片大小不能超过3M", trigger="an `img` over 3 MB"),
+    Failure("bad_format", 100, _BAD + ":图片格式只支持png、jpg、gif",
+            trigger="an `img` whose content is not PNG/JPEG/GIF (e.g. WEBP, BMP, text), "
+                    "whatever its file name"),
+    Failure("corrupt_image", 100, _BAD + ":图片文件已损坏,无法识别",
+            trigger="a PNG/JPEG/GIF that cannot be decoded (truncated or corrupt)"),
+    Failure("bad_client_type", 100, _BAD + ":client_type 只能为 client:computer 或 client:phone",
+            trigger="any other `client_type` value"),
+    Failure("phone_dimensions", 100,
+            _BAD + ":client:phone 图片宽度须在480-620之间,高度不能超过960",
+            trigger="`client_type=client:phone` with width outside 480–620 or height over 960"),
+    Failure("timeout", 101, "请求超时,请重试", trigger="fault `transient`"),
+    Failure("account_missing", 103, "旺旺账号不存在", trigger="a `shop_id` vv-tool does not know"),
+    Failure("system_error", 200, "系统错误,请联系客服",
+            trigger="forced: `{\"force\": [{\"platform\": \"taobao_picture\", "
+                    "\"error\": \"system_error\"}]}`"),
+    Failure("unsupported", 203, "暂不支持当前接口", trigger="`vvtype` missing or not 2"),
+    Failure("no_permission", 204, "请求异常:无该接口权限,请前往官网开通正式接口。",
+            trigger="token `sbx-vv-token-noperm`"),
+    Failure("no_credit", 204, "请求异常:API 调用次数不足,请前往网站兑换次数。",
+            trigger="token `sbx-vv-token-nocredit`"),
+    Failure("shop_unauthorized", 302, "未授权店铺",
+            trigger="a known shop the token's client was not authorized for "
+                    "(`sbx_tb_shop_other`)"),
+    Failure("token_bad_grant", 100, _BAD + ":grant_type 只支持 client_credentials",
+            trigger="token endpoint: `grant_type` other than client_credentials"),
+    Failure("token_bad_client", 401, "未授权", http_status=401, source="choice",
+            trigger="token endpoint: unknown `client_id` or wrong `client_secret`"),
+)
+
+
+@dataclass
+class VvBook:
+    """Picture space per shop: titles in use, pictures by id; tokens handed out."""
+
+    titles: dict[str, set[str]] = field(default_factory=dict)
+    issued: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    @classmethod
+    def from_world(cls, world: World) -> VvBook:
+        """A fresh book: no pictures, no issued tokens."""
+        return cls()
+
+
+class VvPlatform(SandboxPlatform):
+    """How vv-tool answers."""
+
+    key = KEY
+    failures = FAILURES
+    transient_failure = "timeout"
+    rate_limited_failure = "rate_limited"
+    malformed_failure = "malformed_body"
+
+    def render(self, call: Call, failure: PlatformFailure) -> Response:
+        """``{"code", "msg", "msec", "time", "data"}`` with the HTTP status of the failure."""
+        return JSONResponse(
+            _envelope(call, int(failure.failure.code), failure.message, None),
+            status_code=failure.failure.http_status,
+        )
+
+
+PLATFORM = VvPlatform()
+
+
+def _envelope(call: Call, code: int, msg: str, data: Any) -> dict[str, Any]:
+    return {
+        "code": code,
+        "msg": msg,
+        "msec": int((time.monotonic() - call.started) * 1000),
+        "time": int(time.time()),
+        "data": data,
+    }
+
+
+def _book(state: SandboxState) -> VvBook:
+    return state.book(KEY, VvBook.from_world, VvBook)
+
+
+def _client_for_token(state: SandboxState, token: str) -> tuple[str, VvClient] | None:
+    for client_id, client in state.world.vv_clients.items():
+        if token in client.tokens:
+            return client_id, client
+    issued = _book(state).issued.get(token)
+    if issued is not None and issued[1] > time.time():
+        return issued[0], state.world.vv_clients[issued[0]]
+    return None
+
+
+async def _upload(call: Call) -> Response:
+    state = call.state
+    header = call.request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    found = _client_for_token(state, token.strip()) if scheme.lower() == "bearer" else None
+    if found is None:
+        raise PLATFORM.fail("unauthorized")
+    client_id, client = found
+    call.credential = token.strip()
+    with state.lock:
+        wait = state.limiter.hit(f"vv:{call.credential}", state.limits.vv_token_qps)
+    if wait is not None:
+        raise PLATFORM.fail("rate_limited")
+    if client.problem:
+        raise PLATFORM.fail(client.problem)
+    if call.param("vvtype") != "2":
+        raise PLATFORM.fail("unsupported")
+    for name in ("shop_id", "picture_category_id", "image_input_title"):
+        if not call.param(name):
+            raise PLATFORM.fail("missing_param", name=name)
+    shop_id = call.param("shop_id")
+    shop = state.world.vv_shops.get(shop_id)
+    if shop is None:
+        raise PLATFORM.fail("account_missing")
+    if shop_id not in client.shops:
+        raise PLATFORM.fail("shop_unauthorized")
+    category = call.param("picture_category_id")
+    if category not in shop.categories:
+        raise PLATFORM.fail("bad_category")
+    upload = call.files.get("img")
+    if upload is None or upload.size == 0:
+        raise PLATFORM.fail("missing_param", name="img")
+    if upload.size > MAX_BYTES:
+        raise PLATFORM.fail("too_large")
+    facts = inspect_image(upload.data)
+    if facts.format not in FORMATS:
+        raise PLATFORM.fail("bad_format")
+    if not facts.decodable:
+        raise PLATFORM.fail("corrupt_image")
+    client_type = call.param("client_type") or "client:computer"
+    if client_type not in ("client:computer", "client:phone"):
+        raise PLATFORM.fail("bad_client_type")
+    if client_type == "client:phone" and not (
+        480 <= facts.width <= 620 and facts.height <= 960
+    ):
+        raise PLATFORM.fail("phone_dimensions")
+    with state.lock:
+        titles = _book(state).titles.setdefault(shop_id, set())
+        title = unique_title(
+            picture_title(call.param("title"), call.param("image_input_title")), titles
+        )
+        titles.add(title)
+        picture_id = state.next_id()
+    image = call.keep(shop_id, category, upload, facts)
+    now = format_gmt8()
+    picture = {
+        "picture_id": picture_id,
+        "picture_category_id": int(category),
+        "picture_path": image.url(call.base_url),
+        "title": title,
+        "sizes": facts.size,
+        "pixel": f"{facts.width}x{facts.height}",
+        "status": "unfroze",
+        "deleted": "unDeleted",
+        "created": now,
+        "modified": now,
+        "client_type": client_type,
+    }
+    data = {"withholding_money": 4, "picture_upload_response": {"picture": picture}}
+    return JSONResponse(_envelope(call, 0, "操作成功", data))
+
+
+async def _token(call: Call) -> Response:
+    state = call.state
+    if call.param("grant_type") != "client_credentials":
+        raise PLATFORM.fail("token_bad_grant")
+    client_id = call.param("client_id")
+    client = state.world.vv_clients.get(client_id)
+    call.credential = client_id
+    if client is None or not secrets.compare_digest(
+        client.client_secret.encode(), call.param("client_secret").encode()
+    ):
+        raise PLATFORM.fail("token_bad_client")
+    token = "sbx-vv-" + secrets.token_hex(16)
+    with state.lock:
+        _book(state).issued[token] = (client_id, time.time() + TOKEN_TTL_S)
+    data = {"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_TTL_S}
+    return JSONResponse(_envelope(call, 0, "success", data))
+
+
+def routes(state: SandboxState) -> list[Route]:
+    """The vv-tool routes bound to ``state``."""
+
+    async def upload(request: Request) -> Response:
+        return await handle(request, state, PLATFORM, _upload)
+
+    async def token(request: Request) -> Response:
+        return await handle(request, state, PLATFORM, _token)
+
+    return [
+        Route(UPLOAD_PATH, upload, methods=["POST"]),
+        Route(TOKEN_PATH, token, methods=["POST"]),
+    ]

@@ -1,0 +1,259 @@
+"""``taobao.item.img.upload.tmall`` behind the TOP gateway (``tmall_item``).
+
+Adds an image to an item (at most 5, main image included; the main image's id is 0),
+replaces one by ``id``, or sets the main (``is_major``) or 3:4 (``is_rectangle``) image.
+Every error of the seed page is reachable; the items of the sandbox world that trigger
+them are listed in ``docs/sandbox-errors.md``.
+
+Example
+-------
+>>> API.method
+'taobao.item.img.upload.tmall'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.responses import JSONResponse, Response
+
+from imgkit.sandbox.failures import Failure, catalogue
+from imgkit.sandbox.imageinfo import inspect_image
+from imgkit.sandbox.pipeline import Call
+from imgkit.sandbox.state import SandboxState
+from imgkit.sandbox.timestamps import format_gmt8
+from imgkit.sandbox.top import TopApi, TopPlatform, authenticate, success_body
+from imgkit.sandbox.world import TMALL_METHOD, World
+
+KEY = "tmall_item"
+MAX_BYTES = 3145728
+MAX_IMAGES = 5
+FORMATS = frozenset({"jpeg", "png", "gif"})
+RECTANGLE = "rectangle"
+# Images the world says an item already had; never uploaded, so never served.
+SEEDED_URL = "https://img.alicdn.com/bao/uploaded/sandbox-seeded"
+_SVC = "isv.item-image-upload-service-error:"
+
+
+def _e(key: str, sub_code: str, sub_msg: str, trigger: str, code: int = 15) -> Failure:
+    msg = "Remote service error" if code == 15 else "Invalid Arguments"
+    return Failure(key, code, msg, sub_code=sub_code, sub_msg=sub_msg, trigger=trigger)
+
+
+API_FAILURES = catalogue(
+    Failure("missing_image", 40, "Missing Required Arguments",
+            sub_code="isv.missing-parameter:image", sub_msg="缺少必要的参数:image",
+            trigger="no `image` part and no `id` to update"),
+    Failure("missing_num_iid", 40, "Missing Required Arguments",
+            sub_code="isv.missing-parameter:iid-or-numIid", sub_msg="参数:num_iid没有传入",
+            trigger="no `num_iid`"),
+    _e("rectangle_ratio", "isv.invalid-parameter:is_rectangle",
+       "3:4主图的宽高比必须为3:4", "`is_rectangle=true` with an image that is not 3:4",
+       code=41),
+    _e("image_not_exist", "isv.image-not-exist:invalid-image-id", "image 不存在",
+       "an `id` that is not an image of that item"),
+    _e("check_failed", _SVC + "IC_IMAGE_CHECK_IMAGE_IS_UNSUCCESSFUL", "检查图片失败",
+       "an `image` that is not an image (text, random bytes) or is corrupt/truncated"),
+    _e("image_num", "isv.invalid-permission:image-num", "商品图片不能超过5张",
+       "a sixth image on an item (item 1489161933 already has 5)"),
+    _e("type_unsupported", _SVC + "IC_IMAGE_TYPE_IS_UNSUPPORTED", "不支持该图片类型",
+       "an image in a format other than jpg/png/gif (WEBP, BMP, TIFF…)"),
+    _e("update_item_permission", "isv.invalid-permission:update-item",
+       "操作 update-item 权限不够、非法访问", "item 1489161935 (an adult-category item)"),
+    _e("user_not_exist", "isv.user-not-exist:invalid-nick", "user 不存在",
+       "session `sbx-session-ghost` (its seller no longer exists)"),
+    _e("too_large", _SVC + "IC_ITEM_PIC_IS_TOO_LARGES", "商品图片太大",
+       "an `image` over 3145728 bytes"),
+    _e("picture_space_permission", "isv.invalid-permission:picture-space",
+       "操作 picture-space 权限不够、非法访问",
+       "session `sbx-session-single-pic` adding a non-main image (seller without multi-image "
+       "service)"),
+    _e("item_deleted", "isv.item-is-delete:invalid-numIid-or-iid",
+       "根据num_iid或iid查询到的商品一经被删除", "item 1489161934 (deleted)"),
+    _e("item_get_not_found", "isv.item-get-service-error:ITEM_NOT_FOUND", "没有找到宝贝",
+       "a `num_iid` the sandbox does not know"),
+    _e("picture_service_error", "isv.picture-service-error", "上传图片到图片空间报错",
+       "forced error `picture_service_error`"),
+    _e("pic_num_overflow", _SVC + "IC_ITEM_PIC_NUM_OVERFLOW", "宝贝图片数量超过限制",
+       "a `position` outside 0–4"),
+    _e("needs_deposit", _SVC + "IC_STUFF_STATUS_NEW_LIMITED_WITH_NOPREPAY",
+       "该类目下发布、编辑和上架全新宝贝需要冻结消费者保障服务保证金", "item 1489161937"),
+    _e("not_a_shop", _SVC + "IC_STUFF_STATUS_NEW_LIMITED_WITH_NOSHOP",
+       "发布、编辑和上架全新宝贝必须是店铺卖家", "item 1489161938"),
+    _e("alcohol", _SVC + "ERROR_ALCOHOL_PERMISSION_INVALID", "没有发布酒类宝贝的权限",
+       "item 1489161936 (an alcohol item)"),
+    _e("item_not_found", _SVC + "ITEM_NOT_FOUND", "没有找到宝贝",
+       "an item of another seller (e.g. 1489162001 with session `sbx-session-tmall-1`)"),
+    _e("icdb_qps", _SVC + "ICDB_QPS_LIMIT", "系统繁忙,请稍后重试",
+       "more than `tmall_seller_qps` uploads per second for one seller (set it with "
+       "`POST /_sandbox/limits`)"),
+    _e("user_info_error", _SVC + "QUERY_USER_INFO_ERROR", "系统错误,获取用户数据失败",
+       "item 1489161939"),
+)
+_ITEM_PROBLEMS = {
+    "deleted": "item_deleted",
+    "adult": "update_item_permission",
+    "alcohol": "alcohol",
+    "needs_deposit": "needs_deposit",
+    "not_a_shop": "not_a_shop",
+    "user_info_error": "user_info_error",
+}
+
+
+@dataclass
+class ItemImage:
+    """An image of an item; ``key`` is None for images seeded by the world."""
+
+    id: int
+    position: int
+    url: str = ""
+    key: str | None = None
+    created: str = field(default_factory=format_gmt8)
+
+
+@dataclass
+class TmallBook:
+    """Images per item: slot ``0`` is the main image, ``"rectangle"`` the 3:4 one."""
+
+    items: dict[str, dict[int | str, ItemImage]] = field(default_factory=dict)
+
+    @classmethod
+    def from_world(cls, world: World) -> TmallBook:
+        """Seed each item with its number of existing images (ids 0, 1001, 1002…)."""
+        book = cls()
+        for num_iid, item in world.tmall_items.items():
+            slots: dict[int | str, ItemImage] = {}
+            for n in range(item.images):
+                image_id = 0 if n == 0 else int(num_iid[-4:]) * 100 + n
+                slots[image_id] = ItemImage(image_id, n, f"{SEEDED_URL}/{num_iid}_{n}.jpg")
+            book.items[num_iid] = slots
+        return book
+
+
+PLATFORM = TopPlatform(KEY, API_FAILURES)
+
+
+def _flag(call: Call, name: str) -> bool:
+    text = call.param(name).lower()
+    if text not in ("", "true", "false"):
+        raise PLATFORM.fail("invalid_argument", name=name)
+    return text == "true"
+
+
+def _number(call: Call, name: str) -> int | None:
+    text = call.param(name)
+    if not text:
+        return None
+    if not text.isdigit():
+        raise PLATFORM.fail("invalid_argument", name=name)
+    return int(text)
+
+
+async def _upload(call: Call) -> Response:
+    state = call.state
+    caller = authenticate(call, PLATFORM, TMALL_METHOD)
+    num_iid = call.param("num_iid")
+    if not num_iid:
+        raise PLATFORM.fail("missing_num_iid")
+    if not num_iid.isdigit():
+        raise PLATFORM.fail("invalid_argument", name="num_iid")
+    image_id = _number(call, "id")
+    position = _number(call, "position")
+    is_major = _flag(call, "is_major")
+    is_rectangle = _flag(call, "is_rectangle")
+    seller = caller.session.seller
+    if caller.session.problem == "user_missing":
+        raise PLATFORM.fail("user_not_exist")
+    item = state.world.tmall_items.get(num_iid)
+    if item is None:
+        raise PLATFORM.fail("item_get_not_found")
+    if item.seller != seller:
+        raise PLATFORM.fail("item_not_found")
+    if item.problem in _ITEM_PROBLEMS:
+        raise PLATFORM.fail(_ITEM_PROBLEMS[item.problem])
+    with state.lock:
+        busy = state.limiter.hit(f"tmall-seller:{seller}", state.limits.tmall_seller_qps)
+    if busy is not None:
+        raise PLATFORM.fail("icdb_qps")
+    slots = state.book(KEY, TmallBook.from_world, TmallBook).items.setdefault(num_iid, {})
+    if image_id:
+        if image_id not in slots:
+            raise PLATFORM.fail("image_not_exist")
+    if position is not None and not 0 <= position < MAX_IMAGES:
+        raise PLATFORM.fail("pic_num_overflow")
+    upload = call.files.get("image")
+    if upload is None:
+        if image_id:
+            return _answer(call, _move(slots[image_id], position))
+        raise PLATFORM.fail("missing_image")
+    if upload.size > MAX_BYTES:
+        raise PLATFORM.fail("too_large")
+    facts = inspect_image(upload.data)
+    if facts.format is None or not facts.decodable:
+        raise PLATFORM.fail("check_failed")
+    if facts.format not in FORMATS:
+        raise PLATFORM.fail("type_unsupported")
+    if is_rectangle and facts.width * 4 != facts.height * 3:
+        raise PLATFORM.fail("rectangle_ratio")
+    slot: int | str
+    if image_id:
+        slot = image_id
+    elif is_rectangle:
+        slot = RECTANGLE
+    elif is_major:
+        slot = 0
+    else:
+        if caller.session.problem == "no_multi_picture":
+            raise PLATFORM.fail("picture_space_permission")
+        if sum(1 for s in slots if s != RECTANGLE) >= MAX_IMAGES:
+            raise PLATFORM.fail("image_num")
+        slot = state.next_id()
+    with state.lock:
+        previous = slots.get(slot)
+        if previous is None and slot == 0 and sum(1 for s in slots if s != RECTANGLE) >= MAX_IMAGES:
+            raise PLATFORM.fail("image_num")
+    stored = call.keep(
+        seller,
+        num_iid,
+        upload,
+        facts,
+        replace=previous is not None,
+        key=previous.key if previous is not None else None,
+    )
+    new_position = position if position is not None else (
+        previous.position if previous is not None else _next_position(slots)
+    )
+    record = ItemImage(
+        id=slot if isinstance(slot, int) else 0,
+        position=new_position,
+        url=stored.url(call.base_url),
+        key=stored.key,
+        created=previous.created if previous is not None else format_gmt8(),
+    )
+    with state.lock:
+        slots[slot] = record
+    return _answer(call, record)
+
+
+def _next_position(slots: dict[int | str, ItemImage]) -> int:
+    taken = {s.position for k, s in slots.items() if k != RECTANGLE}
+    return next(p for p in range(MAX_IMAGES + 1) if p not in taken)
+
+
+def _move(image: ItemImage, position: int | None) -> ItemImage:
+    if position is not None:
+        image.position = position
+    return image
+
+
+def _answer(call: Call, image: ItemImage) -> Response:
+    item_img = {"id": image.id, "url": image.url, "created": image.created}
+    return JSONResponse(success_body(TMALL_METHOD, {"item_img": item_img}))
+
+
+API = TopApi(TMALL_METHOD, PLATFORM, _upload)
+
+
+def book(state: SandboxState) -> TmallBook:
+    """The Tmall item images of ``state`` (for tests and inspection)."""
+    return state.book(KEY, TmallBook.from_world, TmallBook)
