@@ -23,7 +23,7 @@ import httpx
 from starlette.requests import Request
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-_TRANSPORT: ContextVar[asyncio.BaseTransport | None] = ContextVar(
+_TRANSPORT: ContextVar[asyncio.Transport | None] = ContextVar(
     "imgkit_sandbox_transport", default=None
 )
 
@@ -32,7 +32,7 @@ class ConnectionDropped(Exception):
     """Raised in-process where a real server would have hung up."""
 
 
-class DroppingH11Protocol(H11Protocol):  # type: ignore[misc]
+class DroppingH11Protocol(H11Protocol):
     """uvicorn's h11 protocol, lending each request's task the connection's transport."""
 
     def data_received(self, data: bytes) -> None:
@@ -63,6 +63,8 @@ class _DroppingASGITransport(httpx.ASGITransport):
             ) from exc
 
 
-def asgi_transport(app: Any, client: tuple[str, int] = ("127.0.0.1", 123)) -> httpx.AsyncBaseTransport:
+def asgi_transport(
+    app: Any, client: tuple[str, int] = ("127.0.0.1", 123)
+) -> httpx.AsyncBaseTransport:
     """An in-process httpx transport for the sandbox app that maps drops like a socket would."""
     return _DroppingASGITransport(app=app, client=client)

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PROBABILITIES = ("transient", "rate_limited", "http_500", "drop_before_store", "drop_after_store")
-KNOWN_KEYS = frozenset({"seed", "latency_ms", "audit_delay_s", "platforms", "force", *PROBABILITIES})
+KNOWN_KEYS = frozenset(
+    {"seed", "latency_ms", "audit_delay_s", "platforms", "force", *PROBABILITIES}
+)
 
 
 class FaultConfigError(ValueError):

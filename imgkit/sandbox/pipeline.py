@@ -127,9 +127,7 @@ async def parse_call(request: Request, state: SandboxState) -> Call:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         try:
-            form = await request.form(
-                max_files=100, max_fields=1000, max_part_size=MAX_BODY_PART
-            )
+            form = await request.form(max_files=100, max_fields=1000, max_part_size=MAX_BODY_PART)
         except Exception as exc:  # the one place parser errors of any kind are mapped
             raise MalformedRequest(str(exc)) from exc
         for name, value in form.multi_items():

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from imgkit.sandbox.faults import FaultConfigError, FaultPlan
-from imgkit.sandbox.ratelimit import SlidingWindow
 from imgkit.sandbox.imageinfo import ImageFacts
+from imgkit.sandbox.ratelimit import SlidingWindow
 from imgkit.sandbox.store import ImageStore, StoredImage
 from imgkit.sandbox.world import World, default_world
 

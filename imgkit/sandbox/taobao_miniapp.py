@@ -36,16 +36,32 @@ def _r(key: str, code: int, msg: str, trigger: str) -> Failure:
 
 
 API_FAILURES = catalogue(
-    _r("miniapp_not_found", 2001, "小程序不存在或不属于当前应用",
-       "a `miniapp_id` the app does not own (the sandbox app 21000001 owns 3000000012345 "
-       "and 3000000012346)"),
+    _r(
+        "miniapp_not_found",
+        2001,
+        "小程序不存在或不属于当前应用",
+        "a `miniapp_id` the app does not own (the sandbox app 21000001 owns 3000000012345 "
+        "and 3000000012346)",
+    ),
     _r("too_large", 2002, "图片大小不能超过3M", "`bytes` over 3 MB"),
-    _r("bad_format", 2003, "图片格式只支持png、jpg、gif",
-       "`bytes` holding an image of another format (WEBP, BMP, TIFF…)"),
-    _r("not_image", 2004, "文件不是有效的图片",
-       "`bytes` that are not an image at all, or a corrupt/truncated one"),
-    _r("picture_not_found", 2005, "图片不存在,无法替换",
-       "`pic_id` > 0 that is not a picture of this seller"),
+    _r(
+        "bad_format",
+        2003,
+        "图片格式只支持png、jpg、gif",
+        "`bytes` holding an image of another format (WEBP, BMP, TIFF…)",
+    ),
+    _r(
+        "not_image",
+        2004,
+        "文件不是有效的图片",
+        "`bytes` that are not an image at all, or a corrupt/truncated one",
+    ),
+    _r(
+        "picture_not_found",
+        2005,
+        "图片不存在,无法替换",
+        "`pic_id` > 0 that is not a picture of this seller",
+    ),
 )
 
 

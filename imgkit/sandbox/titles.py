@@ -32,8 +32,5 @@ def unique_title(title: str, existing: Container[str]) -> str:
     """Bump ``title`` until it is not in ``existing``."""
     while title in existing:
         match = _COUNTER.search(title)
-        if match:
-            title = f"{title[: match.start()]}({int(match.group(1)) + 1})"
-        else:
-            title = f"{title}(1)"
+        title = f"{title[: match.start()]}({int(match.group(1)) + 1})" if match else f"{title}(1)"
     return title

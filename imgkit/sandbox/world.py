@@ -245,9 +245,7 @@ def default_world() -> World:
         qianmi_tokens={
             "sbx-qm-token-1": QianmiToken("10009001", "sandbox_qm_user"),
             "sbx-qm-token-expired": QianmiToken("10009001", "sandbox_qm_user", "expired"),
-            "sbx-qm-token-userperm": QianmiToken(
-                "10009001", "sandbox_qm_user", "user_permission"
-            ),
+            "sbx-qm-token-userperm": QianmiToken("10009001", "sandbox_qm_user", "user_permission"),
             "sbx-qm-token-noperm": QianmiToken("10009002", "sandbox_qm_user"),
             "sbx-qm-token-forbidden": QianmiToken("10009003", "sandbox_qm_user"),
         },
