@@ -20,7 +20,18 @@ from imgkit.sandbox import (
     tmall_item,
     top,
 )
+from imgkit.sandbox.pipeline import SandboxPlatform
 from imgkit.sandbox.state import SandboxState
+
+# Every platform the sandbox serves, by platform key (the TOP gateway's own refusals, for
+# requests that name no known API, are served by ``top.GATEWAY``).
+SANDBOX_PLATFORMS: dict[str, SandboxPlatform] = {
+    taobao_picture.KEY: taobao_picture.PLATFORM,
+    taobao_miniapp.KEY: taobao_miniapp.PLATFORM,
+    tmall_item.KEY: tmall_item.PLATFORM,
+    doudian.KEY: doudian.PLATFORM,
+    qianmi_sku.KEY: qianmi_sku.PLATFORM,
+}
 
 
 def create_app(state: SandboxState | None = None) -> Starlette:

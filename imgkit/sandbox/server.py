@@ -13,6 +13,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -109,10 +110,15 @@ class Sandbox:
             time.sleep(0.005)
         return self
 
-    def serve_forever(self) -> None:
-        """Serve in the foreground until interrupted (used by ``imgkit sandbox``)."""
+    def serve_forever(self, on_ready: Callable[[Sandbox], None] | None = None) -> None:
+        """Serve in the foreground until interrupted (used by ``imgkit sandbox``).
+
+        ``on_ready`` is called once the port is bound, before the first request.
+        """
         self._socket = self._bind()
         self._server = self._make_server()
+        if on_ready is not None:
+            on_ready(self)
         try:
             self._server.run(sockets=[self._socket])
         finally:

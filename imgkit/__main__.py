@@ -1,0 +1,5 @@
+import sys
+
+from imgkit.cli import main
+
+sys.exit(main())

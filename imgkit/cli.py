@@ -1,0 +1,89 @@
+"""The ``imgkit`` command line.
+
+``imgkit sandbox [--port N] [--host H]`` serves the sandbox of all five platforms and
+prints the shops configuration that points at it.
+
+Example
+-------
+>>> main(["--version"])  # doctest: +ELLIPSIS
+imgkit ...
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from imgkit import __version__
+from imgkit.sandbox import DEFAULT_PORT, Sandbox, SandboxError
+
+
+def _shops_toml(shops: dict[str, dict[str, str]]) -> str:
+    lines = []
+    for name, fields in shops.items():
+        lines.append(f"[{name}]")
+        lines.extend(f'{key} = "{value}"' for key, value in fields.items())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    def ready(sandbox: Sandbox) -> None:
+        print(f"imgkit sandbox serving all five platforms at {sandbox.base_url}")
+        print(f"  control: {sandbox.base_url}/_sandbox/stats, /_sandbox/faults, /_sandbox/reset")
+        if args.print_shops:
+            print("\n# shops.toml for this sandbox (sandbox credentials, safe to share)\n")
+            print(_shops_toml(sandbox.shops))
+        print("Press Ctrl-C to stop.", flush=True)
+
+    try:
+        Sandbox(host=args.host, port=args.port, log_level=args.log_level).serve_forever(ready)
+    except SandboxError as exc:
+        print(f"imgkit sandbox: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (its ``--help`` is the CLI reference)."""
+    parser = argparse.ArgumentParser(
+        prog="imgkit",
+        description="Bulk product-image uploads to Chinese e-commerce platforms.",
+    )
+    parser.add_argument("--version", action="version", version=f"imgkit {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="serve the local emulator of all five platforms",
+        description="Serve the sandbox: Taobao picture space (vv-tool), Taobao mini-app and "
+        "Tmall (TOP), Douyin (fw199) and Qianmi, at their real paths, on loopback.",
+    )
+    sandbox.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0: any free)")
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    sandbox.add_argument(
+        "--print-shops", action="store_true", help="print a shops.toml pointing at the server"
+    )
+    sandbox.add_argument(
+        "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
+    )
+    sandbox.set_defaults(run=_sandbox)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    status: int = args.run(args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

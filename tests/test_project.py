@@ -1,0 +1,127 @@
+"""Project-level checks: docs in step with the code, exports, CLI, quality gates."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import httpx
+import pytest
+
+import imgkit
+import imgkit.sandbox
+from imgkit.sandbox import sandbox_shops
+from imgkit.sandbox.app import SANDBOX_PLATFORMS
+from imgkit.sandbox.docs import error_tables
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_error_table_is_generated_from_the_catalogues() -> None:
+    committed = (ROOT / "docs" / "sandbox-errors.md").read_text(encoding="utf-8")
+    assert committed == error_tables(), (
+        "docs/sandbox-errors.md is stale: python -m imgkit.sandbox.docs > docs/sandbox-errors.md"
+    )
+
+
+def test_every_failure_has_a_trigger_and_every_platform_a_docs_section() -> None:
+    tables = error_tables()
+    for key, platform in SANDBOX_PLATFORMS.items():
+        assert f"`{key}`" in tables
+        for failure in platform.failures.values():
+            assert failure.trigger, f"{key}.{failure.key} says nothing of how to trigger it"
+            assert failure.source in ("doc", "choice")
+
+
+def test_sample_shops_toml_matches_the_sandbox_shops() -> None:
+    with (ROOT / "sample_data" / "shops.toml").open("rb") as fh:
+        shops = tomllib.load(fh)
+    assert shops == sandbox_shops("http://127.0.0.1:8765")
+
+
+def test_exported_members_are_documented() -> None:
+    for module in (imgkit, imgkit.sandbox):
+        for name in module.__all__:
+            member = getattr(module, name)
+            if callable(member):
+                assert member.__doc__, f"{module.__name__}.{name} has no docstring"
+
+
+def test_package_is_typed() -> None:
+    assert (Path(imgkit.__file__).parent / "py.typed").exists()
+
+
+def test_cli_version() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "imgkit", "--version"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == f"imgkit {imgkit.__version__}"
+
+
+def test_cli_sandbox_serves_on_the_requested_port() -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imgkit", "sandbox", "--port", str(port), "--print-shops"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        banner = proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}" in banner
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/_sandbox/health", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        assert answer.json() == {"ok": True}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def test_cli_sandbox_reports_a_busy_port() -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        out = subprocess.run(
+            [sys.executable, "-m", "imgkit", "sandbox", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    assert out.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ruff", "check", "imgkit", "tests", "scripts"],
+        ["ruff", "format", "--check", "imgkit", "tests", "scripts"],
+        ["mypy"],
+    ],
+    ids=["ruff-check", "ruff-format", "mypy-strict"],
+)
+def test_quality_gate(command: list[str]) -> None:
+    if shutil.which(command[0]) is None:
+        pytest.fail(f"{command[0]} is not installed: pip install -e '.[test]'")
+    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
