@@ -325,7 +325,9 @@ async def _upload(call: Call) -> Response:
             raise PLATFORM.fail("missing_argument", name=name)
     num_iid, sku_id = call.param("num_iid"), call.param("sku_id")
     position_text = call.param("position")
-    if position_text and not position_text.isdigit():
+    # A signed integer, as the platform's Java parser reads it: "-1" is a position out of
+    # range (01030043), while "x" or "²" (isdigit() but not int()-able) is not a number.
+    if position_text and not re.fullmatch(r"[+-]?\d+", position_text):
         raise PLATFORM.fail("invalid_argument", name="position")
     position = int(position_text) if position_text else None
     skus = {k: v for k, v in state.world.qianmi_skus.items() if v.user == user}

@@ -136,8 +136,28 @@ class SandboxState:
     # --- control -------------------------------------------------------------------------
 
     def set_faults(self, raw: Mapping[str, Any]) -> FaultPlan:
-        """Replace the fault plan (see :class:`imgkit.sandbox.faults.FaultPlan`)."""
+        """Replace the fault plan (see :class:`imgkit.sandbox.faults.FaultPlan`).
+
+        Forced errors must name a platform and one of its catalogued errors.
+        """
         plan = FaultPlan.from_json(raw)
+        # Imported here: the platform modules import this module.
+        from imgkit.sandbox.app import SANDBOX_PLATFORMS
+        from imgkit.sandbox.top import GATEWAY
+
+        catalogues = {key: p.failures for key, p in SANDBOX_PLATFORMS.items()}
+        catalogues[GATEWAY.key] = GATEWAY.failures
+        for forced in plan.forced:
+            if forced.platform not in catalogues:
+                raise FaultConfigError(
+                    f"'force' names unknown platform {forced.platform!r}; "
+                    f"known: {sorted(catalogues)}"
+                )
+            if forced.error not in catalogues[forced.platform]:
+                raise FaultConfigError(
+                    f"'force' names unknown error {forced.error!r} of {forced.platform}; "
+                    f"known: {sorted(catalogues[forced.platform])}"
+                )
         with self.lock:
             self.faults = plan
         return plan

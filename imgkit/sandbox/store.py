@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from imgkit.sandbox.imageinfo import ImageFacts
@@ -48,7 +49,8 @@ class ImageStore:
 
     def __init__(self) -> None:
         self._images: dict[str, StoredImage] = {}
-        self._placements: set[tuple[str, str, str, str]] = set()
+        # Live copies per (platform, shop, target, sha256): a replace retires the old bytes.
+        self._placements: Counter[tuple[str, str, str, str]] = Counter()
         self._serial = itertools.count(1)
 
     def put(
@@ -68,9 +70,15 @@ class ImageStore:
         ``key`` of a stored image the bytes are swapped in place and its URL stays the same.
         """
         placement = (platform, shop, target, facts.sha256)
-        duplicate = not replace and placement in self._placements
-        self._placements.add(placement)
-        if key is None or key not in self._images:
+        duplicate = not replace and self._placements[placement] > 0
+        old = self._images.get(key) if key is not None else None
+        if old is not None:
+            retired = (old.platform, old.shop, old.target, old.facts.sha256)
+            self._placements[retired] -= 1
+            if self._placements[retired] <= 0:
+                del self._placements[retired]
+        self._placements[placement] += 1
+        if key is None or old is None:
             key = f"{platform}/{next(self._serial):08d}{facts.sha256[:16]}.{facts.extension}"
         image = StoredImage(key, platform, shop, target, data, facts, time.time())
         self._images[key] = image

@@ -12,6 +12,7 @@ Example
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,13 +23,16 @@ from imgkit.sandbox.imageinfo import inspect_image
 from imgkit.sandbox.pipeline import Call
 from imgkit.sandbox.state import SandboxState
 from imgkit.sandbox.timestamps import format_gmt8
-from imgkit.sandbox.titles import MAX_TITLE, picture_title, unique_title
+from imgkit.sandbox.titles import picture_title, unique_title
 from imgkit.sandbox.top import TopApi, TopPlatform, authenticate, error_body, success_body
 from imgkit.sandbox.world import MINIAPP_METHOD, World
 
 KEY = "taobao_miniapp"
 MAX_BYTES = 3 * 1024 * 1024
 FORMATS = frozenset({"jpeg", "png", "gif"})
+# ASCII digits only: str.isdigit() also takes superscript and fullwidth digits, which
+# int() then refuses (an HTTP 500) or silently reads.
+_NUMBER = re.compile(r"-?[0-9]+")
 
 
 def _r(key: str, code: int, msg: str, trigger: str) -> Failure:
@@ -102,7 +106,7 @@ def _int_param(call: Call, name: str, *, required: bool) -> int | None:
         if required:
             raise PLATFORM.fail("missing_argument", name=name)
         return None
-    if not text.lstrip("-").isdigit():
+    if not _NUMBER.fullmatch(text):
         raise PLATFORM.fail("invalid_argument", name=name)
     return int(text)
 
@@ -137,10 +141,8 @@ async def _upload(call: Call) -> Response:
     with state.lock:
         titles = book.titles.setdefault(seller, set())
         if replacing is not None:
-            title = call.param("file_name")[:MAX_TITLE]
             titles.discard(replacing["title"])
-        else:
-            title = unique_title(picture_title(call.param("file_name"), ""), titles)
+        title = unique_title(picture_title(call.param("file_name"), ""), titles)
         titles.add(title)
         new_id = pic_id if replacing is not None and pic_id is not None else state.next_id()
     image = call.keep(

@@ -168,11 +168,15 @@ class VvPlatform(SandboxPlatform):
     malformed_failure = "malformed_body"
 
     def render(self, call: Call, failure: PlatformFailure) -> Response:
-        """``{"code", "msg", "msec", "time", "data"}`` with the HTTP status of the failure."""
-        return JSONResponse(
-            _envelope(call, int(failure.failure.code), failure.message, None),
-            status_code=failure.failure.http_status,
-        )
+        """``{"code", "msg", "msec", "time", "data"}`` with the HTTP status of the failure.
+
+        The HTTP 401 / 429 refusals are the bare ``{"code", "msg"}`` bodies of
+        ``shared/platforms.md`` §3 (a sandbox convention, not the API's envelope).
+        """
+        code, status = int(failure.failure.code), failure.failure.http_status
+        if status != 200:
+            return JSONResponse({"code": code, "msg": failure.message}, status_code=status)
+        return JSONResponse(_envelope(call, code, failure.message, None), status_code=status)
 
 
 PLATFORM = VvPlatform()

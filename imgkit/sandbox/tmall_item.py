@@ -13,6 +13,7 @@ Example
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from starlette.responses import JSONResponse, Response
@@ -33,6 +34,9 @@ RECTANGLE = "rectangle"
 # Images the world says an item already had; never uploaded, so never served.
 SEEDED_URL = "https://img.alicdn.com/bao/uploaded/sandbox-seeded"
 _SVC = "isv.item-image-upload-service-error:"
+# ASCII digits only: str.isdigit() also takes superscript and fullwidth digits, which
+# int() then refuses (an HTTP 500) or silently reads.
+_NUMBER = re.compile(r"[0-9]+")
 
 
 def _e(key: str, sub_code: str, sub_msg: str, trigger: str, code: int = 15) -> Failure:
@@ -229,7 +233,7 @@ def _number(call: Call, name: str) -> int | None:
     text = call.param(name)
     if not text:
         return None
-    if not text.isdigit():
+    if not _NUMBER.fullmatch(text):
         raise PLATFORM.fail("invalid_argument", name=name)
     return int(text)
 
@@ -240,7 +244,7 @@ async def _upload(call: Call) -> Response:
     num_iid = call.param("num_iid")
     if not num_iid:
         raise PLATFORM.fail("missing_num_iid")
-    if not num_iid.isdigit():
+    if not _NUMBER.fullmatch(num_iid):
         raise PLATFORM.fail("invalid_argument", name="num_iid")
     image_id = _number(call, "id")
     position = _number(call, "position")
@@ -261,13 +265,14 @@ async def _upload(call: Call) -> Response:
     if busy is not None:
         raise PLATFORM.fail("icdb_qps")
     slots = state.book(KEY, TmallBook.from_world, TmallBook).items.setdefault(num_iid, {})
-    if image_id and image_id not in slots:
+    # An explicit id names an existing image; 0 is the main image.
+    if image_id is not None and image_id not in slots:
         raise PLATFORM.fail("image_not_exist")
     if position is not None and not 0 <= position < MAX_IMAGES:
         raise PLATFORM.fail("pic_num_overflow")
     upload = call.files.get("image")
     if upload is None:
-        if image_id:
+        if image_id is not None:
             return _answer(call, _move(slots[image_id], position))
         raise PLATFORM.fail("missing_image")
     if upload.size > MAX_BYTES:
@@ -280,7 +285,7 @@ async def _upload(call: Call) -> Response:
     if is_rectangle and facts.width * 4 != facts.height * 3:
         raise PLATFORM.fail("rectangle_ratio")
     slot: int | str
-    if image_id:
+    if image_id is not None:
         slot = image_id
     elif is_rectangle:
         slot = RECTANGLE

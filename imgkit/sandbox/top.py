@@ -15,6 +15,7 @@ Example
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import time
@@ -353,9 +354,13 @@ def _pace(call: Call, platform: TopPlatform, key: str) -> None:
     state = call.state
     with state.lock:
         banned = state.limiter.banned_for(key)
-        if not banned and state.limiter.hit(key, state.limits.top_app_qps) is not None:
-            state.limiter.ban(key, state.limits.top_ban_s)
-            banned = state.limiter.banned_for(key)
+        if not banned:
+            wait = state.limiter.hit(key, state.limits.top_app_qps)
+            if wait is not None:
+                state.limiter.ban(key, state.limits.top_ban_s)
+                # The call over the limit is refused even when ``top_ban_s`` is 0; then
+                # the wait is until the one-second window lets a call through again.
+                banned = state.limiter.banned_for(key) or max(1, math.ceil(wait))
     if banned:
         raise platform.fail("app_api_banned", seconds=banned)
 
