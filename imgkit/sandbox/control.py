@@ -75,14 +75,8 @@ def routes(state: SandboxState) -> list[Route]:
 
     async def audit(request: Request) -> Response:
         try:
-            body = await _json_body(request)
-            allowed = {f.name for f in dataclasses.fields(AuditRule)}
-            if not body.get("reason") or set(body) - allowed:
-                raise FaultConfigError(
-                    f"audit rule needs 'reason' and may have {sorted(allowed - {'reason'})}"
-                )
-            rule = AuditRule(**body)
-        except (FaultConfigError, TypeError) as exc:
+            rule = AuditRule.from_json(await _json_body(request))
+        except FaultConfigError as exc:
             return _bad(exc)
         state.add_audit_rule(rule)
         return JSONResponse(dataclasses.asdict(rule))

@@ -18,6 +18,7 @@ Example
 from __future__ import annotations
 
 import asyncio
+import hmac
 import ipaddress
 import secrets
 import time
@@ -235,7 +236,9 @@ def _authenticate(call: Call) -> str:
     stamp = parse_unix_seconds(call.param("timestamp"))
     if stamp is None or abs(time.time() - stamp) > MAX_SKEW_S:
         raise PLATFORM.fail("timestamp_invalid")
-    if fw199_sign(call.params, app.secret) != call.param("sign").lower():
+    # platforms.md §2: lowercase hex; an uppercase signature is not the documented one.
+    expected = fw199_sign(call.params, app.secret).encode()
+    if not hmac.compare_digest(expected, call.param("sign").encode()):
         raise PLATFORM.fail("signature_invalid")
     if app.problem == "no_api":
         raise PLATFORM.fail("no_permission")

@@ -15,6 +15,7 @@ False
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,21 +53,30 @@ class ForcedError:
     times: int = 1
 
 
+def is_number(value: object) -> bool:
+    """A finite JSON number (booleans are not numbers here).
+
+    >>> [is_number(v) for v in (1, 0.5, True, float("nan"), "1")]
+    [True, True, False, False, False]
+    """
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _probability(raw: Mapping[str, Any], key: str) -> float:
     value = raw.get(key, 0.0)
-    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
+    if not is_number(value) or not 0 <= value <= 1:
         raise FaultConfigError(f"{key!r} must be a probability between 0 and 1, got {value!r}")
     return float(value)
 
 
 def _latency(raw: Mapping[str, Any]) -> tuple[float, float]:
     value = raw.get("latency_ms", [0, 0])
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if is_number(value):
         value = [value, value]
     if (
         not isinstance(value, list | tuple)
         or len(value) != 2
-        or not all(isinstance(v, int | float) and v >= 0 for v in value)
+        or not all(is_number(v) and v >= 0 for v in value)
         or value[0] > value[1]
     ):
         raise FaultConfigError(f"'latency_ms' must be [low, high] milliseconds, got {value!r}")
@@ -82,7 +92,7 @@ def _forced(raw: Mapping[str, Any]) -> list[ForcedError]:
         if not isinstance(item, dict) or not {"platform", "error"} <= item.keys():
             raise FaultConfigError(f"each 'force' entry needs 'platform' and 'error': {item!r}")
         times = item.get("times", 1)
-        if not isinstance(times, int) or times < 1:
+        if not isinstance(times, int) or isinstance(times, bool) or times < 1:
             raise FaultConfigError(f"'times' must be a positive integer: {item!r}")
         out.append(ForcedError(str(item["platform"]), str(item["error"]), times))
     return out
@@ -113,13 +123,15 @@ class FaultPlan:
                 f"unknown fault keys {sorted(unknown)}; known: {sorted(KNOWN_KEYS)}"
             )
         seed = raw.get("seed")
-        if seed is not None and not isinstance(seed, int):
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise FaultConfigError(f"'seed' must be an integer, got {seed!r}")
         delay = raw.get("audit_delay_s", 0.0)
-        if not isinstance(delay, int | float) or delay < 0:
+        if not is_number(delay) or delay < 0:
             raise FaultConfigError(f"'audit_delay_s' must be seconds >= 0, got {delay!r}")
         platforms = raw.get("platforms")
-        if platforms is not None and not isinstance(platforms, list):
+        if platforms is not None and (
+            not isinstance(platforms, list) or not all(isinstance(p, str) for p in platforms)
+        ):
             raise FaultConfigError("'platforms' must be a list of platform keys")
         return cls(
             seed=seed,

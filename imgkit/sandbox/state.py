@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
-from imgkit.sandbox.faults import FaultConfigError, FaultPlan
+from imgkit.sandbox.faults import FaultConfigError, FaultPlan, is_number
 from imgkit.sandbox.imageinfo import ImageFacts
 from imgkit.sandbox.ratelimit import SlidingWindow
 from imgkit.sandbox.store import ImageStore, StoredImage
@@ -53,18 +53,17 @@ class Limits:
     qianmi_app_qps: float | None = None
 
     def update(self, raw: Mapping[str, Any]) -> None:
-        """Set the named limits; unknown names or non-numbers are refused with a message."""
+        """Set the named limits, all or none: unknown names or bad values are refused."""
         names = {f.name for f in fields(self)}
         unknown = set(raw) - names
         if unknown:
             raise FaultConfigError(f"unknown limit keys {sorted(unknown)}; known: {sorted(names)}")
         for key, value in raw.items():
-            if value is not None and (
-                not isinstance(value, int | float) or isinstance(value, bool) or value < 0
-            ):
-                raise FaultConfigError(f"limit {key!r} must be a number >= 0 or null")
-            if key == "top_ban_s" and value is None:
+            if value is None and key == "top_ban_s":
                 raise FaultConfigError("'top_ban_s' must be a number")
+            if value is not None and (not is_number(value) or value < 0):
+                raise FaultConfigError(f"limit {key!r} must be a number >= 0 or null")
+        for key, value in raw.items():
             setattr(self, key, value)
 
 
@@ -93,13 +92,47 @@ class PlatformStats:
 
 @dataclass(frozen=True)
 class AuditRule:
-    """Make matching Douyin uploads fail their audit (or be refused at upload: ``at_upload``)."""
+    """Make matching Douyin uploads fail their audit (or be refused at upload: ``at_upload``).
+
+    A rule needs a ``reason`` and at least one of ``material_id``, ``material_name``,
+    ``sha256``; a material matches when any of them equals its own.
+
+    >>> AuditRule.from_json({"reason": "违规", "material_name": "a.jpg"}).at_upload
+    False
+    """
 
     reason: str
     material_id: str | None = None
     material_name: str | None = None
     sha256: str | None = None
     at_upload: bool = False
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> AuditRule:
+        """Build a rule from ``POST /_sandbox/audit`` JSON, refusing anything malformed."""
+        matchers = ("material_id", "material_name", "sha256")
+        allowed = {"reason", "at_upload", *matchers}
+        unknown = set(raw) - allowed
+        if unknown:
+            raise FaultConfigError(f"unknown audit rule keys {sorted(unknown)}")
+        reason = raw.get("reason")
+        if not isinstance(reason, str) or not reason:
+            raise FaultConfigError("an audit rule needs a non-empty 'reason' text")
+        for key in matchers:
+            if raw.get(key) is not None and not isinstance(raw[key], str):
+                raise FaultConfigError(f"audit rule {key!r} must be a string")
+        if all(raw.get(key) is None for key in matchers):
+            raise FaultConfigError(f"an audit rule needs one of {list(matchers)}")
+        at_upload = raw.get("at_upload", False)
+        if not isinstance(at_upload, bool):
+            raise FaultConfigError("audit rule 'at_upload' must be true or false")
+        return cls(
+            reason=reason,
+            material_id=raw.get("material_id"),
+            material_name=raw.get("material_name"),
+            sha256=raw.get("sha256"),
+            at_upload=at_upload,
+        )
 
 
 @dataclass(frozen=True)
@@ -147,6 +180,12 @@ class SandboxState:
 
         catalogues = {key: p.failures for key, p in SANDBOX_PLATFORMS.items()}
         catalogues[GATEWAY.key] = GATEWAY.failures
+        unknown = set(plan.platforms or ()) - set(catalogues)
+        if unknown:
+            raise FaultConfigError(
+                f"'platforms' names unknown platforms {sorted(unknown)}; "
+                f"known: {sorted(catalogues)}"
+            )
         for forced in plan.forced:
             if forced.platform not in catalogues:
                 raise FaultConfigError(
