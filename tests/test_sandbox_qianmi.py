@@ -549,3 +549,23 @@ def test_every_catalogue_entry_is_reached(client: httpx.Client, sandbox: Sandbox
 
 def test_recipes_name_only_catalogue_entries() -> None:
     assert set(RECIPES) <= set(qianmi_sku.PLATFORM.failures)
+
+
+# --- seed-page details ------------------------------------------------------------------------
+
+
+def test_sku_service_errors_carry_the_seed_pages_solution(client: httpx.Client) -> None:
+    body = error(upload(client, num_iid="99999"), "9", SVC + "01030001")
+    assert body["solution"] == "检查系统中是否存在该商品"
+    assert body["subErrors"]["subError"][0]["message"] == "商品不存在"
+
+
+def test_invalid_argument_solution_is_the_seed_example(client: httpx.Client) -> None:
+    body = error(upload(client, position="x"), "33", "isv.invalid-paramete:position")
+    assert body["solution"] == "请查看根据服务接口对参数格式的要求"
+    assert body["message"] == "非法的参数"
+
+
+def test_an_empty_image_payload_is_a_missing_image(client: httpx.Client) -> None:
+    response = upload(client, None, extra={"image": "jpg@"})
+    error(response, "9", SVC + "01030038")

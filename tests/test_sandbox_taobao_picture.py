@@ -613,3 +613,28 @@ def test_every_catalogue_entry_is_reached(client: httpx.Client, sandbox: Sandbox
 
 def test_recipes_name_only_catalogue_entries() -> None:
     assert set(RECIPES) <= set(taobao_picture.PLATFORM.failures)
+
+
+def test_a_multipart_body_cut_short_is_refused_as_malformed(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    request = client.build_request(
+        "POST",
+        "/tool/erps/tbpicture",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+        data={"shop_id": SHOP, "picture_category_id": "0", "vvtype": "2"},
+        files={"img": ("a.jpg", JPEG, "image/jpeg")},
+    )
+    body = request.read()
+    closing = body.rindex(b"\r\n--")
+    cut = client.post(
+        "/tool/erps/tbpicture",
+        headers={
+            "Authorization": f"Bearer {TOKEN}",
+            "Content-Type": request.headers["Content-Type"],
+        },
+        content=body[:closing],
+    )
+    answer = refused(cut, 100)
+    assert "请求体无法解析" in answer["msg"]
+    assert sandbox.stats()[PLATFORM]["stored"] == 0

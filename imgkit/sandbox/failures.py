@@ -23,9 +23,10 @@ from typing import Any
 class Failure:
     """One documented error answer of a platform.
 
+    ``advice`` is the platform's suggested fix where it sends one (Qianmi's ``solution``).
     ``level`` is ``"gateway"`` for envelope-level errors and ``"result"`` for errors that a
     platform reports inside a successful envelope (the mini-app API does this).  Messages may
-    hold ``{name}`` placeholders filled when the failure is raised.
+    hold ``{name}`` fields, filled in when the failure is raised.
     """
 
     key: str
@@ -37,6 +38,7 @@ class Failure:
     trigger: str = ""
     level: str = "gateway"
     source: str = "doc"
+    advice: str = ""
 
     @property
     def label(self) -> str:
@@ -45,7 +47,7 @@ class Failure:
 
 
 class _Fields(dict[str, Any]):
-    # A placeholder with no value stays visible instead of raising KeyError.
+    # A ``{field}`` with no value stays visible instead of raising KeyError.
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
 
@@ -64,17 +66,17 @@ class PlatformFailure(Exception):
 
     @property
     def message(self) -> str:
-        """The main message with placeholders filled."""
+        """The main message with its fields filled in."""
         return self.failure.message.format_map(_Fields(self.fields))
 
     @property
     def sub_msg(self) -> str:
-        """The sub-message with placeholders filled."""
+        """The sub-message with its fields filled in."""
         return self.failure.sub_msg.format_map(_Fields(self.fields))
 
     @property
     def sub_code(self) -> str:
-        """The sub-code with placeholders filled (some carry a parameter name)."""
+        """The sub-code with its fields filled in (some carry a parameter name)."""
         return self.failure.sub_code.format_map(_Fields(self.fields))
 
 

@@ -126,6 +126,7 @@ async def parse_call(request: Request, state: SandboxState) -> Call:
     files: dict[str, Upload] = {}
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        _refuse_truncated_multipart(content_type, await request.body())
         try:
             form = await request.form(max_files=100, max_fields=1000, max_part_size=MAX_BODY_PART)
         except Exception as exc:  # the one place parser errors of any kind are mapped
@@ -140,6 +141,15 @@ async def parse_call(request: Request, state: SandboxState) -> Call:
     else:
         await request.body()
     return Call(request=request, state=state, params=params, files=files)
+
+
+def _refuse_truncated_multipart(content_type: str, body: bytes) -> None:
+    # python-multipart reads a body cut short as a shorter form; a server would not.
+    if not content_type.startswith("multipart/form-data"):
+        return
+    boundary = content_type.partition("boundary=")[2].split(";")[0].strip().strip('"')
+    if not boundary or f"--{boundary}--".encode() not in body:
+        raise MalformedRequest("multipart body without its closing boundary")
 
 
 Handler = Callable[[Call], Awaitable[Response]]

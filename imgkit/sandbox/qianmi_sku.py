@@ -52,16 +52,35 @@ def _m(
     sub_code: str = "",
     sub_msg: str = "",
 ) -> Failure:
-    # ``sub_msg`` doubles as the ``solution`` text when there is no sub-error.
     return Failure(
-        key, code, message, sub_code=sub_code, sub_msg=sub_msg or solution, trigger=trigger
+        key, code, message, sub_code=sub_code, sub_msg=sub_msg, trigger=trigger, advice=solution
     )
 
 
 def _s(key: str, number: str, message: str, trigger: str) -> Failure:
     return Failure(
-        key, "9", "业务逻辑出错", sub_code=_SVC + number, sub_msg=message, trigger=trigger
+        key,
+        "9",
+        "业务逻辑出错",
+        sub_code=_SVC + number,
+        sub_msg=message,
+        trigger=trigger,
+        advice=_SEED_SOLUTIONS.get(number, "请查看根据服务接口对参数格式的要求"),
     )
+
+
+# The seed page's 解决方案 column, verbatim (its "9" and "10" predate the 0–4 / 5 limits).
+_SEED_SOLUTIONS = {
+    "01030001": "检查系统中是否存在该商品",
+    "01030028": "检查图片大小与格式是否正确",
+    "01030029": "检查图片大小是否超过1M",
+    "01030042": "检查图片格式是否正确",
+    "01030053": "检查所上传图片格式是否正确",
+    "01030002": "检查系统中是否存在该sku",
+    "01030043": "检查入参的图片顺序是否大于9;检查商品的图片数量是否已经等于10张。",
+    "01030044": "检查该商品下是否存在该图片",
+    "01030038": "新增图片时,检查参数中是否有图片文件",
+}
 
 
 FAILURES = catalogue(
@@ -233,13 +252,11 @@ class QianmiPlatform(SandboxPlatform):
             "code": str(failure.failure.code),
             "message": failure.message,
         }
+        body["solution"] = failure.failure.advice
         if failure.failure.sub_code:
-            body["solution"] = "请查看根据服务接口对参数格式的要求"
             body["subErrors"] = {
                 "subError": [{"code": failure.sub_code, "message": failure.sub_msg}]
             }
-        else:
-            body["solution"] = failure.sub_msg
         return JSONResponse(body)
 
 
@@ -352,6 +369,8 @@ async def _upload(call: Call) -> Response:
             return _answer(call, images[img_id], num_iid, sku_id)
         raise PLATFORM.fail("image_required")
     upload = _decode_image(text)
+    if upload.size == 0:
+        raise PLATFORM.fail("image_required")
     if upload.size > MAX_BYTES:
         raise PLATFORM.fail("too_large")
     facts = inspect_image(upload.data)
