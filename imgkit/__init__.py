@@ -1,7 +1,7 @@
 """imgkit: bulk product-image uploads to Chinese e-commerce platforms.
 
 The sandbox (:class:`imgkit.Sandbox`) emulates all five platforms on loopback; the demo and
-the tests run against it.
+the tests run against it.  :func:`upload_one` sends one image through a platform adapter.
 
 Example
 -------
@@ -13,7 +13,29 @@ Example
 
 from __future__ import annotations
 
+from imgkit.errors import Category, ImgkitError, ShopConfigError, UnknownPlatformError
+from imgkit.platforms import get_adapter, platform_keys, resolve_platform
+from imgkit.platforms.base import Outcome
 from imgkit.sandbox import Sandbox
+from imgkit.secret import Secret
+from imgkit.shops import Shop, Shops, load_shops
+from imgkit.single import upload_one
 
 __version__ = "0.1.0.dev0"
-__all__ = ["Sandbox", "__version__"]
+__all__ = [
+    "Category",
+    "ImgkitError",
+    "Outcome",
+    "Sandbox",
+    "Secret",
+    "Shop",
+    "ShopConfigError",
+    "Shops",
+    "UnknownPlatformError",
+    "__version__",
+    "get_adapter",
+    "load_shops",
+    "platform_keys",
+    "resolve_platform",
+    "upload_one",
+]

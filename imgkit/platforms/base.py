@@ -1,0 +1,366 @@
+"""The adapter interface: one small class per platform, pure and declarative.
+
+An adapter declares, as data, its key and aliases, its :class:`Limits`, what ``target``
+and the optional columns mean (:class:`OptionSpec`), the shop fields it needs
+(:class:`CredentialSpec`) and its table of raw codes (:class:`CodeRule`).  It implements
+two things with no I/O, no sleeping and no retries:
+
+* :meth:`Adapter.build_request` — the ``httpx.Request`` for one :class:`Job` (signing
+  included);
+* :meth:`Adapter.parse_response` — an ``httpx.Response`` into an :class:`Outcome`, and
+  :meth:`Adapter.parse_transport_error` for the absence of one.
+
+The engine, validation and the docs read the declarations; nothing special-cases a platform.
+
+Example
+-------
+>>> Limits(max_bytes=1024, formats=frozenset({"jpeg"})).allows_format("jpeg")
+True
+>>> CodeRule(Category.TRANSIENT, True, "系统繁忙", "busy").retryable
+True
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from imgkit.errors import Category, ImgkitError
+
+if TYPE_CHECKING:
+    from imgkit.shops import Shop
+
+# --- declarations -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PixelRule:
+    """A pixel rule that applies when option ``when[0]`` equals ``when[1]`` (always if None).
+
+    ``ratio`` is (width, height): the image must have exactly that aspect ratio.
+    """
+
+    when: tuple[str, str] | None = None
+    min_width: int | None = None
+    max_width: int | None = None
+    min_height: int | None = None
+    max_height: int | None = None
+    ratio: tuple[int, int] | None = None
+    zh: str = ""
+    en: str = ""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a platform accepts.  ``formats`` are content formats: jpeg, png, gif."""
+
+    max_bytes: int
+    formats: frozenset[str]
+    title_max: int | None = None
+    title_dedup: bool = False
+    positions: range | None = None
+    images_per_target: int | None = None
+    pixel_rules: tuple[PixelRule, ...] = ()
+    rate_per_s: float | None = None
+
+    def allows_format(self, fmt: str | None) -> bool:
+        """True when content of format ``fmt`` is accepted."""
+        return fmt in self.formats
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """An optional column the platform understands, and what it means there."""
+
+    name: str
+    meaning: str
+    kind: str = "text"  # text | int | bool | choice
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CredentialSpec:
+    """Shop fields: required ones, alternatives, optional and secret ones.
+
+    Each entry of ``alternatives`` is a group of options, one of which must be complete:
+    ``((("access_token",), ("client_id", "client_secret")),)`` reads "an access token, or a
+    client id and secret".
+    """
+
+    required: tuple[str, ...]
+    alternatives: tuple[tuple[tuple[str, ...], ...], ...] = ()
+    optional: tuple[str, ...] = ()
+    secret: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class CodeRule:
+    """What a raw platform code means: a category, whether to retry, plain words."""
+
+    category: Category
+    retryable: bool
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class CodeTable:
+    """Raw code → :class:`CodeRule`.  Keys are exact codes, or globs such as ``isp.*``.
+
+    Look-up tries each candidate (most specific first, e.g. the sub-code, then the code)
+    against exact keys, then against glob keys in declaration order.
+
+    >>> t = CodeTable({"isp.*": CodeRule(Category.TRANSIENT, True, "", "")})
+    >>> t.lookup("isp.remote-error").category
+    <Category.TRANSIENT: 'transient'>
+    """
+
+    rules: Mapping[str, CodeRule]
+
+    def lookup(self, *candidates: str) -> CodeRule | None:
+        """The rule for the first candidate that matches, or None."""
+        for candidate in candidates:
+            if candidate and candidate in self.rules:
+                return self.rules[candidate]
+        for candidate in candidates:
+            if not candidate:
+                continue
+            for pattern, rule in self.rules.items():
+                if "*" in pattern and fnmatch.fnmatchcase(candidate, pattern):
+                    return rule
+        return None
+
+
+# --- what goes in and comes out ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """One row to upload, as the adapter sees it.
+
+    ``data`` holds the bytes to send (None when the platform fetches ``source_url``
+    itself); ``fmt`` is the content format found by probing (jpeg, png, gif);
+    ``options`` holds the optional columns as text (``title``, ``position``,
+    ``replace_id``, ``is_major``, ``is_rectangle``, ``client_type``, ...).
+    """
+
+    target: str
+    filename: str
+    data: bytes | None = None
+    fmt: str | None = None
+    source_url: str | None = None
+    options: Mapping[str, str] = field(default_factory=dict)
+
+    def option(self, name: str) -> str:
+        """An option's text, stripped; empty when absent."""
+        return str(self.options.get(name, "") or "").strip()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one request.
+
+    ``ok`` with ``url`` and ``image_id``; or a ``category`` with the platform's raw
+    ``code``/``sub_code``/``message`` and plain words in ``zh``/``en``.  A Douyin upload still
+    under audit is ``ok=False`` with category ``audit_pending`` and ``pending_id`` set.
+    ``maybe_stored`` says the request may have reached the platform although no answer came.
+    """
+
+    ok: bool
+    url: str = ""
+    image_id: str = ""
+    category: Category | None = None
+    code: str = ""
+    sub_code: str = ""
+    message: str = ""
+    zh: str = ""
+    en: str = ""
+    retryable: bool = False
+    retry_after: float | None = None
+    pending_id: str = ""
+    audit_status: int | None = None
+    maybe_stored: bool = False
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def failure(
+        cls,
+        rule: CodeRule,
+        *,
+        code: str = "",
+        sub_code: str = "",
+        message: str = "",
+        retry_after: float | None = None,
+        raw: Mapping[str, Any] | None = None,
+        **extra: Any,
+    ) -> Outcome:
+        """A failed outcome classified by ``rule``."""
+        return cls(
+            ok=False,
+            category=rule.category,
+            code=code,
+            sub_code=sub_code,
+            message=message,
+            zh=rule.zh,
+            en=rule.en,
+            retryable=rule.retryable,
+            retry_after=retry_after,
+            raw=raw or {},
+            **extra,
+        )
+
+
+# Answers that are not the platform speaking: proxies, overload, a server that lies.
+HTTP_RULES: Mapping[int, CodeRule] = {
+    401: CodeRule(Category.AUTH, False, "认证失败,请检查凭证", "authentication failed"),
+    403: CodeRule(Category.PERMISSION, False, "无权访问", "access forbidden"),
+    404: CodeRule(Category.INVALID_INPUT, False, "接口地址不存在", "no such API endpoint"),
+    429: CodeRule(Category.RATE_LIMITED, True, "请求过于频繁", "too many requests"),
+}
+SERVER_ERROR = CodeRule(
+    Category.TRANSIENT, True, "平台服务器错误,稍后重试", "platform server error"
+)
+UNREADABLE = CodeRule(
+    Category.UNKNOWN,
+    False,
+    "平台返回了无法识别的内容",
+    "the platform answered something unreadable",
+)
+UNKNOWN_CODE = CodeRule(Category.UNKNOWN, False, "未知错误码", "unknown error code")
+NOT_SENT = CodeRule(Category.TRANSIENT, True, "无法连接平台", "could not reach the platform")
+NO_ANSWER = CodeRule(
+    Category.TIMEOUT,
+    True,
+    "请求已发出但未收到回应,图片可能已上传",
+    "sent but no answer came; the image may have been stored",
+)
+
+
+class Adapter(ABC):
+    """One platform.  Subclasses fill in the class attributes and the two methods."""
+
+    key: str
+    title: str = ""
+    default_base_url: str
+    path: str
+    limits: Limits
+    target_meaning: str
+    options: tuple[OptionSpec, ...] = ()
+    credentials: CredentialSpec
+    codes: CodeTable
+    # True when the platform can fetch an http(s) ``source_url`` itself (Douyin's ``url``).
+    accepts_url_source: bool = False
+
+    # --- the two pure jobs ---------------------------------------------------------------
+
+    @abstractmethod
+    def build_request(self, job: Job, shop: Shop, *, now: float, token: str = "") -> httpx.Request:
+        """The request uploading ``job`` for ``shop`` at time ``now`` (epoch seconds)."""
+
+    @abstractmethod
+    def parse_response(self, response: httpx.Response) -> Outcome:
+        """Classify the platform's answer."""
+
+    # --- optional abilities (platforms that have them override) ----------------------------
+
+    def token_request(self, shop: Shop) -> httpx.Request | None:
+        """The request fetching an access token for ``shop``, or None when it needs none."""
+        return None
+
+    def parse_token_response(self, response: httpx.Response) -> tuple[str, float]:
+        """``(token, lifetime seconds)`` from the token endpoint's answer."""
+        raise ImgkitError(f"{self.key} has no token endpoint", code="no_token_endpoint")
+
+    def build_poll_request(self, pending_id: str, shop: Shop, *, now: float) -> httpx.Request:
+        """The request asking about an upload that is still pending (e.g. under audit)."""
+        raise ImgkitError(f"{self.key} has no pending uploads to poll", code="no_poll")
+
+    # --- shared behaviour ----------------------------------------------------------------
+
+    def url(self, shop: Shop, path: str | None = None) -> str:
+        """The shop's base URL (or the platform's real one) plus ``path``."""
+        base = (shop.base_url or self.default_base_url).rstrip("/")
+        return base + (self.path if path is None else path)
+
+    def retry_safe(self, job: Job) -> bool:
+        """Whether re-sending ``job`` after an unanswered request cannot store a copy.
+
+        Replacing by id is idempotent on every platform that has it.
+        """
+        return bool(job.option("replace_id"))
+
+    def parse_transport_error(self, exc: httpx.TransportError) -> Outcome:
+        """The absence of an answer: never sent (safe to retry) or maybe stored."""
+        if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+            return Outcome.failure(NOT_SENT, code="connect", message=type(exc).__name__)
+        return Outcome.failure(
+            NO_ANSWER, code="no_answer", message=type(exc).__name__, maybe_stored=True
+        )
+
+    def read_json(self, response: httpx.Response) -> tuple[dict[str, Any] | None, Outcome | None]:
+        """The JSON object of ``response``, or the outcome explaining why there is none."""
+        status = response.status_code
+        try:
+            body = json.loads(response.content)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict):
+            if status >= 500:
+                return None, Outcome.failure(SERVER_ERROR, code=f"HTTP {status}")
+            rule = HTTP_RULES.get(status, UNREADABLE)
+            return None, Outcome.failure(rule, code=f"HTTP {status}", message=response.text[:200])
+        return body, None
+
+    def classify(
+        self,
+        *candidates: str,
+        code: str,
+        sub_code: str = "",
+        message: str = "",
+        raw: Mapping[str, Any] | None = None,
+        retry_after: float | None = None,
+    ) -> Outcome:
+        """A failed outcome from the code table (unknown codes are ``unknown``)."""
+        rule = self.codes.lookup(*candidates) or UNKNOWN_CODE
+        return Outcome.failure(
+            rule,
+            code=code,
+            sub_code=sub_code,
+            message=message,
+            raw=raw,
+            retry_after=retry_after if rule.retryable else None,
+        )
+
+
+def text(value: Any) -> str:
+    """A JSON scalar as text (ids come as numbers from some platforms)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def bool_text(value: str) -> str:
+    """A user's boolean ("1", "yes", "TRUE", "是") as the wire's ``true``/``false``.
+
+    >>> [bool_text(v) for v in ("1", "Yes", "false", "是", "")]
+    ['true', 'true', 'false', 'true', 'false']
+    """
+    return "true" if value.strip().lower() in {"1", "true", "yes", "y", "是", "t"} else "false"
+
+
+def first_object(body: Mapping[str, Any], keys: Sequence[str] = ()) -> dict[str, Any] | None:
+    """The first object-valued member of ``body`` (or of ``keys`` when given)."""
+    names = keys or list(body)
+    for name in names:
+        value = body.get(name)
+        if isinstance(value, dict):
+            return value
+    return None

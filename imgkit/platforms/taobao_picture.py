@@ -1,0 +1,228 @@
+"""Taobao picture space through the vv-tool gateway (``taobao_picture``).
+
+``POST {base}/tool/erps/tbpicture``, multipart, ``Authorization: Bearer <token>``; no
+signature.  A shop holds an ``access_token``, or ``client_id`` + ``client_secret`` for the
+client-credentials endpoint ``POST {base}/api/proxy/oauth/token`` (the token is then
+fetched once and cached by the caller: see :meth:`TaobaoPictureAdapter.token_request`).
+
+Example
+-------
+>>> adapter = TaobaoPictureAdapter()
+>>> adapter.limits.max_bytes, sorted(adapter.limits.formats)
+(3145728, ['gif', 'jpeg', 'png'])
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from imgkit.errors import Category, ImgkitError
+from imgkit.platforms.base import (
+    Adapter,
+    CodeRule,
+    CodeTable,
+    CredentialSpec,
+    Job,
+    Limits,
+    OptionSpec,
+    Outcome,
+    PixelRule,
+    bool_text,
+    text,
+)
+
+if TYPE_CHECKING:
+    from imgkit.shops import Shop
+
+TOKEN_PATH = "/api/proxy/oauth/token"
+_CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif"}
+_CLIENT_TYPES = {"computer": "client:computer", "phone": "client:phone"}
+
+
+def _rule(category: Category, retryable: bool, zh: str, en: str) -> CodeRule:
+    return CodeRule(category, retryable, zh, en)
+
+
+# Code 100 covers every bad parameter; its message says which (refined in _refine_100).
+CODES = CodeTable(
+    {
+        "100": _rule(Category.INVALID_INPUT, False, "请求参数错误", "bad request parameters"),
+        "101": _rule(Category.TRANSIENT, True, "请求超时,请重试", "the gateway timed out; retry"),
+        "103": _rule(
+            Category.NOT_FOUND, False, "旺旺账号不存在", "the shop account does not exist"
+        ),
+        "200": _rule(Category.TRANSIENT, True, "vv-tool 系统错误", "vv-tool system error"),
+        "203": _rule(Category.INVALID_INPUT, False, "暂不支持当前接口", "API not supported"),
+        "204": _rule(Category.PERMISSION, False, "无该接口权限", "no permission for this API"),
+        "204:quota": _rule(Category.QUOTA, False, "API 调用次数不足", "API call credit used up"),
+        "302": _rule(Category.PERMISSION, False, "店铺未授权", "the shop has not authorized"),
+        "401": _rule(Category.AUTH, False, "token 无效或已过期", "token invalid or expired"),
+        "429": _rule(Category.RATE_LIMITED, True, "请求过于频繁", "too many requests"),
+        "100:too_large": _rule(Category.TOO_LARGE, False, "图片超过3M", "image over 3 MB"),
+        "100:bad_format": _rule(
+            Category.BAD_FORMAT, False, "图片格式不支持或已损坏", "unsupported or corrupt image"
+        ),
+        "100:bad_dimensions": _rule(
+            Category.BAD_DIMENSIONS,
+            False,
+            "手机图片宽度须在480-620之间、高度不超过960",
+            "phone images need width 480-620 and height <= 960",
+        ),
+    }
+)
+
+# Words of the platform's code-100 messages that name the cause (category only; never
+# used to decide a retry: code 100 is never retried).
+_CAUSES_100 = (
+    ("bad_dimensions", ("client:phone", "宽度", "高度", "480")),
+    ("too_large", ("大小", "3M", "太大")),
+    ("bad_format", ("格式", "损坏", "无法识别")),
+)
+
+
+def _refine(code: str, msg: str) -> str:
+    if code == "100":
+        for cause, words in _CAUSES_100:
+            if any(word in msg for word in words):
+                return f"100:{cause}"
+    if code == "204" and "次数" in msg:
+        return "204:quota"
+    return code
+
+
+class TaobaoPictureAdapter(Adapter):
+    """Taobao picture space via vv-tool."""
+
+    key = "taobao_picture"
+    title = "Taobao picture space (vv-tool gateway)"
+    default_base_url = "http://api.vv-tool.com"
+    path = "/tool/erps/tbpicture"
+    limits = Limits(
+        max_bytes=3 * 1024 * 1024,
+        formats=frozenset({"jpeg", "png", "gif"}),
+        title_max=50,
+        title_dedup=True,
+        pixel_rules=(
+            PixelRule(
+                when=("client_type", "client:phone"),
+                min_width=480,
+                max_width=620,
+                max_height=960,
+                zh="手机图片宽度须在480-620之间,高度不超过960",
+                en="phone images need width 480-620 and height <= 960",
+            ),
+        ),
+        rate_per_s=10.0,
+    )
+    target_meaning = "picture category id (`picture_category_id`); `0` is the default category"
+    options = (
+        OptionSpec("title", "picture title; cut to 50 characters, '(1)' added on a clash"),
+        OptionSpec(
+            "client_type",
+            "`client:computer` (default) or `client:phone` (width 480-620, height <= 960); "
+            "`computer` and `phone` are accepted",
+            kind="choice",
+            choices=("client:computer", "client:phone"),
+        ),
+        OptionSpec("is_https", "ask for an https picture URL", kind="bool"),
+    )
+    credentials = CredentialSpec(
+        required=("shop_id",),
+        alternatives=((("access_token",), ("client_id", "client_secret")),),
+        secret=frozenset({"access_token", "client_secret"}),
+    )
+    codes = CODES
+
+    # --- tokens -----------------------------------------------------------------------------
+
+    def token_request(self, shop: Shop) -> httpx.Request | None:
+        """The client-credentials request, or None when the shop has an access token."""
+        if shop.has("access_token"):
+            return None
+        return httpx.Request(
+            "POST",
+            self.url(shop, TOKEN_PATH),
+            data={
+                "grant_type": "client_credentials",
+                "client_id": shop.get("client_id"),
+                "client_secret": shop.get("client_secret"),
+            },
+        )
+
+    def parse_token_response(self, response: httpx.Response) -> tuple[str, float]:
+        """``(access_token, expires_in seconds)``; raises ImgkitError (auth) when refused."""
+        body, problem = self.read_json(response)
+        data = body.get("data") if body else None
+        if body is None or body.get("code") != 0 or not isinstance(data, dict):
+            message = (body or {}).get("msg") or (problem.message if problem else "")
+            raise ImgkitError(
+                f"vv-tool refused the client credentials: {message} / vv-tool 拒绝了客户端凭证",
+                category=Category.AUTH,
+                code=text((body or {}).get("code", problem.code if problem else "")),
+            )
+        return text(data.get("access_token")), float(data.get("expires_in") or 0)
+
+    # --- the upload ---------------------------------------------------------------------------
+
+    def build_request(self, job: Job, shop: Shop, *, now: float, token: str = "") -> httpx.Request:
+        """Multipart upload of ``job`` with the shop's token (or ``token`` when fetched)."""
+        bearer = token or shop.get("access_token")
+        client_type = job.option("client_type")
+        fields: dict[str, str] = {
+            "shop_id": shop.get("shop_id"),
+            "picture_category_id": job.target or "0",
+            "image_input_title": job.filename,
+            "vvtype": "2",
+        }
+        if job.option("title"):
+            fields["title"] = job.option("title")
+        if client_type:
+            fields["client_type"] = _CLIENT_TYPES.get(client_type.lower(), client_type)
+        if job.option("is_https"):
+            fields["is_https"] = bool_text(job.option("is_https"))
+        content_type = _CONTENT_TYPES.get(job.fmt or "", "application/octet-stream")
+        return httpx.Request(
+            "POST",
+            self.url(shop),
+            headers={"Authorization": f"Bearer {bearer}"},
+            data=fields,
+            files={"img": (job.filename, job.data or b"", content_type)},
+        )
+
+    def parse_response(self, response: httpx.Response) -> Outcome:
+        """``code`` 0 with a picture is success; anything else is classified."""
+        body, problem = self.read_json(response)
+        if body is None:
+            assert problem is not None
+            return problem
+        code = text(body.get("code"))
+        msg = text(body.get("msg"))
+        picture = _picture(body)
+        if code == "0" and picture is not None and picture.get("picture_path"):
+            return Outcome(
+                ok=True,
+                url=text(picture["picture_path"]),
+                image_id=text(picture.get("picture_id")),
+                raw=picture,
+            )
+        if code == "0":
+            return Outcome.failure(
+                _MISSING_PICTURE, code=code, message="code 0 without a picture", raw=body
+            )
+        return self.classify(_refine(code, msg), code, code=code, message=msg, raw=body)
+
+
+_MISSING_PICTURE = CodeRule(
+    Category.UNKNOWN, False, "平台返回成功但没有图片信息", "success without picture data"
+)
+
+
+def _picture(body: dict[str, Any]) -> dict[str, Any] | None:
+    data = body.get("data")
+    if not isinstance(data, dict):
+        return None
+    response = data.get("picture_upload_response")
+    picture = response.get("picture") if isinstance(response, dict) else None
+    return picture if isinstance(picture, dict) else None

@@ -1,0 +1,151 @@
+"""``upload_one``: one image, one request, through the platform's adapter.
+
+For quick use and for trying a shop's credentials.  There is no retry and no polling here
+(the upload engine adds concurrency, pacing, retries and audit polling for batches).
+
+Example
+-------
+>>> import imgkit
+>>> with imgkit.Sandbox() as sb:
+...     out = imgkit.upload_one("tb_picture_main", "sample_data/images/mug.jpg", "0",
+...                             shops=sb.shops, title="白色马克杯")
+>>> out.ok, out.url.startswith("http://127.0.0.1:")
+(True, True)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from imgkit.errors import Category, ImgkitError
+from imgkit.platforms import get_adapter
+from imgkit.platforms.base import Adapter, CodeRule, Job, Outcome
+from imgkit.probe import sniff_format
+from imgkit.shops import Shop, Shops, load_shops
+
+_TOKENS: dict[tuple[str, str, str], tuple[str, float]] = {}
+_TOKENS_LOCK = threading.Lock()
+# Refresh a fetched token this long before it expires.
+_TOKEN_MARGIN_S = 60.0
+
+
+class TokenCache:
+    """Access tokens fetched with client credentials, per (platform, base URL, shop)."""
+
+    def get(self, adapter: Adapter, shop: Shop, client: httpx.Client) -> str:
+        """A valid token for ``shop``, fetched when missing or about to expire."""
+        request = adapter.token_request(shop)
+        if request is None:
+            return ""
+        key = (adapter.key, str(request.url), shop.name)
+        with _TOKENS_LOCK:
+            cached = _TOKENS.get(key)
+        if cached is not None and cached[1] > time.time():
+            return cached[0]
+        token, lifetime = adapter.parse_token_response(client.send(request))
+        expires = time.time() + max(lifetime - _TOKEN_MARGIN_S, 1.0)
+        with _TOKENS_LOCK:
+            _TOKENS[key] = (token, expires)
+        return token
+
+
+def read_source(file: str | os.PathLike[str], adapter: Adapter) -> Job:
+    """A job for a local file, or for a URL the platform fetches itself.
+
+    Raises :class:`imgkit.errors.ImgkitError` (``invalid_input``) for a missing file.
+    """
+    name = os.fspath(file)
+    if name.startswith(("http://", "https://")):
+        return Job(target="", filename=name.rsplit("/", 1)[-1] or "image", source_url=name)
+    path = Path(name)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImgkitError(
+            f"cannot read {path}: {exc.strerror} / 无法读取文件 {path}",
+            category=Category.INVALID_INPUT,
+            code="unreadable_file",
+        ) from exc
+    return Job(target="", filename=path.name, data=data, fmt=sniff_format(data[:32]))
+
+
+_DOWNLOAD_FAILED = CodeRule(
+    Category.INVALID_INPUT, False, "无法下载图片地址", "the image URL could not be downloaded"
+)
+
+
+def _download(job: Job, client: httpx.Client, limit: int) -> Job | Outcome:
+    assert job.source_url is not None
+    try:
+        with client.stream("GET", job.source_url) as response:
+            if response.status_code != 200:
+                return Outcome.failure(_DOWNLOAD_FAILED, code=f"HTTP {response.status_code}")
+            data = b""
+            for chunk in response.iter_bytes():
+                data += chunk
+                if len(data) > limit:
+                    break
+    except httpx.HTTPError as exc:
+        return Outcome.failure(_DOWNLOAD_FAILED, code="download", message=type(exc).__name__)
+    return Job(
+        target=job.target,
+        filename=job.filename,
+        data=data,
+        fmt=sniff_format(data[:32]),
+        options=job.options,
+    )
+
+
+def upload_one(
+    platform_or_shop: str,
+    file: str | os.PathLike[str],
+    target: str,
+    *,
+    shops: str | os.PathLike[str] | Mapping[str, Any] | Shops | None = None,
+    timeout: float = 60.0,
+    client: httpx.Client | None = None,
+    **options: Any,
+) -> Outcome:
+    """Upload ``file`` to ``target`` of a shop (by name, or the first shop of a platform).
+
+    ``options`` are the optional columns (``title``, ``position``, ``replace_id``,
+    ``is_major``, ``is_rectangle``, ``client_type``, ...).  Returns the adapter's
+    :class:`imgkit.platforms.base.Outcome`; raises only for unusable input (an unknown
+    shop, an unreadable file).
+    """
+    shop = load_shops(shops).resolve(platform_or_shop)
+    adapter = get_adapter(shop.platform)
+    source = read_source(file, adapter)
+    job = Job(
+        target=str(target),
+        filename=source.filename,
+        data=source.data,
+        fmt=source.fmt,
+        source_url=source.source_url,
+        options={k: "" if v is None else str(v) for k, v in options.items()},
+    )
+    own = client is None
+    http = client or httpx.Client(timeout=timeout, trust_env=False)
+    try:
+        if job.source_url is not None and not adapter.accepts_url_source:
+            fetched = _download(job, http, adapter.limits.max_bytes)
+            if isinstance(fetched, Outcome):
+                return fetched
+            job = fetched
+        token = TokenCache().get(adapter, shop, http)
+        request = adapter.build_request(job, shop, now=time.time(), token=token)
+        try:
+            response = http.send(request)
+        except httpx.TransportError as exc:
+            return adapter.parse_transport_error(exc)
+        return adapter.parse_response(response)
+    finally:
+        if own:
+            http.close()
