@@ -208,7 +208,9 @@ def make_shop(
         isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0
     ):
         raise ShopConfigError(
-            f"shop {name!r}: rate_per_s must be a positive number", code="bad_field"
+            f"shop {name!r}: rate_per_s must be a positive number / "
+            f"店铺 {name!r} 的 rate_per_s 必须是正数",
+            code="bad_field",
         )
     base_url = (
         _resolve_value(name, "base_url", table["base_url"], env) if "base_url" in table else ""

@@ -30,30 +30,51 @@ from imgkit.platforms.base import Adapter, CodeRule, Job, Outcome
 from imgkit.probe import sniff_format
 from imgkit.shops import Shop, Shops, load_shops
 
-_TOKENS: dict[tuple[str, str, str], tuple[str, float]] = {}
-_TOKENS_LOCK = threading.Lock()
-# Refresh a fetched token this long before it expires.
-_TOKEN_MARGIN_S = 60.0
-
 
 class TokenCache:
-    """Access tokens fetched with client credentials, per (platform, base URL, shop)."""
+    """Access tokens fetched with client credentials, per (platform, token URL, shop).
+
+    Shared by every caller in the process; thread-safe.
+    """
+
+    _tokens: dict[tuple[str, str, str], tuple[str, float]] = {}  # noqa: RUF012 - shared
+    _lock = threading.Lock()
+    # Refresh a fetched token this long before it expires.
+    margin_s = 60.0
+
+    @staticmethod
+    def _key(adapter: Adapter, shop: Shop, request: httpx.Request) -> tuple[str, str, str]:
+        return (adapter.key, str(request.url), shop.name)
 
     def get(self, adapter: Adapter, shop: Shop, client: httpx.Client) -> str:
-        """A valid token for ``shop``, fetched when missing or about to expire."""
+        """A valid token for ``shop`` ("" when it needs none), fetched when missing or stale."""
         request = adapter.token_request(shop)
         if request is None:
             return ""
-        key = (adapter.key, str(request.url), shop.name)
-        with _TOKENS_LOCK:
-            cached = _TOKENS.get(key)
+        key = self._key(adapter, shop, request)
+        with self._lock:
+            cached = self._tokens.get(key)
         if cached is not None and cached[1] > time.time():
             return cached[0]
         token, lifetime = adapter.parse_token_response(client.send(request))
-        expires = time.time() + max(lifetime - _TOKEN_MARGIN_S, 1.0)
-        with _TOKENS_LOCK:
-            _TOKENS[key] = (token, expires)
+        expires = time.time() + max(lifetime - self.margin_s, 1.0)
+        with self._lock:
+            self._tokens[key] = (token, expires)
         return token
+
+    def invalidate(self, adapter: Adapter, shop: Shop) -> bool:
+        """Forget ``shop``'s token (refused by the platform); True if one was cached."""
+        request = adapter.token_request(shop)
+        if request is None:
+            return False
+        with self._lock:
+            return self._tokens.pop(self._key(adapter, shop, request), None) is not None
+
+    @classmethod
+    def clear(cls) -> None:
+        """Forget every token."""
+        with cls._lock:
+            cls._tokens.clear()
 
 
 def read_source(file: str | os.PathLike[str], adapter: Adapter) -> Job:
@@ -103,6 +124,15 @@ def _download(job: Job, client: httpx.Client, limit: int) -> Job | Outcome:
     )
 
 
+def _send(adapter: Adapter, job: Job, shop: Shop, http: httpx.Client, token: str) -> Outcome:
+    request = adapter.build_request(job, shop, now=time.time(), token=token)
+    try:
+        response = http.send(request)
+    except httpx.TransportError as exc:
+        return adapter.parse_transport_error(exc)
+    return adapter.parse_response(response)
+
+
 def upload_one(
     platform_or_shop: str,
     file: str | os.PathLike[str],
@@ -139,13 +169,12 @@ def upload_one(
             if isinstance(fetched, Outcome):
                 return fetched
             job = fetched
-        token = TokenCache().get(adapter, shop, http)
-        request = adapter.build_request(job, shop, now=time.time(), token=token)
-        try:
-            response = http.send(request)
-        except httpx.TransportError as exc:
-            return adapter.parse_transport_error(exc)
-        return adapter.parse_response(response)
+        tokens = TokenCache()
+        outcome = _send(adapter, job, shop, http, tokens.get(adapter, shop, http))
+        if outcome.category is Category.AUTH and tokens.invalidate(adapter, shop):
+            # A cached token may have been revoked early: fetch a fresh one, once.
+            outcome = _send(adapter, job, shop, http, tokens.get(adapter, shop, http))
+        return outcome
     finally:
         if own:
             http.close()

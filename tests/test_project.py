@@ -28,6 +28,15 @@ def test_error_table_is_generated_from_the_catalogues() -> None:
     )
 
 
+def test_platform_docs_are_generated_from_the_adapters() -> None:
+    from imgkit.platforms.docs import platforms_markdown
+
+    committed = (ROOT / "docs" / "platforms.md").read_text(encoding="utf-8")
+    assert committed == platforms_markdown(), (
+        "docs/platforms.md is stale: python -m imgkit.platforms.docs > docs/platforms.md"
+    )
+
+
 def test_every_failure_has_a_trigger_and_every_platform_a_docs_section() -> None:
     tables = error_tables()
     for key, platform in SANDBOX_PLATFORMS.items():

@@ -113,8 +113,8 @@ class CodeRule:
 class CodeTable:
     """Raw code → :class:`CodeRule`.  Keys are exact codes, or globs such as ``isp.*``.
 
-    Look-up tries each candidate (most specific first, e.g. the sub-code, then the code)
-    against exact keys, then against glob keys in declaration order.
+    Look-up tries each candidate in turn (pass the most specific first: the sub-code, then
+    the code), each against the exact keys and then the glob keys in declaration order.
 
     >>> t = CodeTable({"isp.*": CodeRule(Category.TRANSIENT, True, "", "")})
     >>> t.lookup("isp.remote-error").category
@@ -124,13 +124,12 @@ class CodeTable:
     rules: Mapping[str, CodeRule]
 
     def lookup(self, *candidates: str) -> CodeRule | None:
-        """The rule for the first candidate that matches, or None."""
-        for candidate in candidates:
-            if candidate and candidate in self.rules:
-                return self.rules[candidate]
+        """The rule of the first candidate that matches an exact key or a glob key."""
         for candidate in candidates:
             if not candidate:
                 continue
+            if candidate in self.rules:
+                return self.rules[candidate]
             for pattern, rule in self.rules.items():
                 if "*" in pattern and fnmatch.fnmatchcase(candidate, pattern):
                     return rule
@@ -305,17 +304,24 @@ class Adapter(ABC):
 
     def read_json(self, response: httpx.Response) -> tuple[dict[str, Any] | None, Outcome | None]:
         """The JSON object of ``response``, or the outcome explaining why there is none."""
-        status = response.status_code
         try:
             body = json.loads(response.content)
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = None
         if not isinstance(body, dict):
-            if status >= 500:
-                return None, Outcome.failure(SERVER_ERROR, code=f"HTTP {status}")
-            rule = HTTP_RULES.get(status, UNREADABLE)
-            return None, Outcome.failure(rule, code=f"HTTP {status}", message=response.text[:200])
+            return None, self.judge_status(response)
         return body, None
+
+    def judge_status(self, response: httpx.Response) -> Outcome:
+        """An answer without the platform's envelope (a proxy's page, say), by HTTP status."""
+        status = response.status_code
+        if status >= 500:
+            rule = SERVER_ERROR
+        elif status == 200:
+            rule = UNREADABLE
+        else:
+            rule = HTTP_RULES.get(status, UNREADABLE)
+        return Outcome.failure(rule, code=f"HTTP {status}", message=response.text[:200])
 
     def classify(
         self,

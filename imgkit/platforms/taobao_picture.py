@@ -197,6 +197,8 @@ class TaobaoPictureAdapter(Adapter):
         if body is None:
             assert problem is not None
             return problem
+        if "code" not in body:
+            return self.judge_status(response)
         code = text(body.get("code"))
         msg = text(body.get("msg"))
         picture = _picture(body)

@@ -1,0 +1,330 @@
+"""Qianmi open platform: add or replace a SKU image (``qianmi_sku``).
+
+``POST {base}/api?method=qianmi.cloudshop.sku.image.upload&v=1.1&appKey=…&timestamp=…
+&format=json&access_token=…&sign=…`` with the business parameters form-urlencoded in the
+body; the image travels as ``image=<ext>@<base64>``.  ``sign`` = uppercase
+SHA-1(secret + k1v1k2v2… + secret) over every parameter but ``sign``, empty values and
+``file``/``image``/``logo`` (see :func:`sign`); ``timestamp`` is Beijing time (GMT+8)
+whatever the machine's zone.
+
+The target names the SKU as ``<num_iid>/<sku_id>``, e.g. ``18353/g1234``.
+
+Example
+-------
+>>> adapter = QianmiSkuAdapter()
+>>> adapter.limits.max_bytes, sorted(adapter.limits.formats), list(adapter.limits.positions)
+(1048576, ['gif', 'jpeg', 'png'], [0, 1, 2, 3, 4])
+>>> split_target("18353/g1234")
+('18353', 'g1234')
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from imgkit.errors import Category, ImgkitError
+from imgkit.platforms.base import (
+    Adapter,
+    CodeRule,
+    CodeTable,
+    CredentialSpec,
+    Job,
+    Limits,
+    OptionSpec,
+    Outcome,
+    first_object,
+    text,
+)
+
+if TYPE_CHECKING:
+    from imgkit.shops import Shop
+
+METHOD = "qianmi.cloudshop.sku.image.upload"
+VERSION = "1.1"
+FIELDS = "id,url,position,created"
+UNSIGNED = frozenset({"sign", "file", "image", "logo"})
+BEIJING = timezone(timedelta(hours=8), "GMT+8")
+_EXTENSIONS = {"jpeg": "jpg", "png": "png", "gif": "gif"}
+_SERVICE = "isv.qianmi-cloudshop-sku-image-upload-service-error:"
+
+
+def _rule(category: Category, retryable: bool, zh: str, en: str) -> CodeRule:
+    return CodeRule(category, retryable, zh, en)
+
+
+def _auth(zh: str, en: str) -> CodeRule:
+    return _rule(Category.AUTH, False, zh, en)
+
+
+def _bad(zh: str, en: str) -> CodeRule:
+    return _rule(Category.INVALID_INPUT, False, zh, en)
+
+
+def _count(zh: str, en: str) -> CodeRule:
+    return _rule(Category.QUOTA, False, zh, en)
+
+
+# ROP main codes, then the SKU service's sub-codes (looked up first, see _key).  The
+# sandbox answers SKU-service failures with main code 9 (business logic error).
+CODES = CodeTable(
+    {
+        "1": _rule(Category.TRANSIENT, True, "服务不可用,稍后重试", "service unavailable"),
+        "2": _rule(Category.PERMISSION, False, "开发者权限不足", "the app lacks permission"),
+        "3": _rule(Category.PERMISSION, False, "用户权限不足", "the user lacks permission"),
+        "4": _rule(Category.TRANSIENT, True, "上传文件失败,稍后重试", "upload failed; retry"),
+        "7": _rule(Category.PERMISSION, False, "禁止访问", "access forbidden"),
+        "9": _rule(Category.UNKNOWN, False, "业务逻辑出错", "business logic error"),
+        "20": _auth("缺少会话参数 access_token", "missing access_token"),
+        "21": _auth("access_token 无效或已过期", "access_token invalid or expired"),
+        "22": _auth("缺少 appKey", "missing appKey"),
+        "23": _auth("appKey 无效", "invalid appKey"),
+        "24": _auth("缺少签名", "missing signature"),
+        "25": _auth("签名错误,请检查密钥", "invalid signature; check the secret"),
+        "26": _bad("缺少方法名参数", "missing method"),
+        "27": _bad("不存在的方法名", "unknown method"),
+        "28": _bad("缺少版本参数", "missing version"),
+        "29": _bad("非法的版本参数", "invalid version"),
+        "30": _bad("不支持的版本号", "unsupported version"),
+        "31": _bad("无效的格式类型", "invalid format"),
+        "32": _bad("缺少必选参数", "missing required parameter"),
+        "33": _bad("非法的参数", "invalid parameter"),
+        "34": _count("用户调用次数超限", "user call count exceeded"),
+        "35": _count("会话调用次数超限", "session call count exceeded"),
+        "36": _count("应用调用次数超限", "app call count exceeded"),
+        "37": _rule(Category.RATE_LIMITED, True, "应用调用频率超限", "app call frequency exceeded"),
+        _SERVICE + "01030001": _rule(Category.NOT_FOUND, False, "商品不存在", "no such item"),
+        _SERVICE + "01030002": _rule(Category.NOT_FOUND, False, "sku不存在", "no such SKU"),
+        _SERVICE + "01030028": _bad("图片上传失败,检查图片大小与格式", "image upload failed"),
+        _SERVICE + "01030029": _rule(
+            Category.TOO_LARGE, False, "图片大小超过1M", "image over 1 MB"
+        ),
+        _SERVICE + "01030042": _rule(
+            Category.BAD_FORMAT, False, "图片格式错误", "bad image format"
+        ),
+        _SERVICE + "01030053": _rule(
+            Category.BAD_FORMAT, False, "所上传图片为非图片文件", "not an image file"
+        ),
+        _SERVICE + "01030043": _bad(
+            "图片顺序超出范围,或者图片数量已满不可新增",
+            "position out of range, or the SKU already has all its images",
+        ),
+        _SERVICE + "01030044": _rule(
+            Category.NOT_FOUND, False, "图片不存在", "no such image (img_id) on this SKU"
+        ),
+        _SERVICE + "01030038": _bad(
+            "新增图片时,图片文件不可为空", "a new image needs image content"
+        ),
+        _SERVICE + "01030064": _bad(
+            "未开启规格的商品不能添加sku图片", "the item has no specs enabled; no SKU images"
+        ),
+        "isp.*": _rule(Category.TRANSIENT, True, "平台服务错误,稍后重试", "platform service error"),
+    }
+)
+
+_MISSING_IMAGE = _rule(
+    Category.UNKNOWN, False, "平台返回成功但没有图片信息", "success without sku_img data"
+)
+
+
+def sign(params: Mapping[str, str], secret: str) -> str:
+    """QMOP's signature: uppercase SHA-1(secret + k1v1… + secret), names in byte order.
+
+    ``sign``, ``file``, ``image``, ``logo`` and empty values are left out.
+
+    >>> sign({"access_token": "tok", "appKey": "10001234", "fields": "id,url,position,created",
+    ...       "format": "json", "method": "qianmi.cloudshop.sku.image.upload", "num_iid": "g1",
+    ...       "position": "0", "sku_id": "s1", "timestamp": "2024-01-01 12:00:00", "v": "1.1",
+    ...       "image": "jpg@AAAA"}, "testsecret")
+    '6EDA89AC820C4B8F0D3671DAA06E26F73031A04B'
+    """
+    names = sorted((k for k, v in params.items() if v and k not in UNSIGNED), key=str.encode)
+    joined = "".join(k + params[k] for k in names)
+    return hashlib.sha1((secret + joined + secret).encode()).hexdigest().upper()
+
+
+def beijing_time(now: float) -> str:
+    """``now`` (epoch seconds) as ``yyyy-MM-dd HH:mm:ss`` in GMT+8, whatever the local zone.
+
+    >>> beijing_time(1704081600)
+    '2024-01-01 12:00:00'
+    """
+    return datetime.fromtimestamp(now, BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """``"<num_iid>/<sku_id>"`` as ``(num_iid, sku_id)``, split on the first ``/``.
+
+    Raises :class:`imgkit.errors.ImgkitError` (``invalid_input``) when a part is missing.
+
+    >>> split_target(" 18353 / g1234 ")
+    ('18353', 'g1234')
+    >>> try:
+    ...     split_target("18353")
+    ... except ImgkitError as exc:
+    ...     print(exc.category, exc.code)
+    invalid_input bad_target
+    """
+    num_iid, slash, sku_id = target.partition("/")
+    num_iid, sku_id = num_iid.strip(), sku_id.strip()
+    if not (slash and num_iid and sku_id):
+        raise ImgkitError(
+            f"target {target!r} must be '<num_iid>/<sku_id>' (e.g. 18353/g1234) / "
+            f"目标 {target!r} 应写作 '商品编号/sku编号'(例如 18353/g1234)",
+            category=Category.INVALID_INPUT,
+            code="bad_target",
+        )
+    return num_iid, sku_id
+
+
+def image_param(job: Job) -> str:
+    """``<ext>@<base64>`` for the job's bytes; the extension follows the content format.
+
+    >>> image_param(Job("1/a", "a.png", data=b"\\x00\\x00\\x00", fmt="jpeg"))
+    'jpg@AAAA'
+    """
+    fmt = job.fmt or job.filename.rpartition(".")[2].lower() or "jpeg"
+    ext = _EXTENSIONS.get(fmt, fmt)
+    return ext + "@" + base64.b64encode(job.data or b"").decode("ascii")
+
+
+class QianmiSkuAdapter(Adapter):
+    """Qianmi cloud shop SKU images (``qianmi.cloudshop.sku.image.upload``).
+
+    >>> from imgkit.shops import make_shop
+    >>> shop = make_shop("qm", {"platform": "qianmi_sku", "app_key": "1", "app_secret": "s",
+    ...                         "access_token": "t"})
+    >>> request = QianmiSkuAdapter().build_request(
+    ...     Job("18353/g1234", "mug.jpg", data=b"\\xff\\xd8\\xff", fmt="jpeg"), shop, now=0)
+    >>> request.url.params["method"], request.url.params["timestamp"]
+    ('qianmi.cloudshop.sku.image.upload', '1970-01-01 08:00:00')
+    """
+
+    key = "qianmi_sku"
+    title = "Qianmi cloud shop SKU images (QMOP)"
+    default_base_url = "https://api.qianmi.com"
+    path = "/api"
+    limits = Limits(
+        max_bytes=1024 * 1024,
+        formats=frozenset({"jpeg", "png", "gif"}),
+        positions=range(5),
+        images_per_target=5,
+    )
+    target_meaning = (
+        "the SKU as `<num_iid>/<sku_id>` (item number, a slash, SKU number), e.g. "
+        "`18353/g1234`; split on the first `/`"
+    )
+    options = (
+        OptionSpec(
+            "position", "image order 0–4 (`position`; the platform's default is 0)", kind="int"
+        ),
+        OptionSpec("replace_id", "`img_id` of an image of this SKU to replace"),
+    )
+    credentials = CredentialSpec(
+        required=("app_key", "app_secret", "access_token"),
+        secret=frozenset({"app_secret", "access_token"}),
+    )
+    codes = CODES
+
+    # --- the upload ---------------------------------------------------------------------------
+
+    def build_request(self, job: Job, shop: Shop, *, now: float, token: str = "") -> httpx.Request:
+        """System parameters in the query string, business parameters in a form body.
+
+        Raises :class:`imgkit.errors.ImgkitError` (``invalid_input``) for a target that is
+        not ``<num_iid>/<sku_id>``.
+        """
+        num_iid, sku_id = split_target(job.target)
+        system = {
+            "method": METHOD,
+            "v": VERSION,
+            "appKey": shop.get("app_key"),
+            "timestamp": beijing_time(now),
+            "format": "json",
+            "access_token": token or shop.get("access_token"),
+        }
+        business = {
+            "num_iid": num_iid,
+            "sku_id": sku_id,
+            "fields": FIELDS,
+            "image": image_param(job) if job.data is not None else "",
+            "img_id": job.option("replace_id"),
+            "position": job.option("position"),
+        }
+        business = {k: v for k, v in business.items() if v}
+        system["sign"] = sign({**system, **business}, shop.get("app_secret"))
+        return httpx.Request("POST", self.url(shop), params=system, data=business)
+
+    # --- answers ------------------------------------------------------------------------------
+
+    def parse_response(self, response: httpx.Response) -> Outcome:
+        """``sku_img`` in the first object-valued root member; errors in either shape.
+
+        >>> r = httpx.Response(200, json={"sku_image_upload_response": {"sku_img": {
+        ...     "id": 5, "url": "http://i/5.jpg", "position": 0}}},
+        ...     request=httpx.Request("POST", "http://x"))
+        >>> out = QianmiSkuAdapter().parse_response(r)
+        >>> out.ok, out.image_id, out.url
+        (True, '5', 'http://i/5.jpg')
+        """
+        body, problem = self.read_json(response)
+        if body is None:
+            assert problem is not None
+            return problem
+        error = _error_object(body)
+        if error is not None:
+            code, sub_code, message = _error_fields(error)
+            return self.classify(
+                sub_code, code, code=code, sub_code=sub_code, message=message, raw=body
+            )
+        answer = first_object(body)
+        if answer is None or not response.is_success:
+            return self.judge_status(response)
+        image = answer.get("sku_img")
+        if isinstance(image, dict) and text(image.get("url")):
+            return Outcome(
+                ok=True, url=text(image["url"]), image_id=text(image.get("id")), raw=image
+            )
+        return Outcome.failure(
+            _MISSING_IMAGE, code="", message="an answer without sku_img.url", raw=body
+        )
+
+
+def _error_object(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """TOP-style ``error_response``, or the seed's root-level error (``code`` at the root)."""
+    wrapped = body.get("error_response")
+    if isinstance(wrapped, dict):
+        return wrapped
+    if any(key in body for key in ("errorToken", "code", "subErrors")):
+        return body
+    return None
+
+
+def _error_fields(error: Mapping[str, Any]) -> tuple[str, str, str]:
+    """``(code, sub_code, message)`` from either error shape."""
+    code = text(error.get("code"))
+    message = text(error.get("message") or error.get("msg"))
+    sub_code = text(error.get("sub_code"))
+    detail = text(error.get("sub_msg") or error.get("sub_message"))
+    first = _first_sub_error(error.get("subErrors"))
+    if first is not None and not sub_code:
+        sub_code = text(first.get("code"))
+        detail = text(first.get("message"))
+    if message and detail and detail != message:
+        return code, sub_code, f"{message}: {detail}"
+    return code, sub_code, detail or message
+
+
+def _first_sub_error(sub_errors: Any) -> Mapping[str, Any] | None:
+    """The first of ``{"subError": [...]}`` (or of a bare list, or a single object)."""
+    items = sub_errors.get("subError") if isinstance(sub_errors, dict) else sub_errors
+    if isinstance(items, dict):
+        return items
+    if isinstance(items, list) and items and isinstance(items[0], dict):
+        return items[0]
+    return None

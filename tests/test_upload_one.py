@@ -1,0 +1,72 @@
+"""``upload_one``: one image through an adapter to the sandbox, over loopback HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import imgkit
+from imgkit import Category, ImgkitError, Sandbox
+from imgkit.single import TokenCache
+
+ROOT = Path(__file__).resolve().parent.parent
+MUG = ROOT / "sample_data" / "images" / "mug.jpg"
+
+
+def test_a_platform_key_picks_its_first_shop(sandbox: Sandbox) -> None:
+    out = imgkit.upload_one("淘宝图片空间", MUG, "0", shops=sandbox.shops, title="马克杯")
+    assert out.ok, out
+    assert out.raw["title"] == "马克杯"
+    assert imgkit.upload_one("tb_picture_main", MUG, "0", shops=sandbox.shops).ok
+
+
+def test_a_missing_file_raises_in_both_languages(sandbox: Sandbox) -> None:
+    with pytest.raises(ImgkitError, match="cannot read") as info:
+        imgkit.upload_one("tb_picture_main", ROOT / "nope.jpg", "0", shops=sandbox.shops)
+    assert info.value.category is Category.INVALID_INPUT
+    assert "无法读取文件" in str(info.value)
+
+
+def test_a_url_source_is_downloaded_for_platforms_that_cannot_fetch(sandbox: Sandbox) -> None:
+    first = imgkit.upload_one("tb_picture_main", MUG, "0", shops=sandbox.shops)
+    again = imgkit.upload_one("qianmi_shop", first.url, "18353/g1234", shops=sandbox.shops)
+    assert again.ok, again
+    with sandbox.client() as http:
+        assert http.get(again.url).content == MUG.read_bytes()
+
+
+def test_a_url_that_cannot_be_downloaded_is_a_row_error(sandbox: Sandbox) -> None:
+    out = imgkit.upload_one(
+        "tb_picture_main", sandbox.base_url + "/img/missing.jpg", "0", shops=sandbox.shops
+    )
+    assert not out.ok
+    assert out.category is Category.INVALID_INPUT
+    assert out.code == "HTTP 404"
+    assert out.zh
+
+
+def test_douyin_fetches_a_url_source_itself(sandbox: Sandbox) -> None:
+    first = imgkit.upload_one("tb_picture_main", MUG, "0", shops=sandbox.shops)
+    out = imgkit.upload_one("douyin_shop", first.url, "0", shops=sandbox.shops)
+    assert out.ok, out
+    assert out.raw["origin_url"] == first.url
+
+
+def test_client_credentials_fetch_one_token_for_many_uploads(sandbox: Sandbox) -> None:
+    TokenCache.clear()
+    for n in range(3):
+        out = imgkit.upload_one("tb_picture_oauth", MUG, "0", shops=sandbox.shops, title=f"m{n}")
+        assert out.ok, out
+    token_requests = [r for r in sandbox.state.request_log() if r.credential == "sbx-vv-client"]
+    assert len(token_requests) == 1
+
+
+def test_a_revoked_cached_token_is_replaced_once(sandbox: Sandbox) -> None:
+    TokenCache.clear()
+    assert imgkit.upload_one("tb_picture_oauth", MUG, "0", shops=sandbox.shops).ok
+    sandbox.reset()  # the sandbox forgets the tokens it issued
+    out = imgkit.upload_one("tb_picture_oauth", MUG, "0", shops=sandbox.shops)
+    assert out.ok, out
+    token_requests = [r for r in sandbox.state.request_log() if r.credential == "sbx-vv-client"]
+    assert len(token_requests) == 1
