@@ -15,6 +15,7 @@ Example
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -26,7 +27,7 @@ import httpx
 
 from imgkit.errors import Category, ImgkitError
 from imgkit.platforms import get_adapter
-from imgkit.platforms.base import Adapter, CodeRule, Job, Outcome
+from imgkit.platforms.base import NOT_SENT, Adapter, CodeRule, Job, Outcome
 from imgkit.probe import sniff_format
 from imgkit.shops import Shop, Shops, load_shops
 
@@ -37,14 +38,16 @@ class TokenCache:
     Shared by every caller in the process; thread-safe.
     """
 
-    _tokens: dict[tuple[str, str, str], tuple[str, float]] = {}  # noqa: RUF012 - shared
+    _tokens: dict[tuple[str, ...], tuple[str, float]] = {}  # noqa: RUF012 - shared
     _lock = threading.Lock()
     # Refresh a fetched token this long before it expires.
     margin_s = 60.0
 
     @staticmethod
-    def _key(adapter: Adapter, shop: Shop, request: httpx.Request) -> tuple[str, str, str]:
-        return (adapter.key, str(request.url), shop.name)
+    def _key(adapter: Adapter, shop: Shop, request: httpx.Request) -> tuple[str, ...]:
+        # The request body holds the credentials: changed credentials mean a new token.
+        digest = hashlib.sha256(request.read()).hexdigest()
+        return (adapter.key, str(request.url), shop.name, digest)
 
     def get(self, adapter: Adapter, shop: Shop, client: httpx.Client) -> str:
         """A valid token for ``shop`` ("" when it needs none), fetched when missing or stale."""
@@ -133,6 +136,27 @@ def _send(adapter: Adapter, job: Job, shop: Shop, http: httpx.Client, token: str
     return adapter.parse_response(response)
 
 
+_TOKEN_REFUSED = CodeRule(
+    Category.AUTH,
+    False,
+    "无法获取访问令牌,请检查客户端凭证",
+    "no access token: check the client credentials",
+)
+
+
+def _send_with_token(
+    adapter: Adapter, job: Job, shop: Shop, http: httpx.Client, tokens: TokenCache
+) -> Outcome:
+    try:
+        token = tokens.get(adapter, shop, http)
+    except ImgkitError as exc:
+        return Outcome.failure(_TOKEN_REFUSED, code=exc.code, message=exc.message)
+    except httpx.TransportError as exc:
+        # Only the token request failed: the image was not sent.
+        return Outcome.failure(NOT_SENT, code="token", message=type(exc).__name__)
+    return _send(adapter, job, shop, http, token)
+
+
 def upload_one(
     platform_or_shop: str,
     file: str | os.PathLike[str],
@@ -170,10 +194,10 @@ def upload_one(
                 return fetched
             job = fetched
         tokens = TokenCache()
-        outcome = _send(adapter, job, shop, http, tokens.get(adapter, shop, http))
+        outcome = _send_with_token(adapter, job, shop, http, tokens)
         if outcome.category is Category.AUTH and tokens.invalidate(adapter, shop):
             # A cached token may have been revoked early: fetch a fresh one, once.
-            outcome = _send(adapter, job, shop, http, tokens.get(adapter, shop, http))
+            outcome = _send_with_token(adapter, job, shop, http, tokens)
         return outcome
     finally:
         if own:

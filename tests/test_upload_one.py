@@ -70,3 +70,13 @@ def test_a_revoked_cached_token_is_replaced_once(sandbox: Sandbox) -> None:
     assert out.ok, out
     token_requests = [r for r in sandbox.state.request_log() if r.credential == "sbx-vv-client"]
     assert len(token_requests) == 1
+
+
+def test_changed_client_credentials_fetch_a_new_token(sandbox: Sandbox) -> None:
+    TokenCache.clear()
+    shops = sandbox.shops
+    assert imgkit.upload_one("tb_picture_oauth", MUG, "0", shops=shops).ok
+    shops["tb_picture_oauth"]["client_secret"] = "wrong"
+    out = imgkit.upload_one("tb_picture_oauth", MUG, "0", shops=shops)
+    assert not out.ok
+    assert out.category is Category.AUTH
