@@ -13,13 +13,17 @@ Example
 
 from __future__ import annotations
 
+from imgkit import accessor as _accessor  # registers df.imgkit
+from imgkit.batch import read_batch
 from imgkit.errors import Category, ImgkitError, ShopConfigError, UnknownPlatformError
+from imgkit.fitting import fit
 from imgkit.platforms import get_adapter, platform_keys, resolve_platform
 from imgkit.platforms.base import Outcome
 from imgkit.sandbox import Sandbox
 from imgkit.secret import Secret
 from imgkit.shops import Shop, Shops, load_shops
 from imgkit.single import upload_one
+from imgkit.validation import issues_table, validate
 
 __version__ = "0.1.0.dev0"
 __all__ = [
@@ -33,9 +37,14 @@ __all__ = [
     "Shops",
     "UnknownPlatformError",
     "__version__",
+    "fit",
     "get_adapter",
+    "issues_table",
     "load_shops",
     "platform_keys",
+    "read_batch",
     "resolve_platform",
     "upload_one",
+    "validate",
 ]
+del _accessor

@@ -14,6 +14,7 @@ import pytest
 
 import imgkit
 import imgkit.sandbox
+from imgkit.docgen import generated
 from imgkit.sandbox import sandbox_shops
 from imgkit.sandbox.app import SANDBOX_PLATFORMS
 from imgkit.sandbox.docs import error_tables
@@ -21,20 +22,10 @@ from imgkit.sandbox.docs import error_tables
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_error_table_is_generated_from_the_catalogues() -> None:
-    committed = (ROOT / "docs" / "sandbox-errors.md").read_text(encoding="utf-8")
-    assert committed == error_tables(), (
-        "docs/sandbox-errors.md is stale: python -m imgkit.sandbox.docs > docs/sandbox-errors.md"
-    )
-
-
-def test_platform_docs_are_generated_from_the_adapters() -> None:
-    from imgkit.platforms.docs import platforms_markdown
-
-    committed = (ROOT / "docs" / "platforms.md").read_text(encoding="utf-8")
-    assert committed == platforms_markdown(), (
-        "docs/platforms.md is stale: python -m imgkit.platforms.docs > docs/platforms.md"
-    )
+@pytest.mark.parametrize("name", sorted(generated()))
+def test_generated_docs_are_current(name: str) -> None:
+    committed = (ROOT / "docs" / name).read_text(encoding="utf-8")
+    assert committed == generated()[name], f"docs/{name} is stale: run python -m imgkit.docgen"
 
 
 def test_every_failure_has_a_trigger_and_every_platform_a_docs_section() -> None:

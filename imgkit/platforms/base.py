@@ -63,6 +63,8 @@ class Limits:
     max_bytes: int
     formats: frozenset[str]
     title_max: int | None = None
+    # True: a longer title is cut by the platform (a warning); False: it is refused.
+    title_cut: bool = False
     title_dedup: bool = False
     positions: range | None = None
     images_per_target: int | None = None
@@ -250,6 +252,8 @@ class Adapter(ABC):
     path: str
     limits: Limits
     target_meaning: str
+    # A well-formed target (full match); validation flags others before anything is sent.
+    target_pattern: str = r"\d+"
     options: tuple[OptionSpec, ...] = ()
     credentials: CredentialSpec
     codes: CodeTable

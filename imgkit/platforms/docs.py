@@ -3,7 +3,7 @@
 One section per platform: endpoint, shop fields, what ``target`` means, options, limits
 and the code table.  A test compares the committed file with a fresh rendering, so the
 docs cannot drift from the code.  Regenerate with
-``python -m imgkit.platforms.docs > docs/platforms.md``.
+``python -m imgkit.docgen``.
 
 Example
 -------
@@ -18,7 +18,7 @@ from imgkit.platforms.base import Adapter, Limits
 
 _HEADER = """# Platforms
 
-Generated from the adapters by `python -m imgkit.platforms.docs > docs/platforms.md`;
+Generated from the adapters by `python -m imgkit.docgen`;
 do not edit by hand.
 
 Every platform is one module under `imgkit/platforms/` behind one interface
@@ -53,6 +53,7 @@ def _limits_rows(limits: Limits) -> list[str]:
         f"| bytes | {limits.max_bytes:,} |",
         f"| formats (by content) | {', '.join(sorted(limits.formats))} |",
         f"| title | {limits.title_max or '—'} characters"
+        + (" (longer ones are cut)" if limits.title_cut else "")
         + (", '(1)' / '(n+1)' on a clash |" if limits.title_dedup else " |"),
         f"| positions | {_fmt_range(limits.positions)} |",
         f"| images per target | {limits.images_per_target or '—'} |",
@@ -96,7 +97,7 @@ def platform_section(key: str) -> str:
         "",
         f"- endpoint: `POST {adapter.default_base_url}{adapter.path}`",
         f"- aliases: {aliases}",
-        f"- `target`: {adapter.target_meaning}",
+        f"- `target`: {adapter.target_meaning} (pattern `{adapter.target_pattern}`)",
         f"- URL sources (`file` is an http(s) URL): {sources}",
         "",
         "Shop fields:",
@@ -124,7 +125,3 @@ def platform_section(key: str) -> str:
 def platforms_markdown() -> str:
     """The whole document."""
     return "\n".join([_HEADER, *(platform_section(key) for key in platform_keys())])
-
-
-if __name__ == "__main__":
-    print(platforms_markdown(), end="")

@@ -215,6 +215,7 @@ class QianmiSkuAdapter(Adapter):
         positions=range(5),
         images_per_target=5,
     )
+    target_pattern = r"[^/\s]+/[^/\s]+"
     target_meaning = (
         "the SKU as `<num_iid>/<sku_id>` (item number, a slash, SKU number), e.g. "
         "`18353/g1234`; split on the first `/`"

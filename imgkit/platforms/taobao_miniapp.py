@@ -102,6 +102,7 @@ class TaobaoMiniappAdapter(TopAdapter):
         max_bytes=3 * 1024 * 1024,
         formats=frozenset({"jpeg", "png", "gif"}),
         title_max=50,
+        title_cut=True,
         title_dedup=True,
     )
     target_meaning = "mini-app id (`miniapp_id`)"

@@ -103,6 +103,7 @@ class TaobaoPictureAdapter(Adapter):
         max_bytes=3 * 1024 * 1024,
         formats=frozenset({"jpeg", "png", "gif"}),
         title_max=50,
+        title_cut=True,
         title_dedup=True,
         pixel_rules=(
             PixelRule(

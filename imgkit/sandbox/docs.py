@@ -2,7 +2,7 @@
 
 The table is built from the platform modules' failure catalogues, so it cannot drift from
 the code; a test compares the committed file with a fresh rendering.  Regenerate with
-``python -m imgkit.sandbox.docs > docs/sandbox-errors.md``.
+``python -m imgkit.docgen``.
 
 Example
 -------
@@ -30,7 +30,7 @@ _TITLES = {
 _HEADER = """# Sandbox error codes and how to trigger them
 
 Generated from the sandbox's failure catalogues by
-`python -m imgkit.sandbox.docs > docs/sandbox-errors.md`; do not edit by hand.
+`python -m imgkit.docgen`; do not edit by hand.
 
 Every code documented by the seed pages and `shared/platforms.md` is reachable. *Source*
 says whether the code and message are the platform's documented ones (**doc**) or a sandbox
@@ -80,7 +80,3 @@ def error_tables() -> str:
         lines.extend(_table(failures))
         lines.append("")
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    print(error_tables(), end="")

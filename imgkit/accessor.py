@@ -1,0 +1,42 @@
+"""``df.imgkit``: the toolkit's functions as a thin pandas accessor.
+
+Registered when :mod:`imgkit` is imported.
+
+Example
+-------
+>>> import pandas as pd, imgkit
+>>> from imgkit.sandbox import sandbox_shops
+>>> batch = pd.DataFrame({"platform": ["tmall_item"], "shop": ["tmall_store"],
+...                       "file": ["sample_data/images/mug.jpg"], "target": ["1489161940"]})
+>>> bool(batch.imgkit.validate(shops=sandbox_shops("http://127.0.0.1:9"))["ok"].all())
+True
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pandas as pd
+
+
+@pd.api.extensions.register_dataframe_accessor("imgkit")
+class ImgkitAccessor:
+    """``df.imgkit.validate(...)`` and ``df.imgkit.fit(...)`` on a batch frame."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+
+    def validate(self, shops: Any = None, **options: Any) -> pd.DataFrame:
+        """Same as :func:`imgkit.validate` on this frame."""
+        from imgkit.validation import validate
+
+        return validate(self._frame, shops, **options)
+
+    def fit(
+        self, out_dir: str | os.PathLike[str] | None = None, *, shops: Any = None
+    ) -> pd.DataFrame:
+        """Same as :func:`imgkit.fit` on this frame."""
+        from imgkit.fitting import fit
+
+        return fit(self._frame, out_dir, shops=shops)

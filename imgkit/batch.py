@@ -1,0 +1,469 @@
+"""Batches: the rows to upload, read from a DataFrame, a CSV file or an Excel sheet.
+
+A batch has four required columns — ``platform``, ``shop``, ``file`` (a local path or an
+http(s) URL) and ``target`` (what the platform files the image under) — and the optional
+columns the adapters understand (``title``, ``position``, ``replace_id``, ...).  Headers are
+matched ignoring case, spaces, ``_`` and ``-``, in English or Chinese (:data:`HEADER_ALIASES`);
+any other column is kept as it is.
+
+:func:`read_batch` reads every value as text, so ids stay exact (``1489161932``, never
+``1.489161932e9``; ``00123`` keeps its zeros), finds the header below a title row, fills
+merged cells down, drops blank rows, keeps each row's number as the user sees it in ``row``
+and makes ``file`` paths absolute.  Nothing is checked here beyond the columns: validation
+reports bad values row by row.
+
+Example
+-------
+>>> batch = read_batch("sample_data/batch.csv")
+>>> print(batch[["platform", "shop", "target", "row"]].head(3).to_string())
+         platform              shop               target  row
+0  taobao_picture   tb_picture_main                    0    2
+1  taobao_picture   tb_picture_main  1657717355974335419    3
+2  taobao_picture  tb_picture_oauth                    0    4
+>>> Path(batch.loc[0, "file"]).relative_to(Path.cwd()).as_posix()
+'sample_data/images/mug.jpg'
+>>> frame = pd.DataFrame({"平台": ["天猫"], "店铺": ["tmall_store"],
+...                       "图片": ["https://img.example/a.jpg"], "商品ID": [1489161940.0]})
+>>> first = read_batch(frame).loc[0]
+>>> first["platform"], first["file"], first["target"]
+('天猫', 'https://img.example/a.jpg', '1489161940')
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+import numbers
+import os
+import re
+import unicodedata
+import warnings
+import zipfile
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from imgkit.errors import ImgkitError
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("platform", "shop", "file", "target")
+# Every option an adapter declares (``OptionSpec.name``); a test keeps the two in step.
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "title",
+    "position",
+    "replace_id",
+    "is_major",
+    "is_rectangle",
+    "client_type",
+    "need_distinct",
+    "is_https",
+)
+
+# Headers accepted for each column besides its own name, compared after _normal().
+HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "platform": ("平台", "平台名称", "platform name"),
+    "shop": ("店铺", "店铺名", "店铺名称", "店名", "shop name", "store", "store name"),
+    "file": (
+        "文件",
+        "图片",
+        "图片文件",
+        "文件路径",
+        "图片路径",
+        "图片地址",
+        "file path",
+        "path",
+        "image",
+        "image file",
+        "image path",
+        "image url",
+    ),
+    "target": (
+        "目标",
+        "目标ID",
+        "类目",
+        "分类ID",
+        "商品ID",
+        "文件夹",
+        "文件夹ID",
+        "target id",
+        "category id",
+        "item id",
+        "folder",
+        "folder id",
+    ),
+    "title": ("标题", "图片标题", "名称", "image title"),
+    "position": ("位置", "序号", "图片序号", "顺序", "order", "image position"),
+    "replace_id": ("替换ID", "替换图片ID", "图片ID", "replace image id"),
+    "is_major": ("主图", "是否主图", "major", "main image"),
+    "is_rectangle": ("长方形", "3:4", "是否3:4", "rectangle"),
+    "client_type": ("终端", "来源", "客户端", "client"),
+    "need_distinct": ("去重", "distinct", "dedup"),
+    "is_https": ("是否https", "https"),
+}
+
+ROW_COLUMN = "row"
+SOURCE_ATTR = "imgkit_source"
+_HEADER_SEARCH_ROWS = 10  # a header further down than this is not a header
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+# A relative path normpath would leave as it is: no "~", no leading "/", no "." or ".."
+# segment, no "//", no trailing "/".  Windows paths all take the long way.
+_PLAIN = re.compile(r"(?![~/])(?!(?:.*/)?\.\.?(?:/|$))(?!.*//)(?!.*/$)", re.DOTALL)
+
+
+def _normal(header: str) -> str:
+    # NFKC folds full-width letters and colons ("3：4"); "*" marks the required columns
+    # of many templates.
+    folded = unicodedata.normalize("NFKC", header).casefold()
+    return re.sub(r"[\s_\-*]", "", folded)
+
+
+_LOOKUP: dict[str, str] = {
+    _normal(alias): column
+    for column in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
+    for alias in (column, *HEADER_ALIASES.get(column, ()))
+}
+
+
+def column_for(header: object) -> str | None:
+    """The batch column a header means, or None for a column of the user's own.
+
+    >>> column_for("Shop Name"), column_for("图片路径"), column_for("备注")
+    ('shop', 'file', None)
+    """
+    return _LOOKUP.get(_normal(_header_text(header)))
+
+
+def read_batch(
+    source: pd.DataFrame | str | os.PathLike[str], *, sheet: str | int = 0
+) -> pd.DataFrame:
+    """Read a batch into a frame of text columns, one row per non-blank input row.
+
+    Parameters
+    ----------
+    source
+        A DataFrame, or the path of a ``.csv`` (UTF-8 with or without BOM, else GB18030) or
+        ``.xlsx``/``.xlsm`` file.
+    sheet
+        The Excel sheet, by name or 0-based index; ignored for CSV and DataFrames.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``platform, shop, file, target``, the optional columns present (canonical
+        names), the user's other columns untouched, then ``row`` (int): the row number the
+        user sees — the sheet or CSV record number counting the header, so the first row
+        under a header in row 1 is 2.  For a DataFrame it is the 1-based position + 1 (as
+        if the header were row 1), unless the frame already has a ``row`` column (a frame
+        read before), which is kept; a file's own ``row`` column gives way to its row
+        numbers.  Relative ``file`` paths are made absolute against the batch file's folder
+        (a DataFrame: its ``attrs["imgkit_source"]`` folder, else the current directory).
+        ``attrs["imgkit_source"]`` holds the batch file's absolute path.
+
+    Raises :class:`imgkit.errors.ImgkitError` (``invalid_input``) for an unknown file type,
+    a missing file or sheet, a missing required column or two headers meaning one column.
+    """
+    if isinstance(source, pd.DataFrame):
+        grid = _frame_grid(source)
+        origin = source.attrs.get(SOURCE_ATTR)
+        base = Path(origin).parent if isinstance(origin, str) and origin else Path.cwd()
+        where = "DataFrame"
+    else:
+        path = Path(os.path.abspath(os.path.expanduser(os.fspath(source))))
+        origin, base, where = str(path), path.parent, path.name
+        grid = _file_grid(path, sheet)
+    frame = _build(grid, base, where)
+    if origin:
+        frame.attrs[SOURCE_ATTR] = origin
+    return frame
+
+
+# --- reading the cells ------------------------------------------------------------------
+
+
+@dataclass
+class _Grid:
+    """A sheet: every cell as text, column by column, and what the frame needs besides."""
+
+    columns: list[list[str]]  # one list per sheet column, one cell per sheet row
+    raw_row: Callable[[int], Sequence[object]]  # a row as read (headers are read from it)
+    numbers: list[int]  # the number the user sees for each row
+    labels: list[Hashable] | None = None  # a DataFrame's column labels (row 0 is them)
+    merges: list[tuple[int, int, int]] = field(default_factory=list)  # first, last row; col
+
+
+def _text(value: object) -> str:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if math.isnan(number):
+            return ""
+        # Excel and pandas hold ids as floats: 1489161932.0 is the id 1489161932.
+        return str(int(number)) if number.is_integer() else str(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0) and value.tzinfo is None:
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _texts(values: Iterable[object]) -> list[str]:
+    # The common cell is a plain str: skip _text's checks for it (100k-row batches).
+    return [v.strip() if type(v) is str else _text(v) for v in values]
+
+
+def _header_text(value: object) -> str:
+    # Excel turns a typed "3:4" header into the time 03:04.
+    if isinstance(value, dt.time) and not value.second and not value.microsecond:
+        return f"{value.hour}:{value.minute}"
+    return _text(value)
+
+
+def _frame_grid(frame: pd.DataFrame) -> _Grid:
+    labels: list[Hashable] = list(frame.columns)
+    columns = [
+        [_header_text(label), *_texts(frame.iloc[:, j].tolist())] for j, label in enumerate(labels)
+    ]
+
+    def raw_row(i: int) -> Sequence[object]:
+        return labels if i == 0 else frame.iloc[i - 1].tolist()
+
+    return _Grid(columns, raw_row, list(range(1, len(frame) + 2)), labels)
+
+
+def _file_grid(path: Path, sheet: str | int) -> _Grid:
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx", ".xlsm"):
+        raise ImgkitError(
+            f"{path}: not a batch file type (use .csv or .xlsx; save .xls as .xlsx) / "
+            f"不支持的批量文件类型 {path.name},请使用 .csv 或 .xlsx",
+            code="unknown_file_type",
+        )
+    if not path.is_file():
+        raise ImgkitError(f"no batch file at {path} / 找不到批量文件 {path}", code="no_batch_file")
+    rows: Sequence[Sequence[object]]
+    rows, merges = _csv_rows(path) if suffix == ".csv" else _xlsx_rows(path, sheet)
+    width = max(map(len, rows), default=0)
+    padded = (row if len(row) == width else [*row, *[""] * (width - len(row))] for row in rows)
+    columns = [_texts(column) for column in zip(*padded, strict=True)]
+    return _Grid(columns, rows.__getitem__, list(range(1, len(rows) + 1)), merges=merges)
+
+
+def _csv_rows(path: Path) -> tuple[list[list[str]], list[tuple[int, int, int]]]:
+    raw = path.read_bytes()
+    try:
+        content = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Excel on a Chinese Windows saves "CSV" in the system code page (GBK ⊂ GB18030).
+        try:
+            content = raw.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            raise ImgkitError(
+                f"{path}: neither UTF-8 nor GB18030 text / 文件编码无法识别(应为 UTF-8 或 GBK)",
+                code="bad_encoding",
+            ) from exc
+    # The csv module, not pandas: a title row above the header has fewer fields than the
+    # rows below, which pandas refuses.  Every cell is text either way.
+    return list(csv.reader(io.StringIO(content, ""))), []
+
+
+def _xlsx_rows(
+    path: Path, sheet: str | int
+) -> tuple[list[list[object]], list[tuple[int, int, int]]]:
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+    from openpyxl.worksheet.worksheet import Worksheet
+
+    try:
+        with warnings.catch_warnings():
+            # openpyxl warns about features it does not read (data validation, styles);
+            # the cell values are all a batch needs.
+            warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+            # Not read_only: merged ranges are only known to a fully loaded sheet.
+            book = openpyxl.load_workbook(path, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError) as exc:
+        raise ImgkitError(
+            f"{path}: not a readable .xlsx workbook ({exc}) / 无法读取 Excel 文件 {path.name}",
+            code="bad_batch_file",
+        ) from exc
+    try:
+        names = book.sheetnames
+        if isinstance(sheet, str):
+            matches = [n for n in names if n == sheet] or [
+                n for n in names if n.strip().casefold() == sheet.strip().casefold()
+            ]
+            wanted = matches[0] if matches else None
+        else:
+            wanted = names[sheet] if -len(names) <= sheet < len(names) else None
+        chosen = book[wanted] if wanted is not None else None
+        if not isinstance(chosen, Worksheet):
+            raise ImgkitError(
+                f"{path.name}: no sheet {sheet!r} (sheets: {', '.join(names)}) / "
+                f"找不到工作表 {sheet!r}",
+                code="no_such_sheet",
+            )
+        rows: list[list[object]] = [
+            list(values)
+            for values in chosen.iter_rows(
+                min_row=1, min_col=1, max_col=chosen.max_column, values_only=True
+            )
+        ]
+        merges = [
+            (r.min_row, r.max_row, r.min_col - 1)
+            for r in chosen.merged_cells.ranges
+            if r.max_row > r.min_row
+        ]
+    finally:
+        book.close()
+    return rows, merges
+
+
+# --- from cells to the batch frame ------------------------------------------------------
+
+
+def _build(grid: _Grid, base: Path, where: str) -> pd.DataFrame:
+    cols = grid.columns
+    filled = np.array([[bool(c) for c in column] for column in cols], dtype=bool).reshape(
+        len(cols), len(grid.numbers)
+    )
+    at = _find_header(grid, np.flatnonzero(filled.any(axis=0)).tolist(), where)
+    header = [_header_text(v) for v in grid.raw_row(at)]
+    header += [""] * (len(cols) - len(header))
+    canon = [column_for(h) if h else None for h in header]
+    numbered = [_normal(h) == ROW_COLUMN and not c for h, c in zip(header, canon, strict=True)]
+    row_col = numbered.index(True) if any(numbered) else None
+    counted = [j for j in range(len(cols)) if j != row_col]
+    # Blank rows go before merged cells are filled: a merge does not make a row.
+    kept = [i for i in np.flatnonzero(filled[counted].any(axis=0)).tolist() if i > at]
+    _fill_merged(cols, grid, at)
+
+    def values(j: int) -> list[str]:
+        return [cols[j][i] for i in kept]
+
+    out: dict[Hashable, list[str]] = {}
+    known = {c: j for j, c in enumerate(canon) if c}
+    for column in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS):
+        if column in known:
+            out[column] = values(known[column])
+    labels = grid.labels if grid.labels is not None and at == 0 else None
+    for j, h in enumerate(header):
+        if canon[j] or j == row_col:
+            continue
+        if not h and labels is None and not filled[j, kept].any():
+            continue  # an unnamed, empty column: Excel's formatting, not data
+        name: Hashable = labels[j] if labels is not None else (h or f"Unnamed: {j}")
+        out[_unique(name, out)] = values(j)
+    prefix = os.path.join(base, "")
+    out["file"] = [_absolute(f, prefix) for f in out["file"]]
+
+    frame = pd.DataFrame(
+        {name: pd.array(column, dtype="str") for name, column in out.items()},
+        index=pd.RangeIndex(len(kept)),
+    )
+    if labels is not None and row_col is not None:
+        numbers = [_row_number(v, where) for v in values(row_col)]
+    else:
+        numbers = [grid.numbers[i] for i in kept]
+    frame[ROW_COLUMN] = np.array(numbers, dtype=np.int64)
+    return frame
+
+
+def _find_header(grid: _Grid, nonblank: Sequence[int], where: str) -> int:
+    best: set[str] = set()  # the required columns of the likeliest header, for the message
+    for i in nonblank[:_HEADER_SEARCH_ROWS]:
+        found: dict[str, list[str]] = {}
+        for h in map(_header_text, grid.raw_row(i)):
+            column = column_for(h) if h else None
+            if column:
+                found.setdefault(column, []).append(h)
+        if set(REQUIRED_COLUMNS) <= set(found):
+            for column, headers in found.items():
+                if len(headers) > 1:
+                    both = " and ".join(repr(h) for h in headers)
+                    raise ImgkitError(
+                        f"{where}: headers {both} both mean column {column!r}; keep one / "
+                        f"表头 {'、'.join(headers)} 都对应列 {column!r},请只保留一个",
+                        code="duplicate_column",
+                    )
+            return i
+        if len(set(REQUIRED_COLUMNS) & set(found)) > len(best):
+            best = set(REQUIRED_COLUMNS) & set(found)
+    missing = [c for c in REQUIRED_COLUMNS if c not in best]
+    accepted = "; ".join(f"{c}: {', '.join((c, *HEADER_ALIASES[c]))}" for c in missing)
+    names = ", ".join(repr(c) for c in missing)
+    raise ImgkitError(
+        f"{where}: missing required column {names} / 缺少必填列 {names}; "
+        f"accepted headers / 可用表头 — {accepted}",
+        code="missing_column",
+    )
+
+
+def _fill_merged(cols: list[list[str]], grid: _Grid, header_at: int) -> None:
+    # Analysts merge the shop or platform column over the rows it covers; openpyxl gives
+    # the value only to the first cell.  A range that starts in or above the header is a
+    # header's decoration, not data.
+    index = {number: i for i, number in enumerate(grid.numbers)}
+    for first, last, j in grid.merges:
+        top = index.get(first)
+        if top is None or top <= header_at:
+            continue
+        for number in range(first + 1, last + 1):
+            if number in index:
+                cols[j][index[number]] = cols[j][top]
+
+
+def _unique(name: Hashable, taken: Mapping[Hashable, object]) -> Hashable:
+    # Two user columns with one name become "备注", "备注.1", as pandas names them.
+    if name not in taken:
+        return name
+    n = 1
+    while f"{name}.{n}" in taken:
+        n += 1
+    return f"{name}.{n}"
+
+
+def _clean(path: str) -> bool:
+    # An absolute path normpath would leave as it is: no empty, "." or ".." segments.
+    parts = path.split("/")
+    return "" not in parts[1:] and "." not in parts and ".." not in parts
+
+
+def _absolute(value: str, prefix: str) -> str:
+    if not value or ("://" in value and _URL.match(value)):
+        return value  # URLs (and any other scheme) are validation's to judge
+    if os.sep == "/" and _PLAIN.match(value):
+        return prefix + value  # nothing for normpath to do: skip it (100k-row batches)
+    if os.sep == "/" and value.startswith("/") and _clean(value):
+        return value
+    return os.path.abspath(os.path.join(prefix, os.path.expanduser(value)))
+
+
+def _row_number(value: str, where: str) -> int:
+    if not (value.isascii() and value.isdigit()):
+        raise ImgkitError(
+            f"{where}: column 'row' holds {value!r}; it must hold row numbers / "
+            f"'row' 列应为行号,却是 {value!r}",
+            code="bad_row_column",
+        )
+    return int(value)
+
+
+__all__ = [
+    "HEADER_ALIASES",
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "column_for",
+    "read_batch",
+]
