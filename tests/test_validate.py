@@ -407,3 +407,15 @@ def test_heic_is_fixable_only_where_it_can_be_converted(tmp_path: Path) -> None:
         pytest.skip("pillow-heif is installed here")  # pragma: no cover
     assert codes(result) in ({"format_unreadable"}, {"corrupt_image"})
     assert not result.loc[0, "fixable"]
+
+
+def test_url_sources_are_downloaded_and_probed(tmp_path: Path, sandbox: imgkit.Sandbox) -> None:
+    uploaded = imgkit.upload_one("tb_picture_main", jpeg(tmp_path), "0", shops=sandbox.shops)
+    assert uploaded.ok
+    result = check(
+        row("doudian", uploaded.url),
+        row("tmall_item", sandbox.base_url + "/img/nothing-here.jpg"),
+    )
+    assert result.loc[0, "ok"], result.loc[0, "message"]
+    assert (result.loc[0, "format"], result.loc[0, "width"]) == ("jpeg", 300)
+    assert codes(result, 1) == {"download_failed"}
