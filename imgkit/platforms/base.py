@@ -306,15 +306,15 @@ class Adapter(ABC):
             NO_ANSWER, code="no_answer", message=type(exc).__name__, maybe_stored=True
         )
 
-    def read_json(self, response: httpx.Response) -> tuple[dict[str, Any] | None, Outcome | None]:
+    def read_json(self, response: httpx.Response) -> dict[str, Any] | Outcome:
         """The JSON object of ``response``, or the outcome explaining why there is none."""
         try:
             body = json.loads(response.content)
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = None
         if not isinstance(body, dict):
-            return None, self.judge_status(response)
-        return body, None
+            return self.judge_status(response)
+        return body
 
     def judge_status(self, response: httpx.Response) -> Outcome:
         """An answer without the platform's envelope (a proxy's page, say), by HTTP status."""

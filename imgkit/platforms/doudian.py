@@ -272,10 +272,9 @@ class DoudianAdapter(Adapter):
         >>> out.ok, out.category, out.pending_id
         (False, <Category.AUDIT_PENDING: 'audit_pending'>, '7')
         """
-        body, problem = self.read_json(response)
-        if body is None:
-            assert problem is not None
-            return problem
+        body = self.read_json(response)
+        if isinstance(body, Outcome):
+            return body
         if "code" not in body:
             return self.judge_status(response)
         code = text(body.get("code"))

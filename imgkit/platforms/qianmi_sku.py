@@ -273,10 +273,9 @@ class QianmiSkuAdapter(Adapter):
         >>> out.ok, out.image_id, out.url
         (True, '5', 'http://i/5.jpg')
         """
-        body, problem = self.read_json(response)
-        if body is None:
-            assert problem is not None
-            return problem
+        body = self.read_json(response)
+        if isinstance(body, Outcome):
+            return body
         error = _error_object(body)
         if error is not None:
             code, sub_code, message = _error_fields(error)

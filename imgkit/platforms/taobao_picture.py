@@ -154,14 +154,21 @@ class TaobaoPictureAdapter(Adapter):
 
     def parse_token_response(self, response: httpx.Response) -> tuple[str, float]:
         """``(access_token, expires_in seconds)``; raises ImgkitError (auth) when refused."""
-        body, problem = self.read_json(response)
-        data = body.get("data") if body else None
-        if body is None or body.get("code") != 0 or not isinstance(data, dict):
-            message = (body or {}).get("msg") or (problem.message if problem else "")
+        body = self.read_json(response)
+        if isinstance(body, Outcome):
             raise ImgkitError(
-                f"vv-tool refused the client credentials: {message} / vv-tool 拒绝了客户端凭证",
+                f"vv-tool's token endpoint answered {body.code}: {body.message} / "
+                "vv-tool 令牌接口返回异常",
+                category=body.category or Category.UNKNOWN,
+                code=body.code,
+            )
+        data = body.get("data")
+        if body.get("code") != 0 or not isinstance(data, dict):
+            raise ImgkitError(
+                f"vv-tool refused the client credentials: {body.get('msg', '')} / "
+                "vv-tool 拒绝了客户端凭证",
                 category=Category.AUTH,
-                code=text((body or {}).get("code", problem.code if problem else "")),
+                code=text(body.get("code")),
             )
         return text(data.get("access_token")), float(data.get("expires_in") or 0)
 
@@ -194,10 +201,9 @@ class TaobaoPictureAdapter(Adapter):
 
     def parse_response(self, response: httpx.Response) -> Outcome:
         """``code`` 0 with a picture is success; anything else is classified."""
-        body, problem = self.read_json(response)
-        if body is None:
-            assert problem is not None
-            return problem
+        body = self.read_json(response)
+        if isinstance(body, Outcome):
+            return body
         if "code" not in body:
             return self.judge_status(response)
         code = text(body.get("code"))

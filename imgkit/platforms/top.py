@@ -249,10 +249,9 @@ class TopAdapter(Adapter):
 
     def parse_response(self, response: httpx.Response) -> Outcome:
         """``error_response`` is classified; the success root goes to :meth:`parse_success`."""
-        body, problem = self.read_json(response)
-        if body is None:
-            assert problem is not None
-            return problem
+        body = self.read_json(response)
+        if isinstance(body, Outcome):
+            return body
         error = body.get("error_response")
         if isinstance(error, dict):
             return self.classify_error(error, body)

@@ -17,7 +17,6 @@ Example
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import ipaddress
 import secrets
@@ -295,6 +294,23 @@ async def _fetch(call: Call, url: str) -> bytes:
         raise PLATFORM.fail("url_download_failed") from exc
 
 
+async def _fetch_once(call: Call, seller: str, url: str) -> Upload:
+    """Fetch a URL source; the same URL for the same seller may be in flight only once."""
+    state = call.state
+    materials = book(state)
+    flight = (seller, url)
+    with state.lock:
+        if flight in materials.in_flight:
+            raise PLATFORM.fail("duplicate_request")
+        materials.in_flight.add(flight)
+    try:
+        data = await _fetch(call, url)
+    finally:
+        with state.lock:
+            materials.in_flight.discard(flight)
+    return Upload(url.rsplit("/", 1)[-1], "", data)
+
+
 def _matching_rule(state: SandboxState, name: str, sha256: str) -> AuditRule | None:
     with state.lock:
         for rule in state.audit_rules:
@@ -363,18 +379,9 @@ async def _upload(call: Call) -> Response:
         raise PLATFORM.fail("library_full")
     materials = book(state)
     if url:
-        flight = (seller, url)
-        with state.lock:
-            if flight in materials.in_flight:
-                raise PLATFORM.fail("duplicate_request")
-            materials.in_flight.add(flight)
-        try:
-            data = await _fetch(call, url)
-        finally:
-            with state.lock:
-                materials.in_flight.discard(flight)
-        upload = Upload(url.rsplit("/", 1)[-1], "", data)
-    assert upload is not None
+        upload = await _fetch_once(call, seller, url)
+    elif upload is None:
+        raise PLATFORM.fail("param_invalid", name="url")
     if upload.size > MAX_BYTES:
         raise PLATFORM.fail("too_large")
     facts = inspect_image(upload.data)
@@ -421,7 +428,6 @@ async def _detail(call: Call) -> Response:
                 material.reject_reason = rule.reason
     if material is None or material.seller != seller:
         raise PLATFORM.fail("param_invalid", name="material_id")
-    await asyncio.sleep(0)
     return _ok(call, material)
 
 

@@ -337,17 +337,13 @@ def authenticate(call: Call, platform: TopPlatform, method: str) -> TopCaller:
     if session.problem == "session_permission":
         raise fail("session_permission")
     with state.lock:
-        wait = state.limiter.hit(f"top-session:{session_key}", _session_qps(state))
+        wait = state.limiter.hit(f"top-session:{session_key}", state.limits.top_session_qps)
     if wait is not None:
         raise fail("frequency_exceeded")
     empty = [name for name, upload in call.files.items() if upload.size == 0]
     if empty:
         raise fail("upload_fail")
     return TopCaller(app_key, app, session_key, session)
-
-
-def _session_qps(state: SandboxState) -> float | None:
-    return state.limits.top_session_qps
 
 
 def _pace(call: Call, platform: TopPlatform, key: str) -> None:
