@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from imgkit import accessor as _accessor  # registers df.imgkit
 from imgkit.batch import read_batch
+from imgkit.engine import upload, upload_async
 from imgkit.errors import Category, ImgkitError, ShopConfigError, UnknownPlatformError
 from imgkit.fitting import fit
 from imgkit.platforms import get_adapter, platform_keys, resolve_platform
@@ -44,6 +45,8 @@ __all__ = [
     "platform_keys",
     "read_batch",
     "resolve_platform",
+    "upload",
+    "upload_async",
     "upload_one",
     "validate",
 ]

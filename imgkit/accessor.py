@@ -22,7 +22,7 @@ import pandas as pd
 
 @pd.api.extensions.register_dataframe_accessor("imgkit")
 class ImgkitAccessor:
-    """``df.imgkit.validate(...)`` and ``df.imgkit.fit(...)`` on a batch frame."""
+    """``df.imgkit.validate()``, ``.fit()`` and ``.upload()`` on a batch frame."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self._frame = frame
@@ -32,6 +32,12 @@ class ImgkitAccessor:
         from imgkit.validation import validate
 
         return validate(self._frame, shops, **options)
+
+    def upload(self, shops: Any = None, **options: Any) -> pd.DataFrame:
+        """Same as :func:`imgkit.upload` on this frame."""
+        from imgkit.engine import upload
+
+        return upload(self._frame, shops, **options)
 
     def fit(
         self, out_dir: str | os.PathLike[str] | None = None, *, shops: Any = None

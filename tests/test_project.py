@@ -125,3 +125,37 @@ def test_quality_gate(command: list[str]) -> None:
         pytest.fail(f"{command[0]} is not installed: pip install -e '.[test]'")
     out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_cli_demo_uploads_the_sample_batch_and_writes_a_workbook(tmp_path: Path) -> None:
+    import pandas as pd
+
+    out = tmp_path / "results.xlsx"
+    done = subprocess.run(
+        [sys.executable, "-m", "imgkit", "demo", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 duplicates" in done.stdout
+    results = pd.read_excel(out, dtype=str)
+    assert len(results) == 15
+    assert set(results["status"]) == {"uploaded"}
+    assert set(results["platform_key"]) == {
+        "taobao_picture",
+        "taobao_miniapp",
+        "tmall_item",
+        "doudian",
+        "qianmi_sku",
+    }
+
+
+def test_readme_quick_start_has_exactly_two_commands() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    commands = [line for line in quick.splitlines() if line.startswith("pip install")]
+    assert commands == ["pip install -e . && imgkit demo", 'pip install -e ".[test]" && pytest']
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert commands[1] in ci.splitlines()

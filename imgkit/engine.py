@@ -1,0 +1,425 @@
+"""The upload engine: validate, plan, send concurrently with pacing and retries, journal.
+
+``upload_async(batch, shops)`` validates the batch (invalid rows are never sent), skips
+rows the journal already confirmed, and sends the rest through the platform adapters on
+one ``httpx.AsyncClient``: a global concurrency cap and one adaptive pacer per (platform,
+credential) (:mod:`imgkit.pacing`), retries only where :mod:`imgkit.retry` allows them
+(never a re-send that could store a second copy), a shop stopped at its first ``auth`` or
+``quota`` failure, and Douyin audits polled until passed, rejected or out of time.  Every
+confirmed upload is committed to the journal before the next step, so a re-run never
+uploads it again.  The result is :func:`imgkit.results.results_frame`.
+
+Example
+-------
+>>> import imgkit
+>>> with imgkit.Sandbox() as sb:
+...     out = imgkit.upload("sample_data/batch.csv", shops=sb.shops, journal=False,
+...                         progress=False)
+>>> sorted(set(out["status"]))
+['uploaded']
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Hashable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+from tqdm.auto import tqdm
+
+from imgkit.errors import Category, ImgkitError
+from imgkit.journal import Journal, JournalError, default_journal_path, journal_key
+from imgkit.pacing import PacerPool
+from imgkit.platforms import get_adapter
+from imgkit.platforms.base import Adapter, CodeRule, Job, Outcome
+from imgkit.probe import download, is_url, sniff_format
+from imgkit.results import RowResult, results_frame
+from imgkit.retry import RetryPolicy, stops_shop
+from imgkit.shops import Shop
+from imgkit.validation import load_shops_lenient, validate
+
+log = logging.getLogger("imgkit.engine")
+
+OPTION_COLUMNS = (
+    "title",
+    "position",
+    "replace_id",
+    "is_major",
+    "is_rectangle",
+    "client_type",
+    "need_distinct",
+    "is_https",
+)
+_IN_DOUBT = CodeRule(
+    Category.TIMEOUT,
+    False,
+    "上次运行中断时该图片正在上传,可能已存储;为避免重复未重发,请到平台核对",
+    "an earlier run was interrupted while sending this image, so it may have been stored; "
+    "not sent again to avoid a duplicate: check the platform",
+)
+_FILE_CHANGED = CodeRule(
+    Category.INVALID_INPUT, False, "文件在校验后被修改或无法读取", "file changed or unreadable"
+)
+_AUDIT_TIMEOUT = CodeRule(
+    Category.AUDIT_PENDING, False, "仍在审核中,可稍后用 refresh() 查询", "still under audit"
+)
+
+
+class _ShopStopped(Exception):
+    """The row's shop failed with auth or quota: nothing more is sent for it."""
+
+
+@dataclass
+class Row:
+    """One row to send."""
+
+    index: Hashable
+    shop: Shop
+    adapter: Adapter
+    file: str
+    target: str
+    options: dict[str, str]
+    sha256: str
+    key: str
+    pending_id: str = ""
+
+
+@dataclass
+class Run:
+    """The state of one upload run."""
+
+    client: httpx.AsyncClient
+    pacers: PacerPool
+    policy: RetryPolicy
+    journal: Journal | None
+    audit_wait_s: float
+    results: dict[Hashable, RowResult] = field(default_factory=dict)
+    stopped: dict[str, RowResult] = field(default_factory=dict)
+    tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    retrying: int = 0
+    bar: Any = None
+
+
+def _options(record: dict[Hashable, Any]) -> dict[str, str]:
+    values = {name: str(record.get(name) or "").strip() for name in OPTION_COLUMNS}
+    return {name: value for name, value in values.items() if value and value != "nan"}
+
+
+def _rate(shops: dict[str, Shop]) -> Any:
+    def rate_for(platform: str, credential: str) -> float:
+        shop = shops.get(credential)
+        if shop is not None and shop.rate_per_s:
+            return shop.rate_per_s
+        return get_adapter(platform).limits.rate_per_s or 50.0
+
+    return rate_for
+
+
+async def _token(run: Run, row: Row) -> str:
+    request = row.adapter.token_request(row.shop)
+    if request is None:
+        return ""
+    cached = run.tokens.get(row.shop.name)
+    if cached is not None and cached[1] > time.time():
+        return cached[0]
+    token, lifetime = row.adapter.parse_token_response(await run.client.send(request))
+    run.tokens[row.shop.name] = (token, time.time() + max(lifetime - 60.0, 1.0))
+    return token
+
+
+def _download(url: str, limit: int) -> bytes | None:
+    with httpx.Client(timeout=30.0, follow_redirects=True, trust_env=False) as client:
+        return download(url, client, limit)
+
+
+async def _job(run: Run, row: Row) -> Job | Outcome:
+    if is_url(row.file):
+        if row.adapter.accepts_url_source:
+            return Job(
+                row.target, row.file.rsplit("/", 1)[-1], source_url=row.file, options=row.options
+            )
+        data = await asyncio.to_thread(_download, row.file, row.adapter.limits.max_bytes)
+    else:
+        try:
+            data = await asyncio.to_thread(Path(row.file).read_bytes)
+        except OSError:
+            data = None
+    if data is None or hashlib.sha256(data).hexdigest() != row.sha256:
+        return Outcome.failure(_FILE_CHANGED, code="file_changed")
+    return Job(row.target, Path(row.file).name, data, sniff_format(data[:32]), options=row.options)
+
+
+async def _attempt(run: Run, row: Row) -> tuple[Outcome, bool]:
+    """One send of ``row``: (its outcome, whether a re-send is safe).
+
+    The file is read here, inside the global cap, so that at most ``concurrency`` images
+    are in memory whatever the batch length.
+    """
+    async with run.pacers.turn(row.adapter.key, row.shop.name) as pacer:
+        if row.shop.name in run.stopped:  # stopped while this row waited for its turn
+            raise _ShopStopped
+        job = await _job(run, row)
+        if isinstance(job, Outcome):
+            return job, False
+        try:
+            token = await _token(run, row)
+        except ImgkitError as exc:
+            no_token = CodeRule(exc.category, False, "无法获取访问令牌", "no access token")
+            return Outcome.failure(no_token, code=exc.code, message=exc.message), False
+        request = row.adapter.build_request(job, row.shop, now=time.time(), token=token)
+        if run.journal is not None:
+            run.journal.begin(
+                row.key,
+                row.adapter.key,
+                row.shop.name,
+                row.target,
+                row.sha256,
+                retry_safe=row.adapter.retry_safe(job),
+            )
+        try:
+            outcome = row.adapter.parse_response(await run.client.send(request))
+        except httpx.TransportError as exc:
+            outcome = row.adapter.parse_transport_error(exc)
+        if outcome.category is Category.RATE_LIMITED:
+            pacer.backoff(outcome.retry_after)
+        elif outcome.ok or outcome.category is Category.AUDIT_PENDING:
+            pacer.success()
+    return outcome, row.adapter.retry_safe(job)
+
+
+async def _poll(run: Run, row: Row, pending: Outcome) -> Outcome:
+    deadline = time.monotonic() + run.audit_wait_s
+    delay = 0.25
+    outcome = pending
+    while time.monotonic() < deadline:
+        await asyncio.sleep(min(delay, max(deadline - time.monotonic(), 0.0)))
+        delay = min(delay * 2, 10.0)
+        request = row.adapter.build_poll_request(pending.pending_id, row.shop, now=time.time())
+        try:
+            answer = row.adapter.parse_response(await run.client.send(request))
+        except httpx.TransportError:
+            continue
+        if answer.ok or answer.category is Category.AUDIT_REJECTED:
+            return answer
+        if answer.category is Category.AUDIT_PENDING or answer.retryable:
+            outcome = answer if answer.category is Category.AUDIT_PENDING else outcome
+            continue
+        return answer
+    return Outcome.failure(
+        _AUDIT_TIMEOUT, code="audit_pending", message=outcome.message, pending_id=pending.pending_id
+    )
+
+
+def _record(run: Run, row: Row, outcome: Outcome) -> None:
+    journal = run.journal
+    if journal is None:
+        return
+    if outcome.ok:
+        journal.confirm(row.key, outcome.url, outcome.image_id, dict(outcome.raw))
+    elif outcome.category is Category.AUDIT_PENDING and outcome.pending_id:
+        journal.pending(row.key, outcome.pending_id)
+    elif not outcome.maybe_stored:
+        journal.fail(row.key, outcome.category or Category.UNKNOWN, outcome.code, outcome.message)
+
+
+async def _send(run: Run, row: Row) -> None:
+    started = time.monotonic()
+    attempts = 0
+    if row.pending_id:  # under audit since an earlier run: poll, never upload again
+        waiting = Outcome(ok=False, category=Category.AUDIT_PENDING, pending_id=row.pending_id)
+        outcome = await _poll(run, row, waiting)
+        _record(run, row, outcome)
+        _finish(run, row, RowResult.from_outcome(outcome, 0, time.monotonic() - started))
+        return
+    while True:
+        try:
+            if row.shop.name in run.stopped:
+                raise _ShopStopped
+            outcome, retry_safe = await _attempt(run, row)
+            attempts += 1
+        except JournalError as exc:
+            attempts += 1
+            outcome, retry_safe = Outcome.failure(_IN_DOUBT, code=exc.code), False
+        except _ShopStopped:
+            stop = run.stopped[row.shop.name]
+            words = "not sent: the shop failed earlier / 未发送:该店铺此前已失败"
+            message = f"{words}; {stop.message}"
+            result = RowResult(
+                "failed",
+                category=stop.category,
+                code=stop.code,
+                message=message,
+                attempts=attempts,
+            )
+            _finish(run, row, result)
+            return
+        if outcome.category is Category.AUDIT_PENDING and outcome.pending_id:
+            _record(run, row, outcome)
+            outcome = await _poll(run, row, outcome)
+        _record(run, row, outcome)
+        if outcome.ok or outcome.category in (Category.AUDIT_PENDING, Category.AUDIT_REJECTED):
+            break
+        if stops_shop(outcome):
+            run.stopped.setdefault(row.shop.name, RowResult.from_outcome(outcome, attempts, 0.0))
+        decision = run.policy.decide(
+            outcome, attempts, time.monotonic() - started, retry_safe=retry_safe
+        )
+        if not decision.retry:
+            log.info("row %s not retried: %s", row.index, decision.reason)
+            break
+        run.retrying += 1
+        log.debug("row %s: %s", row.index, decision.reason)
+        await asyncio.sleep(decision.delay)
+        run.retrying -= 1
+    _finish(run, row, RowResult.from_outcome(outcome, attempts, time.monotonic() - started))
+
+
+def _finish(run: Run, row: Row, result: RowResult) -> None:
+    run.results[row.index] = result
+    run.counts[result.status] = run.counts.get(result.status, 0) + 1
+    if run.bar is not None:
+        run.bar.set_postfix(
+            uploaded=run.counts.get("uploaded", 0),
+            failed=run.counts.get("failed", 0),
+            retrying=run.retrying,
+            refresh=False,
+        )
+        run.bar.update(1)
+
+
+def _plan(
+    checked: pd.DataFrame, shops: dict[str, Shop], journal: Journal | None
+) -> tuple[list[Row], dict[Hashable, RowResult]]:
+    """Rows to send, and the rows already decided (invalid, or done in the journal)."""
+    rows: list[Row] = []
+    decided: dict[Hashable, RowResult] = {}
+    for index, record in zip(checked.index, checked.to_dict("records"), strict=True):
+        if not record["ok"]:
+            decided[index] = RowResult(
+                "invalid", category=str(Category.INVALID_INPUT), code=str(record["issues"])
+            )
+            continue
+        shop = shops[str(record["shop"]).strip()]
+        options = _options(record)
+        target = str(record["target"]).strip()
+        key = journal_key(shop.platform, shop.name, target, str(record["sha256"]), options)
+        adapter = get_adapter(shop.platform)
+        rows.append(
+            Row(
+                index,
+                shop,
+                adapter,
+                str(record["file"]),
+                target,
+                options,
+                str(record["sha256"]),
+                key,
+            )
+        )
+    if journal is None:
+        return rows, decided
+    entries = journal.lookup_many([row.key for row in rows])
+    to_send = []
+    for row in rows:
+        entry = entries.get(row.key)
+        if entry is not None and entry.state == "done":
+            decided[row.index] = RowResult(
+                "skipped",
+                entry.url,
+                entry.image_id,
+                message="已上传过(见上传记录) / uploaded before (see the journal)",
+            )
+            continue
+        if entry is not None and entry.state == "pending":
+            row.pending_id = entry.pending_id
+        to_send.append(row)
+    return to_send, decided
+
+
+def _open_journal(journal: Any, checked: pd.DataFrame) -> Journal | None:
+    if journal is False:
+        return None
+    if journal is None or journal is True:
+        return Journal(default_journal_path(checked.attrs.get("imgkit_source")))
+    if isinstance(journal, Journal):
+        return journal
+    return Journal(journal)
+
+
+async def upload_async(
+    batch: Any,
+    shops: Any = None,
+    *,
+    journal: Any = None,
+    concurrency: int = 8,
+    progress: bool = True,
+    policy: RetryPolicy | None = None,
+    audit_wait_s: float = 60.0,
+    timeout: float = 60.0,
+    dry_run: bool = False,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> pd.DataFrame:
+    """Validate ``batch``, upload its valid rows, and return the results frame.
+
+    ``journal``: a path, a :class:`imgkit.journal.Journal`, None (beside the batch file or
+    in the user cache) or False (none).  ``dry_run=True`` sends nothing and returns the
+    plan: rows to send have status ``planned``.  See the module docstring.
+    """
+    checked = await asyncio.to_thread(validate, batch, shops)
+    good, _bad, _problem = load_shops_lenient(shops)
+    opened = _open_journal(journal, checked)
+    try:
+        rows, decided = _plan(checked, good, opened)
+        if dry_run:
+            decided.update({row.index: RowResult("planned") for row in rows})
+            return results_frame(checked, decided)
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(
+            timeout=timeout, limits=limits, transport=transport, trust_env=False
+        ) as client:
+            run = Run(
+                client,
+                PacerPool(_rate(good), concurrency=concurrency),
+                policy or RetryPolicy(),
+                opened,
+                audit_wait_s,
+                results=dict(decided),
+            )
+            run.bar = tqdm(total=len(rows), disable=not progress, desc="imgkit", unit="img")
+            tasks = [asyncio.create_task(_send(run, row)) for row in rows]
+            try:
+                await asyncio.gather(*tasks)
+            except asyncio.CancelledError:
+                # Ctrl-C: stop sending, give requests in flight a moment, keep what is done.
+                for task in tasks:
+                    task.cancel()
+                await asyncio.wait(tasks, timeout=5.0)
+            finally:
+                run.bar.close()
+        return results_frame(checked, run.results)
+    finally:
+        if opened is not None and opened is not journal:
+            opened.close()
+
+
+def upload(batch: Any, shops: Any = None, **options: Any) -> pd.DataFrame:
+    """Synchronous :func:`upload_async`; works in a script and inside a running event loop.
+
+    Inside Jupyter (a loop is already running) the upload runs on its own loop in a worker
+    thread, so the notebook does not need ``await``.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(upload_async(batch, shops, **options))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imgkit-upload") as pool:
+        return pool.submit(asyncio.run, upload_async(batch, shops, **options)).result()

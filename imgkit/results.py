@@ -1,0 +1,124 @@
+"""The results frame: one row per input row, same index, saying what happened to it.
+
+Columns (``design.md``, "Results frame"): the input columns, then ``status`` (``uploaded``,
+``skipped``, ``invalid``, ``failed``, ``pending_audit``, ``cancelled``), ``url``,
+``image_id``, ``category``, ``code``, ``message``, ``retryable``, ``attempts``,
+``elapsed_s``, ``sha256``, ``bytes``, ``width``, ``height``.
+
+Example
+-------
+>>> import pandas as pd
+>>> frame = results_frame(pd.DataFrame({"file": ["a.jpg"]}), {})
+>>> frame.loc[0, "status"], list(frame.columns)[:3]
+('cancelled', ['file', 'status', 'url'])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from imgkit.errors import Category
+from imgkit.platforms.base import Outcome
+
+STATUSES = ("uploaded", "skipped", "invalid", "failed", "pending_audit", "cancelled")
+RESULT_COLUMNS = (
+    "status",
+    "url",
+    "image_id",
+    "category",
+    "code",
+    "message",
+    "retryable",
+    "attempts",
+    "elapsed_s",
+    "sha256",
+    "bytes",
+    "width",
+    "height",
+)
+# Validation's columns that the results frame does not repeat (its message is reused).
+_VALIDATION_ONLY = ("ok", "issues", "fixable", "frames", "probe_error", "format")
+
+
+@dataclass
+class RowResult:
+    """What happened to one row."""
+
+    status: str
+    url: str = ""
+    image_id: str = ""
+    category: str = ""
+    code: str = ""
+    message: str = ""
+    retryable: bool = False
+    attempts: int = 0
+    elapsed_s: float = 0.0
+
+    @classmethod
+    def from_outcome(cls, outcome: Outcome, attempts: int, elapsed_s: float) -> RowResult:
+        """The row's result after its last attempt."""
+        if outcome.ok:
+            return cls(
+                "uploaded", outcome.url, outcome.image_id, attempts=attempts, elapsed_s=elapsed_s
+            )
+        status = "pending_audit" if outcome.category is Category.AUDIT_PENDING else "failed"
+        code = " ".join(part for part in (outcome.code, outcome.sub_code) if part)
+        words = f"{outcome.zh} / {outcome.en}".strip(" /")
+        message = f"{words}: {outcome.message}" if outcome.message else words
+        return cls(
+            status,
+            image_id=outcome.pending_id or outcome.image_id,
+            category=str(outcome.category or Category.UNKNOWN),
+            code=code,
+            message=message,
+            retryable=outcome.retryable,
+            attempts=attempts,
+            elapsed_s=elapsed_s,
+        )
+
+
+def results_frame(validated: pd.DataFrame, results: Mapping[Hashable, RowResult]) -> pd.DataFrame:
+    """The validated batch with the result columns; rows without a result are ``cancelled``."""
+    frame = validated.drop(columns=[c for c in _VALIDATION_ONLY if c in validated.columns])
+    message = frame.pop("message") if "message" in frame.columns else None
+    rows = [results.get(index, RowResult("cancelled")) for index in frame.index]
+    columns = {
+        "status": [r.status for r in rows],
+        "url": [r.url for r in rows],
+        "image_id": [r.image_id for r in rows],
+        "category": [r.category for r in rows],
+        "code": [r.code for r in rows],
+        "message": [r.message for r in rows],
+        "retryable": [r.retryable for r in rows],
+        "attempts": [r.attempts for r in rows],
+        "elapsed_s": [round(r.elapsed_s, 3) for r in rows],
+    }
+    for name, values in columns.items():
+        frame[name] = pd.Series(values, index=frame.index)
+    if message is not None:  # invalid rows keep validation's words
+        invalid = frame["status"] == "invalid"
+        frame.loc[invalid, "message"] = message[invalid]
+    for name in ("sha256", "bytes", "width", "height"):
+        if name not in frame.columns:
+            frame[name] = ""
+        frame[name] = frame.pop(name)
+    return frame
+
+
+def summary(results: pd.DataFrame) -> pd.DataFrame:
+    """Counts of rows per platform and status.
+
+    >>> import pandas as pd
+    >>> table = summary(pd.DataFrame({"platform_key": ["a", "a"],
+    ...                               "status": ["uploaded", "failed"]}))
+    >>> table.to_dict("index")
+    {'a': {'uploaded': 1, 'failed': 1}}
+    """
+    table = pd.crosstab(results["platform_key"], results["status"])
+    present = [s for s in STATUSES if s in table.columns]
+    table = table[present]
+    table.columns.name = "status"
+    return table

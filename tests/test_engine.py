@@ -1,0 +1,246 @@
+"""The upload engine against the sandbox over loopback HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+import imgkit
+from imgkit import Sandbox
+from imgkit.retry import RetryPolicy
+from imgkit.sandbox import AuditRule, sandbox_shops
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data" / "batch.csv"
+FAST = RetryPolicy(base_delay=0.01, max_delay=0.05, max_total=10.0)
+TARGETS = {
+    "taobao_picture": ("tb_picture_main", "0"),
+    "taobao_miniapp": ("miniapp_main", "3000000012345"),
+    "tmall_item": ("tmall_store", "1489161940"),
+    "doudian": ("douyin_shop", "0"),
+    "qianmi_sku": ("qianmi_shop", "18353/g1234"),
+}
+
+
+def images(folder: Path, count: int, size: tuple[int, int] = (120, 90)) -> list[Path]:
+    out = []
+    for n in range(count):
+        path = folder / f"img_{n}.jpg"
+        Image.new("RGB", size, (n * 7 % 256, n * 13 % 256, 90)).save(path, "JPEG", quality=80)
+        out.append(path)
+    return out
+
+
+def batch(platform: str, files: list[Path], **options: str) -> pd.DataFrame:
+    shop, target = TARGETS[platform]
+    rows = [{"platform": platform, "shop": shop, "file": str(f), "target": target} for f in files]
+    return pd.DataFrame([row | options for row in rows])
+
+
+def run(frame: Any, sandbox: Sandbox, **options: Any) -> pd.DataFrame:
+    options.setdefault("journal", False)
+    options.setdefault("progress", False)
+    options.setdefault("policy", FAST)
+    return imgkit.upload(frame, shops=options.pop("shops", sandbox.shops), **options)
+
+
+def test_the_sample_batch_reaches_all_five_platforms(sandbox: Sandbox) -> None:
+    results = run(SAMPLE, sandbox)
+    assert set(results["status"]) == {"uploaded"}, results[["status", "message"]]
+    assert set(results["platform_key"]) == set(TARGETS)
+    with sandbox.client() as http:
+        for url, file in zip(results["url"], results["file"], strict=True):
+            assert http.get(url).content == Path(file).read_bytes()
+    assert sandbox.stats()["total"]["duplicates"] == 0
+    for column in (
+        "status",
+        "url",
+        "image_id",
+        "category",
+        "code",
+        "message",
+        "retryable",
+        "attempts",
+        "elapsed_s",
+        "sha256",
+        "bytes",
+        "width",
+        "height",
+    ):
+        assert column in results.columns
+
+
+def test_same_index_and_invalid_rows_are_never_sent(sandbox: Sandbox, tmp_path: Path) -> None:
+    files = images(tmp_path, 2)
+    frame = batch("tmall_item", files)
+    frame.loc[1, "target"] = "not-an-item"
+    frame.index = pd.Index(["a", "b"])
+    results = run(frame, sandbox)
+    assert list(results.index) == ["a", "b"]
+    assert results.loc["a", "status"] == "uploaded"
+    assert results.loc["b", "status"] == "invalid"
+    assert "bad_target" in results.loc["b", "code"]
+    assert "目标格式不正确" in results.loc["b", "message"]
+    assert sandbox.stats()["tmall_item"]["requests"] == 1
+
+
+def test_a_second_run_skips_what_the_journal_confirmed(sandbox: Sandbox, tmp_path: Path) -> None:
+    journal = tmp_path / "journal.sqlite"
+    frame = batch("doudian", images(tmp_path, 4))
+    first = run(frame, sandbox, journal=journal)
+    assert set(first["status"]) == {"uploaded"}
+    requests = sandbox.stats()["total"]["requests"]
+    second = run(frame, sandbox, journal=journal)
+    assert set(second["status"]) == {"skipped"}
+    assert list(second["url"]) == list(first["url"])
+    assert sandbox.stats()["total"]["requests"] == requests
+
+
+def test_transient_answers_are_retried(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.state.set_faults(
+        {"force": [{"platform": "qianmi_sku", "error": "service_unavailable", "times": 2}]}
+    )
+    results = run(batch("qianmi_sku", images(tmp_path, 1)), sandbox)
+    assert results.loc[0, "status"] == "uploaded"
+    assert results.loc[0, "attempts"] == 3
+
+
+def test_rate_limited_answers_are_retried(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.state.set_faults(
+        {"force": [{"platform": "doudian", "error": "rate_limited", "times": 1}]}
+    )
+    results = run(batch("doudian", images(tmp_path, 1)), sandbox)
+    assert (results.loc[0, "status"], results.loc[0, "attempts"]) == ("uploaded", 2)
+
+
+def test_permanent_failures_are_not_retried(sandbox: Sandbox, tmp_path: Path) -> None:
+    frame = batch("tmall_item", images(tmp_path, 1))
+    frame["target"] = "1489161934"  # a deleted item: never retry
+    results = run(frame, sandbox)
+    assert results.loc[0, "status"] == "failed"
+    assert results.loc[0, "category"] == "not_found"
+    assert results.loc[0, "attempts"] == 1
+    assert not results.loc[0, "retryable"]
+    assert "isv.item-is-delete" in results.loc[0, "code"]
+
+
+def test_an_auth_failure_stops_only_that_shop(sandbox: Sandbox, tmp_path: Path) -> None:
+    shops = sandbox.shops
+    shops["tmall_store"]["app_secret"] = "wrong"
+    files = images(tmp_path, 6)
+    frame = pd.concat([batch("tmall_item", files[:4]), batch("qianmi_sku", files[4:])])
+    frame = frame.reset_index(drop=True)
+    results = run(frame, sandbox, shops=shops, concurrency=1)
+    tmall = results[results["platform_key"] == "tmall_item"]
+    assert set(tmall["category"]) == {"auth"}
+    assert tmall["message"].str.contains("shop failed earlier").sum() == 3
+    assert sandbox.stats()["tmall_item"]["requests"] == 1
+    assert set(results[results["platform_key"] == "qianmi_sku"]["status"]) == {"uploaded"}
+
+
+@pytest.mark.parametrize("fault", ["drop_before_store", "drop_after_store"])
+def test_dropped_connections_never_make_duplicates(
+    sandbox: Sandbox, tmp_path: Path, fault: str
+) -> None:
+    sandbox.state.set_faults({"seed": 3, fault: 0.3})
+    files = images(tmp_path, 12)
+    frame = pd.concat([batch(p, files[n::5]) for n, p in enumerate(TARGETS)]).reset_index()
+    results = run(frame, sandbox)
+    assert sandbox.stats()["total"]["duplicates"] == 0
+    assert set(results["status"]) <= {"uploaded", "failed"}
+    lost = results[results["status"] == "failed"]
+    assert set(lost["category"]) <= {"timeout"}
+    assert lost["message"].str.contains("may have been stored").all()
+    stored = sandbox.stats()["total"]["stored"]
+    uploaded = int((results["status"] == "uploaded").sum())
+    if fault == "drop_before_store":
+        # Nothing was stored, but the client cannot know: it reports instead of re-sending.
+        assert stored == uploaded
+    else:
+        assert stored == len(results)  # every row stored exactly once
+
+
+def test_douyin_audits_are_polled_to_the_end(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.state.set_faults({"audit_delay_s": 0.6})
+    files = images(tmp_path, 2)
+    sandbox.state.add_audit_rule(AuditRule(reason="素材违规", material_name=files[1].name))
+    results = run(batch("doudian", files), sandbox)
+    assert results.loc[0, "status"] == "uploaded"
+    assert results.loc[0, "url"]
+    assert results.loc[1, "status"] == "failed"
+    assert results.loc[1, "category"] == "audit_rejected"
+    assert "素材违规" in results.loc[1, "message"]
+
+
+def test_audits_still_running_at_the_end_are_pending(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.state.set_faults({"audit_delay_s": 30})
+    results = run(batch("doudian", images(tmp_path, 1)), sandbox, audit_wait_s=0.3)
+    assert results.loc[0, "status"] == "pending_audit"
+    assert results.loc[0, "image_id"]  # the material id, to refresh later
+
+
+def test_pacing_holds_a_shops_rate_measured_by_the_sandbox(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    shops = sandbox.shops
+    shops["qianmi_shop"]["rate_per_s"] = 5  # type: ignore[assignment]
+    frame = batch("qianmi_sku", images(tmp_path, 12))
+    frame["target"] = ["18353/g1234", "18353/g1235", "18355/g3001", "18355/g3002"] * 3
+    results = run(frame, sandbox, shops=shops, concurrency=8)
+    assert set(results["status"]) == {"uploaded"}
+    times = sorted(r.at for r in sandbox.state.request_log("qianmi_sku"))
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert busiest <= 5
+    assert times[-1] - times[0] >= (12 - 5) / 5 * 0.9
+
+
+def test_dry_run_sends_nothing(sandbox: Sandbox, tmp_path: Path) -> None:
+    frame = batch("doudian", images(tmp_path, 2))
+    frame.loc[1, "target"] = "x"
+    plan = run(frame, sandbox, dry_run=True)
+    assert list(plan["status"]) == ["planned", "invalid"]
+    assert sandbox.stats()["total"]["requests"] == 0
+
+
+def test_upload_works_inside_a_running_event_loop(sandbox: Sandbox, tmp_path: Path) -> None:
+    frame = batch("doudian", images(tmp_path, 1))
+
+    async def notebook_cell() -> pd.DataFrame:
+        return run(frame, sandbox)  # no await, as in Jupyter
+
+    assert asyncio.run(notebook_cell()).loc[0, "status"] == "uploaded"
+
+
+def test_upload_async_and_the_accessor(sandbox: Sandbox, tmp_path: Path) -> None:
+    frame = batch("qianmi_sku", images(tmp_path, 1))
+    results = asyncio.run(imgkit.upload_async(frame, sandbox.shops, journal=False, progress=False))
+    assert results.loc[0, "status"] == "uploaded"
+    again = frame.imgkit.upload(sandbox.shops, journal=False, progress=False)
+    assert again.loc[0, "status"] == "uploaded"
+
+
+def test_in_process_transport(tmp_path: Path) -> None:
+    sandbox = Sandbox()  # not started: the app is served in-process
+    shops = sandbox_shops("http://sandbox")
+    frame = batch("doudian", images(tmp_path, 2))
+    results = imgkit.upload(
+        frame, shops=shops, journal=False, progress=False, transport=sandbox.asgi_transport()
+    )
+    assert Counter(results["status"]) == {"uploaded": 2}
+
+
+def test_secrets_never_appear_in_results(sandbox: Sandbox, tmp_path: Path) -> None:
+    shops = sandbox.shops
+    shops["tmall_store"]["app_secret"] = "s3cr3t-value"
+    results = run(batch("tmall_item", images(tmp_path, 1)), sandbox, shops=shops)
+    text = results.to_csv()
+    for shop in shops.values():
+        for field in ("app_secret", "session", "access_token", "client_secret"):
+            if field in shop:
+                assert shop[field] not in text
