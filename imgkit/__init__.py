@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from imgkit import accessor as _accessor  # registers df.imgkit
 from imgkit.batch import read_batch
-from imgkit.engine import upload, upload_async
 from imgkit.errors import Category, ImgkitError, ShopConfigError, UnknownPlatformError
 from imgkit.fitting import fit
 from imgkit.platforms import get_adapter, platform_keys, resolve_platform
@@ -24,6 +23,7 @@ from imgkit.sandbox import Sandbox
 from imgkit.secret import Secret
 from imgkit.shops import Shop, Shops, load_shops
 from imgkit.single import upload_one
+from imgkit.uploads import refresh, retry_failed, upload, upload_async
 from imgkit.validation import issues_table, validate
 
 __version__ = "0.1.0.dev0"
@@ -44,7 +44,9 @@ __all__ = [
     "load_shops",
     "platform_keys",
     "read_batch",
+    "refresh",
     "resolve_platform",
+    "retry_failed",
     "upload",
     "upload_async",
     "upload_one",

@@ -35,7 +35,7 @@ class ImgkitAccessor:
 
     def upload(self, shops: Any = None, **options: Any) -> pd.DataFrame:
         """Same as :func:`imgkit.upload` on this frame."""
-        from imgkit.engine import upload
+        from imgkit.uploads import upload
 
         return upload(self._frame, shops, **options)
 

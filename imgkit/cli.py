@@ -53,8 +53,8 @@ def _sandbox(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from imgkit.engine import upload
     from imgkit.results import summary
+    from imgkit.uploads import upload
 
     batch = Path(args.batch)
     if not batch.exists():

@@ -9,14 +9,12 @@ credential) (:mod:`imgkit.pacing`), retries only where :mod:`imgkit.retry` allow
 confirmed upload is committed to the journal before the next step, so a re-run never
 uploads it again.  The result is :func:`imgkit.results.results_frame`.
 
+The public functions are in :mod:`imgkit.uploads`.
+
 Example
 -------
->>> import imgkit
->>> with imgkit.Sandbox() as sb:
-...     out = imgkit.upload("sample_data/batch.csv", shops=sb.shops, journal=False,
-...                         progress=False)
->>> sorted(set(out["status"]))
-['uploaded']
+>>> _options({"title": " 杯子 ", "position": "", "note": "ignored"})
+{'title': '杯子'}
 """
 
 from __future__ import annotations
@@ -26,25 +24,22 @@ import hashlib
 import logging
 import time
 from collections.abc import Hashable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pandas as pd
-from tqdm.auto import tqdm
 
 from imgkit.errors import Category, ImgkitError
-from imgkit.journal import Journal, JournalError, default_journal_path, journal_key
+from imgkit.journal import Journal, JournalError, journal_key
 from imgkit.pacing import PacerPool
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Adapter, CodeRule, Job, Outcome
 from imgkit.probe import download, is_url, sniff_format
-from imgkit.results import RowResult, results_frame
+from imgkit.results import RowResult
 from imgkit.retry import RetryPolicy, stops_shop
 from imgkit.shops import Shop
-from imgkit.validation import load_shops_lenient, validate
 
 log = logging.getLogger("imgkit.engine")
 
@@ -68,6 +63,7 @@ _IN_DOUBT = CodeRule(
 _FILE_CHANGED = CodeRule(
     Category.INVALID_INPUT, False, "文件在校验后被修改或无法读取", "file changed or unreadable"
 )
+_CANCELLED = "已取消,未发送 / cancelled before it was sent"
 _AUDIT_TIMEOUT = CodeRule(
     Category.AUDIT_PENDING, False, "仍在审核中,可稍后用 refresh() 查询", "still under audit"
 )
@@ -75,6 +71,10 @@ _AUDIT_TIMEOUT = CodeRule(
 
 class _ShopStopped(Exception):
     """The row's shop failed with auth or quota: nothing more is sent for it."""
+
+
+class _Stopping(Exception):
+    """The run is being interrupted (Ctrl-C): rows not yet sent are cancelled."""
 
 
 @dataclass
@@ -106,6 +106,7 @@ class Run:
     tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     retrying: int = 0
+    stopping: bool = False
     bar: Any = None
 
 
@@ -165,6 +166,8 @@ async def _attempt(run: Run, row: Row) -> tuple[Outcome, bool]:
     are in memory whatever the batch length.
     """
     async with run.pacers.turn(row.adapter.key, row.shop.name) as pacer:
+        if run.stopping:
+            raise _Stopping
         if row.shop.name in run.stopped:  # stopped while this row waited for its turn
             raise _ShopStopped
         job = await _job(run, row)
@@ -200,7 +203,7 @@ async def _poll(run: Run, row: Row, pending: Outcome) -> Outcome:
     deadline = time.monotonic() + run.audit_wait_s
     delay = 0.25
     outcome = pending
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not run.stopping:
         await asyncio.sleep(min(delay, max(deadline - time.monotonic(), 0.0)))
         delay = min(delay * 2, 10.0)
         request = row.adapter.build_poll_request(pending.pending_id, row.shop, now=time.time())
@@ -249,6 +252,9 @@ async def _send(run: Run, row: Row) -> None:
         except JournalError as exc:
             attempts += 1
             outcome, retry_safe = Outcome.failure(_IN_DOUBT, code=exc.code), False
+        except _Stopping:
+            _finish(run, row, RowResult("cancelled", attempts=attempts, message=_CANCELLED))
+            return
         except _ShopStopped:
             stop = run.stopped[row.shop.name]
             words = "not sent: the shop failed earlier / 未发送:该店铺此前已失败"
@@ -280,6 +286,8 @@ async def _send(run: Run, row: Row) -> None:
         log.debug("row %s: %s", row.index, decision.reason)
         await asyncio.sleep(decision.delay)
         run.retrying -= 1
+        if run.stopping:
+            break
     _finish(run, row, RowResult.from_outcome(outcome, attempts, time.monotonic() - started))
 
 
@@ -345,81 +353,17 @@ def _plan(
     return to_send, decided
 
 
-def _open_journal(journal: Any, checked: pd.DataFrame) -> Journal | None:
-    if journal is False:
-        return None
-    if journal is None or journal is True:
-        return Journal(default_journal_path(checked.attrs.get("imgkit_source")))
-    if isinstance(journal, Journal):
-        return journal
-    return Journal(journal)
-
-
-async def upload_async(
-    batch: Any,
-    shops: Any = None,
-    *,
-    journal: Any = None,
-    concurrency: int = 8,
-    progress: bool = True,
-    policy: RetryPolicy | None = None,
-    audit_wait_s: float = 60.0,
-    timeout: float = 60.0,
-    dry_run: bool = False,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> pd.DataFrame:
-    """Validate ``batch``, upload its valid rows, and return the results frame.
-
-    ``journal``: a path, a :class:`imgkit.journal.Journal`, None (beside the batch file or
-    in the user cache) or False (none).  ``dry_run=True`` sends nothing and returns the
-    plan: rows to send have status ``planned``.  See the module docstring.
-    """
-    checked = await asyncio.to_thread(validate, batch, shops)
-    good, _bad, _problem = load_shops_lenient(shops)
-    opened = _open_journal(journal, checked)
+async def execute(run: Run, rows: list[Row], grace_s: float = 5.0) -> None:
+    """Send ``rows``; on cancellation (Ctrl-C) stop sending, wait ``grace_s`` for requests in
+    flight, then cancel what is left (those rows stay without a result: ``cancelled``)."""
+    tasks = [asyncio.create_task(_send(run, row)) for row in rows]
     try:
-        rows, decided = _plan(checked, good, opened)
-        if dry_run:
-            decided.update({row.index: RowResult("planned") for row in rows})
-            return results_frame(checked, decided)
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with httpx.AsyncClient(
-            timeout=timeout, limits=limits, transport=transport, trust_env=False
-        ) as client:
-            run = Run(
-                client,
-                PacerPool(_rate(good), concurrency=concurrency),
-                policy or RetryPolicy(),
-                opened,
-                audit_wait_s,
-                results=dict(decided),
-            )
-            run.bar = tqdm(total=len(rows), disable=not progress, desc="imgkit", unit="img")
-            tasks = [asyncio.create_task(_send(run, row)) for row in rows]
-            try:
-                await asyncio.gather(*tasks)
-            except asyncio.CancelledError:
-                # Ctrl-C: stop sending, give requests in flight a moment, keep what is done.
-                for task in tasks:
-                    task.cancel()
-                await asyncio.wait(tasks, timeout=5.0)
-            finally:
-                run.bar.close()
-        return results_frame(checked, run.results)
-    finally:
-        if opened is not None and opened is not journal:
-            opened.close()
-
-
-def upload(batch: Any, shops: Any = None, **options: Any) -> pd.DataFrame:
-    """Synchronous :func:`upload_async`; works in a script and inside a running event loop.
-
-    Inside Jupyter (a loop is already running) the upload runs on its own loop in a worker
-    thread, so the notebook does not need ``await``.
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(upload_async(batch, shops, **options))
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imgkit-upload") as pool:
-        return pool.submit(asyncio.run, upload_async(batch, shops, **options)).result()
+        await asyncio.gather(*tasks)
+    except asyncio.CancelledError:
+        run.stopping = True
+        log.warning("interrupted: no new uploads; waiting %.0f s for those in flight", grace_s)
+        _, late = await asyncio.wait(tasks, timeout=grace_s)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=1.0)
