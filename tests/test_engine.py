@@ -244,3 +244,14 @@ def test_secrets_never_appear_in_results(sandbox: Sandbox, tmp_path: Path) -> No
         for field in ("app_secret", "session", "access_token", "client_secret"):
             if field in shop:
                 assert shop[field] not in text
+
+
+def test_need_distinct_makes_douyin_retries_safe(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.state.set_faults({"seed": 5, "drop_after_store": 0.4, "platforms": ["doudian"]})
+    frame = batch("doudian", images(tmp_path, 15), need_distinct="true")
+    results = run(frame, sandbox)
+    assert set(results["status"]) == {"uploaded"}, results[["status", "message"]]
+    stats = sandbox.stats()["doudian"]
+    assert stats["faults"].get("drop_after_store", 0) > 0
+    assert (stats["stored"], stats["duplicates"]) == (15, 0)
+    assert results["attempts"].max() > 1

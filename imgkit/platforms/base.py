@@ -259,6 +259,12 @@ class Adapter(ABC):
     codes: CodeTable
     # True when the platform can fetch an http(s) ``source_url`` itself (Douyin's ``url``).
     accepts_url_source: bool = False
+    # What a re-send after an unanswered request would do, in words, for the docs.
+    unanswered_policy: str = (
+        "no idempotency key and no look-up: a row whose request got no answer is reported "
+        "`failed` / `timeout` (it may have been stored) instead of being sent again, unless "
+        "it replaces by id (`replace_id`), which is idempotent"
+    )
 
     # --- the two pure jobs ---------------------------------------------------------------
 

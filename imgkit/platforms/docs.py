@@ -99,6 +99,7 @@ def platform_section(key: str) -> str:
         f"- aliases: {aliases}",
         f"- `target`: {adapter.target_meaning} (pattern `{adapter.target_pattern}`)",
         f"- URL sources (`file` is an http(s) URL): {sources}",
+        f"- unanswered requests: {adapter.unanswered_policy}",
         "",
         "Shop fields:",
         "",

@@ -199,6 +199,12 @@ class DoudianAdapter(Adapter):
         secret=frozenset({"app_secret"}),
     )
     codes = CODES
+    unanswered_policy = (
+        "with `need_distinct=true` a re-send returns the existing approved material instead of "
+        "storing a copy, so such rows are re-sent after an unanswered request; without it they "
+        "are reported `failed` / `timeout` (it may have been stored). Set `need_distinct` to "
+        "`true` in the batch to make Douyin uploads safe to retry"
+    )
     accepts_url_source = True
 
     # --- requests ---------------------------------------------------------------------------

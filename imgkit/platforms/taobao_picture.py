@@ -135,6 +135,11 @@ class TaobaoPictureAdapter(Adapter):
         secret=frozenset({"access_token", "client_secret"}),
     )
     codes = CODES
+    unanswered_policy = (
+        "no replace and no look-up: a re-send would store a second picture (renamed '(1)'), "
+        "so a row whose request got no answer is reported `failed` / `timeout` (it may have "
+        "been stored) and never sent again automatically"
+    )
 
     # --- tokens -----------------------------------------------------------------------------
 
