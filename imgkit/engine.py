@@ -115,12 +115,20 @@ def _options(record: dict[Hashable, Any]) -> dict[str, str]:
     return {name: value for name, value in values.items() if value and value != "nan"}
 
 
+# Pace this much under a limit: requests spaced exactly at the limit arrive with network
+# jitter, and a platform counting a one-second window would then see one too many.
+RATE_MARGIN = 0.98
+# With no documented or configured limit, the concurrency cap is what holds a run back.
+UNLIMITED_RATE = 1000.0
+
+
 def _rate(shops: dict[str, Shop]) -> Any:
     def rate_for(platform: str, credential: str) -> float:
         shop = shops.get(credential)
         if shop is not None and shop.rate_per_s:
-            return shop.rate_per_s
-        return get_adapter(platform).limits.rate_per_s or 50.0
+            return shop.rate_per_s * RATE_MARGIN
+        documented = get_adapter(platform).limits.rate_per_s
+        return documented * RATE_MARGIN if documented else UNLIMITED_RATE
 
     return rate_for
 
@@ -206,11 +214,15 @@ async def _poll(run: Run, row: Row, pending: Outcome) -> Outcome:
     while time.monotonic() < deadline and not run.stopping:
         await asyncio.sleep(min(delay, max(deadline - time.monotonic(), 0.0)))
         delay = min(delay * 2, 10.0)
-        request = row.adapter.build_poll_request(pending.pending_id, row.shop, now=time.time())
-        try:
-            answer = row.adapter.parse_response(await run.client.send(request))
-        except httpx.TransportError:
-            continue
+        # Polls count against the shop's rate like uploads do.
+        async with run.pacers.turn(row.adapter.key, row.shop.name) as pacer:
+            request = row.adapter.build_poll_request(pending.pending_id, row.shop, now=time.time())
+            try:
+                answer = row.adapter.parse_response(await run.client.send(request))
+            except httpx.TransportError:
+                continue
+            if answer.category is Category.RATE_LIMITED:
+                pacer.backoff(answer.retry_after)
         if answer.ok or answer.category is Category.AUDIT_REJECTED:
             return answer
         if answer.category is Category.AUDIT_PENDING or answer.retryable:
