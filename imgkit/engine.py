@@ -90,6 +90,8 @@ class Row:
     sha256: str
     key: str
     pending_id: str = ""
+    # When an earlier run sent this row without learning the outcome (epoch seconds).
+    in_doubt_since: float = 0.0
 
 
 @dataclass
@@ -255,6 +257,9 @@ async def _send(run: Run, row: Row) -> None:
         _record(run, row, outcome)
         _finish(run, row, RowResult.from_outcome(outcome, 0, time.monotonic() - started))
         return
+    settle = row.in_doubt_since + row.adapter.retry_settle_s - time.time()
+    if row.in_doubt_since and settle > 0:
+        await asyncio.sleep(settle)
     while True:
         try:
             if row.shop.name in run.stopped:
@@ -263,7 +268,9 @@ async def _send(run: Run, row: Row) -> None:
             attempts += 1
         except JournalError as exc:
             attempts += 1
-            outcome, retry_safe = Outcome.failure(_IN_DOUBT, code=exc.code), False
+            # Still in doubt: the journal keeps it so, and no later run sends it blindly.
+            in_doubt = Outcome.failure(_IN_DOUBT, code=exc.code, maybe_stored=True)
+            outcome, retry_safe = in_doubt, False
         except _Stopping:
             _finish(run, row, RowResult("cancelled", attempts=attempts, message=_CANCELLED))
             return
@@ -296,7 +303,10 @@ async def _send(run: Run, row: Row) -> None:
             break
         run.retrying += 1
         log.debug("row %s: %s", row.index, decision.reason)
-        await asyncio.sleep(decision.delay)
+        delay = decision.delay
+        if outcome.maybe_stored:
+            delay = max(delay, row.adapter.retry_settle_s)
+        await asyncio.sleep(delay)
         run.retrying -= 1
         if run.stopping:
             break
@@ -361,6 +371,8 @@ def _plan(
             continue
         if entry is not None and entry.state == "pending":
             row.pending_id = entry.pending_id
+        if entry is not None and entry.state == "sending":
+            row.in_doubt_since = entry.updated
         to_send.append(row)
     return to_send, decided
 

@@ -259,6 +259,10 @@ class Adapter(ABC):
     codes: CodeTable
     # True when the platform can fetch an http(s) ``source_url`` itself (Douyin's ``url``).
     accepts_url_source: bool = False
+    # How long to wait before re-sending a row whose request got no answer, when
+    # ``retry_safe`` says a re-send is safe only once the platform has settled the first
+    # copy (Douyin's ``need_distinct`` finds only materials that passed their audit).
+    retry_settle_s: float = 0.0
     # What a re-send after an unanswered request would do, in words, for the docs.
     unanswered_policy: str = (
         "no idempotency key and no look-up: a row whose request got no answer is reported "

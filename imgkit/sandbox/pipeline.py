@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from starlette.datastructures import UploadFile
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from imgkit.sandbox.drop import drop_connection
@@ -164,6 +164,8 @@ async def handle(
     except MalformedRequest as exc:
         call = Call(request=request, state=state, params=dict(request.query_params), files={})
         return await serve(call, platform, refuse(platform, platform.malformed_failure, str(exc)))
+    except ClientDisconnect:
+        return Response(status_code=499)  # the client is gone: nobody to answer
     return await serve(call, platform, handler)
 
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -371,6 +371,8 @@ def routes(state: SandboxState, apis: Sequence[TopApi]) -> list[Route]:
         except MalformedRequest as exc:
             call = Call(request=request, state=state, params=dict(request.query_params), files={})
             return await serve(call, GATEWAY, refuse(GATEWAY, "parameter_error", str(exc)))
+        except ClientDisconnect:
+            return Response(status_code=499)  # the client is gone: nobody to answer
         method = call.param("method")
         if not method:
             return await serve(call, GATEWAY, refuse(GATEWAY, "missing_method"))

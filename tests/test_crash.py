@@ -1,0 +1,286 @@
+"""A run killed with SIGKILL mid-batch, then re-run, never stores a row twice.
+
+A child process uploads a batch file (journal beside it) to a real sandbox server whose
+answers take 30-60 ms, so requests are in flight when the child is killed.  The re-run in
+this process must skip what the journal confirmed, send what was never begun, and leave the
+rows that were on the wire in doubt: reported, not sent again (a second copy is worse than
+a question to the user) - unless the platform makes a re-send safe (Douyin's
+``need_distinct``), in which case they are re-sent and come back with the existing copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+import imgkit
+from imgkit import Sandbox
+from imgkit.journal import SUFFIX
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+
+ROOT = Path(__file__).resolve().parent.parent
+ROWS = 40
+LATENCY_MS = [30, 60]
+SHOPS = {"doudian": ("douyin_shop", "0"), "taobao_picture": ("tb_picture_main", "0")}
+IN_DOUBT = "may have been stored"
+CHILD = "import sys, imgkit; imgkit.upload(sys.argv[1], shops=sys.argv[2], progress=False)"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    """A sandbox of its own (fresh counters) whose every answer takes 30-60 ms."""
+    with Sandbox() as server:
+        server.state.set_faults({"seed": 7, "latency_ms": LATENCY_MS})
+        yield server
+
+
+def write_images(folder: Path, count: int) -> list[Path]:
+    folder.mkdir()
+    files = []
+    for n in range(count):
+        path = folder / f"img_{n:02d}.jpg"
+        Image.new("RGB", (80, 60), (n * 6 % 256, 255 - n * 5 % 256, n * 29 % 256)).save(
+            path, "JPEG", quality=85
+        )
+        files.append(path)
+    assert len({hashlib.sha256(f.read_bytes()).digest() for f in files}) == count
+    return files
+
+
+def write_batch(path: Path, files: list[Path], platforms: list[str], **options: str) -> Path:
+    rows = []
+    for n, file in enumerate(files):
+        platform = platforms[n % len(platforms)]
+        shop, target = SHOPS[platform]
+        row = {"platform": platform, "shop": shop, "file": str(file), "target": target}
+        rows.append(row | (options if platform == "doudian" else {}))
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def write_shops(path: Path, shops: dict[str, dict[str, str]]) -> Path:
+    """``shops`` as TOML tables (JSON strings are TOML basic strings)."""
+    lines = []
+    for name, fields in shops.items():
+        lines.append(f"[{name}]")
+        lines.extend(f"{key} = {json.dumps(str(value))}" for key, value in fields.items())
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def kill_mid_batch(sandbox: Sandbox, batch: Path, shops: Path, kill_at: int) -> None:
+    """Run the upload in a child process; SIGKILL it once ``kill_at`` images are stored."""
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    )
+    log = batch.with_name("child.log")
+    with log.open("wb") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(batch), str(shops)],
+            cwd=batch.parent,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while sandbox.stats()["total"]["stored"] < kill_at:
+                assert child.poll() is None, f"the child ended first:\n{log.read_text()}"
+                assert time.monotonic() < deadline, "the child stored too little in 30 s"
+                time.sleep(0.002)
+            os.kill(child.pid, signal.SIGKILL)
+        finally:
+            child.kill()
+            child.wait(timeout=10)
+    assert child.returncode == -signal.SIGKILL, log.read_text()
+
+
+def settle(sandbox: Sandbox) -> dict[str, int]:
+    """Wait until the requests the dead child left in flight have been served; the totals.
+
+    Every API request is counted when it arrives and logged when it is answered, so the
+    server is done when both agree and nothing has moved for a while.
+    """
+    deadline = time.monotonic() + 10
+    last, still = sandbox.stats()["total"], 0.0
+    while still < 0.3 or last["requests"] != len(sandbox.state.request_log()):
+        assert time.monotonic() < deadline, "the sandbox is still busy 10 s after the kill"
+        time.sleep(0.05)
+        now = sandbox.stats()["total"]
+        still = still + 0.05 if now == last else 0.0
+        last = now
+    return dict(last)
+
+
+def journal_states(path: Path) -> dict[str, tuple[str, str]]:
+    """The journal after the kill: sha256 -> (state, url), read as a plain SQLite file."""
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT sha256, state, url FROM entries").fetchall()
+    db.close()
+    return {sha: (state, url) for sha, state, url in rows}
+
+
+def owner(shops: dict[str, dict[str, str]], platform: str, shop: str) -> str:
+    """Whom the sandbox files an upload under: the Douyin seller, the picture space's shop."""
+    return shops[shop]["seller_nick" if platform == "doudian" else "shop_id"]
+
+
+def stored_shas(sandbox: Sandbox, batch: Path) -> set[str]:
+    """The sha256 of every row of ``batch`` the sandbox holds a copy of."""
+    shops = sandbox.shops
+    found = set()
+    for row in pd.read_csv(batch, dtype=str).to_dict("records"):
+        sha = hashlib.sha256(Path(row["file"]).read_bytes()).hexdigest()
+        where = owner(shops, row["platform"], row["shop"])
+        if sandbox.state.store.find(row["platform"], where, sha) is not None:
+            found.add(sha)
+    return found
+
+
+@dataclass
+class Crash:
+    """A run killed mid-batch and run again."""
+
+    results: pd.DataFrame  # the re-run's
+    journal: dict[str, tuple[str, str]]  # sha256 -> (state, url) as the kill left it
+    before: dict[str, int]  # the sandbox's totals between the kill and the re-run
+    stored_before: set[str]  # sha256 of the rows the sandbox held then
+
+    def state(self, sha: str) -> str:
+        return self.journal.get(sha, ("", ""))[0]
+
+
+def crash_and_rerun(
+    sandbox: Sandbox, tmp_path: Path, kill_at: int, platforms: list[str], **options: str
+) -> Crash:
+    """Kill a run at ``kill_at`` stored images, then re-run it here with the same journal."""
+    files = write_images(tmp_path / "images", ROWS)
+    batch = write_batch(tmp_path / "batch.csv", files, platforms, **options)
+    shops = write_shops(tmp_path / "shops.toml", sandbox.shops)
+    kill_mid_batch(sandbox, batch, shops, kill_at)
+    before = settle(sandbox)
+    journal = batch.with_name(batch.name + SUFFIX)
+    assert journal.exists(), "the journal is written beside the batch file by default"
+    crash = Crash(pd.DataFrame(), journal_states(journal), before, stored_shas(sandbox, batch))
+    assert len(crash.stored_before) == before["stored"] >= kill_at
+    # Nothing reaches the platform without an intent in the journal first.
+    assert {crash.state(sha) for sha in crash.stored_before} <= {"done", "pending", "sending"}
+    crash.results = imgkit.upload(batch, shops=shops, progress=False)
+    assert len(crash.results) == ROWS
+    text = journal.read_bytes()
+    for shop in sandbox.shops.values():
+        for name in ("access_token", "app_secret", "client_secret", "session"):
+            if name in shop:
+                assert shop[name].encode() not in text, f"{name} in the journal"
+    return crash
+
+
+def in_doubt(results: pd.DataFrame) -> pd.Series:
+    """Rows failed as maybe stored: on the wire when the run died, not sent again."""
+    return (results["status"] == "failed") & (results["category"] == "timeout")
+
+
+@pytest.mark.parametrize("kill_at", [4, 12, 24])
+def test_a_killed_run_rerun_never_stores_a_row_twice(
+    sandbox: Sandbox, tmp_path: Path, kill_at: int
+) -> None:
+    crash = crash_and_rerun(sandbox, tmp_path, kill_at, ["doudian", "taobao_picture"])
+    results = crash.results
+    after = sandbox.stats()["total"]
+    assert after["duplicates"] == 0, sandbox.stats()
+    assert set(results["platform_key"]) == {"doudian", "taobao_picture"}
+
+    status = results["status"]
+    doubt = in_doubt(results)
+    assert results.loc[doubt, "message"].str.contains(IN_DOUBT).all(), results.loc[doubt]
+    definite = status.isin(["uploaded", "skipped"]) | doubt
+    assert definite.all(), results.loc[~definite, ["status", "category", "message"]]
+
+    stored_now = stored_shas(sandbox, tmp_path / "batch.csv")
+    for _, row in results.iterrows():
+        state, url = crash.journal.get(row["sha256"], ("", ""))
+        where = f"row {row['row']} ({row['platform']}, {state or 'not begun'}): {row['status']}"
+        if state == "done":  # confirmed before the kill: skipped, with the same URL
+            assert row["status"] == "skipped", where
+            assert row["url"] == url != "", where
+        elif state == "sending":  # on the wire at the kill: in doubt, not sent again
+            assert doubt[row.name], where
+        else:  # never begun (or failed for sure): sent now
+            assert row["status"] == "uploaded", where
+        if row["status"] in ("uploaded", "skipped"):
+            assert row["sha256"] in stored_now, where
+        else:  # in doubt: stored or not, as the dead run left it
+            assert (row["sha256"] in stored_now) == (row["sha256"] in crash.stored_before), where
+
+    # Nothing was re-sent: the re-run stored exactly the rows it reports uploaded.
+    assert after["stored"] - crash.before["stored"] == (status == "uploaded").sum()
+    stored_in_doubt = sum(sha in crash.stored_before for sha in results.loc[doubt, "sha256"])
+    print(
+        f"kill at {kill_at} stored: {(status == 'skipped').sum()} skipped, "
+        f"{(status == 'uploaded').sum()} uploaded, {doubt.sum()} in doubt "
+        f"({stored_in_doubt} of them stored by the dead run)"
+    )
+
+
+@pytest.mark.parametrize("kill_at", [6, 16])
+def test_with_need_distinct_every_row_ends_stored_once(
+    sandbox: Sandbox, tmp_path: Path, kill_at: int
+) -> None:
+    """Douyin with ``need_distinct=true`` returns the copy it has: in-doubt rows are re-sent."""
+    crash = crash_and_rerun(sandbox, tmp_path, kill_at, ["doudian"], need_distinct="true")
+    results = crash.results
+    stats = sandbox.stats()
+    assert set(results["status"]) <= {"uploaded", "skipped"}, results[["status", "message"]]
+    assert stats["total"]["stored"] == ROWS, stats
+    assert stats["total"]["duplicates"] == 0, stats
+    assert stats["images"] == ROWS
+    state = results["sha256"].map(crash.state)
+    assert (results.loc[state == "done", "status"] == "skipped").all()
+    assert (results.loc[state != "done", "status"] == "uploaded").all()
+    assert results["url"].str.startswith(sandbox.base_url).all()
+    print(f"kill at {kill_at}: {(state == 'sending').sum()} rows in doubt re-sent safely")
+
+
+def test_rows_in_doubt_stay_in_doubt_on_every_later_run(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A second re-run must not send the rows the first re-run reported in doubt."""
+    crash = crash_and_rerun(sandbox, tmp_path, 12, ["doudian", "taobao_picture"])
+    doubt = in_doubt(crash.results)
+    if not doubt.any():
+        pytest.skip("the kill left nothing in flight")
+    stored = sandbox.stats()["total"]["stored"]
+    again = imgkit.upload(tmp_path / "batch.csv", shops=tmp_path / "shops.toml", progress=False)
+    assert sandbox.stats()["total"]["duplicates"] == 0, sandbox.stats()["total"]
+    assert sandbox.stats()["total"]["stored"] == stored
+    assert in_doubt(again)[doubt].all(), again.loc[doubt, ["status", "message"]]
+    assert set(again.loc[~doubt, "status"]) == {"skipped"}
+    # The root cause: the first re-run must leave them `sending` in the journal.
+    journal = journal_states(tmp_path / ("batch.csv" + SUFFIX))
+    assert {journal[sha][0] for sha in crash.results.loc[doubt, "sha256"]} == {"sending"}
+
+
+def test_need_distinct_waits_for_the_first_copys_audit_before_resending(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sandbox.state.set_faults({"seed": 7, "latency_ms": LATENCY_MS, "audit_delay_s": 1.5})
+    crash = crash_and_rerun(sandbox, tmp_path, 6, ["doudian"], need_distinct="true")
+    sending = {sha for sha, (state, _url) in crash.journal.items() if state == "sending"}
+    if not sending & crash.stored_before:
+        pytest.skip("the kill left no stored row in doubt")
+    stats = sandbox.stats()["total"]
+    assert stats["duplicates"] == 0, stats
+    assert stats["stored"] == ROWS, stats
