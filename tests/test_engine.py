@@ -255,3 +255,51 @@ def test_need_distinct_makes_douyin_retries_safe(sandbox: Sandbox, tmp_path: Pat
     assert stats["faults"].get("drop_after_store", 0) > 0
     assert (stats["stored"], stats["duplicates"]) == (15, 0)
     assert results["attempts"].max() > 1
+
+
+def test_vv_tools_documented_rate_holds_at_the_sandbox(sandbox: Sandbox, tmp_path: Path) -> None:
+    results = run(batch("taobao_picture", images(tmp_path, 25)), sandbox, concurrency=16)
+    assert set(results["status"]) == {"uploaded"}, results[["status", "message"]]
+    times = sorted(r.at for r in sandbox.state.request_log("taobao_picture"))
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert busiest <= 10  # the sandbox would have answered 429 beyond it
+    assert "429" not in str(sandbox.stats()["taobao_picture"]["rejections"])
+
+
+@pytest.mark.parametrize(
+    ("error", "category", "attempts"),
+    [
+        ("service_unavailable", "transient", 2),
+        ("app_frequency_limit", "rate_limited", 2),
+        ("item_not_found", "not_found", 1),
+        ("isv_permission", "permission", 1),
+        ("app_call_limit", "quota", 1),
+        ("invalid_session", "auth", 1),
+        ("too_large", "too_large", 1),
+        ("not_image", "bad_format", 1),
+        ("upload_failed", "invalid_input", 1),
+    ],
+)
+def test_each_category_is_retried_or_not(
+    sandbox: Sandbox, tmp_path: Path, error: str, category: str, attempts: int
+) -> None:
+    sandbox.state.set_faults({"force": [{"platform": "qianmi_sku", "error": error}]})
+    results = run(batch("qianmi_sku", images(tmp_path, 1)), sandbox)
+    assert results.loc[0, "attempts"] == attempts
+    if attempts == 1:
+        assert (results.loc[0, "status"], results.loc[0, "category"]) == ("failed", category)
+    else:
+        assert results.loc[0, "status"] == "uploaded"
+        assert sandbox.stats()["qianmi_sku"]["rejections"]
+
+
+def test_url_sources_are_downloaded_for_platforms_that_cannot_fetch(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    first = run(batch("doudian", images(tmp_path, 1)), sandbox)
+    frame = batch("qianmi_sku", [Path("x")])
+    frame["file"] = [first.loc[0, "url"]]
+    results = run(frame, sandbox)
+    assert results.loc[0, "status"] == "uploaded", results.loc[0, "message"]
+    with sandbox.client() as http:
+        assert http.get(results.loc[0, "url"]).content == http.get(first.loc[0, "url"]).content
