@@ -23,6 +23,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections import Counter, deque
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,6 +200,8 @@ async def _attempt(run: Run, row: Row) -> tuple[Outcome, bool]:
                 retry_safe=row.adapter.retry_safe(job),
             )
         try:
+            # One buffer, so the multipart body leaves in one write instead of one per part.
+            request.read()
             outcome = row.adapter.parse_response(await run.client.send(request))
         except httpx.TransportError as exc:
             outcome = row.adapter.parse_transport_error(exc)
@@ -377,16 +380,60 @@ def _plan(
     return to_send, decided
 
 
-async def execute(run: Run, rows: list[Row], grace_s: float = 5.0) -> None:
-    """Send ``rows``; on cancellation (Ctrl-C) stop sending, wait ``grace_s`` for requests in
-    flight, then cancel what is left (those rows stay without a result: ``cancelled``)."""
-    tasks = [asyncio.create_task(_send(run, row)) for row in rows]
+class Scheduler:
+    """Hands rows to workers: always the row whose shop can be served soonest.
+
+    Rows queue per (platform, shop).  A shop's expected wait is its pacer's delay plus the
+    workers already waiting on it over its rate, so a slow shop never ties up the workers
+    that other shops could use, whatever order the batch is in.
+    """
+
+    def __init__(self, rows: list[Row], pacers: PacerPool) -> None:
+        self._queues: dict[tuple[str, str], deque[Row]] = {}
+        for row in rows:
+            self._queues.setdefault((row.adapter.key, row.shop.name), deque()).append(row)
+        self._pacers = pacers
+        self._waiting: Counter[tuple[str, str]] = Counter()
+
+    def _wait(self, key: tuple[str, str]) -> float:
+        pacer = self._pacers.get(*key)
+        return pacer.delay() + self._waiting[key] / max(pacer.rate, 1e-9)
+
+    def take(self) -> Row | None:
+        """The next row to send, or None when every queue is empty."""
+        ready = [key for key, queue in self._queues.items() if queue]
+        if not ready:
+            return None
+        key = min(ready, key=self._wait)
+        self._waiting[key] += 1
+        return self._queues[key].popleft()
+
+    def release(self, row: Row) -> None:
+        """A worker is done with ``row``."""
+        self._waiting[(row.adapter.key, row.shop.name)] -= 1
+
+
+async def execute(run: Run, rows: list[Row], concurrency: int = 8, grace_s: float = 5.0) -> None:
+    """Send ``rows`` with ``concurrency`` workers; on cancellation (Ctrl-C) stop sending,
+    wait ``grace_s`` for requests in flight, then cancel what is left (those rows stay
+    without a result: ``cancelled``).  Memory does not grow with the number of rows: only
+    the workers' rows are in flight."""
+    scheduler = Scheduler(rows, run.pacers)
+
+    async def worker() -> None:
+        while not run.stopping and (row := scheduler.take()) is not None:
+            try:
+                await _send(run, row)
+            finally:
+                scheduler.release(row)
+
+    workers = [asyncio.create_task(worker()) for _ in range(max(1, min(concurrency, len(rows))))]
     try:
-        await asyncio.gather(*tasks)
+        await asyncio.gather(*workers)
     except asyncio.CancelledError:
         run.stopping = True
         log.warning("interrupted: no new uploads; waiting %.0f s for those in flight", grace_s)
-        _, late = await asyncio.wait(tasks, timeout=grace_s)
+        _, late = await asyncio.wait(workers, timeout=grace_s)
         for task in late:
             task.cancel()
         if late:

@@ -94,7 +94,7 @@ async def upload_async(
             )
             run.bar = tqdm(total=len(rows), disable=not progress, desc="imgkit", unit="img")
             try:
-                await execute(run, rows)
+                await execute(run, rows, concurrency)
             finally:
                 run.bar.close()
         return results_frame(checked, run.results)

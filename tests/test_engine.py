@@ -303,3 +303,22 @@ def test_url_sources_are_downloaded_for_platforms_that_cannot_fetch(
     assert results.loc[0, "status"] == "uploaded", results.loc[0, "message"]
     with sandbox.client() as http:
         assert http.get(results.loc[0, "url"]).content == http.get(first.loc[0, "url"]).content
+
+
+def test_a_batch_sorted_by_shop_still_uses_every_shops_rate(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    shops = sandbox.shops
+    shops["douyin_copy"] = dict(shops["douyin_shop"])
+    for name in ("douyin_shop", "douyin_copy"):
+        shops[name]["rate_per_s"] = 5  # type: ignore[assignment]
+    files = images(tmp_path, 30)
+    first, second = batch("doudian", files[:15]), batch("doudian", files[15:])
+    second["shop"] = "douyin_copy"
+    results = run(
+        pd.concat([first, second], ignore_index=True), sandbox, shops=shops, concurrency=4
+    )
+    assert set(results["status"]) == {"uploaded"}
+    times = sorted(r.at for r in sandbox.state.request_log("doudian"))
+    # Together the two shops allow 10/s: about 3 s for 30 rows, not the 6 s of one at a time.
+    assert times[-1] - times[0] < 4.5
