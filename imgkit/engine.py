@@ -13,7 +13,7 @@ The public functions are in :mod:`imgkit.uploads`.
 
 Example
 -------
->>> _options({"title": " 杯子 ", "position": "", "note": "ignored"})
+>>> row_options({"title": " 杯子 ", "position": "", "note": "ignored"})
 {'title': '杯子'}
 """
 
@@ -113,7 +113,12 @@ class Run:
     bar: Any = None
 
 
-def _options(record: dict[Hashable, Any]) -> dict[str, str]:
+def row_options(record: dict[Hashable, Any]) -> dict[str, str]:
+    """The optional columns of one batch row that are set, as stripped text.
+
+    >>> row_options({"position": "2", "title": "", "note": "x"})
+    {'position': '2'}
+    """
     values = {name: str(record.get(name) or "").strip() for name in OPTION_COLUMNS}
     return {name: value for name, value in values.items() if value and value != "nan"}
 
@@ -125,7 +130,14 @@ RATE_MARGIN = 0.98
 UNLIMITED_RATE = 1000.0
 
 
-def _rate(shops: dict[str, Shop]) -> Any:
+def shop_rates(shops: dict[str, Shop]) -> Any:
+    """``rate_for(platform, shop)`` for the pacers: the shop's ``rate_per_s``, else the
+    platform's documented rate, both :data:`RATE_MARGIN` under; else effectively unlimited.
+
+    >>> shop_rates({})("taobao_picture", "any shop")
+    9.8
+    """
+
     def rate_for(platform: str, credential: str) -> float:
         shop = shops.get(credential)
         if shop is not None and shop.rate_per_s:
@@ -212,7 +224,9 @@ async def _attempt(run: Run, row: Row) -> tuple[Outcome, bool]:
     return outcome, row.adapter.retry_safe(job)
 
 
-async def _poll(run: Run, row: Row, pending: Outcome) -> Outcome:
+async def poll_audit(run: Run, row: Row, pending: Outcome) -> Outcome:
+    """Ask about ``pending`` (an upload under audit) with backoff until it passes, is
+    rejected, or ``run.audit_wait_s`` runs out (then it stays ``audit_pending``)."""
     deadline = time.monotonic() + run.audit_wait_s
     delay = 0.25
     outcome = pending
@@ -239,7 +253,9 @@ async def _poll(run: Run, row: Row, pending: Outcome) -> Outcome:
     )
 
 
-def _record(run: Run, row: Row, outcome: Outcome) -> None:
+def record_outcome(run: Run, row: Row, outcome: Outcome) -> None:
+    """Commit ``outcome`` to the journal: done, pending, or failed — but an outcome that
+    may have stored the image is left ``sending`` (in doubt), never marked failed."""
     journal = run.journal
     if journal is None:
         return
@@ -256,8 +272,8 @@ async def _send(run: Run, row: Row) -> None:
     attempts = 0
     if row.pending_id:  # under audit since an earlier run: poll, never upload again
         waiting = Outcome(ok=False, category=Category.AUDIT_PENDING, pending_id=row.pending_id)
-        outcome = await _poll(run, row, waiting)
-        _record(run, row, outcome)
+        outcome = await poll_audit(run, row, waiting)
+        record_outcome(run, row, outcome)
         _finish(run, row, RowResult.from_outcome(outcome, 0, time.monotonic() - started))
         return
     settle = row.in_doubt_since + row.adapter.retry_settle_s - time.time()
@@ -291,9 +307,9 @@ async def _send(run: Run, row: Row) -> None:
             _finish(run, row, result)
             return
         if outcome.category is Category.AUDIT_PENDING and outcome.pending_id:
-            _record(run, row, outcome)
-            outcome = await _poll(run, row, outcome)
-        _record(run, row, outcome)
+            record_outcome(run, row, outcome)
+            outcome = await poll_audit(run, row, outcome)
+        record_outcome(run, row, outcome)
         if outcome.ok or outcome.category in (Category.AUDIT_PENDING, Category.AUDIT_REJECTED):
             break
         if stops_shop(outcome):
@@ -329,7 +345,7 @@ def _finish(run: Run, row: Row, result: RowResult) -> None:
         run.bar.update(1)
 
 
-def _plan(
+def plan(
     checked: pd.DataFrame, shops: dict[str, Shop], journal: Journal | None
 ) -> tuple[list[Row], dict[Hashable, RowResult]]:
     """Rows to send, and the rows already decided (invalid, or done in the journal)."""
@@ -342,7 +358,7 @@ def _plan(
             )
             continue
         shop = shops[str(record["shop"]).strip()]
-        options = _options(record)
+        options = row_options(record)
         target = str(record["target"]).strip()
         key = journal_key(shop.platform, shop.name, target, str(record["sha256"]), options)
         adapter = get_adapter(shop.platform)

@@ -28,8 +28,17 @@ import httpx
 import pandas as pd
 from tqdm.auto import tqdm
 
-from imgkit.engine import Row, Run, _plan, _poll, _rate, _record, execute
-from imgkit.journal import Journal, default_journal_path
+from imgkit.engine import (
+    Row,
+    Run,
+    execute,
+    plan,
+    poll_audit,
+    record_outcome,
+    row_options,
+    shop_rates,
+)
+from imgkit.journal import Journal, default_journal_path, journal_key
 from imgkit.pacing import PacerPool
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Outcome
@@ -79,14 +88,14 @@ async def upload_async(
     good, _bad, _problem = load_shops_lenient(shops)
     opened = _open_journal(journal, checked)
     try:
-        rows, decided = _plan(checked, good, opened)
+        rows, decided = plan(checked, good, opened)
         if dry_run:
             decided.update({row.index: RowResult("planned") for row in rows})
             return results_frame(checked, decided)
         async with _client(concurrency, timeout, transport) as client:
             run = Run(
                 client,
-                PacerPool(_rate(good), concurrency=concurrency),
+                PacerPool(shop_rates(good), concurrency=concurrency),
                 policy or RetryPolicy(),
                 opened,
                 audit_wait_s,
@@ -188,7 +197,7 @@ async def _refresh_async(
     found: dict[Hashable, RowResult] = {}
     try:
         async with _client(8, 60.0, transport) as client:
-            run = Run(client, PacerPool(_rate(good)), RetryPolicy(), opened, audit_wait_s)
+            run = Run(client, PacerPool(shop_rates(good)), RetryPolicy(), opened, audit_wait_s)
             pending = results[results["status"] == "pending_audit"]
             for index, record in zip(pending.index, pending.to_dict("records"), strict=True):
                 shop = good.get(str(record["shop"]))
@@ -206,10 +215,10 @@ async def _refresh_async(
                     pending_id=str(record["image_id"]),
                 )
                 waiting = Outcome(ok=False, pending_id=row.pending_id)
-                outcome = await _poll(run, row, waiting)
+                outcome = await poll_audit(run, row, waiting)
                 if opened is not None and row.sha256:
                     row.key = _journal_key_of(record, shop.platform)
-                    _record(run, row, outcome)
+                    record_outcome(run, row, outcome)
                 found[index] = RowResult.from_outcome(outcome, 0, 0.0)
     finally:
         if opened is not None and opened is not journal:
@@ -218,15 +227,12 @@ async def _refresh_async(
 
 
 def _journal_key_of(record: dict[Hashable, Any], platform: str) -> str:
-    from imgkit.engine import _options
-    from imgkit.journal import journal_key
-
     return journal_key(
         platform,
         str(record["shop"]),
         str(record["target"]),
         str(record["sha256"]),
-        _options(record),
+        row_options(record),
     )
 
 
