@@ -36,7 +36,7 @@ from imgkit.errors import Category, ImgkitError
 from imgkit.journal import Journal, JournalError, journal_key
 from imgkit.pacing import PacerPool
 from imgkit.platforms import get_adapter
-from imgkit.platforms.base import Adapter, CodeRule, Job, Outcome
+from imgkit.platforms.base import NOT_SENT, Adapter, CodeRule, Job, Outcome
 from imgkit.probe import download, is_url, sniff_format
 from imgkit.results import RowResult
 from imgkit.retry import RetryPolicy, stops_shop
@@ -201,6 +201,8 @@ async def _attempt(run: Run, row: Row) -> tuple[Outcome, bool]:
         except ImgkitError as exc:
             no_token = CodeRule(exc.category, False, "无法获取访问令牌", "no access token")
             return Outcome.failure(no_token, code=exc.code, message=exc.message), False
+        except httpx.TransportError as exc:  # only the token request failed: nothing sent
+            return Outcome.failure(NOT_SENT, code="token", message=type(exc).__name__), False
         request = row.adapter.build_request(job, row.shop, now=time.time(), token=token)
         if run.journal is not None:
             run.journal.begin(
@@ -440,6 +442,19 @@ async def execute(run: Run, rows: list[Row], concurrency: int = 8, grace_s: floa
         while not run.stopping and (row := scheduler.take()) is not None:
             try:
                 await _send(run, row)
+            except Exception as exc:  # one row's surprise must not lose the batch
+                log.exception("row %s failed unexpectedly", row.index)
+                words = "imgkit 内部错误 / imgkit internal error"
+                _finish(
+                    run,
+                    row,
+                    RowResult(
+                        "failed",
+                        category=str(Category.UNKNOWN),
+                        code=type(exc).__name__,
+                        message=f"{words}: {exc}",
+                    ),
+                )
             finally:
                 scheduler.release(row)
 

@@ -322,3 +322,17 @@ def test_a_batch_sorted_by_shop_still_uses_every_shops_rate(
     times = sorted(r.at for r in sandbox.state.request_log("doudian"))
     # Together the two shops allow 10/s: about 3 s for 30 rows, not the 6 s of one at a time.
     assert times[-1] - times[0] < 4.5
+
+
+def test_an_unreachable_token_endpoint_fails_only_its_rows(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    shops = sandbox.shops
+    shops["tb_picture_oauth"]["base_url"] = "http://127.0.0.1:9"  # nothing listens there
+    files = images(tmp_path, 4)
+    first = batch("taobao_picture", files[:2])
+    first["shop"] = "tb_picture_oauth"
+    frame = pd.concat([first, batch("doudian", files[2:])], ignore_index=True)
+    results = run(frame, sandbox, shops=shops)
+    assert list(results["status"]) == ["failed", "failed", "uploaded", "uploaded"]
+    assert set(results.loc[:1, "category"]) == {"transient"}
