@@ -42,8 +42,6 @@ import math
 import os
 import random
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,6 +51,7 @@ from typing import Any
 import httpx
 import pandas as pd
 from PIL import Image
+from sandbox_process import start_sandbox, stop_sandbox
 
 import imgkit
 from imgkit import engine
@@ -66,48 +65,6 @@ FOLDER = "0"
 
 
 # --- the sandbox, in its own process --------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_sandbox(log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """``python -m imgkit sandbox`` on a free port; returns once it answers /health."""
-    port = free_port()
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "imgkit", "sandbox", "--port", str(port)],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    log.close()
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        if proc.poll() is not None:
-            raise SystemExit(f"the sandbox exited ({proc.returncode}):\n{log_path.read_text()}")
-        try:
-            if httpx.get(base_url + "/_sandbox/health", timeout=1, trust_env=False).is_success:
-                return proc, base_url
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            stop_sandbox(proc)
-            raise SystemExit(f"the sandbox did not answer in 30 s:\n{log_path.read_text()}")
-        time.sleep(0.1)
-
-
-def stop_sandbox(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 class Control:
