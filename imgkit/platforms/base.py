@@ -10,6 +10,11 @@ two things with no I/O, no sleeping and no retries:
 * :meth:`Adapter.parse_response` — an ``httpx.Response`` into an :class:`Outcome`, and
   :meth:`Adapter.parse_transport_error` for the absence of one.
 
+Platforms with a *look-up* (``docs/lookups.md``: the call that lists the images an
+unanswered upload could have stored) also build that request
+(:meth:`Adapter.build_lookup_request`) and read its answer into a :class:`Lookup` of
+:class:`Candidate` images (:meth:`Adapter.parse_lookup_response`).
+
 The engine, validation and the docs read the declarations; nothing special-cases a platform.
 
 Example
@@ -18,15 +23,19 @@ Example
 True
 >>> CodeRule(Category.TRANSIENT, True, "系统繁忙", "busy").retryable
 True
+>>> Lookup((Candidate("7", "http://img/7.jpg", size=1024),), complete=True).candidates[0].size
+1024
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -217,6 +226,52 @@ class Outcome:
         )
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """An image a look-up listed.
+
+    ``size`` is the byte size when the platform lists it (the engine skips downloading a
+    candidate whose size differs from the bytes sent); ``position`` is the image's slot on
+    platforms with ordered images (Tmall, Qianmi).
+
+    >>> Candidate("0", "http://img/main.jpg", position=0).title
+    ''
+    """
+
+    image_id: str
+    url: str
+    size: int | None = None
+    title: str = ""
+    position: int | None = None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What a look-up answered: the images listed, and whether that was every match.
+
+    ``complete`` is False when the platform has more matches than it listed (a page was
+    not enough) or listed something unreadable: "no match" then proves nothing.
+
+    >>> Lookup(candidates=(), complete=True).candidates
+    ()
+    """
+
+    candidates: tuple[Candidate, ...]
+    complete: bool
+
+
+# How a look-up settles an unanswered row (docs/lookups.md), for the adapters' policy texts.
+LOOKUP_SETTLES = (
+    "one listed image with the sent bytes makes the row `uploaded`, none in a complete "
+    "answer sends it again, anything else reports it `failed` / `timeout` (it may have been "
+    "stored)"
+)
+# What happens against a real gateway lacking a [choice] look-up (docs/lookups.md).
+CHOICE_FALLBACK = (
+    "that look-up is a sandbox convention: against a real gateway without it the row is "
+    "reported `failed` / `timeout` (it may have been stored) and not sent again"
+)
+
 # Answers that are not the platform speaking: proxies, overload, a server that lies.
 HTTP_RULES: Mapping[int, CodeRule] = {
     401: CodeRule(Category.AUTH, False, "认证失败,请检查凭证", "authentication failed"),
@@ -293,6 +348,26 @@ class Adapter(ABC):
     def build_poll_request(self, pending_id: str, shop: Shop, *, now: float) -> httpx.Request:
         """The request asking about an upload that is still pending (e.g. under audit)."""
         raise ImgkitError(f"{self.key} has no pending uploads to poll", code="no_poll")
+
+    # --- look-ups (docs/lookups.md; platforms that have one override both) ----------------
+
+    def build_lookup_request(
+        self, job: Job, shop: Shop, *, now: float, token: str = ""
+    ) -> httpx.Request | None:
+        """The look-up listing what the upload of ``job`` could have stored, or None.
+
+        None when the platform (or this kind of job) has no look-up: an unanswered row is
+        then settled by the plain policy (:attr:`unanswered_policy`).  The request is signed
+        and authenticated as the upload is, at time ``now`` with ``token`` when fetched.
+        """
+        return None
+
+    def parse_lookup_response(self, response: httpx.Response) -> Lookup | Outcome:
+        """The :class:`Lookup` of a look-up's answer, or its failure classified as an upload's.
+
+        Raises :class:`imgkit.errors.ImgkitError` on a platform without look-ups.
+        """
+        raise ImgkitError(f"{self.key} has no look-up", code="no_lookup")
 
     # --- shared behaviour ----------------------------------------------------------------
 
@@ -384,3 +459,123 @@ def first_object(body: Mapping[str, Any], keys: Sequence[str] = ()) -> dict[str,
         if isinstance(value, dict):
             return value
     return None
+
+
+def default_title(job: Job) -> str:
+    """The title a picture space gives ``job``: its ``title``, else the file name's stem.
+
+    >>> titled = Job("0", "a.jpg", options={"title": "主图"})
+    >>> default_title(Job("0", "白色T恤.jpg")), default_title(titled)
+    ('白色T恤', '主图')
+    """
+    return job.option("title") or PurePath(job.filename).stem or job.filename
+
+
+# A title's duplicate mark, "(n)" with n >= 1, as picture spaces add it on a clash.
+_DEDUP_MARK = re.compile(r"\([1-9][0-9]*\)$")
+
+
+def title_filter(title: str, limit: int | None) -> str:
+    """The ``title`` filter of a look-up for an upload titled ``title`` ("" = no filter).
+
+    The platform cuts the title to ``limit`` characters, then adds "(1)" on a clash, or
+    turns a trailing "(n)" into "(n+1)".  A look-up lists titles equal to the filter or
+    to the filter followed by "(n)", so a trailing "(n)" of the title itself is left out:
+    "a(1)" may have been stored as "a(2)", which the filter "a" finds and "a(1)" would not.
+
+    >>> title_filter("白色T恤", 50), title_filter("x" * 60, 50) == "x" * 50
+    ('白色T恤', True)
+    >>> title_filter("杯子(1)", 50), title_filter("杯子(0)", 50), title_filter("(2)", 50)
+    ('杯子', '杯子(0)', '')
+    """
+    cut = title[:limit] if limit else title
+    return _DEDUP_MARK.sub("", cut)
+
+
+def as_int(value: Any) -> int | None:
+    """A JSON number, or its text, as an int; None for anything else.
+
+    >>> as_int(12), as_int(" 34 "), as_int("12.5"), as_int(True), as_int(None)
+    (12, 34, None, None, None)
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdecimal():
+        return int(value.strip())
+    return None
+
+
+def listed(container: Any, key: str) -> list[Any] | None:
+    """The list of ``container[key]`` (TOP's ``{"picture": [...]}`` wrapping), or None.
+
+    A lone object stands for a one-item list, as some gateways write it; an absent or null
+    container is None (the caller decides whether that means "nothing listed").
+
+    >>> listed({"picture": [{"picture_id": 1}]}, "picture")
+    [{'picture_id': 1}]
+    >>> listed({"picture": {"picture_id": 1}}, "picture"), listed(None, "picture")
+    ([{'picture_id': 1}], None)
+    """
+    if not isinstance(container, dict):
+        return None
+    items = container.get(key)
+    if isinstance(items, dict):
+        return [items]
+    return items if isinstance(items, list) else None
+
+
+def candidates_of(
+    items: Sequence[Any], *, id_key: str, url_key: str, size_key: str = "", title_key: str = ""
+) -> tuple[tuple[Candidate, ...], bool]:
+    """``(candidates, all_readable)`` of listed image objects.
+
+    An entry that is not an object or lacks its id or URL cannot be compared with the bytes
+    sent; it is left out and ``all_readable`` is False, so that the caller marks the listing
+    incomplete (a match elsewhere still settles the row; "no match" then proves nothing).
+
+    >>> cands, ok = candidates_of([{"id": 0, "url": "http://i/0.jpg", "position": 0}, "junk"],
+    ...                           id_key="id", url_key="url")
+    >>> cands[0].image_id, cands[0].position, ok
+    ('0', 0, False)
+    """
+    found: list[Candidate] = []
+    readable = True
+    for item in items:
+        if not isinstance(item, dict) or item.get(id_key) is None or not text(item.get(url_key)):
+            readable = False
+            continue
+        found.append(
+            Candidate(
+                image_id=text(item[id_key]),
+                url=text(item[url_key]),
+                size=as_int(item.get(size_key)) if size_key else None,
+                title=text(item.get(title_key)) if title_key else "",
+                position=as_int(item.get("position")),
+            )
+        )
+    return tuple(found), readable
+
+
+def paged_lookup(items: list[Any] | None, total: Any, **keys: str) -> Lookup:
+    """The :class:`Lookup` of one page of a paged listing that states its ``total``.
+
+    Complete only when the total is stated and no larger than what was listed (an absent
+    list counts as empty: a total of 0 proves it).
+
+    >>> page = paged_lookup([{"pic_id": 5, "path": "http://i/5.png", "sizes": "812"}], 1,
+    ...                     id_key="pic_id", url_key="path", size_key="sizes")
+    >>> page.complete, page.candidates[0]
+    (True, Candidate(image_id='5', url='http://i/5.png', size=812, title='', position=None))
+    >>> paged_lookup(None, 0, id_key="pic_id", url_key="path")
+    Lookup(candidates=(), complete=True)
+    >>> paged_lookup([], None, id_key="pic_id", url_key="path").complete
+    False
+    """
+    found, readable = candidates_of(items or [], **keys)
+    count = as_int(total)
+    complete = readable and count is not None and count <= len(found)
+    return Lookup(found, complete)

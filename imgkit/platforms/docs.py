@@ -37,8 +37,9 @@ own codes, every platform maps answers that are not the platform speaking: HTTP 
 
 Retry safety: after a request that got no answer, a re-send is safe only where it cannot
 store a second copy — replacing by id (`replace_id`) on every platform that has it, and
-Douyin's `need_distinct=true`. Elsewhere the upload engine reports the row instead of
-risking a duplicate.
+Douyin's `need_distinct=true`. Elsewhere the row is settled by a look-up where the
+platform has one (`docs/lookups.md`: the images the upload could have stored, compared by
+bytes), and otherwise reported instead of risking a duplicate.
 """
 
 

@@ -9,6 +9,10 @@ whatever the machine's zone.
 
 The target names the SKU as ``<num_iid>/<sku_id>``, e.g. ``18353/g1234``.
 
+An unanswered upload is settled by the look-up ``qianmi.cloudshop.sku.images.get`` (a
+sandbox convention, ``docs/lookups.md``): every image of the SKU (at most 5), sent and
+signed as the upload, answered as ``sku_images_get_response.sku_imgs.sku_img``.
+
 Example
 -------
 >>> adapter = QianmiSkuAdapter()
@@ -30,15 +34,21 @@ import httpx
 
 from imgkit.errors import Category, ImgkitError
 from imgkit.platforms.base import (
+    CHOICE_FALLBACK,
+    LOOKUP_SETTLES,
     Adapter,
     CodeRule,
     CodeTable,
     CredentialSpec,
     Job,
     Limits,
+    Lookup,
     OptionSpec,
     Outcome,
+    as_int,
+    candidates_of,
     first_object,
+    listed,
     text,
 )
 
@@ -46,6 +56,8 @@ if TYPE_CHECKING:
     from imgkit.shops import Shop
 
 METHOD = "qianmi.cloudshop.sku.image.upload"
+LOOKUP_METHOD = "qianmi.cloudshop.sku.images.get"
+LOOKUP_ROOT = "sku_images_get_response"
 VERSION = "1.1"
 FIELDS = "id,url,position,created"
 UNSIGNED = frozenset({"sign", "file", "image", "logo"})
@@ -129,6 +141,9 @@ CODES = CodeTable(
 
 _MISSING_IMAGE = _rule(
     Category.UNKNOWN, False, "平台返回成功但没有图片信息", "success without sku_img data"
+)
+_MISSING_LIST = _rule(
+    Category.UNKNOWN, False, "平台返回的结果没有图片列表", "an answer without the sku_imgs list"
 )
 
 
@@ -231,6 +246,12 @@ class QianmiSkuAdapter(Adapter):
         secret=frozenset({"app_secret", "access_token"}),
     )
     codes = CODES
+    unanswered_policy = (
+        "an unanswered upload is settled by a look-up (`qianmi.cloudshop.sku.images.get`: "
+        f"the SKU's images): {LOOKUP_SETTLES}; see docs/lookups.md. "
+        f"{CHOICE_FALLBACK.capitalize()}. A row that replaces by id (`replace_id`) is simply "
+        "re-sent, which is idempotent"
+    )
 
     # --- the upload ---------------------------------------------------------------------------
 
@@ -241,14 +262,6 @@ class QianmiSkuAdapter(Adapter):
         not ``<num_iid>/<sku_id>``.
         """
         num_iid, sku_id = split_target(job.target)
-        system = {
-            "method": METHOD,
-            "v": VERSION,
-            "appKey": shop.get("app_key"),
-            "timestamp": beijing_time(now),
-            "format": "json",
-            "access_token": token or shop.get("access_token"),
-        }
         business = {
             "num_iid": num_iid,
             "sku_id": sku_id,
@@ -257,9 +270,42 @@ class QianmiSkuAdapter(Adapter):
             "img_id": job.option("replace_id"),
             "position": job.option("position"),
         }
-        business = {k: v for k, v in business.items() if v}
-        system["sign"] = sign({**system, **business}, shop.get("app_secret"))
-        return httpx.Request("POST", self.url(shop), params=system, data=business)
+        return self._signed(METHOD, business, shop, now=now, token=token)
+
+    def build_lookup_request(
+        self, job: Job, shop: Shop, *, now: float, token: str = ""
+    ) -> httpx.Request:
+        """Every image of the job's SKU, sent and signed as the upload.
+
+        Raises :class:`imgkit.errors.ImgkitError` (``invalid_input``) for a target that is
+        not ``<num_iid>/<sku_id>``.
+
+        >>> from imgkit.shops import make_shop
+        >>> shop = make_shop("qm", {"platform": "qianmi_sku", "app_key": "1",
+        ...                         "app_secret": "s", "access_token": "t"})
+        >>> request = QianmiSkuAdapter().build_lookup_request(Job("18353/g1234", "a.jpg"),
+        ...                                                   shop, now=0)
+        >>> request.url.params["method"], request.content.decode().split("&")[:2]
+        ('qianmi.cloudshop.sku.images.get', ['num_iid=18353', 'sku_id=g1234'])
+        """
+        num_iid, sku_id = split_target(job.target)
+        business = {"num_iid": num_iid, "sku_id": sku_id, "fields": FIELDS}
+        return self._signed(LOOKUP_METHOD, business, shop, now=now, token=token)
+
+    def _signed(
+        self, method: str, business: Mapping[str, str], shop: Shop, *, now: float, token: str
+    ) -> httpx.Request:
+        system = {
+            "method": method,
+            "v": VERSION,
+            "appKey": shop.get("app_key"),
+            "timestamp": beijing_time(now),
+            "format": "json",
+            "access_token": token or shop.get("access_token"),
+        }
+        fields = {k: v for k, v in business.items() if v}
+        system["sign"] = sign({**system, **fields}, shop.get("app_secret"))
+        return httpx.Request("POST", self.url(shop), params=system, data=fields)
 
     # --- answers ------------------------------------------------------------------------------
 
@@ -293,6 +339,45 @@ class QianmiSkuAdapter(Adapter):
         return Outcome.failure(
             _MISSING_IMAGE, code="", message="an answer without sku_img.url", raw=body
         )
+
+    def parse_lookup_response(self, response: httpx.Response) -> Lookup | Outcome:
+        """``sku_imgs.sku_img`` and ``total_results``; errors in either shape, as the upload's.
+
+        The SKU's whole list comes in one answer, so it is complete unless ``total_results``
+        says there are more than listed (or an entry cannot be read).
+
+        >>> r = httpx.Response(200, json={"sku_images_get_response": {"sku_imgs": {"sku_img": [
+        ...     {"id": "7", "url": "http://i/7.jpg", "position": 1}]}, "total_results": 1}},
+        ...     request=httpx.Request("POST", "http://x"))
+        >>> found = QianmiSkuAdapter().parse_lookup_response(r)
+        >>> found.complete, found.candidates[0].image_id, found.candidates[0].position
+        (True, '7', 1)
+        """
+        body = self.read_json(response)
+        if isinstance(body, Outcome):
+            return body
+        error = _error_object(body)
+        if error is not None:
+            code, sub_code, message = _error_fields(error)
+            return self.classify(
+                sub_code, code, code=code, sub_code=sub_code, message=message, raw=body
+            )
+        root = body.get(LOOKUP_ROOT)
+        answer = root if isinstance(root, dict) else first_object(body)
+        if answer is None or not response.is_success:
+            return self.judge_status(response)
+        images = listed(answer.get("sku_imgs"), "sku_img")
+        total = answer.get("total_results")
+        if images is None and as_int(total) != 0:
+            return Outcome.failure(
+                _MISSING_LIST, code="no_sku_imgs", message="an answer without sku_imgs", raw=body
+            )
+        found, readable = candidates_of(images or [], id_key="id", url_key="url")
+        count = as_int(total)
+        # An absent total is no doubt (the list is the SKU's whole list); a stated or
+        # unreadable one must not exceed what was listed.
+        complete = readable and (total is None or (count is not None and count <= len(found)))
+        return Lookup(found, complete)
 
 
 def _error_object(body: Mapping[str, Any]) -> Mapping[str, Any] | None:

@@ -11,6 +11,10 @@ Success is ``miniapp_trade_picture_upload_response.result`` with ``success`` tru
 ``success`` false with a numeric ``err_code`` (2001–2005, a sandbox convention: see
 ``docs/sandbox-errors.md``) — with no ``error_response``, so ``success`` is always checked.
 
+An unanswered upload is settled by the look-up ``taobao.miniapp.trade.picture.get`` (a
+sandbox convention, ``docs/lookups.md``): the mini-app's pictures titled as the upload's
+``file_name`` would have been stored, with ``total`` and the same ``result`` envelope.
+
 Example
 -------
 >>> adapter = TaobaoMiniappAdapter()
@@ -18,26 +22,37 @@ Example
 (3145728, 50)
 >>> adapter.api_params(Job(target="3000000012345", filename="白色T恤.jpg"))
 {'miniapp_id': '3000000012345', 'file_name': '白色T恤'}
+>>> adapter.lookup_params(Job(target="3000000012345", filename="白色T恤(1).jpg"))
+{'miniapp_id': '3000000012345', 'file_name': '白色T恤', 'page_no': '1', 'page_size': '100'}
 """
 
 from __future__ import annotations
 
-from pathlib import PurePath
 from typing import Any
 
 from imgkit.errors import Category
 from imgkit.platforms.base import (
+    CHOICE_FALLBACK,
+    LOOKUP_SETTLES,
     CodeRule,
     CodeTable,
     Job,
     Limits,
+    Lookup,
     OptionSpec,
     Outcome,
+    default_title,
+    listed,
+    paged_lookup,
     text,
+    title_filter,
 )
 from imgkit.platforms.top import GATEWAY_CODES, TopAdapter
 
 METHOD = "taobao.miniapp.trade.picture.upload"
+LOOKUP_METHOD = "taobao.miniapp.trade.picture.get"
+# The look-up's largest page (docs/lookups.md): one page lists every match in normal cases.
+PAGE_SIZE = 100
 # Prefix of the code-table keys of ``result.err_code`` (kept apart from gateway codes).
 RESULT = "result:"
 
@@ -115,6 +130,13 @@ class TaobaoMiniappAdapter(TopAdapter):
         OptionSpec("replace_id", "picture id to replace (`pic_id`, > 0)", kind="int"),
     )
     codes = CODES
+    lookup_method = LOOKUP_METHOD
+    unanswered_policy = (
+        "an unanswered upload is settled by a look-up (`taobao.miniapp.trade.picture.get`: "
+        f"the mini-app's pictures with the upload's title): {LOOKUP_SETTLES}; see "
+        f"docs/lookups.md. {CHOICE_FALLBACK.capitalize()}. A row that replaces by id "
+        "(`replace_id` > 0) is simply re-sent, which is idempotent"
+    )
 
     def retry_safe(self, job: Job) -> bool:
         """Only a ``pic_id`` above 0 replaces (0 or less uploads a new picture)."""
@@ -123,19 +145,31 @@ class TaobaoMiniappAdapter(TopAdapter):
 
     def api_params(self, job: Job) -> dict[str, str]:
         """``miniapp_id``, ``file_name`` (always) and ``pic_id`` when replacing."""
-        title = job.option("title") or PurePath(job.filename).stem or job.filename
-        params = {"miniapp_id": job.target, "file_name": title}
+        params = {"miniapp_id": job.target, "file_name": default_title(job)}
         if job.option("replace_id"):
             params["pic_id"] = job.option("replace_id")
         return params
 
+    def lookup_params(self, job: Job) -> dict[str, str]:
+        """The mini-app's pictures whose title the upload of ``job`` could have been given.
+
+        ``file_name`` filters by the upload's title as the platform stores it (cut to 50
+        characters, a trailing "(n)" left out: see :func:`imgkit.platforms.base.title_filter`);
+        one page of the largest size.
+        """
+        params = {
+            "miniapp_id": job.target,
+            "file_name": title_filter(default_title(job), self.limits.title_max),
+            "page_no": "1",
+            "page_size": str(PAGE_SIZE),
+        }
+        return {k: v for k, v in params.items() if v}
+
     def parse_success(self, root: dict[str, Any], body: dict[str, Any]) -> Outcome:
         """``result.success`` true with a model path is success; false is classified."""
-        result = root.get("result")
-        if not isinstance(result, dict):
-            return Outcome.failure(
-                _NO_SUCCESS_FLAG, code="no_result", message="response without result", raw=body
-            )
+        result = _result(root, body)
+        if isinstance(result, Outcome):
+            return result
         success = _flag(result.get("success"))
         model = result.get("model")
         if success and isinstance(model, dict) and text(model.get("path")):
@@ -146,7 +180,35 @@ class TaobaoMiniappAdapter(TopAdapter):
             return Outcome.failure(
                 _MISSING_MODEL, code="no_model", message="success without model.path", raw=body
             )
-        if success is None:
+        return self.refusal(result, body)
+
+    def parse_listing(self, root: dict[str, Any], body: dict[str, Any]) -> Lookup | Outcome:
+        """``result.models.picture`` (upload models) and ``result.total``, or the refusal.
+
+        >>> answer = {"result": {"success": True, "total": 1, "models": {"picture": [
+        ...     {"pic_id": 9, "path": "http://i/9.jpg", "title": "杯子(1)", "sizes": 2048}]}}}
+        >>> found = TaobaoMiniappAdapter().parse_listing(answer, {})
+        >>> found.complete, found.candidates[0].image_id, found.candidates[0].size
+        (True, '9', 2048)
+        """
+        result = _result(root, body)
+        if isinstance(result, Outcome):
+            return result
+        if not _flag(result.get("success")):
+            return self.refusal(result, body)
+        pictures = listed(result.get("models"), "picture")
+        return paged_lookup(
+            pictures,
+            result.get("total"),
+            id_key="pic_id",
+            url_key="path",
+            size_key="sizes",
+            title_key="title",
+        )
+
+    def refusal(self, result: dict[str, Any], body: dict[str, Any]) -> Outcome:
+        """A ``result`` that is not a success: its ``err_code`` classified."""
+        if _flag(result.get("success")) is None:
             return Outcome.failure(
                 _NO_SUCCESS_FLAG, code="no_success", message=text(result.get("success")), raw=body
             )
@@ -157,3 +219,13 @@ class TaobaoMiniappAdapter(TopAdapter):
             message=text(result.get("err_message")),
             raw=body,
         )
+
+
+def _result(root: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] | Outcome:
+    """``root.result``, or the outcome saying it is missing."""
+    result = root.get("result")
+    if not isinstance(result, dict):
+        return Outcome.failure(
+            _NO_SUCCESS_FLAG, code="no_result", message="response without result", raw=body
+        )
+    return result

@@ -5,6 +5,10 @@ signature.  A shop holds an ``access_token``, or ``client_id`` + ``client_secret
 client-credentials endpoint ``POST {base}/api/proxy/oauth/token`` (the token is then
 fetched once and cached by the caller: see :meth:`TaobaoPictureAdapter.token_request`).
 
+An unanswered upload is settled by the look-up ``POST {base}/tool/erps/tbpicture/get`` (a
+sandbox convention modelled on TOP's ``taobao.picture.get``, ``docs/lookups.md``): the
+shop's pictures in the upload's category with the title the upload would be stored under.
+
 Example
 -------
 >>> adapter = TaobaoPictureAdapter()
@@ -20,23 +24,33 @@ import httpx
 
 from imgkit.errors import Category, ImgkitError
 from imgkit.platforms.base import (
+    CHOICE_FALLBACK,
+    LOOKUP_SETTLES,
     Adapter,
     CodeRule,
     CodeTable,
     CredentialSpec,
     Job,
     Limits,
+    Lookup,
     OptionSpec,
     Outcome,
     PixelRule,
     bool_text,
+    default_title,
+    listed,
+    paged_lookup,
     text,
+    title_filter,
 )
 
 if TYPE_CHECKING:
     from imgkit.shops import Shop
 
 TOKEN_PATH = "/api/proxy/oauth/token"
+LOOKUP_PATH = "/tool/erps/tbpicture/get"
+# The look-up's largest page (docs/lookups.md): one page lists every match in normal cases.
+PAGE_SIZE = 100
 _CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif"}
 _CLIENT_TYPES = {"computer": "client:computer", "phone": "client:phone"}
 
@@ -136,9 +150,10 @@ class TaobaoPictureAdapter(Adapter):
     )
     codes = CODES
     unanswered_policy = (
-        "no replace and no look-up: a re-send would store a second picture (renamed '(1)'), "
-        "so a row whose request got no answer is reported `failed` / `timeout` (it may have "
-        "been stored) and never sent again automatically"
+        "an unanswered upload is settled by a look-up (`POST /tool/erps/tbpicture/get`: the "
+        f"shop's pictures in the category with the upload's title): {LOOKUP_SETTLES}; see "
+        f"docs/lookups.md. {CHOICE_FALLBACK.capitalize()}. vv-tool has no replace-by-id, and "
+        "a blind re-send would store a second picture (renamed '(1)')"
     )
 
     # --- tokens -----------------------------------------------------------------------------
@@ -204,6 +219,73 @@ class TaobaoPictureAdapter(Adapter):
             files={"img": (job.filename, job.data or b"", content_type)},
         )
 
+    def build_lookup_request(
+        self, job: Job, shop: Shop, *, now: float, token: str = ""
+    ) -> httpx.Request:
+        """The shop's pictures that the upload of ``job`` could have stored (form-urlencoded).
+
+        Filtered by the upload's category and by its title as the platform stores it: the
+        ``title`` option, else ``image_input_title`` without its extension, cut to 50
+        characters, a trailing "(n)" left out (:func:`imgkit.platforms.base.title_filter`).
+
+        >>> from imgkit.shops import make_shop
+        >>> shop = make_shop("tb", {"platform": "taobao_picture", "shop_id": "111",
+        ...                         "access_token": "tok"})
+        >>> request = TaobaoPictureAdapter().build_lookup_request(
+        ...     Job("0", "白色T恤(1).jpg"), shop, now=0)
+        >>> fields = dict(httpx.QueryParams(request.content.decode()))
+        >>> request.url.path, fields["title"], fields["page_size"], fields["vvtype"]
+        ('/tool/erps/tbpicture/get', '白色T恤', '100', '2')
+        """
+        bearer = token or shop.get("access_token")
+        fields = {
+            "shop_id": shop.get("shop_id"),
+            "vvtype": "2",
+            "title": title_filter(default_title(job), self.limits.title_max),
+            "picture_category_id": job.target or "0",
+            "page_no": "1",
+            "page_size": str(PAGE_SIZE),
+        }
+        return httpx.Request(
+            "POST",
+            self.url(shop, LOOKUP_PATH),
+            headers={"Authorization": f"Bearer {bearer}"},
+            data={k: v for k, v in fields.items() if v},
+        )
+
+    def parse_lookup_response(self, response: httpx.Response) -> Lookup | Outcome:
+        """``data.picture_get_response``: its pictures and ``total_results``; else classified.
+
+        >>> r = httpx.Response(200, json={"code": 0, "msg": "success", "data": {
+        ...     "picture_get_response": {"pictures": {"picture": []}, "total_results": 0}}},
+        ...     request=httpx.Request("POST", "http://x"))
+        >>> TaobaoPictureAdapter().parse_lookup_response(r)
+        Lookup(candidates=(), complete=True)
+        """
+        body = self.read_json(response)
+        if isinstance(body, Outcome):
+            return body
+        if "code" not in body:
+            return self.judge_status(response)
+        code = text(body.get("code"))
+        if code != "0":
+            msg = text(body.get("msg"))
+            return self.classify(_refine(code, msg), code, code=code, message=msg, raw=body)
+        data = body.get("data")
+        answer = data.get("picture_get_response") if isinstance(data, dict) else None
+        if not isinstance(answer, dict):
+            return Outcome.failure(
+                _MISSING_LIST, code=code, message="code 0 without picture_get_response", raw=body
+            )
+        return paged_lookup(
+            listed(answer.get("pictures"), "picture"),
+            answer.get("total_results"),
+            id_key="picture_id",
+            url_key="picture_path",
+            size_key="sizes",
+            title_key="title",
+        )
+
     def parse_response(self, response: httpx.Response) -> Outcome:
         """``code`` 0 with a picture is success; anything else is classified."""
         body = self.read_json(response)
@@ -230,6 +312,9 @@ class TaobaoPictureAdapter(Adapter):
 
 _MISSING_PICTURE = CodeRule(
     Category.UNKNOWN, False, "平台返回成功但没有图片信息", "success without picture data"
+)
+_MISSING_LIST = CodeRule(
+    Category.UNKNOWN, False, "平台返回成功但没有图片列表", "success without the picture list"
 )
 
 

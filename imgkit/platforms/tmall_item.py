@@ -7,6 +7,10 @@
 at most 5 images, at positions 0–4.  Success is
 ``item_img_upload_tmall_response.item_img {id, url, created}``.
 
+An unanswered upload is settled by the look-up ``taobao.item.seller.get`` (named by the
+seed page, ``docs/lookups.md``): every image of the item, ``item_imgs.item_img``.  A 3:4
+image (``is_rectangle``) is not listed there, so such a job has no look-up.
+
 Example
 -------
 >>> adapter = TmallItemAdapter()
@@ -15,6 +19,8 @@ Example
 >>> adapter.api_params(Job(target="1489161932", filename="a.jpg",
 ...                        options={"replace_id": "0", "is_major": "是"}))
 {'num_iid': '1489161932', 'id': '0', 'is_major': 'true'}
+>>> adapter.lookup_params(Job(target="1489161932", filename="a.jpg"))
+{'num_iid': '1489161932', 'fields': 'num_iid,item_img'}
 """
 
 from __future__ import annotations
@@ -23,19 +29,26 @@ from typing import Any
 
 from imgkit.errors import Category
 from imgkit.platforms.base import (
+    LOOKUP_SETTLES,
     CodeRule,
     CodeTable,
     Job,
     Limits,
+    Lookup,
     OptionSpec,
     Outcome,
     PixelRule,
     bool_text,
+    candidates_of,
+    listed,
     text,
 )
 from imgkit.platforms.top import GATEWAY_CODES, TopAdapter
 
 METHOD = "taobao.item.img.upload.tmall"
+LOOKUP_METHOD = "taobao.item.seller.get"
+# item_imgs is in the answer only when fields names item_img (docs/lookups.md).
+LOOKUP_FIELDS = "num_iid,item_img"
 _SERVICE = "isv.item-image-upload-service-error:"
 
 
@@ -122,6 +135,9 @@ CODES = CodeTable(
 _MISSING_IMAGE = CodeRule(
     Category.UNKNOWN, False, "平台返回成功但没有图片信息", "success without item_img data"
 )
+_MISSING_IMAGES = CodeRule(
+    Category.UNKNOWN, False, "平台返回的商品信息没有图片列表", "an item without its item_imgs list"
+)
 
 
 class TmallItemAdapter(TopAdapter):
@@ -163,6 +179,14 @@ class TmallItemAdapter(TopAdapter):
         OptionSpec("is_rectangle", "a 3:4 main image (`is_rectangle`)", kind="bool"),
     )
     codes = CODES
+    lookup_method = LOOKUP_METHOD
+    unanswered_policy = (
+        "an unanswered upload is settled by a look-up (`taobao.item.seller.get`: the item's "
+        f"images): {LOOKUP_SETTLES}; see docs/lookups.md. A 3:4 image (`is_rectangle`) is "
+        "not listed by that call, so such a row is reported `failed` / `timeout` (it may "
+        "have been stored) and not sent again. A row that replaces by id (`replace_id`) is "
+        "simply re-sent, which is idempotent"
+    )
 
     def api_params(self, job: Job) -> dict[str, str]:
         """``num_iid`` and whichever of ``id``, ``position``, ``is_major``, ``is_rectangle``."""
@@ -175,6 +199,39 @@ class TmallItemAdapter(TopAdapter):
             if job.option(name):
                 params[name] = bool_text(job.option(name))
         return params
+
+    def lookup_params(self, job: Job) -> dict[str, str] | None:
+        """The item's images (``num_iid``); None for a 3:4 image, which the call never lists.
+
+        >>> TmallItemAdapter().lookup_params(Job("1", "a.jpg", options={"is_rectangle": "是"}))
+        """
+        if bool_text(job.option("is_rectangle")) == "true":
+            # "No match" would wrongly prove it was not stored, and a re-send could store
+            # a second copy: without a look-up the engine reports the row instead.
+            return None
+        return {"num_iid": job.target, "fields": LOOKUP_FIELDS}
+
+    def parse_listing(self, root: dict[str, Any], body: dict[str, Any]) -> Lookup | Outcome:
+        """``item.item_imgs.item_img``: the whole item (no paging; the main image is id 0).
+
+        >>> found = TmallItemAdapter().parse_listing({"item": {"num_iid": 1, "item_imgs": {
+        ...     "item_img": [{"id": 0, "url": "http://i/0.jpg", "position": 0}]}}}, {})
+        >>> found.complete, found.candidates[0].image_id
+        (True, '0')
+        """
+        item = root.get("item")
+        images = listed(item.get("item_imgs") if isinstance(item, dict) else None, "item_img")
+        if images is None:
+            # Asked with fields=item_img, an item always lists them ([] when it has none):
+            # an answer without the list cannot say "nothing was stored".
+            return Outcome.failure(
+                _MISSING_IMAGES,
+                code="no_item_imgs",
+                message="success without item.item_imgs.item_img",
+                raw=body,
+            )
+        found, readable = candidates_of(images, id_key="id", url_key="url")
+        return Lookup(found, complete=readable)
 
     def parse_success(self, root: dict[str, Any], body: dict[str, Any]) -> Outcome:
         """``item_img`` with a url is success; its ``id`` may be 0 (the main image)."""

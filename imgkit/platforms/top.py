@@ -12,6 +12,9 @@ Answers come with HTTP 200: ``{"<method without taobao., dots as _>_response": {
 success, ``{"error_response": {"code", "msg", "sub_code", "sub_msg"}}`` otherwise.  A
 :class:`TopAdapter` subclass names its method and file part, builds its API parameters
 and reads its success root; the envelope, the gateway codes and the signing live here.
+A subclass with a look-up (``docs/lookups.md``) also names ``lookup_method`` and fills in
+:meth:`TopAdapter.lookup_params` and :meth:`TopAdapter.parse_listing`; look-ups carry their
+text parameters in a multipart body too (a form with no file part), signed the same way.
 
 Example
 -------
@@ -29,11 +32,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 from abc import abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -43,6 +47,7 @@ from imgkit.platforms.base import (
     CodeRule,
     CredentialSpec,
     Job,
+    Lookup,
     Outcome,
     text,
 )
@@ -55,6 +60,7 @@ PATH = "/router/rest"
 API_VERSION = "2.0"
 SIGN_METHODS = ("md5", "hmac", "hmac-sha256")
 GMT8 = timezone(timedelta(hours=8))
+_T = TypeVar("_T")
 CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif"}
 
 CREDENTIALS = CredentialSpec(
@@ -199,6 +205,8 @@ class TopAdapter(Adapter):
 
     method: str
     file_part: str
+    # The look-up's TOP method (docs/lookups.md); None when the API has none.
+    lookup_method: str | None = None
     default_base_url = DEFAULT_BASE_URL
     path = PATH
     credentials = CREDENTIALS
@@ -213,10 +221,18 @@ class TopAdapter(Adapter):
     def parse_success(self, root: dict[str, Any], body: dict[str, Any]) -> Outcome:
         """The outcome of an answer holding the success root ``root``."""
 
+    def lookup_params(self, job: Job) -> dict[str, str] | None:
+        """The look-up's own text parameters for ``job``; None when it cannot settle ``job``."""
+        return None
+
+    def parse_listing(self, root: dict[str, Any], body: dict[str, Any]) -> Lookup | Outcome:
+        """The look-up of an answer holding the look-up's success root ``root``."""
+        raise NotImplementedError(f"{self.key} has no look-up listing")
+
     # --- the protocol --------------------------------------------------------------------------
 
-    def system_params(self, shop: Shop, *, now: float) -> dict[str, str]:
-        """The unsigned system parameters for ``shop`` at ``now``."""
+    def system_params(self, shop: Shop, *, now: float, method: str = "") -> dict[str, str]:
+        """The unsigned system parameters calling ``method`` (the upload's by default)."""
         sign_method = (shop.get("sign_method") or "md5").lower()
         if sign_method not in SIGN_METHODS:
             raise ShopConfigError(
@@ -225,7 +241,7 @@ class TopAdapter(Adapter):
                 code="bad_field",
             )
         return {
-            "method": self.method,
+            "method": method or self.method,
             "app_key": shop.get("app_key"),
             "session": shop.get("session"),
             "timestamp": top_timestamp(now),
@@ -234,11 +250,18 @@ class TopAdapter(Adapter):
             "sign_method": sign_method,
         }
 
+    def signed(
+        self, shop: Shop, fields: Mapping[str, str], *, now: float, method: str = ""
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """``(query, body fields)`` calling ``method``: empty values dropped, query signed."""
+        system = {k: v for k, v in self.system_params(shop, now=now, method=method).items() if v}
+        body = {k: v for k, v in fields.items() if v}
+        system["sign"] = sign({**system, **body}, shop.get("app_secret"), system["sign_method"])
+        return system, body
+
     def build_request(self, job: Job, shop: Shop, *, now: float, token: str = "") -> httpx.Request:
         """System parameters (signed) in the query; API parameters and file in the body."""
-        system = {k: v for k, v in self.system_params(shop, now=now).items() if v}
-        fields = {k: v for k, v in self.api_params(job).items() if v}
-        system["sign"] = sign({**system, **fields}, shop.get("app_secret"), system["sign_method"])
+        system, fields = self.signed(shop, self.api_params(job), now=now)
         files = None
         if job.data is not None:
             content_type = CONTENT_TYPES.get(job.fmt or "", "application/octet-stream")
@@ -247,17 +270,57 @@ class TopAdapter(Adapter):
             "POST", self.url(shop), params=system, data=fields or None, files=files
         )
 
+    def build_lookup_request(
+        self, job: Job, shop: Shop, *, now: float, token: str = ""
+    ) -> httpx.Request | None:
+        """The signed look-up for ``job``: system parameters in the query, the rest multipart.
+
+        None when the API has no look-up or :meth:`lookup_params` cannot settle ``job``.
+        """
+        if self.lookup_method is None:
+            return None
+        params = self.lookup_params(job)
+        if params is None:
+            return None
+        system, fields = self.signed(shop, params, now=now, method=self.lookup_method)
+        content, content_type = multipart_text(fields)
+        return httpx.Request(
+            "POST",
+            self.url(shop),
+            params=system,
+            content=content,
+            headers={"Content-Type": content_type},
+        )
+
     def parse_response(self, response: httpx.Response) -> Outcome:
         """``error_response`` is classified; the success root goes to :meth:`parse_success`."""
+        return self.read_envelope(response, self.method, self.parse_success)
+
+    def parse_lookup_response(self, response: httpx.Response) -> Lookup | Outcome:
+        """``error_response`` is classified as an upload's; the listing to :meth:`parse_listing`.
+
+        Raises :class:`imgkit.errors.ImgkitError` when the API has no look-up.
+        """
+        if self.lookup_method is None:
+            return super().parse_lookup_response(response)
+        return self.read_envelope(response, self.lookup_method, self.parse_listing)
+
+    def read_envelope(
+        self,
+        response: httpx.Response,
+        method: str,
+        on_success: Callable[[dict[str, Any], dict[str, Any]], _T],
+    ) -> _T | Outcome:
+        """The TOP envelope of an answer to ``method``: its error, or ``on_success(root, body)``."""
         body = self.read_json(response)
         if isinstance(body, Outcome):
             return body
         error = body.get("error_response")
         if isinstance(error, dict):
             return self.classify_error(error, body)
-        root = body.get(response_key(self.method))
+        root = body.get(response_key(method))
         if isinstance(root, dict):
-            return self.parse_success(root, body)
+            return on_success(root, body)
         # Neither envelope: a proxy's JSON (HTTP 500 {"error": ...}) or a stranger's answer.
         return self.judge_status(response)
 
@@ -291,3 +354,28 @@ class TopAdapter(Adapter):
             raw=body,
             retry_after=ban_seconds(f"{sub_msg} {msg}"),
         )
+
+
+def multipart_text(fields: Mapping[str, str]) -> tuple[bytes, str]:
+    """``(body, content type)`` of a multipart/form-data body of text fields only.
+
+    httpx writes multipart only when there is a file part, and the TOP encodings that
+    ``shared/platforms.md`` §1 names are multipart ones, so a look-up (no file) is encoded
+    here.  Values are UTF-8; the boundary is random, as httpx's is.
+
+    >>> body, ctype = multipart_text({"miniapp_id": "3000000012345"})
+    >>> ctype.startswith("multipart/form-data; boundary=")
+    True
+    >>> b'name="miniapp_id"\\r\\n\\r\\n3000000012345\\r\\n' in body
+    True
+    """
+    boundary = os.urandom(16).hex()
+    chunks: list[bytes] = []
+    for name, value in fields.items():
+        chunks.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+            + value.encode("utf-8")
+            + b"\r\n"
+        )
+    chunks.append(f"--{boundary}--\r\n".encode())
+    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
