@@ -41,6 +41,7 @@ from imgkit.probe import download, is_url, sniff_format
 from imgkit.results import RowResult
 from imgkit.retry import RetryPolicy, stops_shop
 from imgkit.shops import Shop
+from imgkit.transport import Sender
 
 log = logging.getLogger("imgkit.engine")
 
@@ -99,7 +100,7 @@ class Row:
 class Run:
     """The state of one upload run."""
 
-    client: httpx.AsyncClient
+    client: Sender
     pacers: PacerPool
     policy: RetryPolicy
     journal: Journal | None

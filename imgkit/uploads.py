@@ -44,6 +44,7 @@ from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Outcome
 from imgkit.results import RESULT_COLUMNS, RowResult, results_frame
 from imgkit.retry import RetryPolicy
+from imgkit.transport import Sender
 from imgkit.validation import load_shops_lenient, validate
 
 RETRYABLE_STATUSES = ("failed", "cancelled", "invalid")
@@ -59,9 +60,8 @@ def _open_journal(journal: Any, checked: pd.DataFrame) -> Journal | None:
     return Journal(journal)
 
 
-def _client(concurrency: int, timeout: float, transport: Any) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    return httpx.AsyncClient(timeout=timeout, limits=limits, transport=transport, trust_env=False)
+def _client(concurrency: int, timeout: float, transport: Any) -> Sender:
+    return Sender(concurrency, timeout=timeout, transport=transport)
 
 
 async def upload_async(
