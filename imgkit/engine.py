@@ -25,7 +25,7 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +38,18 @@ from imgkit.pacing import PacerPool
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import NOT_SENT, Adapter, CodeRule, Job, Outcome
 from imgkit.probe import download, is_url, sniff_format
+from imgkit.progress import Progress
 from imgkit.results import RowResult
 from imgkit.retry import RetryPolicy, stops_shop
+from imgkit.settle import Verdict, look_up
 from imgkit.shops import Shop
 from imgkit.transport import Sender
 
 log = logging.getLogger("imgkit.engine")
+
+# Before a look-up after an unanswered upload: a server still storing the first copy
+# should have finished, so that the look-up lists it.
+LOOKUP_SETTLE_S = 1.0
 
 OPTION_COLUMNS = (
     "title",
@@ -94,6 +100,8 @@ class Row:
     pending_id: str = ""
     # When an earlier run sent this row without learning the outcome (epoch seconds).
     in_doubt_since: float = 0.0
+    # A look-up proved its unanswered upload stored nothing: the next send is safe.
+    cleared: bool = False
 
 
 @dataclass
@@ -108,10 +116,10 @@ class Run:
     results: dict[Hashable, RowResult] = field(default_factory=dict)
     stopped: dict[str, RowResult] = field(default_factory=dict)
     tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-    retrying: int = 0
     stopping: bool = False
-    bar: Any = None
+    progress: Progress | None = None
+    # Image ids this run stored, per (platform, shop, target): never another row's look-up.
+    stored_ids: dict[tuple[str, str, str], set[str]] = field(default_factory=dict)
 
 
 def row_options(record: dict[Hashable, Any]) -> dict[str, str]:
@@ -212,8 +220,9 @@ async def _attempt(run: Run, row: Row) -> tuple[Outcome, bool]:
                 row.shop.name,
                 row.target,
                 row.sha256,
-                retry_safe=row.adapter.retry_safe(job),
+                retry_safe=row.adapter.retry_safe(job) or row.cleared,
             )
+        row.cleared = False
         try:
             # One buffer, so the multipart body leaves in one write instead of one per part.
             request.read()
@@ -256,9 +265,43 @@ async def poll_audit(run: Run, row: Row, pending: Outcome) -> Outcome:
     )
 
 
+def _bare_job(row: Row) -> Job:
+    """``row`` as a job without its bytes: enough to ask what a re-send would do."""
+    return Job(row.target, Path(row.file).name, options=row.options)
+
+
+async def settle_row(run: Run, row: Row) -> Verdict:
+    """Ask the platform whether ``row``'s unanswered upload was stored (:mod:`imgkit.settle`)."""
+    if row.adapter.build_lookup_request(_bare_job(row), row.shop, now=time.time()) is None:
+        return Verdict("unknown", reason=f"{row.adapter.key} has no look-up")
+    job = await _job(run, row)
+    if isinstance(job, Outcome):
+        return Verdict("unknown", reason=job.code)
+    try:
+        token = await _token(run, row)
+    except (ImgkitError, httpx.TransportError) as exc:
+        return Verdict("unknown", reason=f"no token: {type(exc).__name__}")
+    claimed = set(run.stored_ids.get((row.adapter.key, row.shop.name, row.target), ()))
+    if run.journal is not None:
+        claimed |= run.journal.image_ids(row.adapter.key, row.shop.name, row.target)
+    verdict = await look_up(
+        run.client, run.pacers, row.adapter, row.shop, job, token, row.sha256, claimed=claimed
+    )
+    log.info(
+        "row %s: look-up after an unanswered upload: %s %s",
+        row.index,
+        verdict.state,
+        verdict.reason,
+    )
+    return verdict
+
+
 def record_outcome(run: Run, row: Row, outcome: Outcome) -> None:
     """Commit ``outcome`` to the journal: done, pending, or failed — but an outcome that
     may have stored the image is left ``sending`` (in doubt), never marked failed."""
+    if outcome.ok and outcome.image_id:
+        place = (row.adapter.key, row.shop.name, row.target)
+        run.stored_ids.setdefault(place, set()).add(outcome.image_id)
     journal = run.journal
     if journal is None:
         return
@@ -282,6 +325,13 @@ async def _send(run: Run, row: Row) -> None:
     settle = row.in_doubt_since + row.adapter.retry_settle_s - time.time()
     if row.in_doubt_since and settle > 0:
         await asyncio.sleep(settle)
+    if row.in_doubt_since and not row.adapter.retry_safe(_bare_job(row)):
+        verdict = await settle_row(run, row)
+        if verdict.outcome is not None:  # stored by the run that was cut short
+            record_outcome(run, row, verdict.outcome)
+            _finish(run, row, RowResult.from_outcome(verdict.outcome, 0, 0.0))
+            return
+        row.cleared = verdict.state == "absent"
     while True:
         try:
             if row.shop.name in run.stopped:
@@ -312,6 +362,13 @@ async def _send(run: Run, row: Row) -> None:
         if outcome.category is Category.AUDIT_PENDING and outcome.pending_id:
             record_outcome(run, row, outcome)
             outcome = await poll_audit(run, row, outcome)
+        if outcome.maybe_stored and not retry_safe and not run.stopping:
+            await asyncio.sleep(LOOKUP_SETTLE_S)
+            verdict = await settle_row(run, row)
+            if verdict.outcome is not None:
+                outcome = verdict.outcome
+            elif verdict.state == "absent":  # nothing stored: failing or re-sending is safe
+                outcome, retry_safe, row.cleared = replace(outcome, maybe_stored=False), True, True
         record_outcome(run, row, outcome)
         if outcome.ok or outcome.category in (Category.AUDIT_PENDING, Category.AUDIT_REJECTED):
             break
@@ -323,13 +380,17 @@ async def _send(run: Run, row: Row) -> None:
         if not decision.retry:
             log.info("row %s not retried: %s", row.index, decision.reason)
             break
-        run.retrying += 1
         log.debug("row %s: %s", row.index, decision.reason)
         delay = decision.delay
         if outcome.maybe_stored:
             delay = max(delay, row.adapter.retry_settle_s)
-        await asyncio.sleep(delay)
-        run.retrying -= 1
+        if run.progress is not None:
+            run.progress.retrying(row.adapter.key)
+        try:
+            await asyncio.sleep(delay)
+        finally:
+            if run.progress is not None:
+                run.progress.resumed(row.adapter.key)
         if run.stopping:
             break
     _finish(run, row, RowResult.from_outcome(outcome, attempts, time.monotonic() - started))
@@ -337,15 +398,8 @@ async def _send(run: Run, row: Row) -> None:
 
 def _finish(run: Run, row: Row, result: RowResult) -> None:
     run.results[row.index] = result
-    run.counts[result.status] = run.counts.get(result.status, 0) + 1
-    if run.bar is not None:
-        run.bar.set_postfix(
-            uploaded=run.counts.get("uploaded", 0),
-            failed=run.counts.get("failed", 0),
-            retrying=run.retrying,
-            refresh=False,
-        )
-        run.bar.update(1)
+    if run.progress is not None:
+        run.progress.finished(row.adapter.key, result.status)
 
 
 def plan(

@@ -366,6 +366,25 @@ class Journal:
                 found.update((row[0], _entry(row)) for row in rows)
         return found
 
+    def image_ids(self, platform: str, shop: str, target: str) -> set[str]:
+        """Ids of the images confirmed stored at ``target`` of ``shop`` on ``platform``.
+
+        A look-up settling an unanswered upload must not take one of these for its own.
+
+        >>> with Journal(":memory:") as j:
+        ...     j.begin("k", "tmall_item", "s", "1001", "ab")
+        ...     j.confirm("k", "http://img/7.jpg", "7")
+        ...     j.image_ids("tmall_item", "s", "1001"), j.image_ids("tmall_item", "s", "1002")
+        ({'7'}, set())
+        """
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT image_id FROM entries WHERE state = 'done' AND platform = ? "
+                "AND shop = ? AND target = ?",
+                (platform, shop, target),
+            ).fetchall()
+        return {image_id for (image_id,) in rows if image_id}
+
     def in_doubt(self) -> list[Entry]:
         """Entries left ``sending``: sent, or about to be, with no answer recorded.
 

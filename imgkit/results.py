@@ -62,7 +62,12 @@ class RowResult:
         """The row's result after its last attempt."""
         if outcome.ok:
             return cls(
-                "uploaded", outcome.url, outcome.image_id, attempts=attempts, elapsed_s=elapsed_s
+                "uploaded",
+                outcome.url,
+                outcome.image_id,
+                message=outcome.message,  # e.g. how a look-up confirmed it
+                attempts=attempts,
+                elapsed_s=elapsed_s,
             )
         status = "pending_audit" if outcome.category is Category.AUDIT_PENDING else "failed"
         code = " ".join(part for part in (outcome.code, outcome.sub_code) if part)

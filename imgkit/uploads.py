@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import Counter
 from collections.abc import Coroutine, Hashable
 from typing import Any
 
 import httpx
 import pandas as pd
-from tqdm.auto import tqdm
 
 from imgkit.engine import (
     Row,
@@ -42,6 +42,7 @@ from imgkit.journal import Journal, default_journal_path, journal_key
 from imgkit.pacing import PacerPool
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Outcome
+from imgkit.progress import Progress
 from imgkit.results import RESULT_COLUMNS, RowResult, results_frame
 from imgkit.retry import RetryPolicy
 from imgkit.transport import Sender
@@ -101,11 +102,12 @@ async def upload_async(
                 audit_wait_s,
                 results=dict(decided),
             )
-            run.bar = tqdm(total=len(rows), disable=not progress, desc="imgkit", unit="img")
+            per_platform = Counter(row.adapter.key for row in rows)
+            run.progress = Progress(per_platform, enabled=progress)
             try:
                 await execute(run, rows, concurrency)
             finally:
-                run.bar.close()
+                run.progress.close()
         return results_frame(checked, run.results)
     finally:
         if opened is not None and opened is not journal:

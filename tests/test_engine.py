@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pandas as pd
 import pytest
 from PIL import Image
@@ -148,22 +149,63 @@ def test_an_auth_failure_stops_only_that_shop(sandbox: Sandbox, tmp_path: Path) 
 def test_dropped_connections_never_make_duplicates(
     sandbox: Sandbox, tmp_path: Path, fault: str
 ) -> None:
+    """Unanswered uploads are settled by a look-up (docs/lookups.md) where the platform has
+    one; Douyin without ``need_distinct`` has none and reports them in doubt instead."""
     sandbox.state.set_faults({"seed": 3, fault: 0.3})
-    files = images(tmp_path, 12)
+    files = images(tmp_path, 15)
     frame = pd.concat([batch(p, files[n::5]) for n, p in enumerate(TARGETS)]).reset_index()
     results = run(frame, sandbox)
     assert sandbox.stats()["total"]["duplicates"] == 0
+    douyin = results["platform_key"] == "doudian"
+    assert set(results.loc[~douyin, "status"]) == {"uploaded"}, results[["status", "message"]]
     assert set(results["status"]) <= {"uploaded", "failed"}
     lost = results[results["status"] == "failed"]
     assert set(lost["category"]) <= {"timeout"}
     assert lost["message"].str.contains("may have been stored").all()
     stored = sandbox.stats()["total"]["stored"]
     uploaded = int((results["status"] == "uploaded").sum())
+    found = results["message"].str.contains("a look-up found the image stored")
     if fault == "drop_before_store":
-        # Nothing was stored, but the client cannot know: it reports instead of re-sending.
+        # Nothing was stored: look-ups found nothing, and those rows were sent again.
         assert stored == uploaded
+        assert not found.any()
+        assert results.loc[~douyin, "attempts"].max() > 1
     else:
         assert stored == len(results)  # every row stored exactly once
+        assert found[~douyin].sum() > 0  # settled by a look-up, not by a second copy
+        assert (results.loc[found, "attempts"] == 1).all()
+
+
+class WithoutLookUp(httpx.AsyncBaseTransport):
+    """A Tmall gateway without ``taobao.item.seller.get``: TOP's "invalid method" to it."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.refused = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        if b"taobao.item.seller.get" in request.url.query + body:
+            self.refused += 1
+            error = {"code": 22, "msg": "Invalid method", "request_id": "test"}
+            return httpx.Response(200, json={"error_response": error})
+        return await self.inner.handle_async_request(request)
+
+
+def test_without_a_look_up_the_row_stays_in_doubt(tmp_path: Path) -> None:
+    """A look-up that cannot answer proves nothing: the row is reported, not re-sent."""
+    sandbox = Sandbox()  # served in-process, behind the gateway above
+    sandbox.state.set_faults({"seed": 1, "drop_after_store": 1.0, "platforms": ["tmall_item"]})
+    wire = WithoutLookUp(sandbox.asgi_transport())
+    frame = batch("tmall_item", images(tmp_path, 1))
+    options = {"journal": False, "progress": False, "policy": FAST}
+    results = imgkit.upload(frame, sandbox_shops("http://sandbox"), transport=wire, **options)
+    assert results.loc[0, "status"] == "failed"
+    assert results.loc[0, "category"] == "timeout"
+    assert "may have been stored" in results.loc[0, "message"]
+    assert wire.refused == 1  # asked once: "invalid method" is not worth asking again
+    stats = sandbox.stats()["tmall_item"]
+    assert (stats["stored"], stats["duplicates"]) == (1, 0)
 
 
 def test_douyin_audits_are_polled_to_the_end(sandbox: Sandbox, tmp_path: Path) -> None:

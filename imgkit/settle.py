@@ -1,0 +1,151 @@
+"""Settling an unanswered upload by a look-up: was the image stored or not?
+
+When an upload gets no answer (a dropped connection, a timeout, or imgkit killed while the
+request was out), re-sending it could store a second copy and giving up could leave it
+never stored.  Where the platform has a look-up (``docs/lookups.md``), imgkit lists the
+images the upload could have created and compares their bytes with the bytes it sent:
+
+* ``stored``: one listed image has those bytes (and is not already another row's): the row
+  is done, with that image's id and URL;
+* ``absent``: the listing was complete and none matched: nothing was stored, send again;
+* ``unknown``: no look-up, a failed one, a truncated listing or a failed download: the row
+  stays in doubt and is not re-sent.
+
+Example
+-------
+>>> import asyncio, hashlib, httpx
+>>> from imgkit.pacing import PacerPool
+>>> from imgkit.platforms import get_adapter
+>>> from imgkit.platforms.base import Job
+>>> from imgkit.shops import make_shop
+>>> from imgkit.transport import Sender
+>>> data = b"GIF89a-bytes"
+>>> def platform(request):  # a Tmall item listing one image with those bytes
+...     if request.url.path == "/img/7.gif":
+...         return httpx.Response(200, content=data)
+...     item = {"num_iid": 1001, "item_imgs": {"item_img": [
+...         {"id": 7, "url": "http://tb.test/img/7.gif", "position": 1}]}}
+...     return httpx.Response(200, json={"item_seller_get_response": {"item": item}})
+>>> shop = make_shop("t", {"platform": "tmall_item", "app_key": "1", "app_secret": "s",
+...                         "session": "x", "base_url": "http://tb.test"})
+>>> async def main():
+...     async with Sender(2, transport=httpx.MockTransport(platform)) as sender:
+...         return await look_up(sender, PacerPool(lambda p, c: 100.0), get_adapter("tmall_item"),
+...                              shop, Job("1001", "a.gif", data), "",
+...                              hashlib.sha256(data).hexdigest(), claimed=set())
+>>> verdict = asyncio.run(main())
+>>> verdict.state, verdict.outcome.image_id
+('stored', '7')
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from imgkit.errors import Category
+from imgkit.pacing import PacerPool
+from imgkit.platforms.base import Adapter, Job, Lookup, Outcome
+from imgkit.shops import Shop
+from imgkit.transport import Sender
+
+log = logging.getLogger("imgkit.settle")
+
+# Look-ups that fail for a retryable reason (rate limited, busy, a dropped connection) are
+# tried this often, 0.2 s apart and doubling up to 1 s: a failed look-up leaves the row in
+# doubt, which costs the user more than a few seconds.
+LOOKUP_TRIES = 6
+# Candidates downloaded at most per look-up: more than a target ever holds in practice.
+MAX_DOWNLOADS = 20
+
+FOUND_MESSAGE = (
+    "请求未获应答,经查询确认图片已存储 / the request went unanswered; a look-up found "
+    "the image stored"
+)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a look-up settled: ``stored`` (with the ok ``outcome``), ``absent`` or
+    ``unknown`` (with a ``reason`` for the log)."""
+
+    state: str
+    outcome: Outcome | None = None
+    reason: str = ""
+
+
+async def _listing(
+    client: Sender, pacers: PacerPool, adapter: Adapter, shop: Shop, job: Job, token: str
+) -> Lookup | str:
+    """The look-up's answer, or why there is none."""
+    for attempt in range(LOOKUP_TRIES):
+        request = adapter.build_lookup_request(job, shop, now=time.time(), token=token)
+        if request is None:
+            return f"{adapter.key} has no look-up for this upload"
+        async with pacers.turn(adapter.key, shop.name) as pacer:  # counts against the rate
+            try:
+                answer = adapter.parse_lookup_response(await client.send(request))
+            except httpx.TransportError as exc:
+                answer = Outcome(ok=False, retryable=True, message=type(exc).__name__)
+            if isinstance(answer, Outcome) and answer.category is Category.RATE_LIMITED:
+                pacer.backoff(answer.retry_after)
+        if isinstance(answer, Lookup):
+            return answer
+        if not answer.retryable:
+            return f"look-up refused: {answer.code} {answer.message}".strip()
+        await asyncio.sleep(answer.retry_after or min(0.2 * 2**attempt, 1.0))
+    return "look-up kept failing"
+
+
+async def look_up(
+    client: Sender,
+    pacers: PacerPool,
+    adapter: Adapter,
+    shop: Shop,
+    job: Job,
+    token: str,
+    sha256: str,
+    *,
+    claimed: set[str],
+) -> Verdict:
+    """Settle an unanswered upload of ``job`` (whose bytes hash to ``sha256``).
+
+    ``claimed`` holds ids of images already recorded for other rows at the same target:
+    those are never taken as this row's.
+    """
+    listing = await _listing(client, pacers, adapter, shop, job, token)
+    if isinstance(listing, str):
+        return Verdict("unknown", reason=listing)
+    size = len(job.data) if job.data is not None else None
+    complete = listing.complete
+    downloads = 0
+    for candidate in listing.candidates:
+        if candidate.image_id in claimed:
+            continue
+        if size is not None and candidate.size is not None and candidate.size != size:
+            continue
+        if downloads == MAX_DOWNLOADS:
+            complete = False
+            break
+        downloads += 1
+        try:
+            answer = await client.send(httpx.Request("GET", candidate.url))
+        except httpx.TransportError:
+            complete = False
+            continue
+        if answer.status_code != 200:
+            complete = False
+            continue
+        if hashlib.sha256(answer.content).hexdigest() == sha256:
+            found = Outcome(
+                ok=True, url=candidate.url, image_id=candidate.image_id, message=FOUND_MESSAGE
+            )
+            return Verdict("stored", found)
+    if complete:
+        return Verdict("absent", reason=f"{len(listing.candidates)} listed, none with these bytes")
+    return Verdict("unknown", reason="the listing or a download was incomplete")
