@@ -1,15 +1,16 @@
-"""Independent, spec-only request builders for the five upload APIs (test side).
+"""Independent, spec-only request builders for the five upload APIs and the look-ups.
 
-Everything here is written from ``platforms.md`` and the seed pages alone; it shares no
-code with ``imgkit`` or its sandbox, so a sandbox test built on it checks the sandbox
-against the written protocol rather than against itself.
+Everything here is written from ``platforms.md``, ``docs/lookups.md`` and the seed pages
+alone; it shares no code with ``imgkit`` or its sandbox, so a sandbox test built on it
+checks the sandbox against the written protocol rather than against itself.
 
 Conventions shared by every builder
 -----------------------------------
 * ``build_*_request(client, ...)`` returns an unsent :class:`httpx.Request` (made with
   ``client.build_request`` so the client's ``base_url`` applies); its sending twin takes
   the same arguments and returns the :class:`httpx.Response`: ``top_call``, ``vv_token``,
-  ``vv_upload``, ``fw199_upload``, ``fw199_detail``, ``qianmi_upload``.
+  ``vv_upload``, ``fw199_upload``, ``fw199_detail``, ``qianmi_upload``, and the look-ups
+  ``tmall_lookup``, ``miniapp_lookup``, ``vv_lookup``, ``qianmi_lookup``.
 * ``extra``: text parameters to add or override (``None`` as a value removes that
   parameter).  It is applied *before* signing, so the signature stays valid for the
   parameters actually sent - except for the key ``sign`` itself, which replaces (or, with
@@ -56,10 +57,14 @@ GMT8 = timezone(timedelta(hours=8), "GMT+8")
 TOP_PATH = "/router/rest"
 VV_TOKEN_PATH = "/api/proxy/oauth/token"
 VV_UPLOAD_PATH = "/tool/erps/tbpicture"
+VV_LOOKUP_PATH = "/tool/erps/tbpicture/get"  # lookups.md: a [choice] path
 FW199_UPLOAD_PATH = "/gateway/dd/material/uploadimagesync"
 FW199_DETAIL_PATH = "/gateway/dd/material/querymaterialdetail"
 QIANMI_PATH = "/api"
 QIANMI_METHOD = "qianmi.cloudshop.sku.image.upload"
+QIANMI_LOOKUP_METHOD = "qianmi.cloudshop.sku.images.get"
+TMALL_LOOKUP_METHOD = "taobao.item.seller.get"
+MINIAPP_LOOKUP_METHOD = "taobao.miniapp.trade.picture.get"
 
 #: Names that travel in the query string in the TOP SDK style.
 TOP_SYSTEM_PARAMS = frozenset(
@@ -325,6 +330,75 @@ def build_top_request(
 top_call = _sender(build_top_request, "top_call")
 
 
+def build_tmall_lookup_request(
+    client: httpx.Client,
+    *,
+    app_key: str,
+    secret: str,
+    session: str | None,
+    num_iid: str | int | None,
+    fields: str | None = "num_iid,item_img",
+    sign_method: str = "md5",
+    style: Literal["sdk", "multipart"] = "sdk",
+    timestamp: str | int | None = None,
+    extra: Extra = None,
+) -> httpx.Request:
+    """lookups.md: ``taobao.item.seller.get`` with ``num_iid`` and ``fields``, no file."""
+    return build_top_request(
+        client,
+        method=TMALL_LOOKUP_METHOD,
+        app_key=app_key,
+        secret=secret,
+        session=session,
+        app_params={"num_iid": num_iid, "fields": fields},
+        sign_method=sign_method,
+        style=style,
+        timestamp=timestamp,
+        extra=extra,
+    )
+
+
+tmall_lookup = _sender(build_tmall_lookup_request, "tmall_lookup")
+
+
+def build_miniapp_lookup_request(
+    client: httpx.Client,
+    *,
+    app_key: str,
+    secret: str,
+    session: str | None,
+    miniapp_id: str | int | None,
+    file_name: str | None = None,
+    page_no: int | str | None = None,
+    page_size: int | str | None = None,
+    sign_method: str = "md5",
+    style: Literal["sdk", "multipart"] = "sdk",
+    timestamp: str | int | None = None,
+    extra: Extra = None,
+) -> httpx.Request:
+    """lookups.md: ``taobao.miniapp.trade.picture.get``; ``None`` parameters are not sent."""
+    return build_top_request(
+        client,
+        method=MINIAPP_LOOKUP_METHOD,
+        app_key=app_key,
+        secret=secret,
+        session=session,
+        app_params={
+            "miniapp_id": miniapp_id,
+            "file_name": file_name,
+            "page_no": page_no,
+            "page_size": page_size,
+        },
+        sign_method=sign_method,
+        style=style,
+        timestamp=timestamp,
+        extra=extra,
+    )
+
+
+miniapp_lookup = _sender(build_miniapp_lookup_request, "miniapp_lookup")
+
+
 # --- 3. vv-tool (taobao_picture) ----------------------------------------------------------
 
 
@@ -390,6 +464,48 @@ def build_vv_upload_request(
 
 
 vv_upload = _sender(build_vv_upload_request, "vv_upload")
+
+
+def build_vv_lookup_request(
+    client: httpx.Client,
+    *,
+    token: str | None,
+    shop_id: str | None,
+    title: str | None = None,
+    picture_category_id: str | None = None,
+    page_no: int | str | None = None,
+    page_size: int | str | None = None,
+    vvtype: str | None = "2",
+    encoding: Literal["multipart", "form"] = "multipart",
+    extra: Extra = None,
+) -> httpx.Request:
+    """lookups.md: ``POST /tool/erps/tbpicture/get``, ``Authorization: Bearer <token>``.
+
+    Fields as multipart (``encoding="multipart"``) or form-urlencoded (``"form"``);
+    ``None`` parameters are not sent; ``token=None`` sends no Authorization header.
+    """
+    fields = _apply_extra(
+        _clean(
+            {
+                "shop_id": shop_id,
+                "vvtype": vvtype,
+                "title": title,
+                "picture_category_id": picture_category_id,
+                "page_no": page_no,
+                "page_size": page_size,
+            }
+        ),
+        extra,
+    )
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    if encoding == "form":
+        return client.build_request("POST", VV_LOOKUP_PATH, data=fields, headers=headers)
+    if encoding != "multipart":
+        raise ValueError(f"unknown encoding {encoding!r}")
+    return _multipart_request(client, VV_LOOKUP_PATH, fields, {}, headers=headers)
+
+
+vv_lookup = _sender(build_vv_lookup_request, "vv_lookup")
 
 
 # --- 2. fw199 (doudian) -------------------------------------------------------------------
@@ -506,20 +622,38 @@ def build_qianmi_upload_request(
     business params form-urlencoded in the body; ``image = "<ext>@<base64>"``, unsigned.
     """
     image = None if image_bytes is None else f"{ext}@{base64.b64encode(image_bytes).decode()}"
+    business = {
+        "num_iid": num_iid,
+        "sku_id": sku_id,
+        "fields": fields,
+        "image": image,
+        "img_id": img_id,
+        "position": position,
+    }
+    return _qianmi_request(
+        client, QIANMI_METHOD, app_key, secret, access_token, business, timestamp, extra
+    )
+
+
+def _qianmi_request(
+    client: httpx.Client,
+    method: str,
+    app_key: str,
+    secret: str,
+    access_token: str | None,
+    business: Mapping[str, Value],
+    timestamp: str | int | None,
+    extra: Extra,
+) -> httpx.Request:
     params = _clean(
         {
-            "method": QIANMI_METHOD,
+            "method": method,
             "v": "1.1",
             "appKey": app_key,
             "timestamp": _ts(timestamp, gmt8_now()),
             "format": "json",
             "access_token": access_token,
-            "num_iid": num_iid,
-            "sku_id": sku_id,
-            "fields": fields,
-            "image": image,
-            "img_id": img_id,
-            "position": position,
+            **business,
         }
     )
     params = _apply_extra(params, extra)
@@ -530,6 +664,28 @@ def build_qianmi_upload_request(
 
 
 qianmi_upload = _sender(build_qianmi_upload_request, "qianmi_upload")
+
+
+def build_qianmi_lookup_request(
+    client: httpx.Client,
+    *,
+    app_key: str,
+    secret: str,
+    access_token: str | None,
+    num_iid: str | None,
+    sku_id: str | None,
+    fields: str | None = "id,url,position,created",
+    timestamp: str | int | None = None,
+    extra: Extra = None,
+) -> httpx.Request:
+    """lookups.md: ``qianmi.cloudshop.sku.images.get``, signed and encoded as the upload."""
+    business = {"num_iid": num_iid, "sku_id": sku_id, "fields": fields}
+    return _qianmi_request(
+        client, QIANMI_LOOKUP_METHOD, app_key, secret, access_token, business, timestamp, extra
+    )
+
+
+qianmi_lookup = _sender(build_qianmi_lookup_request, "qianmi_lookup")
 
 
 # --- test images --------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from spec_clients import (
     make_jpeg,
     make_png,
     make_webp,
+    vv_lookup,
     vv_token,
     vv_upload,
 )
@@ -541,6 +542,10 @@ RECIPES: dict[str, Expect] = {
     "missing_param": Expect(100, 200, BAD, lambda c, s: upload(c, None)),
     "malformed_body": Expect(100, 200, BAD, _malformed),
     "bad_category": Expect(100, 200, BAD, lambda c, s: upload(c, picture_category_id="123")),
+    # docs/lookups.md: the look-up's page_size is at most 100.
+    "bad_paging": Expect(
+        100, 200, BAD, lambda c, s: vv_lookup(c, token=TOKEN, shop_id=SHOP, page_size=101)
+    ),
     "too_large": Expect(100, 200, BAD, lambda c, s: upload(c, padded_jpeg(MB3 + 1))),
     "bad_format": Expect(100, 200, BAD, lambda c, s: upload(c, make_webp(), "a.webp")),
     "corrupt_image": Expect(100, 200, BAD, lambda c, s: upload(c, truncated_jpeg())),

@@ -40,7 +40,15 @@ def create_app(state: SandboxState | None = None) -> Starlette:
     app = Starlette(
         routes=[
             *taobao_picture.routes(state),
-            *top.routes(state, [taobao_miniapp.API, tmall_item.API]),
+            *top.routes(
+                state,
+                [
+                    taobao_miniapp.API,
+                    taobao_miniapp.LOOKUP_API,
+                    tmall_item.API,
+                    tmall_item.LOOKUP_API,
+                ],
+            ),
             *doudian.routes(state),
             *qianmi_sku.routes(state),
             *control.routes(state),

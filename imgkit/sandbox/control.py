@@ -8,7 +8,7 @@
 ``POST /_sandbox/audit``    make matching Douyin uploads fail their audit
 ``POST /_sandbox/reset``    forget everything
 ``GET  /_sandbox/health``   liveness
-``GET  /img/{key}``         an uploaded image, byte-for-byte
+``GET  /img/{key}``         an uploaded image, byte-for-byte (or one the world seeded)
 
 Example
 -------
@@ -26,7 +26,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from imgkit.sandbox import qianmi_sku, tmall_item
 from imgkit.sandbox.faults import FaultConfigError
+from imgkit.sandbox.seeded import seeded_png
 from imgkit.sandbox.state import AuditRule, SandboxState
 from imgkit.sandbox.store import IMAGE_ROUTE
 
@@ -89,10 +91,14 @@ def routes(state: SandboxState) -> list[Route]:
         return JSONResponse({"ok": True})
 
     async def image(request: Request) -> Response:
-        stored = state.store.get(request.path_params["key"])
-        if stored is None:
-            return JSONResponse({"error": "no such image"}, status_code=404)
-        return Response(stored.data, media_type=stored.facts.content_type)
+        key = request.path_params["key"]
+        stored = state.store.get(key)
+        if stored is not None:
+            return Response(stored.data, media_type=stored.facts.content_type)
+        # Images the world seeded were never uploaded; a replace stores over them (above).
+        if key in tmall_item.seeded_keys(state.world) or key in qianmi_sku.seeded_keys(state.world):
+            return Response(seeded_png(key), media_type="image/png")
+        return JSONResponse({"error": "no such image"}, status_code=404)
 
     return [
         Route("/_sandbox/faults", set_faults, methods=["POST"]),

@@ -19,12 +19,12 @@ from imgkit.sandbox.failures import Failure
 from imgkit.sandbox.top import GATEWAY_FAILURES
 
 _TITLES = {
-    "taobao_picture": "`taobao_picture`: vv-tool → Taobao picture space",
+    "taobao_picture": "`taobao_picture`: vv-tool → Taobao picture space (upload and look-up)",
     "top_gateway": "TOP gateway (`/router/rest`, both `taobao_miniapp` and `tmall_item`)",
-    "taobao_miniapp": "`taobao_miniapp`: taobao.miniapp.trade.picture.upload",
-    "tmall_item": "`tmall_item`: taobao.item.img.upload.tmall",
+    "taobao_miniapp": "`taobao_miniapp`: taobao.miniapp.trade.picture.upload and .get",
+    "tmall_item": "`tmall_item`: taobao.item.img.upload.tmall and taobao.item.seller.get",
     "doudian": "`doudian`: fw199 → Douyin material centre",
-    "qianmi_sku": "`qianmi_sku`: qianmi.cloudshop.sku.image.upload",
+    "qianmi_sku": "`qianmi_sku`: qianmi.cloudshop.sku.image.upload and sku.images.get",
 }
 
 _HEADER = """# Sandbox error codes and how to trigger them

@@ -7,6 +7,10 @@ signed.  Errors come in the seed page's shape
 ROP main codes; the SKU service's own errors carry main code 9 and a documented sub-code
 (the main code is a sandbox convention).
 
+The same endpoint serves the look-up ``qianmi.cloudshop.sku.images.get`` of
+``docs/lookups.md`` (a sandbox convention): every image of a SKU, from the records the
+uploads keep.
+
 Example
 -------
 >>> PLATFORM.failures["sku_not_found"].sub_code
@@ -27,14 +31,19 @@ from starlette.routing import Route
 from imgkit.sandbox.failures import Failure, PlatformFailure, catalogue
 from imgkit.sandbox.imageinfo import inspect_image
 from imgkit.sandbox.pipeline import Call, SandboxPlatform, Upload, handle
+from imgkit.sandbox.seeded import seeded_key
 from imgkit.sandbox.signing import qianmi_sign, same_sign
 from imgkit.sandbox.state import SandboxState
+from imgkit.sandbox.store import IMAGE_ROUTE
 from imgkit.sandbox.timestamps import format_gmt8, parse_gmt8, within_skew
 from imgkit.sandbox.world import World
 
 KEY = "qianmi_sku"
 PATH = "/api"
 METHOD = "qianmi.cloudshop.sku.image.upload"
+LOOKUP_METHOD = "qianmi.cloudshop.sku.images.get"
+# The look-up's fields when it names none (lookups.md gives these four in its answer).
+LOOKUP_FIELDS = "id,url,position,created"
 MAX_BYTES = 1024 * 1024
 MAX_IMAGES = 5
 EXTENSIONS = frozenset({"gif", "jpg", "jpeg", "png"})
@@ -140,7 +149,7 @@ FAILURES = catalogue(
         "32",
         "缺少必选参数",
         "请查看根据服务接口对参数的要求",
-        "no `timestamp`, `num_iid`, `sku_id` or `fields`",
+        "no `timestamp`, `num_iid`, `sku_id` or (uploads only) `fields`",
         "isv.missing-parameter:{name}",
         "缺少必选参数{name}",
     ),
@@ -210,7 +219,11 @@ FAILURES = catalogue(
 
 @dataclass
 class SkuImage:
-    """An image of a SKU; ``key`` is None for images seeded by the world."""
+    """An image of a SKU, stored under ``key``.
+
+    ``url`` is empty for an image seeded by the world (nobody uploaded it): it is served
+    from :mod:`imgkit.sandbox.seeded` at the host the caller used (see :func:`image_url`).
+    """
 
     id: str
     position: int
@@ -231,9 +244,28 @@ class QianmiBook:
         book = cls()
         for (num_iid, sku_id), sku in world.qianmi_skus.items():
             book.skus[(num_iid, sku_id)] = {
-                f"{sku_id}-{n}": SkuImage(f"{sku_id}-{n}", n) for n in range(sku.images)
+                f"{sku_id}-{n}": SkuImage(f"{sku_id}-{n}", n, key=_seeded_key(num_iid, sku_id, n))
+                for n in range(sku.images)
             }
         return book
+
+
+def _seeded_key(num_iid: str, sku_id: str, n: int) -> str:
+    return seeded_key(KEY, f"{num_iid}/{sku_id}", n)
+
+
+def seeded_keys(world: World) -> set[str]:
+    """The keys of every image the world seeds on its SKUs (served by ``/img/``)."""
+    return {
+        _seeded_key(num_iid, sku_id, n)
+        for (num_iid, sku_id), sku in world.qianmi_skus.items()
+        for n in range(sku.images)
+    }
+
+
+def image_url(call: Call, image: SkuImage) -> str:
+    """Where ``image`` is served: its upload's URL, or a seeded image's at the caller's host."""
+    return image.url or f"{call.base_url}{IMAGE_ROUTE}/{image.key}"
 
 
 class QianmiPlatform(SandboxPlatform):
@@ -284,7 +316,7 @@ def _authenticate(call: Call) -> str:
     method = call.param("method")
     if not method:
         raise fail("missing_method")
-    if method != METHOD:
+    if method not in (METHOD, LOOKUP_METHOD):
         raise fail("invalid_method")
     version = call.param("v")
     if not version:
@@ -409,24 +441,64 @@ async def _upload(call: Call) -> Response:
     return _answer(call, record, num_iid, sku_id)
 
 
-def _answer(call: Call, image: SkuImage, num_iid: str, sku_id: str) -> Response:
-    wanted = [f.strip() for f in call.param("fields").split(",")]
+def _sku_img(
+    call: Call, image: SkuImage, num_iid: str, sku_id: str, fields: str
+) -> dict[str, object]:
+    wanted = [f.strip() for f in fields.split(",")]
     everything = {
         "id": image.id,
-        "url": image.url,
+        "url": image_url(call, image),
         "position": image.position,
         "created": image.created,
         "num_iid": num_iid,
         "sku_id": sku_id,
     }
-    sku_img = {name: everything[name] for name in FIELDS if name in wanted}
+    return {name: everything[name] for name in FIELDS if name in wanted}
+
+
+def _answer(call: Call, image: SkuImage, num_iid: str, sku_id: str) -> Response:
+    sku_img = _sku_img(call, image, num_iid, sku_id, call.param("fields"))
     return JSONResponse({"sku_image_upload_response": {"sku_img": sku_img}})
+
+
+async def _lookup(call: Call) -> Response:
+    """``qianmi.cloudshop.sku.images.get``: every image of the SKU, by position."""
+    state = call.state
+    user = _authenticate(call)
+    for name in ("num_iid", "sku_id"):
+        if not call.param(name):
+            raise PLATFORM.fail("missing_argument", name=name)
+    num_iid, sku_id = call.param("num_iid"), call.param("sku_id")
+    # The upload's own checks and sub-codes (lookups.md).  A SKU without specs is still
+    # read: it simply has no images, since the upload refuses to give it any.
+    skus = {k for k, v in state.world.qianmi_skus.items() if v.user == user}
+    if not any(k[0] == num_iid for k in skus):
+        raise PLATFORM.fail("item_not_found")
+    if (num_iid, sku_id) not in skus:
+        raise PLATFORM.fail("sku_not_found")
+    fields = call.param("fields") or LOOKUP_FIELDS
+    with state.lock:
+        images = sorted(
+            book(state).skus.get((num_iid, sku_id), {}).values(),
+            key=lambda image: (image.position, image.id),
+        )
+        listed = [_sku_img(call, image, num_iid, sku_id, fields) for image in images]
+    answer = {"sku_imgs": {"sku_img": listed}, "total_results": len(listed)}
+    return JSONResponse({"sku_images_get_response": answer})
+
+
+async def _serve(call: Call) -> Response:
+    # One endpoint, two methods; an unknown method is refused inside ``_authenticate``
+    # at its place in the ROP order, so anything but the look-up goes to the upload.
+    if call.param("method") == LOOKUP_METHOD:
+        return await _lookup(call)
+    return await _upload(call)
 
 
 def routes(state: SandboxState) -> list[Route]:
     """``POST /api`` bound to ``state``."""
 
     async def api(request: Request) -> Response:
-        return await handle(request, state, PLATFORM, _upload)
+        return await handle(request, state, PLATFORM, _serve)
 
     return [Route(PATH, api, methods=["POST"])]

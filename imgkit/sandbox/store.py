@@ -68,6 +68,9 @@ class ImageStore:
 
         ``replace=True`` marks a replace-by-id call, which is never a duplicate; with the
         ``key`` of a stored image the bytes are swapped in place and its URL stays the same.
+        A ``key`` not stored yet (an image the world seeded, served from
+        :mod:`imgkit.sandbox.seeded`) is taken as is, so a replaced seeded image keeps its
+        URL too.
         """
         placement = (platform, shop, target, facts.sha256)
         duplicate = not replace and self._placements[placement] > 0
@@ -78,7 +81,7 @@ class ImageStore:
             if self._placements[retired] <= 0:
                 del self._placements[retired]
         self._placements[placement] += 1
-        if key is None or old is None:
+        if key is None:
             key = f"{platform}/{next(self._serial):08d}{facts.sha256[:16]}.{facts.extension}"
         image = StoredImage(key, platform, shop, target, data, facts, time.time())
         self._images[key] = image
@@ -87,6 +90,10 @@ class ImageStore:
     def get(self, key: str) -> StoredImage | None:
         """The image stored under ``key`` (the part of its URL after ``/img/``)."""
         return self._images.get(key)
+
+    def images(self) -> list[StoredImage]:
+        """Every stored image, in storing order (a replaced image holds its new bytes)."""
+        return list(self._images.values())
 
     def find(self, platform: str, shop: str, sha256: str) -> StoredImage | None:
         """The first image of ``shop`` on ``platform`` with these bytes, if any."""

@@ -4,10 +4,13 @@ Gateway problems come as ``error_response``; content problems come inside a norm
 envelope as ``result.success = false`` with a numeric ``err_code`` (sandbox convention,
 ``shared/platforms.md`` §1a): the error codes 2001–2005 are the sandbox's own.
 
+``taobao.miniapp.trade.picture.get`` is the look-up of ``docs/lookups.md`` (a sandbox
+convention): a mini-app's pictures of the session's seller, filtered by title, paged.
+
 Example
 -------
->>> API.method
-'taobao.miniapp.trade.picture.upload'
+>>> (API.method, LOOKUP_API.method)
+('taobao.miniapp.trade.picture.upload', 'taobao.miniapp.trade.picture.get')
 """
 
 from __future__ import annotations
@@ -20,16 +23,20 @@ from starlette.responses import JSONResponse, Response
 
 from imgkit.sandbox.failures import Failure, PlatformFailure, catalogue
 from imgkit.sandbox.imageinfo import inspect_image
+from imgkit.sandbox.paging import BadPaging, page_of, read_paging
 from imgkit.sandbox.pipeline import Call
 from imgkit.sandbox.state import SandboxState
 from imgkit.sandbox.timestamps import format_gmt8
-from imgkit.sandbox.titles import picture_title, unique_title
+from imgkit.sandbox.titles import picture_title, title_matches, unique_title
 from imgkit.sandbox.top import TopApi, TopPlatform, authenticate, error_body, success_body
-from imgkit.sandbox.world import MINIAPP_METHOD, World
+from imgkit.sandbox.world import MINIAPP_LOOKUP_METHOD, MINIAPP_METHOD, World
 
 KEY = "taobao_miniapp"
 MAX_BYTES = 3 * 1024 * 1024
 FORMATS = frozenset({"jpeg", "png", "gif"})
+LOOKUP_PAGE_SIZE = 20
+# A picture record holds the upload's ``model`` plus these bookkeeping fields.
+_BOOKKEEPING = ("seller", "key", "miniapp_id")
 # ASCII digits only: str.isdigit() also takes superscript and fullwidth digits, which
 # int() then refuses (an HTTP 500) or silently reads.
 _NUMBER = re.compile(r"-?[0-9]+")
@@ -45,7 +52,7 @@ API_FAILURES = catalogue(
         2001,
         "小程序不存在或不属于当前应用",
         "a `miniapp_id` the app does not own (the sandbox app 21000001 owns 3000000012345 "
-        "and 3000000012346)",
+        "and 3000000012346), uploading or looking up",
     ),
     _r("too_large", 2002, "图片大小不能超过3M", "`bytes` over 3 MB"),
     _r(
@@ -71,7 +78,11 @@ API_FAILURES = catalogue(
 
 @dataclass
 class MiniappBook:
-    """The sellers' picture spaces: titles in use and pictures by id."""
+    """The sellers' picture spaces: titles in use and pictures by id.
+
+    A picture is its upload's ``model`` plus ``seller``, ``key`` (in the image store) and
+    ``miniapp_id`` (of its latest upload or replace), which the look-up filters on.
+    """
 
     titles: dict[str, set[str]] = field(default_factory=dict)
     pictures: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -94,7 +105,13 @@ class MiniappPlatform(TopPlatform):
             "err_code": failure.failure.code,
             "err_message": failure.message,
         }
-        return JSONResponse(success_body(MINIAPP_METHOD, {"result": result}))
+        # The look-up answers under its own root, as any TOP method does.
+        method = (
+            MINIAPP_LOOKUP_METHOD
+            if call.param("method") == MINIAPP_LOOKUP_METHOD
+            else MINIAPP_METHOD
+        )
+        return JSONResponse(success_body(method, {"result": result}))
 
 
 PLATFORM = MiniappPlatform(KEY, API_FAILURES)
@@ -165,12 +182,50 @@ async def _upload(call: Call) -> Response:
         "modified": now,
     }
     with state.lock:
-        book.pictures[new_id] = {**model, "seller": seller, "key": image.key}
+        book.pictures[new_id] = {
+            **model,
+            "seller": seller,
+            "key": image.key,
+            "miniapp_id": str(miniapp_id),
+        }
     result = {"success": True, "model": model}
     return JSONResponse(success_body(MINIAPP_METHOD, {"result": result}))
 
 
+async def _lookup(call: Call) -> Response:
+    """``taobao.miniapp.trade.picture.get``: the seller's pictures of one mini-app."""
+    state = call.state
+    caller = authenticate(call, PLATFORM, MINIAPP_LOOKUP_METHOD)
+    miniapp_id = _int_param(call, "miniapp_id", required=True)
+    try:
+        page_no, page_size = read_paging(
+            call.param("page_no"), call.param("page_size"), default_size=LOOKUP_PAGE_SIZE
+        )
+    except BadPaging as exc:
+        raise PLATFORM.fail("invalid_argument", name=exc.name) from exc
+    # As the upload: an id the app does not own is a content answer, not a gateway one.
+    if state.world.miniapps.get(str(miniapp_id)) != caller.app_key:
+        raise PLATFORM.fail("miniapp_not_found")
+    wanted = call.param("file_name")
+    seller = caller.session.seller
+    with state.lock:
+        matches = [
+            {k: v for k, v in picture.items() if k not in _BOOKKEEPING}
+            for pic_id, picture in sorted(book(state).pictures.items())
+            if picture["seller"] == seller
+            and picture["miniapp_id"] == str(miniapp_id)
+            and (not wanted or title_matches(wanted, picture["title"]))
+        ]
+    result = {
+        "success": True,
+        "total": len(matches),
+        "models": {"picture": page_of(matches, page_no, page_size)},
+    }
+    return JSONResponse(success_body(MINIAPP_LOOKUP_METHOD, {"result": result}))
+
+
 API = TopApi(MINIAPP_METHOD, PLATFORM, _upload)
+LOOKUP_API = TopApi(MINIAPP_LOOKUP_METHOD, PLATFORM, _lookup)
 
 
 def book(state: SandboxState) -> MiniappBook:

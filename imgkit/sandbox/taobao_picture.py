@@ -5,6 +5,10 @@ client-credentials token endpoint ``POST /api/proxy/oauth/token``.  Codes and Ch
 messages follow the seed page; the 401/429 bodies are a sandbox convention (see
 ``shared/platforms.md`` §3).
 
+``POST /tool/erps/tbpicture/get`` is the look-up of ``docs/lookups.md`` (a sandbox
+convention modelled on TOP's ``taobao.picture.get``): a shop's pictures, filtered by
+category and title, paged; same token checks and the same 10/s budget as the upload.
+
 Example
 -------
 >>> PLATFORM.failures["shop_unauthorized"].code
@@ -24,14 +28,17 @@ from starlette.routing import Route
 
 from imgkit.sandbox.failures import Failure, PlatformFailure, catalogue
 from imgkit.sandbox.imageinfo import inspect_image
+from imgkit.sandbox.paging import BadPaging, page_of, read_paging
 from imgkit.sandbox.pipeline import Call, SandboxPlatform, handle
 from imgkit.sandbox.state import SandboxState
 from imgkit.sandbox.timestamps import format_gmt8
-from imgkit.sandbox.titles import picture_title, unique_title
-from imgkit.sandbox.world import VvClient, World
+from imgkit.sandbox.titles import picture_title, title_matches, unique_title
+from imgkit.sandbox.world import VvClient, VvShop, World
 
 KEY = "taobao_picture"
 UPLOAD_PATH = "/tool/erps/tbpicture"
+LOOKUP_PATH = "/tool/erps/tbpicture/get"
+LOOKUP_PAGE_SIZE = 40
 TOKEN_PATH = "/api/proxy/oauth/token"
 MAX_BYTES = 3 * 1024 * 1024
 FORMATS = frozenset({"jpeg", "png", "gif"})
@@ -60,7 +67,16 @@ FAILURES = catalogue(
         "missing_param",
         100,
         _BAD + ":{name}不能为空",
-        trigger="leave out `shop_id`, `picture_category_id`, `img` or `image_input_title`",
+        trigger="leave out `shop_id`, `picture_category_id`, `img` or `image_input_title` "
+        "(the look-up: `shop_id`)",
+    ),
+    Failure(
+        "bad_paging",
+        100,
+        _BAD + ":{name}取值无效",
+        source="choice",
+        trigger="look-up: `page_no` below 1, `page_size` outside 1–100, or either not a "
+        "whole number",
     ),
     Failure(
         "malformed_body",
@@ -147,9 +163,13 @@ FAILURES = catalogue(
 
 @dataclass
 class VvBook:
-    """Picture space per shop: titles in use, pictures by id; tokens handed out."""
+    """Picture space per shop: titles in use, pictures by id; tokens handed out.
+
+    ``pictures`` maps a picture id to its shop and the ``picture`` the upload answered.
+    """
 
     titles: dict[str, set[str]] = field(default_factory=dict)
+    pictures: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     issued: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     @classmethod
@@ -206,7 +226,8 @@ def _client_for_token(state: SandboxState, token: str) -> tuple[str, VvClient] |
     return None
 
 
-async def _upload(call: Call) -> Response:
+def _authorize(call: Call) -> VvClient:
+    """The bearer token, its 10/s budget and its client's standing, as for every API call."""
     state = call.state
     header = call.request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -215,6 +236,7 @@ async def _upload(call: Call) -> Response:
         raise PLATFORM.fail("unauthorized")
     _client_id, client = found
     call.credential = token.strip()
+    # One budget per token, whichever API the call is for (uploads and look-ups alike).
     with state.lock:
         wait = state.limiter.hit(f"vv:{call.credential}", state.limits.vv_token_qps)
     if wait is not None:
@@ -223,15 +245,27 @@ async def _upload(call: Call) -> Response:
         raise PLATFORM.fail(client.problem)
     if call.param("vvtype") != "2":
         raise PLATFORM.fail("unsupported")
-    for name in ("shop_id", "picture_category_id", "image_input_title"):
-        if not call.param(name):
-            raise PLATFORM.fail("missing_param", name=name)
+    return client
+
+
+def _shop(call: Call, client: VvClient) -> tuple[str, VvShop]:
+    """The ``shop_id`` and its shop, known to vv-tool and authorized for the client."""
     shop_id = call.param("shop_id")
-    shop = state.world.vv_shops.get(shop_id)
+    shop = call.state.world.vv_shops.get(shop_id)
     if shop is None:
         raise PLATFORM.fail("account_missing")
     if shop_id not in client.shops:
         raise PLATFORM.fail("shop_unauthorized")
+    return shop_id, shop
+
+
+async def _upload(call: Call) -> Response:
+    state = call.state
+    client = _authorize(call)
+    for name in ("shop_id", "picture_category_id", "image_input_title"):
+        if not call.param(name):
+            raise PLATFORM.fail("missing_param", name=name)
+    shop_id, shop = _shop(call, client)
     category = call.param("picture_category_id")
     if category not in shop.categories:
         raise PLATFORM.fail("bad_category")
@@ -272,8 +306,41 @@ async def _upload(call: Call) -> Response:
         "modified": now,
         "client_type": client_type,
     }
+    with state.lock:
+        _book(state).pictures[picture_id] = (shop_id, picture)
     data = {"withholding_money": 4, "picture_upload_response": {"picture": picture}}
     return JSONResponse(_envelope(call, 0, "操作成功", data))
+
+
+async def _lookup(call: Call) -> Response:
+    """The shop's pictures, by ``picture_id``; ``total_results`` counts every match."""
+    state = call.state
+    client = _authorize(call)
+    if not call.param("shop_id"):
+        raise PLATFORM.fail("missing_param", name="shop_id")
+    shop_id, shop = _shop(call, client)
+    category = call.param("picture_category_id")
+    # As the upload: a category the shop does not have is refused, not an empty list.
+    if category and category not in shop.categories:
+        raise PLATFORM.fail("bad_category")
+    try:
+        page_no, page_size = read_paging(
+            call.param("page_no"), call.param("page_size"), default_size=LOOKUP_PAGE_SIZE
+        )
+    except BadPaging as exc:
+        raise PLATFORM.fail("bad_paging", name=exc.name) from exc
+    wanted = call.param("title")
+    with state.lock:
+        matches = [
+            dict(picture)
+            for _picture_id, (owner, picture) in sorted(_book(state).pictures.items())
+            if owner == shop_id
+            and (not category or str(picture["picture_category_id"]) == category)
+            and (not wanted or title_matches(wanted, picture["title"]))
+        ]
+    pictures = {"picture": page_of(matches, page_no, page_size)}
+    data = {"picture_get_response": {"pictures": pictures, "total_results": len(matches)}}
+    return JSONResponse(_envelope(call, 0, "success", data))
 
 
 async def _token(call: Call) -> Response:
@@ -303,7 +370,11 @@ def routes(state: SandboxState) -> list[Route]:
     async def token(request: Request) -> Response:
         return await handle(request, state, PLATFORM, _token)
 
+    async def lookup(request: Request) -> Response:
+        return await handle(request, state, PLATFORM, _lookup)
+
     return [
         Route(UPLOAD_PATH, upload, methods=["POST"]),
+        Route(LOOKUP_PATH, lookup, methods=["POST"]),
         Route(TOKEN_PATH, token, methods=["POST"]),
     ]

@@ -1,14 +1,17 @@
-"""``taobao.item.img.upload.tmall`` behind the TOP gateway (``tmall_item``).
+"""``taobao.item.img.upload.tmall`` behind the TOP gateway (``tmall_item``), and its look-up.
 
 Adds an image to an item (at most 5, main image included; the main image's id is 0),
 replaces one by ``id``, or sets the main (``is_major``) or 3:4 (``is_rectangle``) image.
 Every error of the seed page is reachable; the items of the sandbox world that trigger
 them are listed in ``docs/sandbox-errors.md``.
 
+``taobao.item.seller.get`` (``docs/lookups.md``) lists an item's images from the same
+records: what a client uses to learn whether an unanswered upload was stored.
+
 Example
 -------
->>> API.method
-'taobao.item.img.upload.tmall'
+>>> (API.method, LOOKUP_API.method)
+('taobao.item.img.upload.tmall', 'taobao.item.seller.get')
 """
 
 from __future__ import annotations
@@ -21,18 +24,18 @@ from starlette.responses import JSONResponse, Response
 from imgkit.sandbox.failures import Failure, catalogue
 from imgkit.sandbox.imageinfo import inspect_image
 from imgkit.sandbox.pipeline import Call
+from imgkit.sandbox.seeded import seeded_key
 from imgkit.sandbox.state import SandboxState
+from imgkit.sandbox.store import IMAGE_ROUTE
 from imgkit.sandbox.timestamps import format_gmt8
 from imgkit.sandbox.top import TopApi, TopPlatform, authenticate, success_body
-from imgkit.sandbox.world import TMALL_METHOD, World
+from imgkit.sandbox.world import TMALL_LOOKUP_METHOD, TMALL_METHOD, World
 
 KEY = "tmall_item"
 MAX_BYTES = 3145728
 MAX_IMAGES = 5
 FORMATS = frozenset({"jpeg", "png", "gif"})
 RECTANGLE = "rectangle"
-# Images the world says an item already had; never uploaded, so never served.
-SEEDED_URL = "https://img.alicdn.com/bao/uploaded/sandbox-seeded"
 _SVC = "isv.item-image-upload-service-error:"
 # ASCII digits only: str.isdigit() also takes superscript and fullwidth digits, which
 # int() then refuses (an HTTP 500) or silently reads.
@@ -102,7 +105,7 @@ API_FAILURES = catalogue(
         "user_not_exist",
         "isv.user-not-exist:invalid-nick",
         "user 不存在",
-        "session `sbx-session-ghost` (its seller no longer exists)",
+        "session `sbx-session-ghost` (its seller no longer exists), uploading or looking up",
     ),
     _e(
         "too_large",
@@ -127,7 +130,8 @@ API_FAILURES = catalogue(
         "item_get_not_found",
         "isv.item-get-service-error:ITEM_NOT_FOUND",
         "没有找到宝贝",
-        "a `num_iid` the sandbox does not know",
+        "a `num_iid` the sandbox does not know; for the look-up `taobao.item.seller.get` "
+        "also an item of another seller",
     ),
     _e(
         "picture_service_error",
@@ -191,7 +195,11 @@ _ITEM_PROBLEMS = {
 
 @dataclass
 class ItemImage:
-    """An image of an item; ``key`` is None for images seeded by the world."""
+    """An image of an item, stored under ``key``.
+
+    ``url`` is empty for an image seeded by the world (nobody uploaded it): it is served
+    from :mod:`imgkit.sandbox.seeded` at the host the caller used (see :func:`image_url`).
+    """
 
     id: int
     position: int
@@ -214,9 +222,23 @@ class TmallBook:
             slots: dict[int | str, ItemImage] = {}
             for n in range(item.images):
                 image_id = 0 if n == 0 else int(num_iid[-4:]) * 100 + n
-                slots[image_id] = ItemImage(image_id, n, f"{SEEDED_URL}/{num_iid}_{n}.jpg")
+                slots[image_id] = ItemImage(image_id, n, key=seeded_key(KEY, num_iid, n))
             book.items[num_iid] = slots
         return book
+
+
+def seeded_keys(world: World) -> set[str]:
+    """The keys of every image the world seeds on its items (served by ``/img/``)."""
+    return {
+        seeded_key(KEY, num_iid, n)
+        for num_iid, item in world.tmall_items.items()
+        for n in range(item.images)
+    }
+
+
+def image_url(call: Call, image: ItemImage) -> str:
+    """Where ``image`` is served: its upload's URL, or a seeded image's at the caller's host."""
+    return image.url or f"{call.base_url}{IMAGE_ROUTE}/{image.key}"
 
 
 PLATFORM = TopPlatform(KEY, API_FAILURES)
@@ -338,11 +360,57 @@ def _move(image: ItemImage, position: int | None) -> ItemImage:
 
 
 def _answer(call: Call, image: ItemImage) -> Response:
-    item_img = {"id": image.id, "url": image.url, "created": image.created}
+    item_img = {"id": image.id, "url": image_url(call, image), "created": image.created}
     return JSONResponse(success_body(TMALL_METHOD, {"item_img": item_img}))
 
 
+async def _lookup(call: Call) -> Response:
+    """``taobao.item.seller.get``: the item's images as the uploads left them."""
+    state = call.state
+    caller = authenticate(call, PLATFORM, TMALL_LOOKUP_METHOD)
+    num_iid = call.param("num_iid")
+    if not num_iid:
+        raise PLATFORM.fail("missing_argument", name="num_iid")
+    if not _NUMBER.fullmatch(num_iid):
+        raise PLATFORM.fail("invalid_argument", name="num_iid")
+    if not call.param("fields"):
+        raise PLATFORM.fail("missing_argument", name="fields")
+    fields = {name.strip() for name in call.param("fields").split(",")}
+    if caller.session.problem == "user_missing":
+        raise PLATFORM.fail("user_not_exist")
+    item = state.world.tmall_items.get(num_iid)
+    # lookups.md: an unknown item and another seller's item get the same answer.  The item
+    # problems that refuse an upload (deleted, adult, alcohol…) are about changing the
+    # item, so they do not stop a read.
+    if item is None or item.seller != caller.session.seller:
+        raise PLATFORM.fail("item_get_not_found")
+    with state.lock:
+        slots = book(state).items.get(num_iid, {})
+        # The 3:4 image is not one of the item's images (lookups.md): it is not listed.
+        images = sorted(
+            (image for slot, image in slots.items() if slot != RECTANGLE),
+            key=lambda image: (image.position, image.id),
+        )
+        listed = [
+            {
+                "id": image.id,
+                "url": image_url(call, image),
+                "position": image.position,
+                "created": image.created,
+            }
+            for image in images
+        ]
+    answer: dict[str, object] = {}
+    if "num_iid" in fields:
+        answer["num_iid"] = int(num_iid)
+    # TOP also takes sub-fields ("item_img.url"); the sandbox answers them with whole images.
+    if any(name == "item_img" or name.startswith("item_img.") for name in fields):
+        answer["item_imgs"] = {"item_img": listed}
+    return JSONResponse(success_body(TMALL_LOOKUP_METHOD, {"item": answer}))
+
+
 API = TopApi(TMALL_METHOD, PLATFORM, _upload)
+LOOKUP_API = TopApi(TMALL_LOOKUP_METHOD, PLATFORM, _lookup)
 
 
 def book(state: SandboxState) -> TmallBook:

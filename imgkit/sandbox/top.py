@@ -115,7 +115,8 @@ GATEWAY_FAILURES = catalogue(
         "isv_permission",
         11,
         "Insufficient isv permissions",
-        "app key 21000003 calling taobao.item.img.upload.tmall (its API package lacks it)",
+        "app key 21000003 calling taobao.item.img.upload.tmall or taobao.item.seller.get "
+        "(its API package lacks them)",
         "isv.permission-api-package-not-allowed",
         "应用没有该API的调用权限",
     ),

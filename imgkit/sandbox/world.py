@@ -147,6 +147,9 @@ class World:
 
 TMALL_METHOD = "taobao.item.img.upload.tmall"
 MINIAPP_METHOD = "taobao.miniapp.trade.picture.upload"
+# The look-ups of docs/lookups.md: what an unanswered upload may have stored.
+TMALL_LOOKUP_METHOD = "taobao.item.seller.get"
+MINIAPP_LOOKUP_METHOD = "taobao.miniapp.trade.picture.get"
 
 
 def default_world() -> World:
@@ -155,7 +158,10 @@ def default_world() -> World:
         top_apps={
             "21000001": TopApp("sbx-top-secret-a"),
             "21000002": TopApp("sbx-top-secret-b"),
-            "21000003": TopApp("sbx-top-secret-noapi", apis=frozenset({MINIAPP_METHOD})),
+            # Mini-app package only: its look-up too, but no Tmall call (upload or look-up).
+            "21000003": TopApp(
+                "sbx-top-secret-noapi", apis=frozenset({MINIAPP_METHOD, MINIAPP_LOOKUP_METHOD})
+            ),
             "21000004": TopApp("sbx-top-secret-ip", ip_whitelist=frozenset({"203.0.113.7"})),
             "21000009": TopApp("sbx-top-secret-quota", daily_quota=0),
         },
