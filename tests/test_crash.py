@@ -2,10 +2,12 @@
 
 A child process uploads a batch file (journal beside it) to a real sandbox server whose
 answers take 30-60 ms, so requests are in flight when the child is killed.  The re-run in
-this process must skip what the journal confirmed, send what was never begun, and leave the
-rows that were on the wire in doubt: reported, not sent again (a second copy is worse than
-a question to the user) - unless the platform makes a re-send safe (Douyin's
-``need_distinct``), in which case they are re-sent and come back with the existing copy.
+this process must skip what the journal confirmed, send what was never begun, and settle
+the rows that were on the wire: by a look-up where the platform has one (``docs/lookups.md``:
+found -> ``uploaded`` with the copy the dead run stored, proven absent -> sent now), by a
+safe re-send where the platform makes one safe (Douyin's ``need_distinct`` returns the
+existing copy), and otherwise leave them in doubt: reported, not sent again (a second copy
+is worse than a question to the user).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +38,16 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SI
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = 40
 LATENCY_MS = [30, 60]
-SHOPS = {"doudian": ("douyin_shop", "0"), "taobao_picture": ("tb_picture_main", "0")}
+# platform -> (shop, targets): the Tmall items and Qianmi SKUs have room for 5 images each.
+SHOPS = {
+    "doudian": ("douyin_shop", ["0"]),
+    "taobao_picture": ("tb_picture_main", ["0"]),
+    "taobao_miniapp": ("miniapp_main", ["3000000012345"]),
+    "tmall_item": ("tmall_store", ["1489161940", "1489161941"]),
+    "qianmi_sku": ("qianmi_shop", ["18353/g1234", "18353/g1235"]),
+}
 IN_DOUBT = "may have been stored"
+FOUND = "a look-up found the image stored"
 CHILD = "import sys, imgkit; imgkit.upload(sys.argv[1], shops=sys.argv[2], progress=False)"
 
 
@@ -65,7 +76,8 @@ def write_batch(path: Path, files: list[Path], platforms: list[str], **options: 
     rows = []
     for n, file in enumerate(files):
         platform = platforms[n % len(platforms)]
-        shop, target = SHOPS[platform]
+        shop, targets = SHOPS[platform]
+        target = targets[n // len(platforms) % len(targets)]
         row = {"platform": platform, "shop": shop, "file": str(file), "target": target}
         rows.append(row | (options if platform == "doudian" else {}))
     pd.DataFrame(rows).to_csv(path, index=False)
@@ -135,21 +147,16 @@ def journal_states(path: Path) -> dict[str, tuple[str, str]]:
     return {sha: (state, url) for sha, state, url in rows}
 
 
-def owner(shops: dict[str, dict[str, str]], platform: str, shop: str) -> str:
-    """Whom the sandbox files an upload under: the Douyin seller, the picture space's shop."""
-    return shops[shop]["seller_nick" if platform == "doudian" else "shop_id"]
+def copies(sandbox: Sandbox) -> Counter[str]:
+    """sha256 -> how many images with those bytes the sandbox holds, on any platform."""
+    return Counter(image.facts.sha256 for image in sandbox.state.store.images())
 
 
 def stored_shas(sandbox: Sandbox, batch: Path) -> set[str]:
     """The sha256 of every row of ``batch`` the sandbox holds a copy of."""
-    shops = sandbox.shops
-    found = set()
-    for row in pd.read_csv(batch, dtype=str).to_dict("records"):
-        sha = hashlib.sha256(Path(row["file"]).read_bytes()).hexdigest()
-        where = owner(shops, row["platform"], row["shop"])
-        if sandbox.state.store.find(row["platform"], where, sha) is not None:
-            found.add(sha)
-    return found
+    held = copies(sandbox)
+    shas = (hashlib.sha256(Path(f).read_bytes()).hexdigest() for f in pd.read_csv(batch)["file"])
+    return {sha for sha in shas if held[sha]}
 
 
 @dataclass
@@ -195,10 +202,17 @@ def in_doubt(results: pd.DataFrame) -> pd.Series:
     return (results["status"] == "failed") & (results["category"] == "timeout")
 
 
+def found_by_look_up(results: pd.DataFrame) -> pd.Series:
+    """Rows the re-run settled as stored by the dead run, through the platform's look-up."""
+    return (results["status"] == "uploaded") & results["message"].str.contains(FOUND)
+
+
 @pytest.mark.parametrize("kill_at", [4, 12, 24])
 def test_a_killed_run_rerun_never_stores_a_row_twice(
     sandbox: Sandbox, tmp_path: Path, kill_at: int
 ) -> None:
+    """Douyin without ``need_distinct`` has no safe re-send and no look-up: its rows on the
+    wire stay in doubt.  Picture space has a look-up: its rows on the wire are settled."""
     crash = crash_and_rerun(sandbox, tmp_path, kill_at, ["doudian", "taobao_picture"])
     results = crash.results
     after = sandbox.stats()["total"]
@@ -207,6 +221,7 @@ def test_a_killed_run_rerun_never_stores_a_row_twice(
 
     status = results["status"]
     doubt = in_doubt(results)
+    found = found_by_look_up(results)
     assert results.loc[doubt, "message"].str.contains(IN_DOUBT).all(), results.loc[doubt]
     definite = status.isin(["uploaded", "skipped"]) | doubt
     assert definite.all(), results.loc[~definite, ["status", "category", "message"]]
@@ -218,22 +233,53 @@ def test_a_killed_run_rerun_never_stores_a_row_twice(
         if state == "done":  # confirmed before the kill: skipped, with the same URL
             assert row["status"] == "skipped", where
             assert row["url"] == url != "", where
-        elif state == "sending":  # on the wire at the kill: in doubt, not sent again
+        elif state == "sending" and row["platform"] == "doudian":  # in doubt, not sent again
             assert doubt[row.name], where
+        elif state == "sending":  # the look-up found the dead run's copy, or proved none
+            assert row["status"] == "uploaded", where
+            assert found[row.name] == (row["sha256"] in crash.stored_before), where
         else:  # never begun (or failed for sure): sent now
             assert row["status"] == "uploaded", where
+            assert not found[row.name], where
         if row["status"] in ("uploaded", "skipped"):
             assert row["sha256"] in stored_now, where
         else:  # in doubt: stored or not, as the dead run left it
             assert (row["sha256"] in stored_now) == (row["sha256"] in crash.stored_before), where
 
-    # Nothing was re-sent: the re-run stored exactly the rows it reports uploaded.
-    assert after["stored"] - crash.before["stored"] == (status == "uploaded").sum()
+    # Nothing was re-sent: the re-run stored exactly the rows it sent and reports uploaded.
+    assert after["stored"] - crash.before["stored"] == ((status == "uploaded") & ~found).sum()
     stored_in_doubt = sum(sha in crash.stored_before for sha in results.loc[doubt, "sha256"])
     print(
         f"kill at {kill_at} stored: {(status == 'skipped').sum()} skipped, "
-        f"{(status == 'uploaded').sum()} uploaded, {doubt.sum()} in doubt "
-        f"({stored_in_doubt} of them stored by the dead run)"
+        f"{(status == 'uploaded').sum()} uploaded ({found.sum()} found by a look-up), "
+        f"{doubt.sum()} in doubt ({stored_in_doubt} of them stored by the dead run)"
+    )
+
+
+@pytest.mark.parametrize("kill_at", [5, 15, 30])
+def test_every_row_of_all_five_platforms_ends_stored_exactly_once(
+    sandbox: Sandbox, tmp_path: Path, kill_at: int
+) -> None:
+    """The Done-when: killed mid-batch and re-run, every row of a batch across all five
+    platforms is stored exactly once (Douyin with ``need_distinct``, the rest by look-ups)."""
+    platforms = list(SHOPS)
+    crash = crash_and_rerun(sandbox, tmp_path, kill_at, platforms, need_distinct="true")
+    results = crash.results
+    stats = sandbox.stats()
+    assert set(results["platform_key"]) == set(platforms)
+    assert set(results["status"]) <= {"uploaded", "skipped"}, results[["status", "message"]]
+    assert stats["total"]["duplicates"] == 0, stats
+    held = copies(sandbox)
+    assert {sha: held[sha] for sha in results["sha256"]} == dict.fromkeys(results["sha256"], 1)
+    state = results["sha256"].map(crash.state)
+    assert (results.loc[state == "done", "status"] == "skipped").all()
+    assert (results.loc[state != "done", "status"] == "uploaded").all()
+    sending = state == "sending"
+    found = found_by_look_up(results)
+    print(
+        f"kill at {kill_at}: {sending.sum()} rows on the wire at the kill "
+        f"({', '.join(sorted(results.loc[sending, 'platform_key']))}); "
+        f"{found.sum()} settled by a look-up"
     )
 
 
