@@ -47,6 +47,10 @@ from imgkit.transport import Sender
 
 log = logging.getLogger("imgkit.engine")
 
+# Files up to this size are read on the event loop: handing a small read to a thread costs
+# more CPU (wake-ups, the GIL changing hands) than the read itself, ~0.15 ms per upload.
+INLINE_READ_MAX = 256 * 1024
+
 # Before a look-up after an unanswered upload: a server still storing the first copy
 # should have finished, so that the look-up lists it.
 LOOKUP_SETTLE_S = 1.0
@@ -102,6 +106,8 @@ class Row:
     in_doubt_since: float = 0.0
     # A look-up proved its unanswered upload stored nothing: the next send is safe.
     cleared: bool = False
+    # Its file's size when validated (0: unknown).
+    size: int = 0
 
 
 @dataclass
@@ -183,7 +189,10 @@ async def _job(run: Run, row: Row) -> Job | Outcome:
         data = await asyncio.to_thread(_download, row.file, row.adapter.limits.max_bytes)
     else:
         try:
-            data = await asyncio.to_thread(Path(row.file).read_bytes)
+            if 0 < row.size <= INLINE_READ_MAX:
+                data = Path(row.file).read_bytes()
+            else:
+                data = await asyncio.to_thread(Path(row.file).read_bytes)
         except OSError:
             data = None
     if data is None or hashlib.sha256(data).hexdigest() != row.sha256:
@@ -402,6 +411,14 @@ def _finish(run: Run, row: Row, result: RowResult) -> None:
         run.progress.finished(row.adapter.key, result.status)
 
 
+def _size(value: Any) -> int:
+    """A validated byte count as an int (0 when missing: a URL, say)."""
+    try:
+        return int(value) if value == value else 0  # NaN != NaN
+    except (TypeError, ValueError):
+        return 0
+
+
 def plan(
     checked: pd.DataFrame, shops: dict[str, Shop], journal: Journal | None
 ) -> tuple[list[Row], dict[Hashable, RowResult]]:
@@ -429,6 +446,7 @@ def plan(
                 options,
                 str(record["sha256"]),
                 key,
+                size=_size(record.get("bytes")),
             )
         )
     if journal is None:
