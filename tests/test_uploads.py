@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from PIL import Image
 
 import imgkit
@@ -115,3 +116,46 @@ def test_retry_failed_sends_only_what_can_succeed_now(sandbox: Sandbox, tmp_path
     assert set(second["status"]) == {"uploaded"}
     assert sandbox.stats()["doudian"]["requests"] == requests + 2  # the uploaded row is kept
     assert list(second.index) == list(first.index)
+
+
+def test_progress_shows_each_platform_with_live_counts(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bars go to stderr: one for the batch, one per platform, with final counts."""
+    files = images(tmp_path, 3)
+    frame = pd.concat(
+        [
+            doudian(files[:2]),
+            pd.DataFrame(
+                [
+                    {
+                        "platform": "qianmi_sku",
+                        "shop": "qianmi_shop",
+                        "file": str(files[2]),
+                        "target": "18353/g1234",
+                    }
+                ]
+            ),
+        ],
+        ignore_index=True,
+    )
+    results = imgkit.upload(frame, shops=sandbox.shops, journal=False)
+    assert set(results["status"]) == {"uploaded"}
+    err = capsys.readouterr().err
+    final = {
+        line.split(":")[0].strip(): line
+        for line in err.replace("\r", "\n").splitlines()
+        if "img" in line
+    }
+    assert "uploaded=2, failed=0" in final["doudian"], err
+    assert "uploaded=1" in final["qianmi_sku"], err
+    assert "3/3" in final["imgkit"], err
+    assert "uploaded=3" in final["imgkit"], err
+
+
+def test_progress_false_prints_nothing(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    imgkit.upload(doudian(images(tmp_path, 1)), shops=sandbox.shops, journal=False, progress=False)
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", "")
