@@ -319,15 +319,9 @@ class QianmiSkuAdapter(Adapter):
         >>> out.ok, out.image_id, out.url
         (True, '5', 'http://i/5.jpg')
         """
-        body = self.read_json(response)
+        body = self._body_or_failure(response)
         if isinstance(body, Outcome):
             return body
-        error = _error_object(body)
-        if error is not None:
-            code, sub_code, message = _error_fields(error)
-            return self.classify(
-                sub_code, code, code=code, sub_code=sub_code, message=message, raw=body
-            )
         answer = first_object(body)
         if answer is None or not response.is_success:
             return self.judge_status(response)
@@ -338,6 +332,19 @@ class QianmiSkuAdapter(Adapter):
             )
         return Outcome.failure(
             _MISSING_IMAGE, code="", message="an answer without sku_img.url", raw=body
+        )
+
+    def _body_or_failure(self, response: httpx.Response) -> dict[str, Any] | Outcome:
+        """The answer's JSON object, or its failure (either error shape) classified."""
+        body = self.read_json(response)
+        if isinstance(body, Outcome):
+            return body
+        error = _error_object(body)
+        if error is None:
+            return body
+        code, sub_code, message = _error_fields(error)
+        return self.classify(
+            sub_code, code, code=code, sub_code=sub_code, message=message, raw=body
         )
 
     def parse_lookup_response(self, response: httpx.Response) -> Lookup | Outcome:
@@ -353,15 +360,9 @@ class QianmiSkuAdapter(Adapter):
         >>> found.complete, found.candidates[0].image_id, found.candidates[0].position
         (True, '7', 1)
         """
-        body = self.read_json(response)
+        body = self._body_or_failure(response)
         if isinstance(body, Outcome):
             return body
-        error = _error_object(body)
-        if error is not None:
-            code, sub_code, message = _error_fields(error)
-            return self.classify(
-                sub_code, code, code=code, sub_code=sub_code, message=message, raw=body
-            )
         root = body.get(LOOKUP_ROOT)
         answer = root if isinstance(root, dict) else first_object(body)
         if answer is None or not response.is_success:
