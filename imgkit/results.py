@@ -43,7 +43,7 @@ RESULT_COLUMNS = (
 _VALIDATION_ONLY = ("ok", "issues", "fixable", "frames", "probe_error", "format")
 
 
-@dataclass
+@dataclass(slots=True)  # one per row: no per-instance dict
 class RowResult:
     """What happened to one row."""
 
