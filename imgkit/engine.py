@@ -279,10 +279,12 @@ def _bare_job(row: Row) -> Job:
     return Job(row.target, Path(row.file).name, options=row.options)
 
 
-async def settle_row(run: Run, row: Row) -> Verdict:
-    """Ask the platform whether ``row``'s unanswered upload was stored (:mod:`imgkit.settle`)."""
+async def settle_row(run: Run, row: Row, wait_s: float = 0.0) -> Verdict:
+    """Ask the platform whether ``row``'s unanswered upload was stored (:mod:`imgkit.settle`),
+    after ``wait_s`` when it has a look-up."""
     if row.adapter.build_lookup_request(_bare_job(row), row.shop, now=time.time()) is None:
         return Verdict("unknown", reason=f"{row.adapter.key} has no look-up")
+    await asyncio.sleep(wait_s)
     job = await _job(run, row)
     if isinstance(job, Outcome):
         return Verdict("unknown", reason=job.code)
@@ -342,6 +344,7 @@ async def _send(run: Run, row: Row) -> None:
             return
         row.cleared = verdict.state == "absent"
     while True:
+        refused = False
         try:
             if row.shop.name in run.stopped:
                 raise _ShopStopped
@@ -352,6 +355,7 @@ async def _send(run: Run, row: Row) -> None:
             # Still in doubt: the journal keeps it so, and no later run sends it blindly.
             in_doubt = Outcome.failure(_IN_DOUBT, code=exc.code, maybe_stored=True)
             outcome, retry_safe = in_doubt, False
+            refused = True
         except _Stopping:
             _finish(run, row, RowResult("cancelled", attempts=attempts, message=_CANCELLED))
             return
@@ -371,9 +375,9 @@ async def _send(run: Run, row: Row) -> None:
         if outcome.category is Category.AUDIT_PENDING and outcome.pending_id:
             record_outcome(run, row, outcome)
             outcome = await poll_audit(run, row, outcome)
-        if outcome.maybe_stored and not retry_safe and not run.stopping:
-            await asyncio.sleep(LOOKUP_SETTLE_S)
-            verdict = await settle_row(run, row)
+        # A row the journal refused was in doubt already, and looked up before this attempt.
+        if outcome.maybe_stored and not retry_safe and not refused and not run.stopping:
+            verdict = await settle_row(run, row, wait_s=LOOKUP_SETTLE_S)
             if verdict.outcome is not None:
                 outcome = verdict.outcome
             elif verdict.state == "absent":  # nothing stored: failing or re-sending is safe
