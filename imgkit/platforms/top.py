@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from imgkit.errors import Category, ShopConfigError
+from imgkit.errors import Category, ImgkitError, ShopConfigError
 from imgkit.platforms.base import (
     Adapter,
     CodeRule,
@@ -226,8 +226,12 @@ class TopAdapter(Adapter):
         return None
 
     def parse_listing(self, root: dict[str, Any], body: dict[str, Any]) -> Lookup | Outcome:
-        """The look-up of an answer holding the look-up's success root ``root``."""
-        raise NotImplementedError(f"{self.key} has no look-up listing")
+        """The look-up of an answer holding the look-up's success root ``root``.
+
+        Only called when :meth:`lookup_params` gave parameters, so a TOP API without a
+        look-up never reaches it.
+        """
+        raise ImgkitError(f"{self.key} has no look-up", code="no_lookup")
 
     # --- the protocol --------------------------------------------------------------------------
 
