@@ -402,6 +402,20 @@ class Adapter(ABC):
             return self.judge_status(response)
         return body
 
+    def read_coded(self, response: httpx.Response, key: str) -> dict[str, Any] | Outcome:
+        """The JSON object of ``response`` when it carries the platform's ``key`` (its
+        envelope's code), or the outcome explaining why it does not.
+
+        >>> from imgkit.platforms import get_adapter
+        >>> proxy_page = httpx.Response(502, json={"error": "bad gateway"})
+        >>> get_adapter("doudian").read_coded(proxy_page, "code").category
+        <Category.TRANSIENT: 'transient'>
+        """
+        body = self.read_json(response)
+        if isinstance(body, Outcome) or key in body:
+            return body
+        return self.judge_status(response)
+
     def judge_status(self, response: httpx.Response) -> Outcome:
         """An answer without the platform's envelope (a proxy's page, say), by HTTP status."""
         status = response.status_code

@@ -283,11 +283,9 @@ class DoudianAdapter(Adapter):
         >>> out.ok, out.category, out.pending_id
         (False, <Category.AUDIT_PENDING: 'audit_pending'>, '7')
         """
-        body = self.read_json(response)
+        body = self.read_coded(response, "code")
         if isinstance(body, Outcome):
             return body
-        if "code" not in body:
-            return self.judge_status(response)
         code = text(body.get("code"))
         if code == "0":
             return _material_outcome(body)

@@ -262,11 +262,9 @@ class TaobaoPictureAdapter(Adapter):
         >>> TaobaoPictureAdapter().parse_lookup_response(r)
         Lookup(candidates=(), complete=True)
         """
-        body = self.read_json(response)
+        body = self.read_coded(response, "code")
         if isinstance(body, Outcome):
             return body
-        if "code" not in body:
-            return self.judge_status(response)
         code = text(body.get("code"))
         if code != "0":
             msg = text(body.get("msg"))
@@ -288,11 +286,9 @@ class TaobaoPictureAdapter(Adapter):
 
     def parse_response(self, response: httpx.Response) -> Outcome:
         """``code`` 0 with a picture is success; anything else is classified."""
-        body = self.read_json(response)
+        body = self.read_coded(response, "code")
         if isinstance(body, Outcome):
             return body
-        if "code" not in body:
-            return self.judge_status(response)
         code = text(body.get("code"))
         msg = text(body.get("msg"))
         picture = _picture(body)
