@@ -17,8 +17,10 @@ from imgkit import accessor as _accessor  # registers df.imgkit
 from imgkit.batch import read_batch
 from imgkit.errors import Category, ImgkitError, ShopConfigError, UnknownPlatformError
 from imgkit.fitting import fit
+from imgkit.history import history
 from imgkit.platforms import get_adapter, platform_keys, resolve_platform
 from imgkit.platforms.base import Outcome
+from imgkit.readback import read_results
 from imgkit.sandbox import Sandbox
 from imgkit.secret import Secret
 from imgkit.shops import Shop, Shops, load_shops
@@ -40,10 +42,12 @@ __all__ = [
     "__version__",
     "fit",
     "get_adapter",
+    "history",
     "issues_table",
     "load_shops",
     "platform_keys",
     "read_batch",
+    "read_results",
     "refresh",
     "resolve_platform",
     "retry_failed",

@@ -9,8 +9,11 @@ any other column is kept as it is.
 :func:`read_batch` reads every value as text, so ids stay exact (``1489161932``, never
 ``1.489161932e9``; ``00123`` keeps its zeros), finds the header below a title row, fills
 merged cells down, drops blank rows, keeps each row's number as the user sees it in ``row``
-and makes ``file`` paths absolute.  Nothing is checked here beyond the columns: validation
-reports bad values row by row.
+and makes ``file`` paths absolute.  It never invents digits: a number held as a float of
+15 digits or more (a General cell Excel cut to 15 significant digits) is written as Excel
+shows it, ``1.65771735597434E+18``, which :func:`looks_mangled` recognises and validation
+refuses.  Nothing is checked here beyond the columns: validation reports bad values row by
+row.  The headers as the user wrote them are kept in ``attrs["imgkit_headers"]``.
 
 Example
 -------
@@ -107,6 +110,15 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
 
 ROW_COLUMN = "row"
 SOURCE_ATTR = "imgkit_source"
+HEADERS_ATTR = "imgkit_headers"
+# A number written the way Excel shows one it cannot show whole ("1.65772E+18"): an id in
+# this form lost its last digits before imgkit saw it.  ASCII only: Excel writes no other.
+SCIENTIFIC_ID = re.compile(
+    r"\A\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][+-]?[0-9]+\s*\Z", re.ASCII
+)
+# Excel keeps 15 significant digits and a float is exact only to 2**53: an integral float
+# this large may hold digits nobody typed.
+_UNTRUSTED_FLOAT = 1e15
 _HEADER_SEARCH_ROWS = 10  # a header further down than this is not a header
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 # A relative path normpath would leave as it is: no "~", no leading "/", no "." or ".."
@@ -137,8 +149,37 @@ def column_for(header: object) -> str | None:
     return _LOOKUP.get(_normal(_header_text(header)))
 
 
+def looks_mangled(text: str) -> bool:
+    """Whether ``text`` is a number in scientific notation: an id Excel cut to 15 digits.
+
+    Excel shows a long number it cannot hold whole as ``1.65772E+18``, and :func:`read_batch`
+    writes an untrustworthy number the same way; no real id looks like that.
+
+    Parameters
+    ----------
+    text
+        A cell's text.
+
+    Returns
+    -------
+    bool
+        True for ``1.65772E+18``, ``1.6577e18``, ``2E-3``; False for ids and paths.
+
+    Examples
+    --------
+    >>> [looks_mangled(t) for t in ("1.65771735597434E+18", "1.6577e18", " 2E+5 ")]
+    [True, True, True]
+    >>> [looks_mangled(t) for t in ("1657717355974335419", "18353/g1234", "1e", "E5", "")]
+    [False, False, False, False, False]
+    """
+    return SCIENTIFIC_ID.match(text) is not None
+
+
 def read_batch(
-    source: pd.DataFrame | str | os.PathLike[str], *, sheet: str | int = 0
+    source: pd.DataFrame | str | os.PathLike[str],
+    *,
+    sheet: str | int = 0,
+    keep_row: bool = False,
 ) -> pd.DataFrame:
     """Read a batch into a frame of text columns, one row per non-blank input row.
 
@@ -149,6 +190,9 @@ def read_batch(
         ``.xlsx``/``.xlsm`` file.
     sheet
         The Excel sheet, by name or 0-based index; ignored for CSV and DataFrames.
+    keep_row
+        Keep a file's own ``row`` column (a results table read back, whose ``row`` is the
+        row number in the user's original sheet) instead of numbering the file's rows.
 
     Returns
     -------
@@ -159,12 +203,31 @@ def read_batch(
         under a header in row 1 is 2.  For a DataFrame it is the 1-based position + 1 (as
         if the header were row 1), unless the frame already has a ``row`` column (a frame
         read before), which is kept; a file's own ``row`` column gives way to its row
-        numbers.  Relative ``file`` paths are made absolute against the batch file's folder
-        (a DataFrame: its ``attrs["imgkit_source"]`` folder, else the current directory).
-        ``attrs["imgkit_source"]`` holds the batch file's absolute path.
+        numbers unless ``keep_row``.  Relative ``file`` paths are made absolute against the
+        batch file's folder (a DataFrame: its ``attrs["imgkit_source"]`` folder, else the
+        current directory).  ``attrs["imgkit_source"]`` holds the batch file's absolute
+        path; ``attrs["imgkit_headers"]`` maps each recognised column to its header as the
+        user wrote it (``{"platform": "平台", ...}``; a DataFrame whose header is already the
+        column's own name keeps the mapping of its own ``attrs["imgkit_headers"]``).  A
+        sheet with a header and no rows gives an empty frame with the columns.
 
     Raises :class:`imgkit.errors.ImgkitError` (``invalid_input``) for an unknown file type,
-    a missing file or sheet, a missing required column or two headers meaning one column.
+    a missing file or sheet, a missing required column (also for a sheet with no header at
+    all) or two headers meaning one column.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"平台": ["天猫"], "店铺": ["tmall_store"], "图片": ["a.jpg"],
+    ...                       "target": [1.65771735597434e18]})
+    >>> batch = read_batch(frame)
+    >>> batch.loc[0, "target"]
+    '1.65771735597434E+18'
+    >>> batch.attrs["imgkit_headers"]
+    {'platform': '平台', 'shop': '店铺', 'file': '图片', 'target': 'target'}
+    >>> read_batch(batch).attrs["imgkit_headers"]["platform"]
+    '平台'
+    >>> read_batch(pd.DataFrame(columns=["platform", "shop", "file", "target"])).shape
+    (0, 5)
     """
     if isinstance(source, pd.DataFrame):
         grid = _frame_grid(source)
@@ -175,9 +238,18 @@ def read_batch(
         path = Path(os.path.abspath(os.path.expanduser(os.fspath(source))))
         origin, base, where = str(path), path.parent, path.name
         grid = _file_grid(path, sheet)
-    frame = _build(grid, base, where)
+    frame = _build(grid, base, where, keep_row=keep_row)
     if origin:
         frame.attrs[SOURCE_ATTR] = origin
+    if isinstance(source, pd.DataFrame):
+        # A batch read once and passed around has canonical headers by now: the user's own
+        # words are in the mapping it carries.
+        earlier = source.attrs.get(HEADERS_ATTR)
+        if isinstance(earlier, Mapping):
+            headers = frame.attrs[HEADERS_ATTR]
+            for column, header in headers.items():
+                if header == column and isinstance(earlier.get(column), str):
+                    headers[column] = earlier[column]
     return frame
 
 
@@ -208,8 +280,15 @@ def _text(value: object) -> str:
         number = float(value)
         if math.isnan(number):
             return ""
+        if not number.is_integer():
+            return str(value)
+        if abs(number) >= _UNTRUSTED_FLOAT:
+            # Its last digits may be Excel's or the float's, not the user's: show it as Excel
+            # does ("1.65771735597434E+18"), which validation refuses, rather than invent
+            # "1657717355974340096", which would pass.
+            return f"{number:.15G}"
         # Excel and pandas hold ids as floats: 1489161932.0 is the id 1489161932.
-        return str(int(number)) if number.is_integer() else str(value)
+        return str(int(number))
     if isinstance(value, dt.datetime):
         if value.time() == dt.time(0) and value.tzinfo is None:
             return value.date().isoformat()
@@ -333,7 +412,7 @@ def _xlsx_rows(
 # --- from cells to the batch frame ------------------------------------------------------
 
 
-def _build(grid: _Grid, base: Path, where: str) -> pd.DataFrame:
+def _build(grid: _Grid, base: Path, where: str, *, keep_row: bool = False) -> pd.DataFrame:
     cols = grid.columns
     filled = np.array([[bool(c) for c in column] for column in cols], dtype=bool).reshape(
         len(cols), len(grid.numbers)
@@ -372,11 +451,16 @@ def _build(grid: _Grid, base: Path, where: str) -> pd.DataFrame:
         {name: pd.array(column, dtype="str") for name, column in out.items()},
         index=pd.RangeIndex(len(kept)),
     )
-    if labels is not None and row_col is not None:
+    if row_col is not None and (labels is not None or keep_row):
         numbers = [_row_number(v, where) for v in values(row_col)]
     else:
         numbers = [grid.numbers[i] for i in kept]
     frame[ROW_COLUMN] = np.array(numbers, dtype=np.int64)
+    frame.attrs[HEADERS_ATTR] = {
+        column: header[known[column]]
+        for column in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
+        if column in known
+    }
     return frame
 
 
@@ -461,9 +545,12 @@ def _row_number(value: str, where: str) -> int:
 
 
 __all__ = [
+    "HEADERS_ATTR",
     "HEADER_ALIASES",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
+    "SCIENTIFIC_ID",
     "column_for",
+    "looks_mangled",
     "read_batch",
 ]

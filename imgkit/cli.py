@@ -2,7 +2,9 @@
 
 ``imgkit sandbox [--port N] [--host H]`` serves the sandbox of all five platforms and
 prints the shops configuration that points at it; ``imgkit demo`` uploads the sample batch
-to the embedded sandbox, prints a summary and writes the results workbook.
+to the embedded sandbox, prints a summary and writes the results workbook; ``imgkit journal
+[--since 7d] [--platform P] [--shop S] [--status done] [--out FILE]`` lists (or exports to
+``.xlsx`` / ``.csv``) what the user's journal remembers.
 
 Example
 -------
@@ -79,6 +81,48 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if results["status"].isin(["uploaded", "skipped"]).all() else 1
 
 
+def _journal(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from imgkit.errors import ImgkitError
+    from imgkit.history import history
+    from imgkit.journal import default_journal_path
+
+    path = Path(args.journal) if args.journal else default_journal_path()
+    if not path.exists():
+        print(f"imgkit journal: no journal at {path} yet / 尚无上传记录: {path}")
+        return 0
+    try:
+        table = history(
+            since=args.since,
+            until=args.until,
+            platform=args.platform,
+            shop=args.shop,
+            status=args.status,
+            journal=path,
+        )
+    except ImgkitError as exc:
+        print(f"imgkit journal: {exc}", file=sys.stderr)
+        return 2
+    if args.out:
+        out = Path(args.out)
+        if out.suffix.lower() == ".csv":
+            table.to_csv(out, index=False, encoding="utf-8-sig")  # BOM: Excel reads UTF-8
+        else:
+            table.to_excel(out, index=False, sheet_name="journal")
+        print(f"{len(table)} entries written to {out} / 已导出 {len(table)} 条记录")
+        return 0
+    print(f"journal: {path} ({len(table)} entries / 条记录)")
+    if not table.empty:
+        columns = ["when", "status", "platform", "shop", "target", "url", "image_id"]
+        shown = table[columns].head(args.limit)
+        with pd.option_context("display.width", 200, "display.max_colwidth", 80):
+            print(shown.to_string(index=False))
+        if len(table) > args.limit:
+            print(f"... {len(table) - args.limit} more (use --limit or --out)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (its ``--help`` is the CLI reference)."""
     parser = argparse.ArgumentParser(
@@ -111,6 +155,26 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--batch", default="sample_data/batch.csv", help="the batch to upload")
     demo.add_argument("--out", default="imgkit-demo-results.xlsx", help="results workbook")
     demo.set_defaults(run=_demo)
+    journal = commands.add_parser(
+        "journal",
+        help="list or export what the journal remembers (every image sent, where, its URL)",
+        description="List the user's journal of uploads, newest first, or export it. Times "
+        "are a date (2026-12-01), a date and time, or a duration ago (7d, 12h, 30m).",
+    )
+    journal.add_argument("--since", help="only entries changed since then (e.g. 7d)")
+    journal.add_argument("--until", help="only entries changed before then")
+    journal.add_argument("--platform", action="append", help="only this platform (repeatable)")
+    journal.add_argument("--shop", action="append", help="only this shop (repeatable)")
+    journal.add_argument(
+        "--status",
+        action="append",
+        choices=["done", "pending", "failed", "sending"],
+        help="only entries in this state (repeatable)",
+    )
+    journal.add_argument("--out", help="write the table to this .xlsx or .csv file")
+    journal.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
+    journal.add_argument("--journal", help="another journal file (default: the user's)")
+    journal.set_defaults(run=_journal)
     return parser
 
 

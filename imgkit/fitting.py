@@ -57,6 +57,7 @@ import pandas as pd
 from PIL import ExifTags, Image, ImageCms, ImageOps, ImageSequence, UnidentifiedImageError
 
 from imgkit.errors import UnknownPlatformError
+from imgkit.paths import cache_dir
 from imgkit.platforms import get_adapter, resolve_platform
 from imgkit.platforms.base import Limits, PixelRule, bool_text
 from imgkit.probe import sniff_format
@@ -583,26 +584,13 @@ def _heif_available() -> bool:
 # --- batches -------------------------------------------------------------------------------
 
 
-def user_cache_dir() -> Path:
-    """Where per-user caches live on this system.
-
-    >>> user_cache_dir().is_absolute()
-    True
-    """
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-
-
 def default_out_dir() -> Path:
-    """The cache of fitted copies: ``<user cache dir>/imgkit/fit``.
+    """The cache of fitted copies: ``fit`` in :func:`imgkit.paths.cache_dir`.
 
-    >>> default_out_dir().parts[-2:]
-    ('imgkit', 'fit')
+    >>> default_out_dir().name
+    'fit'
     """
-    return user_cache_dir() / "imgkit" / "fit"
+    return cache_dir() / "fit"
 
 
 def write_copy(result: FitResult, out_dir: str | os.PathLike[str]) -> Path:

@@ -1,8 +1,11 @@
-"""The journal: a SQLite file of uploads, so that a re-run of a batch never uploads twice.
+"""The journal: one SQLite file per user of every upload, so nothing is ever stored twice.
 
-Each upload is one row keyed by :func:`journal_key` (platform, shop, target, the sha256 of
-the bytes sent, and the options that change where the image lands).  The engine writes an
-*intent* before it sends and the outcome after::
+Each upload is one entry keyed by its destination and content
+(:meth:`imgkit.destination.Destination.key`: platform, endpoint, account, target, the
+options that change where the image lands, the bytes' SHA-256), so any copy of a batch — a
+renamed file, a CSV of it, a DataFrame, a results workbook read back — finds what was
+stored there, and another server or account never does.  The engine writes an *intent*
+before it sends and the outcome after::
 
     begin()  ──►  sending  ──► confirm() ──► done       (a re-run skips it)
                      │    ├──► fail()    ──► failed     (a re-run tries again)
@@ -12,60 +15,68 @@ the bytes sent, and the options that change where the image lands).  The engine 
 Every call is its own transaction, committed (WAL, ``synchronous=FULL``) before it returns,
 so ``begin`` is on disk before the request leaves and ``confirm`` as soon as the answer is
 read: after ``kill -9`` or a power cut nothing confirmed is lost, and what was on the wire
-is ``sending`` — reported by :meth:`Journal.in_doubt`, never silently re-sent (``begin``
-refuses unless the caller says a re-send is safe, see :meth:`Adapter.retry_safe
-<imgkit.platforms.base.Adapter.retry_safe>`).  Only the fields listed here are stored;
-secret-looking keys of ``attempt_info`` and of the platform's answer are masked.
+is ``sending``.  Each ``sending`` entry names the run that owns it; runs register
+(:meth:`Journal.start_run`) and beat (:meth:`Journal.beat`), so a second run at the same
+time (another notebook, another terminal) sees that the entry is being sent *now*
+(:class:`JournalBusy`) and waits for its outcome, while an entry whose run is gone is in
+doubt, settled by a look-up or refused (``begin`` sends it again only when the caller says
+a re-send is safe).  No secret is stored: accounts are fingerprinted, secret-looking keys of
+the platform's answer are masked.
+
+The file is ``journal.sqlite`` in :func:`imgkit.paths.data_dir` (``$IMGKIT_HOME`` moves
+it); :mod:`imgkit.migrate` reads the per-batch journals of imgkit 0.1.
 
 Example
 -------
 >>> import tempfile
->>> key = journal_key("tmall_item", "my_shop", "1001", "ab" * 32, {"is_major": "是"})
 >>> with tempfile.TemporaryDirectory() as tmp, Journal(Path(tmp) / "j.sqlite") as journal:
-...     journal.begin(key, "tmall_item", "my_shop", "1001", "ab" * 32, {"row": 3})
-...     journal.confirm(key, "https://img.example/1.jpg", "77", {"ok": True})
-...     entry = journal.lookup(key)
+...     run = journal.start_run()
+...     journal.begin("k1", Record("tmall_item", "s", "1001", "ab" * 32), run=run)
+...     journal.confirm("k1", "https://img.example/1.jpg", "77", {"ok": True})
+...     entry = journal.lookup("k1")
 >>> entry.state, entry.url, entry.image_id
 (<State.DONE: 'done'>, 'https://img.example/1.jpg', '77')
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
+import secrets
+import socket
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from imgkit.errors import Category, ImgkitError
-from imgkit.fitting import user_cache_dir
-from imgkit.platforms import resolve_platform
-from imgkit.platforms.base import bool_text
+from imgkit.paths import data_dir
 from imgkit.secret import Secret
 
-SCHEMA_VERSION = 1
-SUFFIX = ".imgkit-journal.sqlite"
-# Options that change where an image lands (or what it is called there), and so the key:
-# replace_id (which image is overwritten), position (which slot), is_major / is_rectangle
-# (main or extra image, Tmall), client_type (computer or phone picture, picture space),
-# title (the stored name: picture space, mini-app file_name, Douyin material_name).
-# Not need_distinct (how Douyin de-duplicates, not where), not is_https (the URL's scheme),
-# not the file's name or path (the bytes count, so a renamed or moved folder is not re-sent),
-# and no other column: notes, SKU names or row numbers must not cause a second upload.
-DESTINATION_OPTIONS = ("replace_id", "position", "is_major", "is_rectangle", "client_type", "title")
-_BOOLEANS = frozenset({"is_major", "is_rectangle"})
-_INTEGERS = frozenset({"replace_id", "position"})
-_INTEGER = re.compile(r"\+?(\d+)(?:\.0*)?")  # "3", "3.0": Excel hands numbers over as floats
+SCHEMA_VERSION = 2
+FILE_NAME = "journal.sqlite"
+# A run that has not beaten for this long is gone (killed, or its machine is); a live run
+# beats every BEAT_S.  Far apart, so a busy machine cannot make a live run look dead.
+BEAT_S = 2.0
+STALE_S = 30.0
 _SECRET_HINTS = ("secret", "token", "session", "password")  # as in imgkit.shops
 _CHUNK = 900  # below SQLite's historic limit of 999 parameters per statement
+_HOST = socket.gethostname()
 
+# Columns added by schema 2 to a file of schema 1 (a journal path given explicitly).
+_V2_COLUMNS = (
+    ("endpoint", "TEXT NOT NULL DEFAULT ''"),
+    ("account", "TEXT NOT NULL DEFAULT ''"),
+    ("file", "TEXT NOT NULL DEFAULT ''"),
+    ("options", "TEXT NOT NULL DEFAULT '{}'"),
+    ("retryable", "INTEGER NOT NULL DEFAULT 0"),
+    ("owner", "TEXT NOT NULL DEFAULT ''"),
+)
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
     """CREATE TABLE IF NOT EXISTS entries (
@@ -80,11 +91,24 @@ _SCHEMA = (
     raw_json TEXT NOT NULL DEFAULT '{}', created REAL NOT NULL, updated REAL NOT NULL
 )""",
     "CREATE INDEX IF NOT EXISTS entries_sending ON entries (state) WHERE state = 'sending'",
+    """CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL,
+    started REAL NOT NULL, beat REAL NOT NULL, ended REAL
+)""",
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+)
+_V2_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS entries_place ON entries (platform, endpoint, account, target)",
+    "CREATE INDEX IF NOT EXISTS entries_updated ON entries (updated)",
 )
 
 
 class JournalError(ImgkitError):
     """The journal cannot be opened, or a transition would risk a second upload."""
+
+
+class JournalBusy(JournalError):
+    """Another live run is sending this entry right now: wait for its outcome."""
 
 
 class State(StrEnum):
@@ -97,6 +121,20 @@ class State(StrEnum):
 
 
 _NOT_DONE = (State.SENDING, State.FAILED, State.PENDING)  # done is final but for a new confirm
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """What ``begin`` writes about an upload besides its key (all text, no secret)."""
+
+    platform: str
+    shop: str
+    target: str
+    sha256: str
+    endpoint: str = ""
+    account: str = ""
+    file: str = ""
+    options: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -120,6 +158,12 @@ class Entry:
     raw_json: str = "{}"
     created: float = 0.0
     updated: float = 0.0
+    endpoint: str = ""
+    account: str = ""
+    file: str = ""
+    options: Mapping[str, str] = field(default_factory=dict)
+    retryable: bool = False
+    owner: str = ""
 
     @property
     def raw(self) -> Any:
@@ -130,76 +174,13 @@ class Entry:
 _COLUMNS = ", ".join(f.name for f in fields(Entry))  # rows come back in Entry's field order
 
 
-def _text(value: object) -> str:
-    if value is None or (isinstance(value, float) and value != value):  # None, NaN: absent
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
+def default_journal_path() -> Path:
+    """The user's journal: ``journal.sqlite`` in :func:`imgkit.paths.data_dir`.
 
-
-def destination_options(options: Mapping[str, object] | None) -> dict[str, str]:
-    """The options of ``options`` that go into the key, normalized; defaults dropped.
-
-    >>> destination_options({"is_major": "1", "is_rectangle": "否", "position": 2.0,
-    ...                      "client_type": "computer", "note": "red", "title": " 杯 "})
-    {'position': '2', 'is_major': 'true', 'title': '杯'}
+    >>> default_journal_path().name
+    'journal.sqlite'
     """
-    found: dict[str, str] = {}
-    for name in DESTINATION_OPTIONS:
-        value = _text((options or {}).get(name))
-        if name in _BOOLEANS:
-            value = "" if bool_text(value) == "false" else "true"  # false is every default
-        elif name in _INTEGERS and (match := _INTEGER.fullmatch(value)):
-            value = str(int(match.group(1)))
-        elif name == "client_type":
-            value = value.lower().removeprefix("client:")
-            value = "" if value == "computer" else value  # the picture space's default
-        if value:
-            found[name] = value
-    return found
-
-
-def journal_key(
-    platform: str, shop: str, target: str, sha256: str, options: Mapping[str, object] | None = None
-) -> str:
-    """A stable hex digest naming one upload's destination and content.
-
-    ``platform`` may be a key or an alias; only :data:`DESTINATION_OPTIONS` of ``options``
-    count (booleans normalized: "1", "是", "TRUE" are all true).
-
-    >>> a = journal_key("天猫", "s", "1001", "ab" * 32, {"is_major": "TRUE", "note": "x"})
-    >>> a == journal_key("tmall_item", "s", " 1001", "AB" * 32, {"is_major": "是"})
-    True
-    >>> a == journal_key("tmall_item", "s", "1001", "ab" * 32, {"position": "1"})
-    False
-    """
-    parts = [
-        "imgkit-journal/1",  # bump when normalization changes so old keys cannot collide
-        resolve_platform(platform),
-        shop.strip(),
-        _text(target),
-        sha256.strip().lower(),
-        sorted(destination_options(options).items()),
-    ]
-    material = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
-
-
-def default_journal_path(batch_source: str | os.PathLike[str] | None) -> Path:
-    """``<batch file>.imgkit-journal.sqlite`` beside it, or the user cache's journal.
-
-    >>> default_journal_path("/data/products.xlsx").as_posix()
-    '/data/products.xlsx.imgkit-journal.sqlite'
-    >>> default_journal_path(None).parts[-2:]
-    ('imgkit', 'journal.sqlite')
-    """
-    if batch_source is None or not os.fspath(batch_source):
-        return user_cache_dir() / "imgkit" / "journal.sqlite"
-    path = Path(os.path.expanduser(os.fspath(batch_source)))
-    return path.with_name(path.name + SUFFIX)
+    return data_dir() / FILE_NAME
 
 
 def _scrub(value: Any) -> Any:
@@ -220,19 +201,32 @@ def _dumps(value: Mapping[str, Any] | None) -> str:
     return json.dumps(_scrub(value or {}), ensure_ascii=False, default=str)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists, owned by someone else (or the platform cannot tell)
+    return True
+
+
 class Journal:
     """The journal file at ``path`` (created with its folder when missing).
 
     One connection guarded by a lock: share one instance between threads, or call it from
     an asyncio loop's thread (every call is a short local transaction).  Several processes
-    may open the same file; SQLite serializes their writes.
+    may open the same file at once; SQLite serializes their writes.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_journal_path()
         self.wal = False  # False where SQLite cannot use WAL (":memory:"); still durable
+        self.upgraded = False  # True when this file was written by imgkit 0.1
         self._lock = threading.Lock()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._live: dict[str, tuple[bool, float]] = {}  # run id -> (alive, when checked)
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit (isolation_level=None): each statement below commits on its own.
         self._db = sqlite3.connect(
             self.path, timeout=30.0, isolation_level=None, check_same_thread=False
@@ -246,6 +240,7 @@ class Journal:
                 f"无法使用上传记录文件 {self.path}",
                 code="journal_unreadable",
             ) from exc
+        self.fingerprint_key = self._fingerprint_key()
 
     def _setup(self) -> None:
         db = self._db
@@ -260,80 +255,222 @@ class Journal:
             for statement in _SCHEMA:  # not executescript(): it would commit first
                 db.execute(statement)
             (version,) = db.execute("SELECT max(version) FROM schema_version").fetchone()
-            if version is None:
-                db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-            elif version > SCHEMA_VERSION:
+            if version is not None and version > SCHEMA_VERSION:
                 raise JournalError(
                     f"journal {self.path} was written by a newer imgkit (schema {version}) / "
                     "上传记录文件来自更新版本的 imgkit",
                     code="journal_too_new",
                 )
+            if version is None or version < SCHEMA_VERSION:
+                have = {row[1] for row in db.execute("PRAGMA table_info(entries)")}
+                for name, kind in _V2_COLUMNS:
+                    if name not in have:
+                        db.execute(f"ALTER TABLE entries ADD COLUMN {name} {kind}")
+                if version is not None:  # entries keyed the 0.1 way live here: migrate them
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('legacy_keys', '1')")
+                db.execute("DELETE FROM schema_version")
+                db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+            for statement in _V2_INDEXES:
+                db.execute(statement)
+            legacy = db.execute("SELECT value FROM meta WHERE name = 'legacy_keys'").fetchone()
+            self.upgraded = legacy is not None
+
+    def _fingerprint_key(self) -> bytes:
+        """The key of account fingerprints, made once per journal file and kept in it."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            row = self._db.execute("SELECT value FROM meta WHERE name = 'fingerprint'").fetchone()
+            if row is None:
+                row = (secrets.token_hex(32),)
+                self._db.execute("INSERT INTO meta VALUES ('fingerprint', ?)", row)
+        return bytes.fromhex(row[0])
+
+    # --- runs --------------------------------------------------------------------------------
+
+    def start_run(self) -> str:
+        """Register a run of this process; returns its id (``sending`` entries name it)."""
+        run_id = uuid.uuid4().hex
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO runs (run_id, pid, host, started, beat) VALUES (?, ?, ?, ?, ?)",
+                (run_id, os.getpid(), _HOST, now, now),
+            )
+        return run_id
+
+    def beat(self, run_id: str) -> None:
+        """Say that ``run_id`` is still alive (call every :data:`BEAT_S` seconds)."""
+        with self._lock:
+            self._db.execute("UPDATE runs SET beat = ? WHERE run_id = ?", (time.time(), run_id))
+
+    def end_run(self, run_id: str) -> None:
+        """The run is over: entries it left ``sending`` are in doubt from now on."""
+        with self._lock:
+            self._db.execute("UPDATE runs SET ended = ? WHERE run_id = ?", (time.time(), run_id))
+        self._live.pop(run_id, None)
+
+    def run_alive(self, run_id: str) -> bool:
+        """Whether the run ``run_id`` is still going (beating, and its process exists)."""
+        if not run_id:
+            return False
+        cached = self._live.get(run_id)
+        if cached is not None and time.monotonic() - cached[1] < BEAT_S / 2:
+            return cached[0]
+        with self._lock:
+            row = self._db.execute(
+                "SELECT pid, host, beat, ended FROM runs WHERE run_id = ?", (run_id,)
+            ).fetchone()
+        alive = (
+            row is not None
+            and row[3] is None
+            and time.time() - row[2] < STALE_S
+            and (row[1] != _HOST or _pid_alive(row[0]))
+        )
+        self._live[run_id] = (alive, time.monotonic())
+        return alive
 
     # --- writes ------------------------------------------------------------------------------
 
     def begin(
         self,
         key: str,
-        platform: str,
-        shop: str,
-        target: str,
-        sha256: str,
-        attempt_info: Mapping[str, Any] | None = None,
+        record: Record,
         *,
+        run: str = "",
         retry_safe: bool = False,
+        force: bool = False,
+        attempt_info: Mapping[str, Any] | None = None,
     ) -> None:
-        """Record that ``key`` is about to be sent; committed when this returns.
+        """Record that ``key`` is about to be sent by ``run``; committed when this returns.
 
-        Raises :class:`JournalError` when the entry is ``done`` or ``pending`` (sending it
-        would store a second copy), or ``sending`` (in doubt) unless ``retry_safe``.
+        Allowed for a new or ``failed`` entry, and for one left ``sending`` when
+        ``retry_safe`` and its run is this one or gone.  ``force`` (the user asked for a
+        re-send) allows every state but one: ``sending`` by another live run.  Raises
+        :class:`JournalBusy` when another live run is sending it, :class:`JournalError` when
+        the entry is ``done`` or ``pending`` (sending it would store a second copy) or in
+        doubt.
         """
-        after = (State.FAILED, State.SENDING) if retry_safe else (State.FAILED,)
-        info = _dumps(attempt_info)
-        values = dict(platform=platform, shop=shop, target=target, sha256=sha256, attempt_info=info)
-        self._write(key, State.SENDING, after, values)
+        values = {
+            "platform": record.platform,
+            "shop": record.shop,
+            "target": record.target,
+            "sha256": record.sha256,
+            "endpoint": record.endpoint,
+            "account": record.account,
+            "file": record.file,
+            "options": json.dumps(dict(record.options), ensure_ascii=False),
+            "attempt_info": _dumps(attempt_info),
+            "owner": run,
+        }
+        # Fast path: new, failed, or this run's own retry.
+        extra = " OR (state = 'sending' AND owner = ?)" if (retry_safe or force) and run else ""
+        after = (State.FAILED, State.DONE, State.PENDING) if force else (State.FAILED,)
+        if self._upsert(key, State.SENDING, after, values, extra, (run,) if extra else ()):
+            return
+        entry = self.lookup(key)
+        if entry is None or entry.state is not State.SENDING:
+            self._refuse(key, entry.state if entry else "gone", State.SENDING)
+        if entry.owner and entry.owner != run and self.run_alive(entry.owner):
+            raise JournalBusy(
+                "another imgkit run is sending this image right now / 另一个 imgkit 正在上传该图片",
+                code="busy",
+            )
+        if retry_safe or force:  # its run is gone: take it over, unless someone else just did
+            taken = " OR (state = 'sending' AND owner = ?)"
+            if self._upsert(key, State.SENDING, (), values, taken, (entry.owner,)):
+                return
+        self._refuse(key, State.SENDING, State.SENDING)
 
     def confirm(
         self, key: str, url: str, image_id: str, raw_json: Mapping[str, Any] | None = None
     ) -> None:
         """Record the platform's success for ``key`` (from any state); committed on return."""
-        values = {"url": url, "image_id": image_id, "raw_json": _dumps(raw_json)}
-        self._write(key, State.DONE, tuple(State), values)
+        values = {"url": url, "image_id": image_id, "raw_json": _dumps(raw_json), "owner": ""}
+        if not self._upsert(key, State.DONE, tuple(State), values):
+            self._refuse(key, State.DONE, State.DONE)
 
-    def fail(self, key: str, category: Category | str, code: str = "", message: str = "") -> None:
+    def fail(
+        self,
+        key: str,
+        category: Category | str,
+        code: str = "",
+        message: str = "",
+        *,
+        retryable: bool = False,
+    ) -> None:
         """Record a failure known not to have stored anything; a re-run sends ``key`` again.
 
         Not for an unanswered request that may have stored the image: leave that ``sending``.
         """
-        values = {"category": str(category), "code": code, "message": message}
-        self._write(key, State.FAILED, _NOT_DONE, values)
+        values = {
+            "category": str(category),
+            "code": code,
+            "message": message,
+            "retryable": str(int(retryable)),
+            "owner": "",
+        }
+        if not self._upsert(key, State.FAILED, _NOT_DONE, values):
+            self._refuse(key, "done", State.FAILED)
 
     def pending(self, key: str, pending_id: str) -> None:
         """Record an upload the platform holds but has not finished (``pending_id`` to poll)."""
-        self._write(key, State.PENDING, _NOT_DONE, {"pending_id": pending_id})
+        if not self._upsert(key, State.PENDING, _NOT_DONE, {"pending_id": pending_id, "owner": ""}):
+            self._refuse(key, "done", State.PENDING)
 
-    def _write(
-        self, key: str, state: State, after: tuple[State, ...], values: dict[str, str]
-    ) -> None:
-        """Move ``key`` to ``state`` if it is new or in one of the states ``after``.
+    def adopt(self, key: str, entry: Entry, *, drop: str = "") -> None:
+        """Copy ``entry`` (from an older journal) under ``key`` unless ``key`` exists.
 
-        One statement in autocommit mode: one transaction, durable when it returns.  A key
-        never begun still gets its row (nothing confirmed is lost for want of an intent).
+        ``drop``: the entry's old key in this same journal (an upgraded 0.1 file), removed
+        in the same transaction so that the upload is listed, and in doubt, only once.
         """
+        names = [f.name for f in fields(Entry)][1:]
+        values: list[Any] = [getattr(entry, name) for name in names]
+        for i, name in enumerate(names):
+            if name in ("attempt_info", "options"):
+                values[i] = json.dumps(dict(values[i]), ensure_ascii=False)
+            elif name == "state":
+                values[i] = str(values[i])
+            elif name == "retryable":
+                values[i] = int(values[i])
+            elif name == "owner":
+                values[i] = ""  # its run is not one of ours
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                f"INSERT OR IGNORE INTO entries (key, {', '.join(names)}) "
+                f"VALUES (?{', ?' * len(names)})",
+                (key, *values),
+            )
+            if drop and drop != key:
+                self._db.execute("DELETE FROM entries WHERE key = ?", (drop,))
+
+    def _upsert(
+        self,
+        key: str,
+        state: State,
+        after: tuple[State, ...],
+        values: Mapping[str, str],
+        extra: str = "",
+        extra_params: tuple[str, ...] = (),
+    ) -> bool:
+        """Move ``key`` to ``state`` if it is new, in one of the states ``after``, or
+        matches ``extra``; True if it did.  One statement: one durable transaction."""
         now = time.time()
         sets = "".join(f", {name} = excluded.{name}" for name in values)
         if state is State.SENDING:  # a new attempt counts, and forgets the last one's error
             sets += ", attempts = attempts + 1, category = '', code = '', message = ''"
+        allowed = f"state IN ({', '.join('?' * len(after))})" if after else "0"
         sql = (
             f"INSERT INTO entries (key, state, created, updated, {', '.join(values)}) "
             f"VALUES (?, ?, ?, ?{', ?' * len(values)}) ON CONFLICT (key) DO UPDATE SET "
             f"state = excluded.state, updated = excluded.updated{sets} "
-            f"WHERE state IN ({', '.join('?' * len(after))})"
+            f"WHERE {allowed}{extra}"
         )
-        params = (key, str(state), now, now, *values.values(), *map(str, after))
+        params = (key, str(state), now, now, *values.values(), *map(str, after), *extra_params)
         with self._lock:
-            if self._db.execute(sql, params).rowcount == 1:
-                return
-            (was,) = self._db.execute("SELECT state FROM entries WHERE key = ?", (key,)).fetchone()
+            return bool(self._db.execute(sql, params).rowcount == 1)
+
+    def _refuse(self, key: str, was: str, state: State) -> NoReturn:
         raise JournalError(
             f"journal entry {key[:12]}… is {was}; not marking it {state} (that could store a "
             f"second copy) / 该图片的上传记录状态为 {was},不能改为 {state}",
@@ -366,36 +503,53 @@ class Journal:
                 found.update((row[0], _entry(row)) for row in rows)
         return found
 
-    def image_ids(self, platform: str, shop: str, target: str) -> set[str]:
-        """Ids of the images confirmed stored at ``target`` of ``shop`` on ``platform``.
+    def image_ids(self, platform: str, endpoint: str, account: str, target: str) -> set[str]:
+        """Ids of the images confirmed stored at ``target`` of that account on ``platform``.
 
         A look-up settling an unanswered upload must not take one of these for its own.
 
         >>> with Journal(":memory:") as j:
-        ...     j.begin("k", "tmall_item", "s", "1001", "ab")
+        ...     j.begin("k", Record("tmall_item", "s", "1001", "ab", "http://e", "a=1"))
         ...     j.confirm("k", "http://img/7.jpg", "7")
-        ...     j.image_ids("tmall_item", "s", "1001"), j.image_ids("tmall_item", "s", "1002")
-        ({'7'}, set())
+        ...     j.image_ids("tmall_item", "http://e", "a=1", "1001")
+        {'7'}
         """
         with self._lock:
             rows = self._db.execute(
                 "SELECT image_id FROM entries WHERE state = 'done' AND platform = ? "
-                "AND shop = ? AND target = ?",
-                (platform, shop, target),
+                "AND endpoint = ? AND account = ? AND target = ?",
+                (platform, endpoint, account, target),
             ).fetchall()
         return {image_id for (image_id,) in rows if image_id}
 
     def in_doubt(self) -> list[Entry]:
-        """Entries left ``sending``: sent, or about to be, with no answer recorded.
+        """Entries left ``sending`` by runs that are gone: sent, or about to be, with no
+        answer recorded.  Their outcome is unknown: report them, settle them by a look-up,
+        and re-send only where the platform makes that safe."""
+        return [e for e in self.entries(state=State.SENDING) if not self.run_alive(e.owner)]
 
-        Ask before a run starts sending; during a run, its own requests in flight are
-        ``sending`` too.  Their outcome is unknown: report them, and re-send only where the
-        platform makes that safe (``begin(..., retry_safe=True)``).
-        """
+    def entries(
+        self,
+        *,
+        state: State | str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[Entry]:
+        """Every entry, oldest change first, optionally of one ``state`` and updated in
+        ``[since, until)`` (epoch seconds)."""
+        where, params = ["1"], []
+        if state is not None:
+            where.append("state = ?")
+            params.append(str(state))
+        if since is not None:
+            where.append("updated >= ?")
+            params.append(str(since))
+        if until is not None:
+            where.append("updated < ?")
+            params.append(str(until))
+        sql = f"SELECT {_COLUMNS} FROM entries WHERE {' AND '.join(where)} ORDER BY updated"
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM entries WHERE state = 'sending' ORDER BY updated"
-            ).fetchall()
+            rows = self._db.execute(sql, params).fetchall()
         return [_entry(row) for row in rows]
 
     # --- lifetime ----------------------------------------------------------------------------
@@ -415,8 +569,13 @@ class Journal:
         return f"Journal({str(self.path)!r})"
 
 
+_JSON_FIELDS = {i for i, f in enumerate(fields(Entry)) if f.name in ("attempt_info", "options")}
+
+
 def _entry(row: tuple[Any, ...]) -> Entry:
     values = list(row)
     values[1] = State(values[1])
-    values[13] = json.loads(values[13])
+    for i in _JSON_FIELDS:
+        values[i] = json.loads(values[i] or "{}")
+    values[-2] = bool(values[-2])  # retryable
     return Entry(*values)

@@ -1,7 +1,9 @@
 """The results frame: one row per input row, same index, saying what happened to it.
 
-Columns (``design.md``, "Results frame"): the input columns, then ``status`` (``uploaded``,
-``skipped``, ``invalid``, ``failed``, ``pending_audit``, ``cancelled``), ``url``,
+Columns: the input columns, then ``status`` (``uploaded``, ``skipped``, ``invalid``,
+``failed``, ``in_doubt`` (sent, no answer: it may have been stored; a look-up settles it
+before anything is sent again), ``pending_audit``, ``cancelled`` (never sent), ``planned``
+(a dry run)), ``url``,
 ``image_id``, ``category``, ``code``, ``message``, ``retryable``, ``attempts``,
 ``elapsed_s``, ``sha256``, ``bytes``, ``width``, ``height``.
 
@@ -15,15 +17,26 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from imgkit.errors import Category
 from imgkit.platforms.base import Outcome
 
-STATUSES = ("uploaded", "skipped", "invalid", "failed", "pending_audit", "cancelled")
+STATUSES = (
+    "uploaded",
+    "skipped",
+    "invalid",
+    "failed",
+    "in_doubt",
+    "pending_audit",
+    "cancelled",
+    "planned",
+)
 RESULT_COLUMNS = (
     "status",
     "url",
@@ -39,6 +52,7 @@ RESULT_COLUMNS = (
     "width",
     "height",
 )
+CANCELLED = "已取消,未发送 / cancelled before it was sent"
 # Validation's columns that the results frame does not repeat (its message is reused).
 _VALIDATION_ONLY = ("ok", "issues", "fixable", "frames", "probe_error", "format")
 
@@ -69,7 +83,10 @@ class RowResult:
                 attempts=attempts,
                 elapsed_s=elapsed_s,
             )
-        status = "pending_audit" if outcome.category is Category.AUDIT_PENDING else "failed"
+        if outcome.category is Category.AUDIT_PENDING:
+            status = "pending_audit"
+        else:  # sent, no answer and no look-up to settle it: neither stored nor failed
+            status = "in_doubt" if outcome.maybe_stored else "failed"
         code = " ".join(part for part in (outcome.code, outcome.sub_code) if part)
         words = f"{outcome.zh} / {outcome.en}".strip(" /")
         message = f"{words}: {outcome.message}" if outcome.message else words
@@ -89,7 +106,8 @@ def results_frame(validated: pd.DataFrame, results: Mapping[Hashable, RowResult]
     """The validated batch with the result columns; rows without a result are ``cancelled``."""
     frame = validated.drop(columns=[c for c in _VALIDATION_ONLY if c in validated.columns])
     message = frame.pop("message") if "message" in frame.columns else None
-    rows = [results.get(index, RowResult("cancelled")) for index in frame.index]
+    never = RowResult("cancelled", message=CANCELLED)
+    rows = [results.get(index, never) for index in frame.index]
     columns = {
         "status": [r.status for r in rows],
         "url": [r.url for r in rows],
@@ -127,3 +145,30 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
     table = table[present]
     table.columns.name = "status"
     return table
+
+
+def replace_rows(
+    results: pd.DataFrame, positions: Sequence[int] | np.ndarray[Any, Any], new: pd.DataFrame
+) -> pd.DataFrame:
+    """``results`` with the rows at ``positions`` replaced by the rows of ``new`` (in order).
+
+    Works by position, so repeated index labels are fine, and builds each column anew, so
+    a pandas 3 ``str`` column takes the booleans and numbers of ``new`` without complaint.
+
+    >>> import pandas as pd
+    >>> old = pd.DataFrame({"status": pd.array(["failed", "uploaded"], dtype="str"),
+    ...                     "retryable": [True, False]})
+    >>> new = pd.DataFrame({"status": ["uploaded"], "retryable": [False], "url": ["u"]})
+    >>> replace_rows(old, [0], new).to_dict("list")
+    {'status': ['uploaded', 'uploaded'], 'retryable': [False, False], 'url': ['u', '']}
+    """
+    merged = results.copy()
+    where = np.asarray(positions, dtype=np.intp)
+    for column in new.columns:
+        if column in merged.columns:
+            values = merged[column].astype(object).to_numpy(copy=True)
+        else:
+            values = np.full(len(merged), "", dtype=object)
+        values[where] = new[column].astype(object).to_numpy()
+        merged[column] = pd.Series(values, index=merged.index).infer_objects()
+    return merged

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from imgkit.errors import UnknownPlatformError
-from imgkit.platforms import get_adapter, resolve_platform
+from imgkit.platforms import get_adapter, platform_keys, resolve_platform
 from imgkit.probe import CLAIMED_FORMAT
 from imgkit.shops import Shop
 
@@ -33,6 +33,11 @@ TRUE_WORDS = frozenset({"1", "true", "yes", "y", "t", "是"})
 BOOL_WORDS = TRUE_WORDS | {"0", "false", "no", "n", "f", "否", ""}
 BOOL_OPTIONS = ("is_major", "is_rectangle", "need_distinct", "is_https")
 CLIENT_TYPES = {"computer": "client:computer", "phone": "client:phone"}
+# A number in scientific notation ("1.65772E+18", "6E+15", "1.6577e18"): what Excel shows,
+# and saves in a CSV, for an id typed into a number cell; the digits past the 15th are gone.
+SCIENTIFIC = r"[+-]?\d+(?:\.\d+)?[eE][+-]?\d+"
+# The id columns such a number can hide in, checked in this order.
+ID_COLUMNS = ("target", "replace_id")
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,7 @@ class Context:
         if untitled.any():
             files = self.frame["file"].astype(str)[untitled]
             stem = files.str.replace(r"^.*[\\/]", "", regex=True)
-            title[untitled] = stem.str.replace(r"\.[^.]*$", "", regex=True)
+            title.loc[untitled] = stem.str.replace(r"\.[^.]*$", "", regex=True)
         return title
 
     def option_value(self, name: str) -> pd.Series:
@@ -146,6 +151,19 @@ def _mask(ctx: Context, values: pd.Series | np.ndarray | bool) -> pd.Series:
 def unknown_platform(ctx: Context) -> pd.Series:
     """The platform column names no platform imgkit knows."""
     return ctx.platform == ""
+
+
+def unknown_platform_detail(ctx: Context) -> pd.Series:
+    """The value as written and the platform keys imgkit accepts.
+
+    Built once per distinct value of the column, then mapped onto the rows.
+    """
+    platform = ctx.col("platform")
+    known = ", ".join(platform_keys())
+    words = {
+        value: f"'{value}' (可用平台 / accepted: {known})" for value in platform.unique().tolist()
+    }
+    return platform.map(words)
 
 
 def unknown_shop(ctx: Context) -> pd.Series:
@@ -206,6 +224,8 @@ def extension_mismatch(ctx: Context) -> pd.Series:
     """The file name's extension claims another format than the content has."""
     # Extensions are short: look at the last characters only (much faster on 100k rows).
     tail = ctx.frame["file"].astype(str).str.slice(-6).str.rpartition(".")
+    if tail.empty:  # rpartition of no rows has no columns at all
+        return _mask(ctx, False)
     ext = tail[2].where(tail[1] == ".", "").str.lower()
     claimed = ext.map(CLAIMED_FORMAT)
     return ctx.has_image & claimed.notna() & (claimed != ctx.frame["format"]) & ~_refused(ctx)
@@ -294,15 +314,46 @@ def title_collision(ctx: Context) -> pd.Series:
     return ctx.on(keys) & names.duplicated(keep="first")
 
 
+def _mangled(ctx: Context, column: str) -> pd.Series:
+    def compute() -> pd.Series:
+        if column not in ctx.frame.columns:
+            return _mask(ctx, False)
+        value = ctx.col(column)
+        return _mask(ctx, value.str.fullmatch(SCIENTIFIC).fillna(False).astype(bool))
+
+    mangled: pd.Series = ctx.once(f"mangled:{column}", compute)
+    return mangled
+
+
+def id_mangled(ctx: Context) -> pd.Series:
+    """The target or replace id is a number in scientific notation (Excel lost its digits)."""
+    out = _mask(ctx, False)
+    for column in ID_COLUMNS:
+        out |= _mangled(ctx, column)
+    return out
+
+
+def id_mangled_detail(ctx: Context) -> pd.Series:
+    """Each id column holding such a number, with the value as read."""
+    text = pd.Series("", index=ctx.frame.index, dtype=object)
+    for column in ID_COLUMNS:
+        named = column + " = " + ctx.col(column)
+        text = text.where(~_mangled(ctx, column), (text + ", ").where(text != "", "") + named)
+    return "(" + text + ")"
+
+
 def bad_target(ctx: Context) -> pd.Series:
-    """The target is not well-formed for the platform (e.g. Qianmi needs num_iid/sku_id)."""
+    """The target is not well-formed for the platform (e.g. Qianmi needs num_iid/sku_id).
+
+    A target Excel turned into scientific notation is reported as ``id_mangled`` only.
+    """
     target = ctx.col("target")
     out = _mask(ctx, False)
     for key, adapter in ctx.adapters.items():
         rows = ctx.platform == key
         well_formed = target[rows].str.fullmatch(adapter.target_pattern).astype(bool)
-        out[rows] = ~well_formed
-    return out
+        out.loc[rows] = ~well_formed  # .loc: pandas 2.2 mis-aligns a plain [mask] setitem
+    return out & ~_mangled(ctx, "target")
 
 
 def bad_position(ctx: Context) -> pd.Series:
@@ -378,7 +429,15 @@ def _r(code: str, severity: str, fixable: bool, zh: str, en: str, check: Any, **
 
 
 RULES: tuple[Rule, ...] = (
-    _r("unknown_platform", "error", False, "未知平台", "unknown platform", unknown_platform),
+    _r(
+        "unknown_platform",
+        "error",
+        False,
+        "未知平台",
+        "unknown platform",
+        unknown_platform,
+        detail=unknown_platform_detail,
+    ),
     _r("unknown_shop", "error", False, "店铺不在店铺配置中", "shop not configured", unknown_shop),
     _r("bad_shop", "error", False, "店铺配置不完整或有误", "shop misconfigured", bad_shop),
     _r(
@@ -491,6 +550,17 @@ RULES: tuple[Rule, ...] = (
         "标题与本批次中另一行相同,将被加上(1)",
         "same title as an earlier row: the platform will add (1)",
         title_collision,
+    ),
+    _r(
+        "id_mangled",
+        "error",
+        False,
+        "ID 被 Excel 存成了数字,超过 15 位的数字已丢失精度(如 1.65772E+18);"
+        "请把该列设为「文本」格式后重新填写原始ID",
+        "Excel stored this id as a number and lost its digits (e.g. 1.65772E+18); "
+        "format the column as Text and type the original id again",
+        id_mangled,
+        detail=id_mangled_detail,
     ),
     _r("bad_target", "error", False, "目标格式不正确", "malformed target", bad_target),
     _r("bad_position", "error", False, "位置超出范围", "position out of range", bad_position),

@@ -9,6 +9,7 @@ A shops file has one table per shop name::
     app_secret = "env:TMALL_SECRET"      # any value may come from the environment
     session = "env:TMALL_SESSION"
     rate_per_s = 5                       # optional: this shop's own request rate
+    account = "my-seller-nick"           # optional: the account's stable name (journal)
 
 The fields each platform needs are declared by its adapter (``credentials``).  Secret
 fields are kept as :class:`imgkit.secret.Secret`, so a shop prints without them.  Where no
@@ -40,7 +41,7 @@ from imgkit.platforms import get_adapter, resolve_platform
 from imgkit.secret import Secret
 
 ENV_VAR = "IMGKIT_SHOPS"
-_COMMON = ("platform", "base_url", "rate_per_s")
+_COMMON = ("platform", "base_url", "rate_per_s", "account")
 # Masked whatever the platform declares: a misdeclared adapter must not leak.
 _SECRET_HINTS = ("secret", "token", "session", "password")
 
@@ -54,6 +55,10 @@ class Shop:
     base_url: str = ""
     fields: Mapping[str, str | Secret] = field(default_factory=dict)
     rate_per_s: float | None = None
+    # The account's stable name on the platform (a seller nick or id), when the shops file
+    # gives one: the journal keys on it instead of a fingerprint of the session or token,
+    # so a renewed session is still the same account.
+    account: str = ""
 
     def get(self, name: str) -> str:
         """A field's value (secrets revealed, for signing); empty when absent."""
@@ -203,6 +208,15 @@ def make_shop(
                 f"店铺 {name!r} 需要 {_describe(group)}",
                 code="missing_field",
             )
+    for key, allowed in spec.choices.items():
+        found = values.get(key)
+        text = found.reveal() if isinstance(found, Secret) else (found or "")
+        if text and text.lower() not in allowed:
+            raise ShopConfigError(
+                f"shop {name!r}: field {key!r} must be one of {', '.join(allowed)}, got "
+                f"{text!r} / 店铺 {name!r} 的字段 {key!r} 只能是 {'、'.join(allowed)}",
+                code="bad_field",
+            )
     rate = table.get("rate_per_s")
     if rate is not None and (
         isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0
@@ -221,6 +235,9 @@ def make_shop(
         base_url=_check_base_url(name, base_url) if base_url else "",
         fields=values,
         rate_per_s=float(rate) if rate is not None else None,
+        account=_resolve_value(name, "account", table["account"], env)
+        if "account" in table
+        else "",
     )
 
 

@@ -2,10 +2,13 @@
 
 ``upload(batch, shops)`` validates the batch, uploads every valid row through the engine
 (:mod:`imgkit.engine`) and returns the results frame (:mod:`imgkit.results`): one row per
-input row, same index.  It works in a script and inside a running event loop (Jupyter);
-Ctrl-C or a kernel interrupt stops sending, waits briefly for requests in flight, and
-returns the partial results (unsent rows ``cancelled``); nothing confirmed is lost, as the
-journal committed it.
+input row, same index.  The user's journal (:mod:`imgkit.journal`) remembers every upload
+by destination and content, so any copy of the batch — another file, a CSV, a DataFrame, a
+results workbook read back — never stores an image twice.  It works in a script and
+inside a running event loop (Jupyter); Ctrl-C or a kernel interrupt stops sending, gives
+the requests on the wire a grace period, and returns the partial results: each row is
+``uploaded`` (answered), ``in_doubt`` (sent, no answer: the next run looks it up) or
+``cancelled`` (never sent).
 
 Example
 -------
@@ -20,80 +23,131 @@ Example
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import threading
 from collections import Counter
-from collections.abc import Coroutine, Hashable
-from typing import Any
+from collections.abc import Coroutine, Hashable, Iterable
+from pathlib import Path
+from typing import Any, cast
 
 import httpx
+import numpy as np
 import pandas as pd
 
-from imgkit.engine import (
-    Row,
-    Run,
-    execute,
-    plan,
-    poll_audit,
-    record_outcome,
-    row_options,
-    shop_rates,
-)
-from imgkit.journal import Journal, default_journal_path, journal_key
+from imgkit.engine import Run, execute, poll_audit, record_outcome, shop_rates
+from imgkit.journal import Journal
+from imgkit.migrate import legacy_sources
 from imgkit.pacing import PacerPool
-from imgkit.platforms import get_adapter
+from imgkit.plan import make_rows, plan
 from imgkit.platforms.base import Outcome
 from imgkit.progress import Progress
-from imgkit.results import RESULT_COLUMNS, RowResult, results_frame
+from imgkit.readback import read_results
+from imgkit.results import RESULT_COLUMNS, RowResult, replace_rows, results_frame
 from imgkit.retry import RetryPolicy
 from imgkit.transport import Sender
 from imgkit.validation import load_shops_lenient, validate
 
-RETRYABLE_STATUSES = ("failed", "cancelled", "invalid")
+log = logging.getLogger("imgkit.uploads")
+
+EMPTY_BATCH = "批量表没有数据行,未上传任何图片 / the batch has no rows: nothing was uploaded"
+NOTE_ATTR = "imgkit_note"
+# Statuses retry_failed looks at again: never uploaded, skipped or still under audit.
+RETRY_STATUSES = ("failed", "in_doubt", "cancelled", "invalid")
+
+JournalChoice = Journal | str | os.PathLike[str] | bool | None
+ForceChoice = bool | Iterable[Hashable] | pd.Series
 
 
-def _open_journal(journal: Any, checked: pd.DataFrame) -> Journal | None:
+def open_journal(journal: JournalChoice) -> Journal | None:
+    """The journal a run uses: the user's (None or True), a path's, the one given, or
+    none (False).
+
+    >>> open_journal(False) is None
+    True
+    """
     if journal is False:
         return None
     if journal is None or journal is True:
-        return Journal(default_journal_path(checked.attrs.get("imgkit_source")))
+        return Journal()
     if isinstance(journal, Journal):
         return journal
     return Journal(journal)
 
 
-def _client(concurrency: int, timeout: float, transport: Any) -> Sender:
-    return Sender(concurrency, timeout=timeout, transport=transport)
+def _labels(force: ForceChoice, index: pd.Index) -> frozenset[Hashable]:
+    """The index labels ``force`` names: all (True), none (False), a boolean mask, labels."""
+    if force is True:
+        return frozenset(index)
+    if force is False:
+        return frozenset()
+    if isinstance(force, pd.Series) and force.dtype == bool:
+        return frozenset(force.index[force.to_numpy()])
+    return frozenset(force)
 
 
 async def upload_async(
-    batch: Any,
+    batch: pd.DataFrame | str | os.PathLike[str],
     shops: Any = None,
     *,
-    journal: Any = None,
+    journal: JournalChoice = None,
+    force: ForceChoice = False,
     concurrency: int = 8,
     progress: bool = True,
     policy: RetryPolicy | None = None,
     audit_wait_s: float = 60.0,
     timeout: float = 60.0,
+    grace_s: float = 5.0,
     dry_run: bool = False,
     transport: httpx.AsyncBaseTransport | None = None,
+    _retry: bool = False,
 ) -> pd.DataFrame:
     """Validate ``batch``, upload its valid rows, and return the results frame.
 
-    ``journal``: a path, a :class:`imgkit.journal.Journal`, None (beside the batch file or
-    in the user cache) or False (none).  ``dry_run=True`` sends nothing and returns the
-    plan: rows to send have status ``planned``.  ``transport`` replaces the network (e.g.
-    ``Sandbox.asgi_transport()``).
+    Parameters
+    ----------
+    batch
+        A DataFrame, or a CSV / XLSX path (:func:`imgkit.read_batch`).
+    shops
+        A shops file, mapping or :class:`imgkit.Shops` (default ``$IMGKIT_SHOPS``).
+    journal
+        None (the user's journal, :func:`imgkit.journal.default_journal_path`), a path, a
+        :class:`imgkit.journal.Journal`, or False (no memory: nothing is skipped).
+    force
+        Rows to send even though the journal says they are stored, in doubt, or refused
+        for good: True, index labels, or a boolean Series.  Never while another run is
+        sending the same image.
+    concurrency, timeout
+        Requests at once, and each request's time limit in seconds.
+    grace_s
+        After Ctrl-C, how long requests already on the wire may take to be answered.
+    dry_run
+        Send nothing: rows that would be sent are ``planned``.
+    transport
+        Replaces the network (e.g. ``Sandbox.asgi_transport()``).
+
+    Example: see the module's docstring.
     """
     checked = await asyncio.to_thread(validate, batch, shops)
+    if checked.empty:
+        log.warning(EMPTY_BATCH)
+        empty = results_frame(checked, {})
+        empty.attrs[NOTE_ATTR] = EMPTY_BATCH
+        return empty
     good, _bad, _problem = load_shops_lenient(shops)
-    opened = _open_journal(journal, checked)
+    opened = open_journal(journal)
     try:
-        rows, decided = plan(checked, good, opened)
+        legacy: tuple[Path, ...] = ()
+        if opened is not None:
+            upgraded = opened.path if opened.upgraded else None
+            legacy = tuple(legacy_sources(checked.attrs.get("imgkit_source"), upgraded))
+        rows, decided = plan(
+            checked, good, opened, force=_labels(force, checked.index), retry=_retry, legacy=legacy
+        )
         if dry_run:
             decided.update({row.index: RowResult("planned") for row in rows})
             return results_frame(checked, decided)
-        async with _client(concurrency, timeout, transport) as client:
+        async with Sender(concurrency, timeout=timeout, transport=transport) as client:
             run = Run(
                 client,
                 PacerPool(shop_rates(good), concurrency=concurrency),
@@ -102,12 +156,15 @@ async def upload_async(
                 audit_wait_s,
                 results=dict(decided),
             )
-            per_platform = Counter(row.adapter.key for row in rows)
-            run.progress = Progress(per_platform, enabled=progress)
+            if opened is not None:
+                run.run_id = opened.start_run()
+            run.progress = Progress(Counter(row.adapter.key for row in rows), enabled=progress)
             try:
-                await execute(run, rows, concurrency)
+                await execute(run, rows, concurrency, grace_s=grace_s)
             finally:
                 run.progress.close()
+                if opened is not None:
+                    opened.end_run(run.run_id)
         return results_frame(checked, run.results)
     finally:
         if opened is not None and opened is not journal:
@@ -118,7 +175,8 @@ def _run_sync(make: Any) -> pd.DataFrame:
     """Run a coroutine to completion from sync code, in or out of a running loop.
 
     The coroutine runs on a private loop in a worker thread; Ctrl-C (or a Jupyter kernel
-    interrupt) in the calling thread cancels it, and its partial result is returned.
+    interrupt) in the calling thread cancels it, and its partial result is returned.  A
+    second Ctrl-C ends the grace period for requests on the wire.
     """
     box: dict[str, Any] = {}
     ready = threading.Event()
@@ -143,25 +201,36 @@ def _run_sync(make: Any) -> pd.DataFrame:
     thread.start()
     # Wait on an Event, not Thread.join(): a KeyboardInterrupt inside join() leaves the
     # thread looking finished on some CPython versions, and we would return too early.
-    try:
-        while not done.wait(0.1):
-            pass
-    except KeyboardInterrupt:
-        ready.wait()
-        if "task" in box:
-            box["loop"].call_soon_threadsafe(box["task"].cancel)
-        done.wait()
+    while True:
+        try:
+            while not done.wait(0.1):
+                pass
+            break
+        except KeyboardInterrupt:
+            ready.wait()
+            if "task" in box and not done.is_set():
+                box["loop"].call_soon_threadsafe(box["task"].cancel)
     if "error" in box:
         raise box["error"]
     result: pd.DataFrame = box["result"]
     return result
 
 
-def upload(batch: Any, shops: Any = None, **options: Any) -> pd.DataFrame:
-    """Synchronous :func:`upload_async`; works in a script and inside a running event loop.
+def upload(
+    batch: pd.DataFrame | str | os.PathLike[str], shops: Any = None, **options: Any
+) -> pd.DataFrame:
+    """Synchronous :func:`upload_async` (same parameters); works in a script and inside a
+    running event loop.
 
     Inside Jupyter (a loop is already running) the upload runs on its own loop in a worker
     thread, so the notebook does not need ``await``.  Ctrl-C returns the partial results.
+
+    >>> import imgkit
+    >>> with imgkit.Sandbox() as sb:
+    ...     out = imgkit.upload("sample_data/batch.csv", shops=sb.shops, journal=False,
+    ...                         progress=False, dry_run=True)
+    >>> out["status"].unique().tolist()
+    ['planned']
     """
     return _run_sync(lambda: upload_async(batch, shops, **options))
 
@@ -171,91 +240,119 @@ def _inputs(results: pd.DataFrame) -> pd.DataFrame:
     return results.drop(columns=drop)
 
 
-def retry_failed(results: pd.DataFrame, shops: Any = None, **options: Any) -> pd.DataFrame:
-    """Upload again the rows that failed with a retryable cause, were cancelled, or were
-    invalid (fixed since, for instance by :func:`imgkit.fit` or by hand); keep the rest.
+def _as_results(results: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
+    if isinstance(results, pd.DataFrame):
+        return results
+    return read_results(results)
 
-    Rows failed as *maybe stored* stay in doubt in the journal and are not re-sent.
+
+def retry_failed(
+    results: pd.DataFrame | str | os.PathLike[str],
+    shops: Any = None,
+    *,
+    force: ForceChoice = False,
+    **options: Any,
+) -> pd.DataFrame:
+    """Send again the rows of ``results`` that are not stored; keep the others as they are.
+
+    ``results`` is a results frame, or a results workbook / CSV (read with
+    :func:`imgkit.read_results`), possibly fixed by hand.  Looked at again: ``failed``,
+    ``in_doubt``, ``cancelled`` and ``invalid`` rows, re-validated first.  A row that
+    changed (a new target, file or option) is new work and is sent; one the journal knows:
+
+    * stored meanwhile (another copy of the batch, a look-up): ``skipped``;
+    * in doubt (sent, no answer): looked up first, and sent again only when the look-up
+      proves it absent, or when forced — otherwise it stays ``in_doubt``, saying why;
+    * refused for good by the platform and unchanged: kept ``failed`` unless forced;
+    * failed for a passing reason (rate limit, timeout, a server error): sent again.
+
+    ``force``: True, index labels or a boolean Series of rows to send whatever the
+    journal says.  Other keyword arguments are :func:`upload`'s.
+
+    >>> import imgkit
+    >>> with imgkit.Sandbox() as sb:
+    ...     first = imgkit.upload("sample_data/batch.csv", shops=sb.shops, progress=False)
+    ...     again = imgkit.retry_failed(first, shops=sb.shops, progress=False)
+    >>> bool((again["status"] == first["status"]).all())
+    True
     """
-    again = (results["status"].isin(["cancelled", "invalid"])) | (
-        (results["status"] == "failed") & results["retryable"].astype(bool)
-    )
+    frame = _as_results(results)
+    status = frame["status"].astype(str).str.strip()
+    again = status.isin(RETRY_STATUSES).to_numpy(copy=True)
+    if options.get("journal") is False:  # no memory: only what the frame itself says
+        retryable = frame.get("retryable", pd.Series(False, index=frame.index))
+        sure = status.isin(["cancelled", "invalid"]) | (
+            (status == "failed") & retryable.astype(str).str.lower().isin(["true", "1"])
+        )
+        again &= sure.to_numpy() | frame.index.isin(list(_labels(force, frame.index)))
     if not again.any():
-        return results.copy()
-    redone = upload(_inputs(results[again]), shops, **options)
-    merged = results.copy()
-    for column in redone.columns:
-        if column not in merged.columns:
-            merged[column] = ""
-        merged.loc[redone.index, column] = redone[column]
-    return merged
+        return frame.copy()
+    positions = np.flatnonzero(again)
+    subset = _inputs(frame.iloc[positions])
+    forced = _labels(force, frame.index)
+    redone = _run_sync(
+        lambda: upload_async(
+            subset, shops, force=forced & set(subset.index), _retry=True, **options
+        )
+    )
+    return replace_rows(frame, positions, redone)
 
 
 async def _refresh_async(
-    results: pd.DataFrame, shops: Any, journal: Any, audit_wait_s: float, transport: Any
-) -> dict[Hashable, RowResult]:
+    results: pd.DataFrame, shops: Any, journal: JournalChoice, audit_wait_s: float, transport: Any
+) -> dict[int, RowResult]:
     good, _bad, _problem = load_shops_lenient(shops)
-    opened = _open_journal(journal, results)
-    found: dict[Hashable, RowResult] = {}
+    opened = open_journal(journal)
+    found: dict[int, RowResult] = {}
     try:
-        async with _client(8, 60.0, transport) as client:
+        positions = np.flatnonzero((results["status"].astype(str) == "pending_audit").to_numpy())
+        pending = results.iloc[positions]
+        known = pending["shop"].astype(str).str.strip().isin(list(good)).to_numpy()
+        wanted = pending.assign(ok=True, issues="").reset_index(drop=True)[known]
+        key = opened.fingerprint_key if opened is not None else b""
+        rows, _ = make_rows(wanted, good, key)
+        async with Sender(8, timeout=60.0, transport=transport) as client:
             run = Run(client, PacerPool(shop_rates(good)), RetryPolicy(), opened, audit_wait_s)
-            pending = results[results["status"] == "pending_audit"]
-            for index, record in zip(pending.index, pending.to_dict("records"), strict=True):
-                shop = good.get(str(record["shop"]))
-                if shop is None:
-                    continue
-                row = Row(
-                    index,
-                    shop,
-                    get_adapter(shop.platform),
-                    str(record["file"]),
-                    str(record["target"]),
-                    {},
-                    str(record.get("sha256", "")),
-                    "",
-                    pending_id=str(record["image_id"]),
-                )
+            for row in rows:
+                row.pending_id = str(wanted.at[cast(int, row.index), "image_id"])
                 waiting = Outcome(ok=False, pending_id=row.pending_id)
                 outcome = await poll_audit(run, row, waiting)
-                if opened is not None and row.sha256:
-                    row.key = _journal_key_of(record, shop.platform)
-                    record_outcome(run, row, outcome)
-                found[index] = RowResult.from_outcome(outcome, 0, 0.0)
+                record_outcome(run, row, outcome)
+                position = int(positions[cast(int, row.index)])  # wanted is numbered 0..n
+                found[position] = RowResult.from_outcome(outcome, 0, 0.0)
     finally:
         if opened is not None and opened is not journal:
             opened.close()
     return found
 
 
-def _journal_key_of(record: dict[Hashable, Any], platform: str) -> str:
-    return journal_key(
-        platform,
-        str(record["shop"]),
-        str(record["target"]),
-        str(record["sha256"]),
-        row_options(record),
-    )
-
-
 def refresh(
-    results: pd.DataFrame,
+    results: pd.DataFrame | str | os.PathLike[str],
     shops: Any = None,
     *,
-    journal: Any = False,
+    journal: JournalChoice = None,
     audit_wait_s: float = 10.0,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> pd.DataFrame:
-    """Poll the rows still ``pending_audit`` again; return the results with them updated."""
+    """Poll the rows still ``pending_audit`` again; return the results with them updated.
+
+    ``results``: a results frame, or a results workbook / CSV.  What the audits say is
+    recorded in the journal (``journal=False`` records nothing).
+
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"status": ["uploaded"], "shop": ["s"]})
+    >>> refresh(frame, shops={}, journal=False).equals(frame)
+    True
+    """
+    frame = _as_results(results)
 
     async def work() -> pd.DataFrame:
-        found = await _refresh_async(results, shops, journal, audit_wait_s, transport)
-        merged = results.copy()
+        found = await _refresh_async(frame, shops, journal, audit_wait_s, transport)
         if not found:
-            return merged
-        for name in ("status", "url", "category", "code", "message"):
-            values = pd.Series({i: getattr(r, name) for i, r in found.items()}, dtype=object)
-            merged.loc[values.index, name] = values
-        return merged
+            return frame.copy()
+        positions = sorted(found)
+        names = ("status", "url", "category", "code", "message")
+        new = pd.DataFrame({n: [getattr(found[p], n) for p in positions] for n in names})
+        return replace_rows(frame, positions, new)
 
     return _run_sync(work)

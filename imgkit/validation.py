@@ -31,7 +31,7 @@ import pandas as pd
 
 from imgkit.batch import read_batch
 from imgkit.errors import ShopConfigError
-from imgkit.probe import PROBE_COLUMNS, probe_paths
+from imgkit.probe import PROBE_COLUMNS, Probe, probe_paths
 from imgkit.rules import FIXABLE, RULES, Context
 from imgkit.shops import Shop, Shops, default_shops_path, make_shop
 
@@ -111,6 +111,8 @@ def validate(batch: Any, shops: Any = None, *, workers: int | None = None) -> pd
     frame = _as_batch(batch)
     good, bad, problem = load_shops_lenient(shops)
     probes = probe_paths(frame["file"].astype(str).tolist(), workers=workers)
+    if frame.empty:
+        probes = _no_probes()
     probes.index = frame.index
     work = pd.concat([frame, probes], axis=1)
     ctx = Context(work, good, bad)
@@ -143,6 +145,14 @@ def validate(batch: Any, shops: Any = None, *, workers: int | None = None) -> pd
     for column in PROBE_COLUMNS:
         out[column] = probes[column]
     return out
+
+
+def _no_probes() -> pd.DataFrame:
+    # probe_paths of no files has columns of no particular type; give them the types a
+    # batch with files gets (a blank probe's values, as probe_paths builds its frame).
+    blank = Probe()
+    values = {c: getattr(blank, "error" if c == "probe_error" else c) for c in PROBE_COLUMNS}
+    return pd.DataFrame({c: [v] for c, v in values.items()}).iloc[:0]
 
 
 def _shop_detail(ctx: Context, code: str, problem: str) -> pd.Series:

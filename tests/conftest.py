@@ -7,11 +7,21 @@ Tests talk to it over loopback HTTP with requests built by ``spec_clients`` (wri
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from imgkit.sandbox import Sandbox
+
+
+@pytest.fixture(autouse=True)
+def imgkit_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test has its own ``$IMGKIT_HOME``: its own journal and caches, never the
+    developer's (child processes and notebook kernels inherit it)."""
+    home = tmp_path_factory.mktemp("imgkit-home")
+    monkeypatch.setenv("IMGKIT_HOME", str(home))
+    return home
 
 
 @pytest.fixture(scope="session")

@@ -96,6 +96,15 @@ def gmt8_now() -> str:
     return datetime.now(UTC).astimezone(GMT8).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def gmt8_at(epoch_s: float) -> str:
+    """An instant as ``yyyy-MM-dd HH:mm:ss`` in GMT+8 (fractions of a second cut off).
+
+    >>> gmt8_at(1704081600)
+    '2024-01-01 12:00:00'
+    """
+    return datetime.fromtimestamp(epoch_s, GMT8).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def epoch_ms_now() -> int:
     """Current time in epoch milliseconds (what the official TOP Python SDK sends)."""
     return time.time_ns() // 1_000_000

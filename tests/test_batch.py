@@ -531,3 +531,116 @@ def test_a_missing_or_broken_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ImgkitError) as exc:
         read_batch(broken)
     assert "broken.xlsx" in invalid(exc, "bad_batch_file")
+
+
+@pytest.mark.parametrize("kind", ["frame", "object frame", "csv", "csv no newline", "xlsx"])
+def test_a_batch_with_only_a_header_is_empty_not_an_error(tmp_path: Path, kind: str) -> None:
+    header = [*HEADER, "标题", "replace_id", "备注"]
+    source: pd.DataFrame | Path
+    if kind == "frame":
+        source = pd.DataFrame(columns=header)
+    elif kind == "object frame":
+        source = pd.DataFrame({h: pd.Series([], dtype=object) for h in header})
+    elif kind == "csv":
+        source = write_csv(tmp_path / "b.csv", ",".join(header) + "\n")
+    elif kind == "csv no newline":
+        source = write_csv(tmp_path / "b.csv", ",".join(header))
+    else:
+        source = write_xlsx(tmp_path / "b.xlsx", [header])
+    batch = read_batch(source)
+    assert len(batch) == 0
+    assert list(batch.columns) == [*REQUIRED_COLUMNS, "title", "replace_id", "备注", "row"]
+    assert batch["row"].dtype == "int64"
+    assert all(pd.api.types.is_string_dtype(batch[c]) for c in batch.columns[:-1])
+    assert batch.attrs["imgkit_headers"] == {
+        **{c: c for c in REQUIRED_COLUMNS},
+        "title": "标题",
+        "replace_id": "replace_id",
+    }
+
+
+@pytest.mark.parametrize("kind", ["no columns", "rows but no columns", "zero-byte csv"])
+def test_a_sheet_without_any_header_is_malformed_not_empty(tmp_path: Path, kind: str) -> None:
+    source: pd.DataFrame | Path
+    if kind == "no columns":
+        source = pd.DataFrame()
+    elif kind == "rows but no columns":
+        source = pd.DataFrame(index=range(3))
+    else:
+        source = write_csv(tmp_path / "b.csv", "")
+    with pytest.raises(ImgkitError) as exc:
+        read_batch(source)
+    message = invalid(exc, "missing_column")
+    assert "missing required column 'platform', 'shop', 'file', 'target'" in message
+    assert "缺少必填列 'platform', 'shop', 'file', 'target'" in message
+    assert "accepted headers / 可用表头" in message
+
+
+# --- the user's own headers -----------------------------------------------------------------
+
+
+def test_the_headers_as_the_user_wrote_them_are_remembered(tmp_path: Path) -> None:
+    path = write_csv(
+        tmp_path / "b.csv",
+        "平台, 店铺 ,图片路径,商品ID,Image Title,备注\ntmall,s,a.jpg,1,t,x\n",
+    )
+    batch = read_batch(path)
+    assert batch.attrs["imgkit_headers"] == {
+        "platform": "平台",
+        "shop": "店铺",
+        "file": "图片路径",
+        "target": "商品ID",
+        "title": "Image Title",
+    }
+    english = read_batch(write_xlsx(tmp_path / "b.xlsx", [[*HEADER, dt.time(3, 4)], ROW]))
+    assert english.attrs["imgkit_headers"] == {
+        **{c: c for c in REQUIRED_COLUMNS},
+        "is_rectangle": "3:4",
+    }
+
+
+def test_a_batch_passed_around_keeps_the_users_original_headers(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "b.csv", "平台,店铺,图片,商品ID,标题\ntmall,s,a.jpg,1,t\n")
+    once = read_batch(path)
+    again = read_batch(once.copy())
+    assert again.attrs["imgkit_headers"] == once.attrs["imgkit_headers"]
+    assert again.attrs["imgkit_headers"]["target"] == "商品ID"
+    # A header the user renamed since says what it says now; a column added since is its own.
+    renamed = once.rename(columns={"shop": "店铺名称"})
+    renamed["position"] = "1"
+    headers = read_batch(renamed).attrs["imgkit_headers"]
+    assert headers["shop"] == "店铺名称"
+    assert headers["platform"] == "平台"
+    assert headers["position"] == "position"
+    # A stale mapping never names a column the frame does not have.
+    stale = once.drop(columns=["title"])
+    assert "title" not in read_batch(stale).attrs["imgkit_headers"]
+
+
+def test_a_frame_without_a_mapping_maps_its_own_headers() -> None:
+    frame = pd.DataFrame([["tmall", "s", "https://x/a.jpg", "1"]], columns=["平台", *HEADER[1:]])
+    frame.attrs["imgkit_headers"] = "not a mapping"
+    assert read_batch(frame).attrs["imgkit_headers"]["platform"] == "平台"
+
+
+# --- keeping a file's own row numbers --------------------------------------------------------
+
+
+def test_keep_row_keeps_a_files_own_row_column(tmp_path: Path) -> None:
+    csv_path = write_csv(
+        tmp_path / "b.csv", "platform,shop,file,target,row\ntmall,s,a.jpg,1,17\n\ntmall,s,b,2,3\n"
+    )
+    xlsx_path = write_xlsx(tmp_path / "b.xlsx", [[*HEADER, "row"], [*ROW, 17], [*ROW, 3.0]])
+    for path, sheet_rows in ((csv_path, [2, 4]), (xlsx_path, [2, 3])):
+        assert read_batch(path)["row"].tolist() == sheet_rows
+        kept = read_batch(path, keep_row=True)
+        assert kept["row"].tolist() == [17, 3]
+        assert kept["row"].dtype == "int64"
+        assert list(kept.columns) == [*REQUIRED_COLUMNS, "row"]
+    # Without a row column of its own, a file's rows are numbered as usual.
+    plain = write_csv(tmp_path / "p.csv", "platform,shop,file,target\ntmall,s,a.jpg,1\n")
+    assert read_batch(plain, keep_row=True)["row"].tolist() == [2]
+    bad = write_csv(tmp_path / "bad.csv", "platform,shop,file,target,row\ntmall,s,a.jpg,1,x\n")
+    with pytest.raises(ImgkitError) as exc:
+        read_batch(bad, keep_row=True)
+    assert "'row'" in invalid(exc, "bad_row_column")

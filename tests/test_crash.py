@@ -1,13 +1,15 @@
 """A run killed with SIGKILL mid-batch, then re-run, never stores a row twice.
 
-A child process uploads a batch file (journal beside it) to a real sandbox server whose
-answers take 30-60 ms, so requests are in flight when the child is killed.  The re-run in
+A child process uploads a batch file to a real sandbox server whose answers take 30-60
+ms, so requests are in flight when the child is killed.  Its journal is the user's,
+``$IMGKIT_HOME/journal.sqlite`` (each test has its own home, which the child inherits), and
+nothing is written beside the batch file any more.  The re-run in
 this process must skip what the journal confirmed, send what was never begun, and settle
 the rows that were on the wire: by a look-up where the platform has one (``docs/lookups.md``:
 found -> ``uploaded`` with the copy the dead run stored, proven absent -> sent now), by a
 safe re-send where the platform makes one safe (Douyin's ``need_distinct`` returns the
-existing copy), and otherwise leave them in doubt: reported, not sent again (a second copy
-is worse than a question to the user).
+existing copy), and otherwise leave them ``in_doubt``: reported, not sent again (a second
+copy is worse than a question to the user).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from PIL import Image
 
 import imgkit
 from imgkit import Sandbox
-from imgkit.journal import SUFFIX
+from imgkit.journal import FILE_NAME, Journal, default_journal_path
+from imgkit.migrate import SUFFIX
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 
@@ -147,6 +150,12 @@ def journal_states(path: Path) -> dict[str, tuple[str, str]]:
     return {sha: (state, url) for sha, state, url in rows}
 
 
+def journal_bytes(path: Path) -> bytes:
+    """The journal file and its WAL, raw."""
+    wal = Path(f"{path}-wal")
+    return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
 def copies(sandbox: Sandbox) -> Counter[str]:
     """sha256 -> how many images with those bytes the sandbox holds, on any platform."""
     return Counter(image.facts.sha256 for image in sandbox.state.store.images())
@@ -179,17 +188,27 @@ def crash_and_rerun(
     files = write_images(tmp_path / "images", ROWS)
     batch = write_batch(tmp_path / "batch.csv", files, platforms, **options)
     shops = write_shops(tmp_path / "shops.toml", sandbox.shops)
+    journal = default_journal_path()
+    home = Path(os.environ["IMGKIT_HOME"])
+    assert journal == home / FILE_NAME
+    assert not home.is_relative_to(tmp_path)
+    assert not journal.exists()
     kill_mid_batch(sandbox, batch, shops, kill_at)
     before = settle(sandbox)
-    journal = batch.with_name(batch.name + SUFFIX)
-    assert journal.exists(), "the journal is written beside the batch file by default"
+    assert journal.exists(), "the child inherits $IMGKIT_HOME: its journal is the test's"
+    assert not batch.with_name(batch.name + SUFFIX).exists(), "nothing beside the batch file"
+    assert not (tmp_path / FILE_NAME).exists()
     crash = Crash(pd.DataFrame(), journal_states(journal), before, stored_shas(sandbox, batch))
+    # The killed child's run is gone: what it left sending is in doubt, not being sent.
+    sending = {sha for sha, (state, _url) in crash.journal.items() if state == "sending"}
+    with Journal(journal) as opened:
+        assert {entry.sha256 for entry in opened.in_doubt()} == sending
     assert len(crash.stored_before) == before["stored"] >= kill_at
     # Nothing reaches the platform without an intent in the journal first.
     assert {crash.state(sha) for sha in crash.stored_before} <= {"done", "pending", "sending"}
     crash.results = imgkit.upload(batch, shops=shops, progress=False)
     assert len(crash.results) == ROWS
-    text = journal.read_bytes()
+    text = journal_bytes(journal)
     for shop in sandbox.shops.values():
         for name in ("access_token", "app_secret", "client_secret", "session"):
             if name in shop:
@@ -198,8 +217,10 @@ def crash_and_rerun(
 
 
 def in_doubt(results: pd.DataFrame) -> pd.Series:
-    """Rows failed as maybe stored: on the wire when the run died, not sent again."""
-    return (results["status"] == "failed") & (results["category"] == "timeout")
+    """Rows maybe stored: on the wire when the run died, not sent again."""
+    doubt = results["status"] == "in_doubt"
+    assert (results.loc[doubt, "category"] == "timeout").all(), results.loc[doubt]
+    return doubt
 
 
 def found_by_look_up(results: pd.DataFrame) -> pd.Series:
@@ -315,7 +336,7 @@ def test_rows_in_doubt_stay_in_doubt_on_every_later_run(sandbox: Sandbox, tmp_pa
     assert in_doubt(again)[doubt].all(), again.loc[doubt, ["status", "message"]]
     assert set(again.loc[~doubt, "status"]) == {"skipped"}
     # The root cause: the first re-run must leave them `sending` in the journal.
-    journal = journal_states(tmp_path / ("batch.csv" + SUFFIX))
+    journal = journal_states(default_journal_path())
     assert {journal[sha][0] for sha in crash.results.loc[doubt, "sha256"]} == {"sending"}
 
 

@@ -158,8 +158,8 @@ def test_dropped_connections_never_make_duplicates(
     assert sandbox.stats()["total"]["duplicates"] == 0
     douyin = results["platform_key"] == "doudian"
     assert set(results.loc[~douyin, "status"]) == {"uploaded"}, results[["status", "message"]]
-    assert set(results["status"]) <= {"uploaded", "failed"}
-    lost = results[results["status"] == "failed"]
+    assert set(results["status"]) <= {"uploaded", "in_doubt"}
+    lost = results[results["status"] == "in_doubt"]
     assert set(lost["category"]) <= {"timeout"}
     assert lost["message"].str.contains("may have been stored").all()
     stored = sandbox.stats()["total"]["stored"]
@@ -200,7 +200,7 @@ def test_without_a_look_up_the_row_stays_in_doubt(tmp_path: Path) -> None:
     frame = batch("tmall_item", images(tmp_path, 1))
     options = {"journal": False, "progress": False, "policy": FAST}
     results = imgkit.upload(frame, sandbox_shops("http://sandbox"), transport=wire, **options)
-    assert results.loc[0, "status"] == "failed"
+    assert results.loc[0, "status"] == "in_doubt"
     assert results.loc[0, "category"] == "timeout"
     assert "may have been stored" in results.loc[0, "message"]
     assert wire.refused == 1  # asked once: "invalid method" is not worth asking again

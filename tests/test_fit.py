@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -729,8 +730,18 @@ def test_one_file_for_two_platforms_gets_a_copy_each(tmp_path: Path) -> None:
 
 
 def test_default_cache_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    assert default_out_dir() == tmp_path / "cache" / "imgkit" / "fit"
+    monkeypatch.setenv("IMGKIT_HOME", str(tmp_path / "home"))
+    assert default_out_dir() == tmp_path / "home" / "cache" / "fit"
     webp = write(tmp_path / "a.webp", encode(noisy(100, 100), "WEBP"))
     out = fit(pd.DataFrame([row("doudian", webp)]), shops=SHOPS)
-    assert Path(out.loc[0, "file"]).parent == tmp_path / "cache" / "imgkit" / "fit"
+    assert Path(out.loc[0, "file"]).parent == tmp_path / "home" / "cache" / "fit"
+
+
+def test_without_imgkit_home_the_cache_is_the_systems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("IMGKIT_HOME")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    if sys.platform.startswith("linux"):
+        assert default_out_dir() == tmp_path / "cache" / "imgkit" / "fit"
+    assert default_out_dir().is_absolute()

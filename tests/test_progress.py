@@ -104,8 +104,10 @@ def test_counts_follow_retries_up_and_down() -> None:
         "skipped": 1,
         "invalid": 1,
         "failed": 0,
+        "in_doubt": 0,
         "pending_audit": 0,
         "cancelled": 0,
+        "planned": 0,
         "retrying": 1,
     }
     assert counts["qianmi_sku"]["failed"] == 1

@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import http.server
 import ipaddress
-import math
 import socket
 import threading
 import time
@@ -67,6 +66,11 @@ INFO_KEYS = {
 }
 ERROR_KEYS = {"code", "message", "sub_code", "sub_msg"}
 BIZ = 50002  # main code of `isv.business-failed:*`: a sandbox convention (doudian.py)
+# The sandbox clock in tests near a time boundary (2024-01-01 12:00:00 GMT+8): fixed, it does
+# not move between stamping a request and the sandbox judging it, so the exact edges of the
+# ±600 s window and of the audit can be tested; far from today, so a request stamped from the
+# real clock instead would be refused.
+FIXED_NOW = 1704081600
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -114,6 +118,18 @@ def control(client: httpx.Client, path: str, body: dict[str, Any]) -> None:
     """``POST /_sandbox/<path>`` with a JSON body, which must be accepted."""
     response = client.post(f"/_sandbox/{path}", json=body)
     assert response.status_code == 200, response.text
+
+
+def fix_clock(client: httpx.Client, at: float | None) -> None:
+    """Stand the sandbox clock at ``at`` (``POST /_sandbox/clock``); None: real time again."""
+    control(client, "clock", {"at": at})
+
+
+@pytest.fixture
+def fixed_clock(client: httpx.Client) -> int:
+    """The sandbox clock stands at ``FIXED_NOW`` for the test (the next reset frees it)."""
+    fix_clock(client, FIXED_NOW)
+    return FIXED_NOW
 
 
 def fetch(client: httpx.Client, url: str) -> bytes:
@@ -545,28 +561,60 @@ def test_bad_signatures_are_refused(
     assert stats(sandbox)["stored"] == 0
 
 
-@pytest.mark.parametrize("offset", [-599, 599, 0])
-def test_timestamp_within_ten_minutes_is_accepted(client: httpx.Client, offset: int) -> None:
-    # int(time.time()) is less than 1 s behind the server clock, so -599 stays inside.
+@pytest.mark.parametrize("offset", [-600, -599, 0, 599, 600])
+def test_timestamp_within_ten_minutes_is_accepted(
+    client: httpx.Client, fixed_clock: int, offset: int
+) -> None:
+    # The clock stands still, so the edge itself (600 s, inclusive) is tested exactly.
+    material(upload(client, file=make_jpeg(), timestamp=fixed_clock + offset))
+
+
+def test_fixed_clock_stands_still_while_a_request_is_slow(
+    client: httpx.Client, fixed_clock: int
+) -> None:
+    # Over a second of latency: on the real clock the edge would be left behind (the CI flake
+    # this clock exists for); on the fixed one the request is judged where it was stamped.
+    control(client, "faults", {"latency_ms": [1100, 1100]})
+    material(upload(client, file=make_jpeg(), timestamp=fixed_clock - 600))
+
+
+@pytest.mark.parametrize("offset", [-300, 300])
+def test_real_clock_window(client: httpx.Client, offset: int) -> None:
+    # No clock fixed: the real one.  Half the window away, a margin no delay can cross.
     material(upload(client, file=make_jpeg(), timestamp=unix_now() + offset))
+
+
+def test_fixed_clock_is_what_the_timestamp_is_judged_by(client: httpx.Client) -> None:
+    fix_clock(client, FIXED_NOW)
+    now = unix_now()
+    refused(upload(client, file=make_jpeg(), timestamp=now), 40003, "isv.timestamp-invalid")
+    material(upload(client, file=make_jpeg(), timestamp=FIXED_NOW))
+    fix_clock(client, None)
+    material(upload(client, file=make_jpeg(), timestamp=unix_now()))
+    refused(upload(client, file=make_jpeg(), timestamp=FIXED_NOW), 40003, "isv.timestamp-invalid")
 
 
 @pytest.mark.parametrize(
     "stamp",
     [
-        pytest.param(lambda: unix_now() - 601, id="601s-behind"),
-        pytest.param(lambda: math.ceil(time.time()) + 601, id="601s-ahead"),
-        pytest.param(lambda: time.time_ns() // 1_000_000, id="milliseconds"),
-        pytest.param(lambda: time.strftime("%Y-%m-%d %H:%M:%S"), id="text"),
-        pytest.param(lambda: "", id="empty"),
-        pytest.param(lambda: f"{time.time():.3f}", id="fractional"),
+        pytest.param(lambda now: now - 601, id="601s-behind"),
+        pytest.param(lambda now: now + 601, id="601s-ahead"),
+        pytest.param(lambda now: now * 1000, id="milliseconds"),
+        pytest.param(
+            lambda now: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now + 8 * 3600)),
+            id="text",
+        ),
+        pytest.param(lambda now: "", id="empty"),
+        pytest.param(lambda now: f"{now:.3f}", id="fractional"),
     ],
 )
 def test_timestamp_outside_unix_seconds_window_is_refused(
-    client: httpx.Client, sandbox: Sandbox, stamp: Callable[[], object]
+    client: httpx.Client, sandbox: Sandbox, fixed_clock: int, stamp: Callable[[int], object]
 ) -> None:
     refused(
-        upload(client, file=make_jpeg(), timestamp=str(stamp())), 40003, "isv.timestamp-invalid"
+        upload(client, file=make_jpeg(), timestamp=str(stamp(fixed_clock))),
+        40003,
+        "isv.timestamp-invalid",
     )
     assert stats(sandbox)["stored"] == 0
 
@@ -580,6 +628,8 @@ def test_missing_timestamp_is_refused(client: httpx.Client) -> None:
 
 
 def test_audit_goes_waiting_auditing_passed(client: httpx.Client) -> None:
+    # Real time: the audit ends on its own.  A slow poll may step over the 0.4 s of status 2,
+    # so only the order is checked here; the exact edges are tested on a fixed clock below.
     control(client, "faults", {"audit_delay_s": 0.8})
     data = make_jpeg(33, 44)
     info = material(upload(client, file=data))
@@ -587,7 +637,7 @@ def test_audit_goes_waiting_auditing_passed(client: httpx.Client) -> None:
     assert info["byte_url"] == ""
     assert info["audit_reject_desc"] == ""
     answers = wait_for_status(client, info["material_id"], {3, 4})
-    assert statuses(answers) == [1, 2, 3]
+    assert statuses(answers) in ([1, 2, 3], [1, 3])
     for pending in answers[:-1]:
         assert pending["byte_url"] == ""
     done = answers[-1]
@@ -596,22 +646,44 @@ def test_audit_goes_waiting_auditing_passed(client: httpx.Client) -> None:
     assert fetch(client, done["byte_url"]) == data
 
 
+# Offsets from the upload, in seconds, with the status each must give for a 1 s audit (binary
+# fractions, so that FIXED_NOW + offset - FIXED_NOW is exactly the offset).
+AUDIT_STEPS = [(0.0, 1), (0.4375, 1), (0.5, 2), (0.9375, 2), (1.0, 3), (60.0, 3)]
+
+
+def test_audit_edges_on_a_fixed_clock(client: httpx.Client, fixed_clock: int) -> None:
+    control(client, "faults", {"audit_delay_s": 1.0})
+    data = make_jpeg(35, 44)
+    info = material(upload(client, file=data, timestamp=fixed_clock))
+    assert info["audit_status"] == 1
+    for offset, status in AUDIT_STEPS:
+        fix_clock(client, fixed_clock + offset)
+        seen = material(detail(client, info["material_id"], timestamp=fixed_clock))
+        assert seen["audit_status"] == status, (offset, seen)
+        assert bool(seen["byte_url"]) == (status == 3), (offset, seen)
+    assert fetch(client, seen["byte_url"]) == data
+
+
 @pytest.mark.parametrize("match", ["material_name", "sha256", "material_id"])
 def test_audit_rule_rejects_the_material(
     client: httpx.Client, sandbox: Sandbox, match: str
 ) -> None:
     data = make_png(21, 21)
     reason = "图片涉嫌违规"
-    control(client, "faults", {"audit_delay_s": 0.8})
+    control(client, "faults", {"audit_delay_s": 1.0})
     if match == "material_name":
         control(client, "audit", {"reason": reason, "material_name": "bad.png"})
     elif match == "sha256":
         control(client, "audit", {"reason": reason, "sha256": hashlib.sha256(data).hexdigest()})
-    info = material(upload(client, file=data, material_name="bad.png"))
+    fix_clock(client, FIXED_NOW)  # the audit moves only when the test moves the clock
+    info = material(upload(client, file=data, material_name="bad.png", timestamp=FIXED_NOW))
     assert info["audit_status"] == 1
     if match == "material_id":
         control(client, "audit", {"reason": reason, "material_id": info["material_id"]})
-    answers = wait_for_status(client, info["material_id"], {3, 4})
+    answers = []
+    for offset in (0.0, 0.5, 1.0):  # binary fractions: exact edges
+        fix_clock(client, FIXED_NOW + offset)
+        answers.append(material(detail(client, info["material_id"], timestamp=FIXED_NOW)))
     assert statuses(answers) == [1, 2, 4]
     assert all(a["byte_url"] == "" for a in answers)
     assert answers[-1]["audit_reject_desc"] == reason
@@ -672,10 +744,11 @@ def test_need_distinct_ignores_materials_not_yet_passed(
     client: httpx.Client, sandbox: Sandbox
 ) -> None:
     control(client, "faults", {"audit_delay_s": 5})
+    fix_clock(client, FIXED_NOW)  # still auditing at the second upload, however slow it is
     data = make_png(12, 12)
-    first = material(upload(client, file=data))
+    first = material(upload(client, file=data, timestamp=FIXED_NOW))
     assert first["audit_status"] == 1
-    again = material(upload(client, file=data, need_distinct=True))
+    again = material(upload(client, file=data, need_distinct=True, timestamp=FIXED_NOW))
     assert again["material_id"] != first["material_id"]
     assert stats(sandbox)["stored"] == 2
 
@@ -802,7 +875,8 @@ def _signature_invalid(client: httpx.Client, sandbox: Sandbox) -> httpx.Response
 
 @recipe("timestamp_invalid", 40003, "isv.timestamp-invalid")
 def _timestamp_invalid(client: httpx.Client, sandbox: Sandbox) -> httpx.Response:
-    return upload(client, file=make_jpeg(), timestamp=unix_now() - 601)
+    fix_clock(client, FIXED_NOW)
+    return upload(client, file=make_jpeg(), timestamp=FIXED_NOW - 601)
 
 
 @recipe("param_invalid", 40004, "isv.parameter-invalid:seller_nick")

@@ -49,6 +49,7 @@ FW199: dict[str, Any] = {
 }
 TOP_APP: dict[str, Any] = {"app_key": "21000001", "secret": "sbx-top-secret-a"}
 BAN = re.compile(r"This ban will last for \d+ more seconds")
+FIXED_NOW = 1704081600  # a sandbox clock setting: 2024-01-01 12:00:00 GMT+8, far from today
 
 
 # --- one valid upload per platform ------------------------------------------------------------
@@ -216,6 +217,14 @@ def get_stats(client: httpx.Client) -> dict[str, Any]:
     assert response.status_code == 200
     out: dict[str, Any] = response.json()
     return out
+
+
+def set_clock(client: httpx.Client, at: float | None) -> dict[str, Any]:
+    """``POST /_sandbox/clock``, which must be accepted; return the answer."""
+    response = client.post("/_sandbox/clock", json={"at": at})
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
 
 
 def test_targets_cover_every_platform() -> None:
@@ -579,6 +588,7 @@ def test_reset_forgets_everything(client: httpx.Client, sandbox: Sandbox) -> Non
     assert client.post("/_sandbox/limits", json={"doudian_app_qps": 1}).status_code == 200
     rule = {"reason": "违规", "material_name": "a.jpg"}
     assert client.post("/_sandbox/audit", json=rule).status_code == 200
+    set_clock(client, FIXED_NOW)
     default_limits = imgkit.sandbox.Limits()
 
     response = client.post("/_sandbox/reset")
@@ -594,6 +604,7 @@ def test_reset_forgets_everything(client: httpx.Client, sandbox: Sandbox) -> Non
     assert (plan["transient"], plan["latency_ms"], plan["audit_delay_s"]) == (0, [0, 0], 0)
     assert client.get("/_sandbox/requests").json() == {"requests": []}
     assert client.post("/_sandbox/limits", json={}).json() == vars(default_limits)
+    assert client.get("/_sandbox/clock").json()["at"] is None  # real time again
     # No audit rule, no delay, no rate limit any more: two uploads both pass at once.
     for _ in range(2):
         info = _doudian(client, data).json()["data"]["material_info"]
@@ -641,6 +652,82 @@ def test_invalid_limits_are_refused(client: httpx.Client, body: bytes | dict[str
     assert response.status_code == 400, response.text
     assert response.json()["error"]
     assert client.post("/_sandbox/limits", json={}).json() == before
+
+
+# --- the clock ---------------------------------------------------------------------------------
+
+
+def test_clock_is_fixed_and_freed_over_http(client: httpx.Client, sandbox: Sandbox) -> None:
+    before = time.time()
+    real = client.get("/_sandbox/clock").json()
+    assert real["at"] is None
+    assert before <= real["now"] <= time.time()  # real time, bracketed
+    assert set_clock(client, FIXED_NOW) == {"at": FIXED_NOW, "now": FIXED_NOW}
+    assert client.get("/_sandbox/clock").json() == {"at": FIXED_NOW, "now": FIXED_NOW}
+    assert sandbox.state.clock.now() == FIXED_NOW  # the same clock as from Python
+    assert set_clock(client, FIXED_NOW + 0.25)["now"] == FIXED_NOW + 0.25
+    before = time.time()
+    freed = set_clock(client, None)
+    assert freed["at"] is None
+    assert before <= freed["now"] <= time.time()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"{", id="not-json"),
+        pytest.param(b"[1]", id="json-array"),
+        pytest.param({}, id="no-at"),
+        pytest.param({"time": FIXED_NOW}, id="unknown-key"),
+        pytest.param({"at": FIXED_NOW, "offset": 5}, id="extra-key"),
+        pytest.param({"at": "2024-01-01 12:00:00"}, id="text"),
+        pytest.param({"at": True}, id="bool"),
+        pytest.param(b'{"at": NaN}', id="nan"),
+        pytest.param(b'{"at": 1e999}', id="infinite"),
+    ],
+)
+def test_invalid_clock_settings_are_refused(
+    client: httpx.Client, body: bytes | dict[str, Any]
+) -> None:
+    set_clock(client, FIXED_NOW)
+    if isinstance(body, bytes):
+        response = client.post(
+            "/_sandbox/clock", content=body, headers={"content-type": "application/json"}
+        )
+    else:
+        response = client.post("/_sandbox/clock", json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]
+    assert client.get("/_sandbox/clock").json()["at"] == FIXED_NOW  # a refusal changes nothing
+
+
+def test_set_clock_from_python_refuses_what_is_not_a_number() -> None:
+    state = SandboxState()
+    with pytest.raises(imgkit.sandbox.FaultConfigError):
+        state.set_clock("soon")  # type: ignore[arg-type]
+    assert state.clock.fixed is None
+
+
+def _timestamp_refused(key: str, response: httpx.Response) -> bool:
+    """Whether ``response`` is ``key``'s gateway refusing the request's timestamp."""
+    body = response.json()
+    if key in ("taobao_miniapp", "tmall_item"):
+        return bool(body.get("error_response", {}).get("code") == 31)  # platforms.md §1
+    if key == "doudian":
+        return bool(body.get("sub_code") == "isv.timestamp-invalid")  # platforms.md §2
+    if key == "qianmi_sku":
+        return str(body.get("code")) == "33"  # platforms.md §4
+    return False  # vv-tool requests carry no timestamp
+
+
+@each_platform
+def test_every_timestamp_window_follows_the_clock(client: httpx.Client, key: str) -> None:
+    # The targets stamp their requests from the real clock: years after FIXED_NOW.
+    set_clock(client, FIXED_NOW)
+    response = TARGETS[key].send(client, make_jpeg(color=(1, 1, 1)))
+    assert _timestamp_refused(key, response) == (key != "taobao_picture"), response.text
+    set_clock(client, None)
+    TARGETS[key].ok(TARGETS[key].send(client, make_jpeg(color=(2, 2, 2))))
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from spec_clients import (
     build_qianmi_upload_request,
+    gmt8_at,
     gmt8_now,
     make_bmp,
     make_gif,
@@ -41,6 +42,11 @@ MB = 1024 * 1024
 JPEG = make_jpeg()
 SVC = "isv.qianmi-cloudshop-sku-image-upload-service-error:"  # seed page's sub-code prefix
 GMT8 = timezone(timedelta(hours=8))
+# The sandbox clock in tests near the ten-minute window (2024-01-01 12:00:00 GMT+8): fixed,
+# it does not move between stamping a request and the sandbox judging it, so the edges
+# (600 s accepted, 601 s refused) are tested exactly; far from today, so a request stamped
+# from the real clock instead would be refused.
+FIXED_NOW = 1704081600
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -68,6 +74,13 @@ def upload(
         image_bytes=image,
         **kwargs,
     )
+
+
+@pytest.fixture
+def fixed_clock(sandbox: Sandbox) -> int:
+    """The sandbox clock stands at ``FIXED_NOW`` for the test (the next reset frees it)."""
+    sandbox.state.set_clock(FIXED_NOW)
+    return FIXED_NOW
 
 
 def sku_img(response: httpx.Response) -> dict[str, Any]:
@@ -154,13 +167,16 @@ def test_request_travels_as_documented(client: httpx.Client) -> None:
 
 
 def test_success_shape_and_url_serves_the_bytes(client: httpx.Client, sandbox: Sandbox) -> None:
+    before = time.time()
     img = sku_img(upload(client))
+    after = time.time()
     assert set(img) == {"id", "url", "position", "created"}
     assert isinstance(img["id"], str | int)
     assert str(img["id"])
     assert img["position"] == 0
     stamp = datetime.strptime(img["created"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=GMT8)
-    assert abs(stamp.timestamp() - time.time()) < 5
+    # Printed while the request was served, to the whole second: however slow the request.
+    assert int(before) <= stamp.timestamp() <= after
     assert img["url"].startswith(sandbox.base_url + "/")
     assert fetch(img["url"]) == JPEG
     assert stats(sandbox)["stored"] == 1
@@ -357,28 +373,53 @@ def test_wrong_secret_is_invalid_signature(client: httpx.Client) -> None:
     assert "subErrors" not in body or body["subErrors"]["subError"]
 
 
-@pytest.mark.parametrize("minutes", [-11, 11])
-def test_timestamp_over_10_minutes_off_is_refused(client: httpx.Client, minutes: int) -> None:
-    stamp = (datetime.now(GMT8) + timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M:%S")
+@pytest.mark.parametrize("offset", [-601, 601, -3600])
+def test_timestamp_over_10_minutes_off_is_refused(
+    client: httpx.Client, sandbox: Sandbox, fixed_clock: int, offset: int
+) -> None:
+    stamp = gmt8_at(fixed_clock + offset)
     error(upload(client, timestamp=stamp), "33", "isv.invalid-paramete:timestamp")
+    assert stats(sandbox)["stored"] == 0
 
 
-@pytest.mark.parametrize("minutes", [-9, 9])
-def test_timestamp_within_10_minutes_is_accepted(client: httpx.Client, minutes: int) -> None:
+@pytest.mark.parametrize("offset", [-600, -599, 0, 599, 600])
+def test_timestamp_within_10_minutes_is_accepted(
+    client: httpx.Client, fixed_clock: int, offset: int
+) -> None:
+    # The clock stands still, so the edge itself (600 s, inclusive) is tested exactly.
+    sku_img(upload(client, timestamp=gmt8_at(fixed_clock + offset)))
+
+
+@pytest.mark.parametrize("minutes", [-5, 5])
+def test_real_clock_window(client: httpx.Client, minutes: int) -> None:
+    # No clock fixed: the real one.  Five minutes in, a margin no delay can cross.
     stamp = (datetime.now(GMT8) + timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M:%S")
     sku_img(upload(client, timestamp=stamp))
+
+
+def test_fixed_clock_is_what_the_timestamp_is_judged_by(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    sandbox.state.set_clock(FIXED_NOW)
+    error(upload(client, timestamp=gmt8_now()), "33", "isv.invalid-paramete:timestamp")
+    sku_img(upload(client, timestamp=gmt8_at(FIXED_NOW)))
+    sandbox.state.set_clock(None)
+    sku_img(upload(client, make_jpeg(color=(3, 0, 0)), timestamp=gmt8_now()))
+    error(upload(client, timestamp=gmt8_at(FIXED_NOW)), "33", "isv.invalid-paramete:timestamp")
 
 
 @pytest.mark.parametrize(
     "timestamp",
     [
-        datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),  # UTC text: 8 hours off
-        str(int(time.time() * 1000)),  # epoch milliseconds: not Qianmi's format
-        "2024/01/01 12:00:00",
+        datetime.fromtimestamp(FIXED_NOW, UTC).strftime("%Y-%m-%d %H:%M:%S"),  # 8 hours off
+        str(FIXED_NOW * 1000),  # epoch milliseconds: not Qianmi's format
+        "2024/01/01 12:00:00",  # FIXED_NOW, with slashes
     ],
     ids=["utc-text", "epoch-ms", "slashes"],
 )
-def test_timestamp_must_be_gmt8_text(client: httpx.Client, timestamp: str) -> None:
+def test_timestamp_must_be_gmt8_text(
+    client: httpx.Client, fixed_clock: int, timestamp: str
+) -> None:
     error(upload(client, timestamp=timestamp), "33", "isv.invalid-paramete:timestamp")
 
 
@@ -442,6 +483,12 @@ def _frequency(client: httpx.Client, sandbox: Sandbox) -> httpx.Response:
     return upload(client)
 
 
+def _stale_timestamp(client: httpx.Client, sandbox: Sandbox) -> httpx.Response:
+    # A second out of the window, on a fixed clock so that it is exactly one second.
+    sandbox.state.set_clock(FIXED_NOW)
+    return upload(client, timestamp=gmt8_at(FIXED_NOW - 601))
+
+
 def _svc(number: str, message: str, send: Send) -> Expect:
     # Main code 9 (ROP "业务逻辑出错") is the sandbox's convention for service errors; the
     # sub-code and its message are the seed page's.
@@ -494,10 +541,7 @@ RECIPES: dict[str, Expect] = {
     "invalid_argument": Expect(
         "33",
         "isv.invalid-paramete:timestamp",
-        lambda c, s: upload(
-            c,
-            timestamp=(datetime.now(GMT8) - timedelta(minutes=11)).strftime("%Y-%m-%d %H:%M:%S"),
-        ),
+        _stale_timestamp,
     ),
     "user_call_limit": Expect("34", None, _forced("user_call_limit")),
     "session_call_limit": Expect("35", None, _forced("session_call_limit")),

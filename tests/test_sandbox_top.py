@@ -14,10 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-from spec_clients import GMT8, build_top_request, epoch_ms_now, make_jpeg
+from spec_clients import GMT8, build_top_request, epoch_ms_now, gmt8_at, make_jpeg
 from top_support import (
     APP_B,
     BAN,
+    FIXED_NOW,
     GATEWAY,
     ITEM_B,
     MINIAPP_API,
@@ -28,6 +29,7 @@ from top_support import (
     call,
     control,
     error_of,
+    fix_clock,
     item_img,
     model_of,
     succeeded,
@@ -199,33 +201,69 @@ def test_file_parts_are_not_signed(client: httpx.Client) -> None:
 # --- timestamps -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("api", APIS, ids=API_IDS)
-@pytest.mark.parametrize("form", ["gmt8", "epoch_ms"])
-@pytest.mark.parametrize("minutes", [9, -9])
-def test_nine_minutes_of_skew_is_accepted(
-    client: httpx.Client, api: Api, form: str, minutes: int
-) -> None:
-    offset = minutes * 60
-    stamp = gmt8_text(offset) if form == "gmt8" else epoch_ms_now() + offset * 1000
-    assert succeeded(call(client, api, timestamp=stamp))
+def fixed_stamp(form: str, offset_ms: int) -> str | int:
+    """A timestamp ``offset_ms`` from ``FIXED_NOW``, as GMT+8 text (whole seconds) or epoch ms."""
+    if form == "gmt8":
+        assert offset_ms % 1000 == 0
+        return gmt8_at(FIXED_NOW + offset_ms // 1000)
+    return FIXED_NOW * 1000 + offset_ms
 
 
 @pytest.mark.parametrize("api", APIS, ids=API_IDS)
 @pytest.mark.parametrize("form", ["gmt8", "epoch_ms"])
-@pytest.mark.parametrize("minutes", [11, -11])
-def test_eleven_minutes_of_skew_is_refused(
-    client: httpx.Client, sandbox: Sandbox, api: Api, form: str, minutes: int
+@pytest.mark.parametrize("offset_ms", [-600_000, -599_000, 0, 599_000, 600_000])
+def test_ten_minutes_of_skew_is_accepted(
+    client: httpx.Client, api: Api, form: str, offset_ms: int
 ) -> None:
-    offset = minutes * 60
-    stamp = gmt8_text(offset) if form == "gmt8" else epoch_ms_now() + offset * 1000
-    error_of(call(client, api, timestamp=stamp), 31)
+    # On a fixed clock, so the edge itself (600 s, inclusive) is tested exactly.
+    fix_clock(client, FIXED_NOW)
+    assert succeeded(call(client, api, timestamp=fixed_stamp(form, offset_ms)))
+
+
+@pytest.mark.parametrize("api", APIS, ids=API_IDS)
+@pytest.mark.parametrize(
+    ("form", "offset_ms"),
+    [
+        ("gmt8", 601_000),
+        ("gmt8", -601_000),
+        ("epoch_ms", 601_000),
+        ("epoch_ms", -601_000),
+        ("epoch_ms", 600_001),  # a millisecond over is over
+        ("epoch_ms", -600_001),
+        ("gmt8", 3_600_000),
+    ],
+)
+def test_more_than_ten_minutes_of_skew_is_refused(
+    client: httpx.Client, sandbox: Sandbox, api: Api, form: str, offset_ms: int
+) -> None:
+    fix_clock(client, FIXED_NOW)
+    error_of(call(client, api, timestamp=fixed_stamp(form, offset_ms)), 31)
     assert sandbox.stats()[api.platform]["stored"] == 0
+
+
+@pytest.mark.parametrize("form", ["gmt8", "epoch_ms"])
+@pytest.mark.parametrize("minutes", [5, -5])
+def test_real_clock_window(client: httpx.Client, form: str, minutes: int) -> None:
+    # No clock fixed: the real one.  Five minutes in, a margin no delay can cross.
+    offset = minutes * 60
+    stamp = gmt8_text(offset) if form == "gmt8" else epoch_ms_now() + offset * 1000
+    assert succeeded(call(client, TMALL_API, timestamp=stamp))
+
+
+def test_fixed_clock_is_what_the_timestamp_is_judged_by(client: httpx.Client) -> None:
+    fix_clock(client, FIXED_NOW)
+    error_of(call(client, TMALL_API, make_jpeg(color=(1, 2, 3))), 31)  # real time: years off
+    fix_clock(client, None)
+    assert succeeded(call(client, TMALL_API, make_jpeg(color=(1, 2, 3))))
+    error_of(call(client, TMALL_API, timestamp=gmt8_at(FIXED_NOW)), 31)
 
 
 def test_timestamp_is_read_as_gmt8_not_utc(client: httpx.Client) -> None:
     # The same wall-clock time in UTC is eight hours off Beijing time.
-    utc_text = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    fix_clock(client, FIXED_NOW)
+    utc_text = datetime.fromtimestamp(FIXED_NOW, UTC).strftime("%Y-%m-%d %H:%M:%S")
     error_of(call(client, TMALL_API, timestamp=utc_text), 31)
+    assert succeeded(call(client, TMALL_API, timestamp=gmt8_at(FIXED_NOW)))
 
 
 @pytest.mark.parametrize("stamp", ["yesterday", "2024/01/01 12:00:00", "2024-01-01T12:00:00"])
@@ -294,22 +332,30 @@ def test_ip_whitelist_is_42(client: httpx.Client, api: Api) -> None:
 # --- quota and rate limits --------------------------------------------------------------------
 
 
-def test_daily_quota_used_up_is_7_until_midnight_beijing(client: httpx.Client) -> None:
+@pytest.mark.parametrize(
+    ("beijing", "left_s"), [("2024-01-01 12:00:00", 43200), ("2024-01-01 23:59:59", 1)]
+)
+def test_daily_quota_used_up_is_7_until_midnight_beijing(
+    client: httpx.Client, beijing: str, left_s: int
+) -> None:
+    # On a fixed clock: the real one could cross midnight between the answer and the check.
+    at = datetime.strptime(beijing, "%Y-%m-%d %H:%M:%S").replace(tzinfo=GMT8).timestamp()
+    fix_clock(client, at)
     response = call(
         client,
         TMALL_API,
         app_key="21000009",
         secret="sbx-top-secret-quota",
         session="sbx-session-quota",
+        timestamp=beijing,
     )
     error = error_of(response, 7)
     assert error["sub_code"] == "accesscontrol.limited-by-app-access-count"
     match = BAN.search(error["sub_msg"])
     assert match, error
-    now = datetime.now(UTC).astimezone(GMT8)
-    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    assert abs(int(match.group(1)) - (midnight - now).total_seconds()) <= 2
+    assert int(match.group(1)) == left_s
     # Other apps still have their quota.
+    fix_clock(client, None)
     assert item_img(outlet_upload(client))["id"] > 0
 
 

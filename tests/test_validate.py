@@ -14,6 +14,7 @@ from PIL import Image
 
 import imgkit
 import imgkit.rules as rules
+from imgkit.platforms import platform_keys
 from imgkit.probe import clear_cache, probe_bytes
 from imgkit.rules import RULES
 from imgkit.sandbox import sandbox_shops
@@ -91,6 +92,21 @@ def test_unknown_platform_and_shop(tmp_path: Path) -> None:
     assert "未知平台" in result.loc[0, "message"]
     assert "unknown platform" in result.loc[0, "message"]
     assert not result.loc[0, "fixable"]
+
+
+def test_unknown_platform_message_names_the_value_and_the_accepted_keys(tmp_path: Path) -> None:
+    image = jpeg(tmp_path)
+    result = check(
+        row("tmall_item", image) | {"platform": "京东"},
+        row("tmall_item", image) | {"platform": "jd", "target": "2"},
+        row("tmall_item", image) | {"platform": "京东", "target": "3"},
+    )
+    assert [codes(result, i) for i in range(3)] == [{"unknown_platform"}] * 3
+    for index, value in ((0, "京东"), (1, "jd"), (2, "京东")):
+        line = result.loc[index, "message"].splitlines()[0]
+        assert f"'{value}'" in line
+        assert all(key in line for key in platform_keys()), line
+    assert "'jd'" not in result.loc[0, "message"]
 
 
 def test_chinese_platform_aliases_resolve(tmp_path: Path) -> None:
@@ -266,7 +282,7 @@ def test_titles(tmp_path: Path) -> None:
     ("platform", "target", "bad"),
     [
         ("tmall_item", "1489161940", False),
-        ("tmall_item", "1.489161932e9", True),
+        ("tmall_item", "1.489161932e9", False),  # scientific notation: id_mangled instead
         ("qianmi_sku", "18353/g1234", False),
         ("qianmi_sku", "18353", True),
         ("qianmi_sku", "18353/", True),
@@ -326,6 +342,73 @@ def test_chinese_file_names_and_spaces(tmp_path: Path) -> None:
     folder = tmp_path / "商品 图片"
     folder.mkdir()
     assert check(row("doudian", jpeg(folder, "白色 T恤 正面.jpg"))).loc[0, "ok"]
+
+
+MANGLED = ("1.65772E+18", "1.65771735597434E+18", "6E+15", "1.6577e18", "-2.5e-3", "+1E18")
+
+
+@pytest.mark.parametrize("platform", sorted(TARGETS))
+@pytest.mark.parametrize("target", MANGLED)
+def test_an_id_excel_turned_into_a_number_is_id_mangled_not_bad_target(
+    tmp_path: Path, platform: str, target: str
+) -> None:
+    result = check(row(platform, jpeg(tmp_path)) | {"target": target})
+    assert codes(result) == {"id_mangled"}
+    assert not result.loc[0, "ok"]
+    assert not result.loc[0, "fixable"]
+    message = result.loc[0, "message"]
+    assert "Excel" in message
+    assert "「文本」" in message
+    assert "format the column as Text" in message
+    assert f"(target = {target})" in message
+    assert "malformed target" not in message
+
+
+@pytest.mark.parametrize("platform", sorted(TARGETS))
+def test_a_mangled_replace_id_is_id_mangled(tmp_path: Path, platform: str) -> None:
+    result = check(
+        row(platform, jpeg(tmp_path), replace_id="1.65771735597434E+18"),
+        row(platform, jpeg(tmp_path, "b.jpg", size=(301, 300))) | {"replace_id": "6E+15"},
+    )
+    for index, value in ((0, "1.65771735597434E+18"), (1, "6E+15")):
+        assert "id_mangled" in codes(result, index)
+        assert "bad_target" not in codes(result, index)
+        assert f"(replace_id = {value})" in result.loc[index, "message"]
+
+
+def test_both_ids_mangled_are_named_in_one_message(tmp_path: Path) -> None:
+    result = check(row("tmall_item", jpeg(tmp_path), replace_id="6E+15") | {"target": "1.6E+18"})
+    assert codes(result) == {"id_mangled"}
+    assert "(target = 1.6E+18, replace_id = 6E+15)" in result.loc[0, "message"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["1489161940", "1657717355974335419", "1e", "E18", "1.5", "1,65E+18", "1.65E+18x", "12e3/4"],
+)
+def test_ids_that_are_not_scientific_notation_are_not_id_mangled(
+    tmp_path: Path, value: str
+) -> None:
+    result = check(
+        row("tmall_item", jpeg(tmp_path)) | {"target": value},
+        row("tmall_item", jpeg(tmp_path, "b.jpg", size=(301, 300)), replace_id=value),
+    )
+    assert "id_mangled" not in codes(result, 0) | codes(result, 1)
+
+
+def test_an_excel_saved_csv_with_mangled_ids(tmp_path: Path) -> None:
+    image = jpeg(tmp_path)
+    csv = tmp_path / "batch.csv"
+    csv.write_text(
+        "platform,shop,file,target,replace_id\n"
+        f"tmall_item,tmall_store,{image},1.65772E+18,\n"
+        f"qianmi_sku,qianmi_shop,{image},18353/g1234,1.65771735597434E+18\n"
+        f"tmall_item,tmall_store,{image},1489161940,\n",
+        encoding="utf-8",
+    )
+    result = validate(csv, shops=SHOPS)
+    assert [codes(result, i) for i in range(3)] == [{"id_mangled"}, {"id_mangled"}, set()]
+    assert list(result["row"]) == [2, 3, 4]
 
 
 # --- the machinery ----------------------------------------------------------------------------

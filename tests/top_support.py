@@ -44,6 +44,9 @@ GATEWAY = "top_gateway"
 JPEG = make_jpeg()
 BAN = re.compile(r"This ban will last for (\d+) more seconds")
 STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+# The instant the sandbox clock is fixed at near a time boundary (2024-01-01 12:00:00 GMT+8):
+# far from today, so a request stamped from the real clock instead would be refused.
+FIXED_NOW = 1704081600
 _API_SESSION = "(the API's own session)"
 
 
@@ -175,6 +178,15 @@ def control(client: httpx.Client, what: str, body: Mapping[str, Any]) -> None:
     """``POST /_sandbox/<what>`` and check it was taken."""
     response = client.post(f"/_sandbox/{what}", json=dict(body))
     assert response.status_code == 200, response.text
+
+
+def fix_clock(client: httpx.Client, at: float | None) -> None:
+    """Stand the sandbox clock at ``at`` (epoch seconds), or free it (None).
+
+    A fixed clock does not move between stamping a request and the gateway judging it, so
+    a test can sit exactly on the edge of the ten-minute window; the next reset frees it.
+    """
+    control(client, "clock", {"at": at})
 
 
 @functools.cache

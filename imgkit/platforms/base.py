@@ -109,6 +109,12 @@ class CredentialSpec:
     alternatives: tuple[tuple[tuple[str, ...], ...], ...] = ()
     optional: tuple[str, ...] = ()
     secret: frozenset[str] = frozenset()
+    # The fields that say which account on the platform a shop is (the journal keys on
+    # them, so another account never looks done); a secret one is fingerprinted, never kept.
+    identity: tuple[str, ...] = ()
+    # Fields that take one of a few values (compared case-insensitively), checked when a
+    # shop is loaded so that a bad value is a validation issue, not a failed request.
+    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

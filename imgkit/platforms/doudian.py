@@ -197,6 +197,7 @@ class DoudianAdapter(Adapter):
     credentials = CredentialSpec(
         required=("appid", "app_secret", "seller_nick"),
         secret=frozenset({"app_secret"}),
+        identity=("appid", "seller_nick"),
     )
     codes = CODES
     # The seed page: 99% of images pass their audit within 4 s; need_distinct finds a copy

@@ -244,6 +244,8 @@ class QianmiSkuAdapter(Adapter):
     credentials = CredentialSpec(
         required=("app_key", "app_secret", "access_token"),
         secret=frozenset({"app_secret", "access_token"}),
+        # The app, and the seller's authorization: only the token names the seller.
+        identity=("app_key", "access_token"),
     )
     codes = CODES
     unanswered_policy = (

@@ -147,6 +147,7 @@ class TaobaoPictureAdapter(Adapter):
         required=("shop_id",),
         alternatives=((("access_token",), ("client_id", "client_secret")),),
         secret=frozenset({"access_token", "client_secret"}),
+        identity=("shop_id",),  # vv-tool's id of the Taobao shop
     )
     codes = CODES
     unanswered_policy = (

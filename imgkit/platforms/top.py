@@ -67,6 +67,9 @@ CREDENTIALS = CredentialSpec(
     required=("app_key", "app_secret", "session"),
     optional=("sign_method",),
     secret=frozenset({"app_secret", "session"}),
+    # The app, and the seller who authorized it: only the session names the seller.
+    identity=("app_key", "session"),
+    choices={"sign_method": SIGN_METHODS},
 )
 
 

@@ -6,6 +6,8 @@
 ``GET  /_sandbox/stats``    counters per platform
 ``GET  /_sandbox/requests`` the request log (``?platform=``), for pacing measurements
 ``POST /_sandbox/audit``    make matching Douyin uploads fail their audit
+``POST /_sandbox/clock``    fix the sandbox clock (``{"at": <epoch s>}``) or free it (``null``)
+``GET  /_sandbox/clock``    the fixed instant (or null) and the clock's current reading
 ``POST /_sandbox/reset``    forget everything
 ``GET  /_sandbox/health``   liveness
 ``GET  /img/{key}``         an uploaded image, byte-for-byte (or one the world seeded)
@@ -83,6 +85,23 @@ def routes(state: SandboxState) -> list[Route]:
         state.add_audit_rule(rule)
         return JSONResponse(dataclasses.asdict(rule))
 
+    def clock_json() -> dict[str, Any]:
+        return {"at": state.clock.fixed, "now": state.clock.now()}
+
+    async def set_clock(request: Request) -> Response:
+        try:
+            body = await _json_body(request)
+            # All or nothing, as the other settings: a typo must not leave real time on.
+            if set(body) != {"at"}:
+                raise FaultConfigError(f"the clock takes exactly one key 'at'; got {sorted(body)}")
+            state.set_clock(body["at"])
+        except FaultConfigError as exc:
+            return _bad(exc)
+        return JSONResponse(clock_json())
+
+    async def get_clock(request: Request) -> Response:
+        return JSONResponse(clock_json())
+
     async def reset(request: Request) -> Response:
         state.reset()
         return JSONResponse({"reset": True})
@@ -107,6 +126,8 @@ def routes(state: SandboxState) -> list[Route]:
         Route("/_sandbox/stats", stats, methods=["GET"]),
         Route("/_sandbox/requests", requests_log, methods=["GET"]),
         Route("/_sandbox/audit", audit, methods=["POST"]),
+        Route("/_sandbox/clock", set_clock, methods=["POST"]),
+        Route("/_sandbox/clock", get_clock, methods=["GET"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),
         Route("/_sandbox/health", health, methods=["GET"]),
         Route(IMAGE_ROUTE + "/{key:path}", image, methods=["GET"]),

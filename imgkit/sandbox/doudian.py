@@ -36,7 +36,7 @@ from imgkit.sandbox.pipeline import Call, SandboxPlatform, Upload, handle
 from imgkit.sandbox.signing import fw199_sign
 from imgkit.sandbox.state import AuditRule, SandboxState
 from imgkit.sandbox.store import IMAGE_ROUTE
-from imgkit.sandbox.timestamps import MAX_SKEW_S, format_gmt8, parse_unix_seconds
+from imgkit.sandbox.timestamps import format_gmt8, parse_unix_seconds, within_skew
 from imgkit.sandbox.world import World
 
 KEY = "doudian"
@@ -233,7 +233,7 @@ def _authenticate(call: Call) -> str:
         raise PLATFORM.fail("signature_invalid")
     call.credential = call.param("appid")
     stamp = parse_unix_seconds(call.param("timestamp"))
-    if stamp is None or abs(time.time() - stamp) > MAX_SKEW_S:
+    if stamp is None or not within_skew(stamp, state.clock.now()):
         raise PLATFORM.fail("timestamp_invalid")
     # platforms.md §2: lowercase hex; an uppercase signature is not the documented one.
     expected = fw199_sign(call.params, app.secret).encode()
@@ -322,7 +322,7 @@ def _matching_rule(state: SandboxState, name: str, sha256: str) -> AuditRule | N
 
 
 def _info(call: Call, material: Material) -> dict[str, Any]:
-    status = material.audit_status()
+    status = material.audit_status(call.state.clock.now())
     stored = call.state.store.get(material.image_key)
     byte_url = stored.url(call.base_url) if stored is not None and status == 3 else ""
     return {
@@ -396,7 +396,7 @@ async def _upload(call: Call) -> Response:
                 if (
                     existing.seller == seller
                     and existing.facts.sha256 == facts.sha256
-                    and existing.audit_status() == 3
+                    and existing.audit_status(state.clock.now()) == 3
                 ):
                     return _ok(call, existing)
     stored = call.keep(seller, folder_id, upload, facts)
@@ -408,7 +408,7 @@ async def _upload(call: Call) -> Response:
         origin_url=url,
         image_key=stored.key,
         facts=facts,
-        created=time.time(),
+        created=state.clock.now(),
         audit_delay_s=state.faults.audit_delay_s,
         reject_reason=rule.reason if rule is not None else None,
     )

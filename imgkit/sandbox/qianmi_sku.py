@@ -330,7 +330,7 @@ def _authenticate(call: Call) -> str:
     if not call.param("timestamp"):
         raise fail("missing_argument", name="timestamp")
     stamp = parse_gmt8(call.param("timestamp"))
-    if stamp is None or not within_skew(stamp):
+    if stamp is None or not within_skew(stamp, call.state.clock.now()):
         raise fail("invalid_argument", name="timestamp")
     if not same_sign(qianmi_sign(call.params, app.secret), call.param("sign")):
         raise fail("invalid_signature")

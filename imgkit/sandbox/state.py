@@ -27,6 +27,7 @@ from imgkit.sandbox.faults import FaultConfigError, FaultPlan, is_number
 from imgkit.sandbox.imageinfo import ImageFacts
 from imgkit.sandbox.ratelimit import SlidingWindow
 from imgkit.sandbox.store import ImageStore, StoredImage
+from imgkit.sandbox.timestamps import Clock
 from imgkit.sandbox.world import World, default_world
 
 PLATFORM_KEYS = ("taobao_picture", "taobao_miniapp", "tmall_item", "doudian", "qianmi_sku")
@@ -154,8 +155,9 @@ class SandboxState:
         self.reset()
 
     def reset(self) -> None:
-        """Forget every upload, counter, fault, limit and audit rule."""
+        """Forget every upload, counter, fault, limit and audit rule; use real time again."""
         with self.lock:
+            self.clock = Clock()
             self.store = ImageStore()
             self.faults = FaultPlan()
             self.limits = Limits()
@@ -206,6 +208,29 @@ class SandboxState:
         with self.lock:
             self.limits.update(raw)
             return self.limits
+
+    def set_clock(self, at: float | None) -> float | None:
+        """Fix the sandbox clock at ``at`` (epoch seconds), or return it to real time (None).
+
+        The clock is what the timestamp windows (TOP, fw199, Qianmi: ±600 s), vv-tool token
+        expiry, TOP's quota day and the Douyin audit are judged against; build a request
+        from the same instant and it is judged exactly there.  Returns the fixed instant.
+
+        Examples
+        --------
+        >>> state = SandboxState()
+        >>> state.set_clock(1704081600)
+        1704081600.0
+        >>> state.clock.now()
+        1704081600.0
+        >>> state.set_clock(None) is None
+        True
+        """
+        if at is not None and not is_number(at):
+            raise FaultConfigError("the clock must be fixed at a number of epoch seconds, or null")
+        with self.lock:
+            self.clock.fix(at)
+            return self.clock.fixed
 
     def add_audit_rule(self, rule: AuditRule) -> None:
         """Make matching Douyin materials be rejected (see ``docs/sandbox.md``)."""

@@ -221,7 +221,7 @@ def _client_for_token(state: SandboxState, token: str) -> tuple[str, VvClient] |
         if token in client.tokens:
             return client_id, client
     issued = _book(state).issued.get(token)
-    if issued is not None and issued[1] > time.time():
+    if issued is not None and issued[1] > state.clock.now():
         return issued[0], state.world.vv_clients[issued[0]]
     return None
 
@@ -356,7 +356,7 @@ async def _token(call: Call) -> Response:
         raise PLATFORM.fail("token_bad_client")
     token = "sbx-vv-" + secrets.token_hex(16)
     with state.lock:
-        _book(state).issued[token] = (client_id, time.time() + TOKEN_TTL_S)
+        _book(state).issued[token] = (client_id, state.clock.now() + TOKEN_TTL_S)
     data = {"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_TTL_S}
     return JSONResponse(_envelope(call, 0, "success", data))
 

@@ -2,7 +2,8 @@
 
 TOP and Qianmi send ``yyyy-MM-dd HH:mm:ss`` in GMT+8 whatever the caller's zone (the
 official TOP Python SDK sends epoch milliseconds instead, which TOP accepts too); fw199
-sends Unix seconds.  All gateways here allow ten minutes of skew.
+sends Unix seconds.  All gateways here allow ten minutes of skew, measured against the
+sandbox's :class:`Clock` (real time unless a test fixes it).
 
 Example
 -------
@@ -17,6 +18,49 @@ from datetime import datetime, timedelta, timezone
 
 GMT8 = timezone(timedelta(hours=8))
 MAX_SKEW_S = 600.0
+
+
+class Clock:
+    """The sandbox's idea of "now": the real clock, or an instant fixed by a test.
+
+    Everything the gateways judge against the time of day goes through one clock per
+    sandbox: the timestamp windows, token expiry, the quota day and the Douyin audit.  A
+    fixed clock stands still, so a request built from it is judged at exactly the instant
+    it was built for — without one, the real clock moves between building a request and
+    checking it, and a test one second inside a window can fall out of it.
+
+    Examples
+    --------
+    >>> clock = Clock()
+    >>> clock.fixed is None
+    True
+    >>> clock.fix(1704081600.0)
+    >>> clock.now()
+    1704081600.0
+    >>> within_skew(1704081000.0, clock.now()), within_skew(1704082201.0, clock.now())
+    (True, False)
+    >>> clock.fix(None)
+    >>> abs(clock.now() - time.time()) < 60
+    True
+    """
+
+    def __init__(self) -> None:
+        self._fixed: float | None = None
+
+    @property
+    def fixed(self) -> float | None:
+        """The instant the clock stands at, or None when it follows real time."""
+        return self._fixed
+
+    def fix(self, at: float | None) -> None:
+        """Stand the clock at ``at`` (epoch seconds), or let it follow real time (None)."""
+        # One assignment: a request served on another thread sees the old or the new value.
+        self._fixed = None if at is None else float(at)
+
+    def now(self) -> float:
+        """Epoch seconds: the fixed instant, else ``time.time()``."""
+        fixed = self._fixed
+        return time.time() if fixed is None else fixed
 
 
 def parse_gmt8(text: str) -> float | None:
@@ -55,7 +99,13 @@ def parse_unix_seconds(text: str) -> float | None:
 
 
 def within_skew(epoch_s: float, now: float | None = None) -> bool:
-    """True when the timestamp is at most ten minutes from the server clock."""
+    """True when the timestamp is at most ten minutes from ``now`` (default: real time).
+
+    The bounds are inclusive: exactly 600 s off is accepted, anything further refused.
+
+    >>> within_skew(1000.0, now=1600.0), within_skew(999.999, now=1600.0)
+    (True, False)
+    """
     current = time.time() if now is None else now
     return abs(current - epoch_s) <= MAX_SKEW_S
 

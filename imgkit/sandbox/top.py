@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import re
 import secrets
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -305,7 +304,7 @@ def authenticate(call: Call, platform: TopPlatform, method: str) -> TopCaller:
     if not call.param("timestamp"):
         raise fail("missing_timestamp")
     stamp = parse_top_timestamp(call.param("timestamp"))
-    if stamp is None or not within_skew(stamp):
+    if stamp is None or not within_skew(stamp, state.clock.now()):
         raise fail("invalid_timestamp")
     version = call.params.get("v", "")
     if not version:
@@ -325,7 +324,7 @@ def authenticate(call: Call, platform: TopPlatform, method: str) -> TopCaller:
     if app.apis is not None and method not in app.apis:
         raise fail("isv_permission")
     if app.daily_quota is not None and app.daily_quota <= 0:
-        raise fail("app_quota", seconds=_seconds_to_midnight_gmt8(time.time()))
+        raise fail("app_quota", seconds=_seconds_to_midnight_gmt8(state.clock.now()))
     _pace(call, platform, f"top-app:{app_key}")
     session_key = call.param("session")
     if not session_key:
