@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from imgkit.batch import OPTIONAL_COLUMNS
 from imgkit.destination import Destination, account_of, destination_options, endpoint_of
 from imgkit.errors import Category
 from imgkit.journal import Journal, State
@@ -30,16 +31,8 @@ from imgkit.platforms.base import Adapter
 from imgkit.results import RowResult
 from imgkit.shops import Shop
 
-OPTION_COLUMNS = (
-    "title",
-    "position",
-    "replace_id",
-    "is_major",
-    "is_rectangle",
-    "client_type",
-    "need_distinct",
-    "is_https",
-)
+# The optional batch columns, all of which the adapters may read (written once, in batch).
+OPTION_COLUMNS = OPTIONAL_COLUMNS
 # Refusals that only a change to the row itself can cure: a retry sends such a row again
 # only once it changed (a new target or file is new work) or when forced.
 ROW_REFUSALS = frozenset(
