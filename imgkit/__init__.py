@@ -27,6 +27,7 @@ from imgkit.shops import Shop, Shops, load_shops
 from imgkit.single import upload_one
 from imgkit.uploads import refresh, retry_failed, upload, upload_async
 from imgkit.validation import issues_table, validate
+from imgkit.verify import verify, verify_async
 
 __version__ = "0.1.0.dev0"
 __all__ = [
@@ -55,5 +56,7 @@ __all__ = [
     "upload_async",
     "upload_one",
     "validate",
+    "verify",
+    "verify_async",
 ]
 del _accessor

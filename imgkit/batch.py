@@ -41,12 +41,15 @@ import math
 import numbers
 import os
 import re
+import threading
 import unicodedata
 import warnings
-import zipfile
+from bisect import bisect_right
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -229,6 +232,27 @@ def read_batch(
     >>> read_batch(pd.DataFrame(columns=["platform", "shop", "file", "target"])).shape
     (0, 5)
     """
+    return read_batch_positions(source, sheet=sheet, keep_row=keep_row)[0]
+
+
+def read_batch_positions(
+    source: pd.DataFrame | str | os.PathLike[str],
+    *,
+    sheet: str | int = 0,
+    keep_row: bool = False,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`read_batch`, and for a DataFrame the position of each row in ``source``.
+
+    Validation gives its answer the caller's own index labels back by position (labels
+    may repeat: a ``pd.concat`` of two batches), whatever ``row`` column the frame has.
+    For a file the positions count the sheet's rows, the header being 0.
+
+    >>> frame = pd.DataFrame({"platform": ["tmall", "", "tmall"], "shop": ["s", "", "s"],
+    ...                       "file": ["a.jpg", "", "b.jpg"], "target": ["1", "", "2"]})
+    >>> batch, positions = read_batch_positions(frame)
+    >>> positions.tolist(), batch["row"].tolist()
+    ([0, 2], [2, 4])
+    """
     if isinstance(source, pd.DataFrame):
         grid = _frame_grid(source)
         origin = source.attrs.get(SOURCE_ATTR)
@@ -238,7 +262,7 @@ def read_batch(
         path = Path(os.path.abspath(os.path.expanduser(os.fspath(source))))
         origin, base, where = str(path), path.parent, path.name
         grid = _file_grid(path, sheet)
-    frame = _build(grid, base, where, keep_row=keep_row)
+    frame, kept = _build(grid, base, where, keep_row=keep_row)
     if origin:
         frame.attrs[SOURCE_ATTR] = origin
     if isinstance(source, pd.DataFrame):
@@ -250,7 +274,8 @@ def read_batch(
             for column, header in headers.items():
                 if header == column and isinstance(earlier.get(column), str):
                     headers[column] = earlier[column]
-    return frame
+    # Grid row 0 of a DataFrame is its column labels: grid row i is frame position i - 1.
+    return frame, np.array(kept, dtype=np.int64) - 1
 
 
 # --- reading the cells ------------------------------------------------------------------
@@ -265,6 +290,7 @@ class _Grid:
     numbers: list[int]  # the number the user sees for each row
     labels: list[Hashable] | None = None  # a DataFrame's column labels (row 0 is them)
     merges: list[tuple[int, int, int]] = field(default_factory=list)  # first, last row; col
+    places: list[int] | None = None  # each column's 0-based sheet column (None: the same)
 
 
 def _text(value: object) -> str:
@@ -332,15 +358,69 @@ def _file_grid(path: Path, sheet: str | int) -> _Grid:
         )
     if not path.is_file():
         raise ImgkitError(f"no batch file at {path} / 找不到批量文件 {path}", code="no_batch_file")
-    rows: Sequence[Sequence[object]]
-    rows, merges = _csv_rows(path) if suffix == ".csv" else _xlsx_rows(path, sheet)
-    width = max(map(len, rows), default=0)
-    padded = (row if len(row) == width else [*row, *[""] * (width - len(row))] for row in rows)
-    columns = [_texts(column) for column in zip(*padded, strict=True)]
-    return _Grid(columns, rows.__getitem__, list(range(1, len(rows) + 1)), merges=merges)
+    return _csv_grid(path) if suffix == ".csv" else _xlsx_grid(path, sheet)
 
 
-def _csv_rows(path: Path) -> tuple[list[list[str]], list[tuple[int, int, int]]]:
+class _Cells:
+    """Builds a grid from the cells that hold something, row by row.
+
+    Only rows with a value become grid rows (each keeps its sheet row number) and only
+    columns with a value become grid columns (each keeps its sheet column number), so the
+    cost is linear in the cells that hold values: a stray value in XFD200, or a million
+    formatted but empty rows, costs nothing more.
+    """
+
+    def __init__(self) -> None:
+        self.numbers: list[int] = []
+        self.columns: dict[int, list[str]] = {}
+        self.raw: list[dict[int, object]] = []  # the first rows as read: headers come from them
+
+    def add(self, number: int, cells: Iterable[tuple[int, object]]) -> None:
+        """Add sheet row ``number`` from its (0-based column, value) pairs."""
+        i = len(self.numbers)
+        raw: dict[int, object] = {}
+        for j, value in cells:
+            text = value.strip() if type(value) is str else _text(value)
+            if not text:
+                continue
+            column = self.columns.get(j)
+            if column is None:
+                column = self.columns[j] = []
+            if len(column) > i:  # the same cell twice in a damaged sheet: the last wins
+                column[i] = text
+            else:
+                if len(column) < i:
+                    column.extend([""] * (i - len(column)))
+                column.append(text)
+            raw[j] = value
+        if raw:
+            self.numbers.append(number)
+            if len(self.raw) < _HEADER_SEARCH_ROWS:
+                self.raw.append(raw)
+
+    def grid(self, merges: Iterable[tuple[int, int, int]] = ()) -> _Grid:
+        """The grid; ``merges`` are (first row, last row, 0-based sheet column)."""
+        n = len(self.numbers)
+        places = sorted(self.columns)
+        columns = [self.columns[j] for j in places]
+        for column in columns:
+            column.extend([""] * (n - len(column)))
+        at = {j: k for k, j in enumerate(places)}
+        raws = [[row.get(j) for j in places] for row in self.raw]
+
+        def raw_row(i: int) -> Sequence[object]:
+            return raws[i] if i < len(raws) else [column[i] for column in columns]
+
+        kept = [(first, last, at[j]) for first, last, j in merges if j in at and last > first]
+        return _Grid(columns, raw_row, self.numbers, merges=kept, places=places)
+
+
+# Python's csv module refuses a field over 131,072 characters by default; a batch cell that
+# long is validation's to refuse (a title too long, a path too long), row by row.
+_CSV_LOCK = threading.Lock()
+
+
+def _csv_grid(path: Path) -> _Grid:
     raw = path.read_bytes()
     try:
         content = raw.decode("utf-8-sig")
@@ -355,28 +435,71 @@ def _csv_rows(path: Path) -> tuple[list[list[str]], list[tuple[int, int, int]]]:
             ) from exc
     # The csv module, not pandas: a title row above the header has fewer fields than the
     # rows below, which pandas refuses.  Every cell is text either way.
-    return list(csv.reader(io.StringIO(content, ""))), []
+    cells = _Cells()
+    with _CSV_LOCK:
+        # The limit is the module's, not the reader's: raise it for this read only (no field
+        # can be longer than the file), and give the process its own limit back.
+        before = csv.field_size_limit()
+        csv.field_size_limit(max(before, len(content) + 1))
+        try:
+            for number, record in enumerate(csv.reader(io.StringIO(content, "")), 1):
+                cells.add(number, enumerate(record))
+        except csv.Error as exc:
+            raise ImgkitError(
+                f"{path}: not a readable CSV file ({exc}) / 无法读取 CSV 文件 {path.name}({exc})",
+                code="bad_batch_file",
+            ) from exc
+        finally:
+            csv.field_size_limit(before)
+    return cells.grid()
 
 
-def _xlsx_rows(
-    path: Path, sheet: str | int
-) -> tuple[list[list[object]], list[tuple[int, int, int]]]:
+def _damaged(path: Path, exc: BaseException) -> ImgkitError:
+    reason = str(exc) or type(exc).__name__
+    return ImgkitError(
+        f"{path}: not an Excel workbook (.xlsx) or damaged: {reason} / "
+        f"{path.name} 不是 Excel 工作簿(.xlsx)或文件已损坏:{reason}",
+        code="bad_batch_file",
+    )
+
+
+def _sheet_parser(base: Any) -> Any:
+    """openpyxl's sheet parser, quick over rows without cells."""
+
+    class Parser(base):  # type: ignore[misc]
+        row_counter: int
+        col_counter: int
+
+        def parse_row(self, row: Any) -> tuple[int, list[dict[str, Any]]]:
+            if len(row):
+                return super().parse_row(row)  # type: ignore[no-any-return]
+            # A formatted row without cells: its number is all there is.  A sheet whose
+            # every row was formatted has a million of them; openpyxl's own parse_row keeps
+            # each one's attributes.
+            number = row.get("r", "")
+            self.row_counter = int(number) if number.isdigit() else self.row_counter + 1
+            self.col_counter = 0
+            return self.row_counter, []
+
+    return Parser
+
+
+def _xlsx_grid(path: Path, sheet: str | int) -> _Grid:
     import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
-    from openpyxl.worksheet.worksheet import Worksheet
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+    from openpyxl.worksheet._reader import WorkSheetParser
+    from openpyxl.worksheet.cell_range import CellRange
 
     try:
         with warnings.catch_warnings():
             # openpyxl warns about features it does not read (data validation, styles);
             # the cell values are all a batch needs.
             warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-            # Not read_only: merged ranges are only known to a fully loaded sheet.
-            book = openpyxl.load_workbook(path, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError) as exc:
-        raise ImgkitError(
-            f"{path}: not a readable .xlsx workbook ({exc}) / 无法读取 Excel 文件 {path.name}",
-            code="bad_batch_file",
-        ) from exc
+            # read_only streams the sheet instead of building every cell up to the sheet's
+            # stated dimension (one value in XFD200 made that 3 million cells).
+            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # whatever openpyxl trips on, the file is bad
+        raise _damaged(path, exc) from exc
     try:
         names = book.sheetnames
         if isinstance(sheet, str):
@@ -387,32 +510,61 @@ def _xlsx_rows(
         else:
             wanted = names[sheet] if -len(names) <= sheet < len(names) else None
         chosen = book[wanted] if wanted is not None else None
-        if not isinstance(chosen, Worksheet):
+        if not names:
             raise ImgkitError(
-                f"{path.name}: no sheet {sheet!r} (sheets: {', '.join(names)}) / "
-                f"找不到工作表 {sheet!r}",
+                f"{path}: the workbook holds no worksheet (damaged?) / "
+                f"{path.name} 中没有工作表(文件可能已损坏)",
+                code="bad_batch_file",
+            )
+        if not isinstance(chosen, ReadOnlyWorksheet):  # absent, or a chart sheet
+            listed = ", ".join(names)
+            raise ImgkitError(
+                f"{path.name}: no sheet {sheet!r} (sheets: {listed}) / 找不到工作表 {sheet!r}",
                 code="no_such_sheet",
             )
-        rows: list[list[object]] = [
-            list(values)
-            for values in chosen.iter_rows(
-                min_row=1, min_col=1, max_col=chosen.max_column, values_only=True
-            )
-        ]
-        merges = [
-            (r.min_row, r.max_row, r.min_col - 1)
-            for r in chosen.merged_cells.ranges
-            if r.max_row > r.min_row
-        ]
+        cells = _Cells()
+        # The streaming parser read_only itself uses, driven directly: iter_rows pads every
+        # row to the sheet's width and forgets the merged ranges, which a batch needs.
+        sheet_: Any = chosen  # the private parts read_only's own iteration uses
+        book_: Any = book
+        source = sheet_._get_source()
+        parser = _sheet_parser(WorkSheetParser)(
+            source,
+            sheet_._shared_strings,
+            data_only=True,
+            epoch=book_.epoch,
+            date_formats=book_._date_formats,
+            timedelta_formats=book_._timedelta_formats,
+        )
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+                for number, row in parser.parse():
+                    cells.add(number, ((c["column"] - 1, c["value"]) for c in row))
+                    # The parser keeps every formatted row's attributes: a million
+                    # formatted empty rows would pile up there for nothing.
+                    parser.row_dimensions.clear()
+                ranges = getattr(parser.merged_cells, "mergeCell", None) or ()
+                merges = [
+                    (r.min_row, r.max_row, r.min_col - 1)
+                    for r in (CellRange(m.ref) for m in ranges)
+                ]
+        except Exception as exc:  # a damaged sheet, in whatever way
+            raise _damaged(path, exc) from exc
+        finally:
+            source.close()
     finally:
         book.close()
-    return rows, merges
+    return cells.grid(merges)
 
 
 # --- from cells to the batch frame ------------------------------------------------------
 
 
-def _build(grid: _Grid, base: Path, where: str, *, keep_row: bool = False) -> pd.DataFrame:
+def _build(
+    grid: _Grid, base: Path, where: str, *, keep_row: bool = False
+) -> tuple[pd.DataFrame, list[int]]:
+    """The batch frame, and the grid row each of its rows came from."""
     cols = grid.columns
     filled = np.array([[bool(c) for c in column] for column in cols], dtype=bool).reshape(
         len(cols), len(grid.numbers)
@@ -437,13 +589,15 @@ def _build(grid: _Grid, base: Path, where: str, *, keep_row: bool = False) -> pd
         if column in known:
             out[column] = values(known[column])
     labels = grid.labels if grid.labels is not None and at == 0 else None
+    places = grid.places or range(len(cols))
+    suffixes: dict[Hashable, int] = {}
     for j, h in enumerate(header):
         if canon[j] or j == row_col:
             continue
         if not h and labels is None and not filled[j, kept].any():
             continue  # an unnamed, empty column: Excel's formatting, not data
-        name: Hashable = labels[j] if labels is not None else (h or f"Unnamed: {j}")
-        out[_unique(name, out)] = values(j)
+        name: Hashable = labels[j] if labels is not None else (h or f"Unnamed: {places[j]}")
+        out[_unique(name, out, suffixes)] = values(j)
     prefix = os.path.join(base, "")
     out["file"] = [_absolute(f, prefix) for f in out["file"]]
 
@@ -461,7 +615,7 @@ def _build(grid: _Grid, base: Path, where: str, *, keep_row: bool = False) -> pd
         for column in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
         if column in known
     }
-    return frame
+    return frame, kept
 
 
 def _find_header(grid: _Grid, nonblank: Sequence[int], where: str) -> int:
@@ -498,23 +652,38 @@ def _fill_merged(cols: list[list[str]], grid: _Grid, header_at: int) -> None:
     # Analysts merge the shop or platform column over the rows it covers; openpyxl gives
     # the value only to the first cell.  A range that starts in or above the header is a
     # header's decoration, not data.
-    index = {number: i for i, number in enumerate(grid.numbers)}
+    if not grid.merges:
+        return
+    numbers = grid.numbers
+    index = {number: i for i, number in enumerate(numbers)}
+    ordered = all(a < b for a, b in pairwise(numbers))
     for first, last, j in grid.merges:
         top = index.get(first)
         if top is None or top <= header_at:
             continue
-        for number in range(first + 1, last + 1):
-            if number in index:
-                cols[j][index[number]] = cols[j][top]
+        # Only the grid's rows inside the range, found by bisection: a range down to row
+        # 1,048,576 costs no more than the rows that are there.
+        if ordered:
+            below: Iterable[int] = range(top + 1, bisect_right(numbers, last))
+        else:  # a damaged sheet with rows out of order
+            below = [i for i, number in enumerate(numbers) if first < number <= last]
+        column, value = cols[j], cols[j][top]
+        for i in below:
+            column[i] = value
 
 
-def _unique(name: Hashable, taken: Mapping[Hashable, object]) -> Hashable:
+def _unique(
+    name: Hashable, taken: Mapping[Hashable, object], suffixes: dict[Hashable, int]
+) -> Hashable:
     # Two user columns with one name become "备注", "备注.1", as pandas names them.
+    # ``suffixes`` remembers the next suffix to try for each name: 16,000 columns of one
+    # name cost 16,000 look-ups, not 16,000²/2.
     if name not in taken:
         return name
-    n = 1
+    n = suffixes.get(name, 1)
     while f"{name}.{n}" in taken:
         n += 1
+    suffixes[name] = n + 1
     return f"{name}.{n}"
 
 
@@ -535,7 +704,8 @@ def _absolute(value: str, prefix: str) -> str:
 
 
 def _row_number(value: str, where: str) -> int:
-    if not (value.isascii() and value.isdigit()):
+    # 18 digits fit an int64; a longer "number" is not a row number anyway.
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise ImgkitError(
             f"{where}: column 'row' holds {value!r}; it must hold row numbers / "
             f"'row' 列应为行号,却是 {value!r}",
@@ -553,4 +723,5 @@ __all__ = [
     "column_for",
     "looks_mangled",
     "read_batch",
+    "read_batch_positions",
 ]

@@ -4,7 +4,9 @@
 prints the shops configuration that points at it; ``imgkit demo`` uploads the sample batch
 to the embedded sandbox, prints a summary and writes the results workbook; ``imgkit journal
 [--since 7d] [--platform P] [--shop S] [--status done] [--out FILE]`` lists (or exports to
-``.xlsx`` / ``.csv``) what the user's journal remembers.
+``.xlsx`` / ``.csv``) what the user's journal remembers; ``imgkit verify RESULTS [--out
+FILE]`` downloads every stored row's URL and says whether it serves what was sent (exit 1
+when one does not).
 
 Example
 -------
@@ -123,6 +125,50 @@ def _journal(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from imgkit.errors import ImgkitError
+    from imgkit.verify import verify, verify_counts
+
+    source = Path(args.results)
+    if not source.exists():
+        print(
+            f"imgkit verify: no results file at {source} / 找不到结果文件 {source}", file=sys.stderr
+        )
+        return 2
+    try:
+        checked = verify(
+            source,
+            concurrency=args.concurrency,
+            rate_per_host=args.rate,
+            timeout=args.timeout,
+            reencoded=True if args.reencoded else None,
+        )
+    except ImgkitError as exc:
+        print(f"imgkit verify: {exc}", file=sys.stderr)
+        return 2
+    counts = verify_counts(checked)
+    print(f"{source}: {len(checked)} rows / 行")
+    print(f"  verified / 已核实: {counts['verified']}")
+    print(f"  not verified / 未通过: {counts['not_verified']}")
+    print(f"  not checked / 未检查: {counts['not_checked']} (nothing stored / 无已存储的图片)")
+    bad = checked[checked["verified"].eq(False).fillna(False).to_numpy()]
+    if not bad.empty:
+        columns = [c for c in ("row", "platform", "shop", "url", "verify_reason") if c in bad]
+        with pd.option_context("display.width", 200, "display.max_colwidth", 90):
+            print()
+            print(bad[columns].to_string(index=False))
+    if args.out:
+        out = Path(args.out)
+        if out.suffix.lower() == ".csv":
+            checked.to_csv(out, index=False, encoding="utf-8-sig")  # BOM: Excel reads UTF-8
+        else:
+            checked.to_excel(out, index=False, sheet_name="results")
+        print(f"\nwritten to {out} / 已写入 {out}")
+    return 0 if counts["not_verified"] == 0 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (its ``--help`` is the CLI reference)."""
     parser = argparse.ArgumentParser(
@@ -175,6 +221,24 @@ def build_parser() -> argparse.ArgumentParser:
     journal.add_argument("--limit", type=int, default=50, help="rows to print (default 50)")
     journal.add_argument("--journal", help="another journal file (default: the user's)")
     journal.set_defaults(run=_journal)
+    check = commands.add_parser(
+        "verify",
+        help="download every stored image's URL and check it serves what was sent",
+        description="Read a results workbook or CSV, download the URL of every uploaded or "
+        "skipped row and compare it with what was sent (SHA-256; pixels for platforms "
+        "that re-encode). Exit 0 when every checked row verified, 1 otherwise.",
+    )
+    check.add_argument("results", help="the results workbook (.xlsx) or .csv")
+    check.add_argument("--out", help="write the results with verified / verify_reason here")
+    check.add_argument("--concurrency", type=int, default=8, help="downloads at once")
+    check.add_argument("--rate", type=float, default=10.0, help="downloads per second per host")
+    check.add_argument("--timeout", type=float, default=30.0, help="seconds per download")
+    check.add_argument(
+        "--reencoded",
+        action="store_true",
+        help="compare every row as re-encoded (same pixel size, near-identical picture)",
+    )
+    check.set_defaults(run=_verify)
     return parser
 
 

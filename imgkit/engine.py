@@ -37,13 +37,14 @@ from imgkit.pacing import PacerPool
 from imgkit.plan import Row
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import NOT_SENT, CodeRule, Job, Outcome
-from imgkit.probe import download, is_url, sniff_format
+from imgkit.probe import is_url, read_file, sniff_format
 from imgkit.progress import Progress
 from imgkit.results import CANCELLED, RowResult
 from imgkit.retry import RetryPolicy, stops_shop
+from imgkit.scrub import Scrubber, register
 from imgkit.settle import Verdict, look_up
 from imgkit.shops import Shop
-from imgkit.transport import Sender
+from imgkit.transport import Sender, fetch_source
 
 log = logging.getLogger("imgkit.engine")
 
@@ -54,6 +55,9 @@ INLINE_READ_MAX = 256 * 1024
 # Before a look-up after an unanswered upload: a server still storing the first copy
 # should have finished, so that the look-up lists it.
 LOOKUP_SETTLE_S = 1.0
+# Before looking up a row an earlier run left in doubt, at least this long since it was
+# sent: that run may have been killed with the request on its way in.
+EARLIER_RUN_SETTLE_S = 5.0
 
 _IN_DOUBT = CodeRule(
     Category.TIMEOUT,
@@ -78,6 +82,18 @@ _BAD_SHOP = CodeRule(
 )
 _FILE_CHANGED = CodeRule(
     Category.INVALID_INPUT, False, "文件在校验后被修改或无法读取", "file changed or unreadable"
+)
+_PAST_DEADLINE = (
+    "超过单行时限(row_deadline_s):请求已发出但未获应答,图片可能已存储;"
+    "下次运行会先查询再决定是否重发 / "
+    "past the row's deadline (row_deadline_s) after the request left and before the answer "
+    "came: it may have been stored; the next run looks it up before sending anything"
+)
+_PAST_DEADLINE_UNSENT = CodeRule(
+    Category.TIMEOUT,
+    True,
+    "超过单行时限(row_deadline_s),未发送",
+    "past the row's deadline (row_deadline_s) before it was sent: not sent",
 )
 _AUDIT_TIMEOUT = CodeRule(
     Category.AUDIT_PENDING, False, "仍在审核中,可稍后用 refresh() 查询", "still under audit"
@@ -111,6 +127,11 @@ class Run:
     stored_ids: dict[tuple[str, str, str, str], set[str]] = field(default_factory=dict)
     # This run's id in the journal (its ``sending`` entries name it).
     run_id: str = ""
+    # The most one row may take, every attempt, look-up and poll included (None: no limit).
+    row_deadline_s: float | None = None
+    # The run's shop secrets (and tokens it fetches): scrubbed from every text that leaves
+    # for the results or the journal, whatever a server echoed back.
+    scrubber: Scrubber = field(default_factory=Scrubber)
 
 
 # Pace this much under a limit: requests spaced exactly at the limit arrive with network
@@ -146,31 +167,29 @@ async def _token(run: Run, row: Row) -> str:
     if cached is not None and cached[1] > time.time():
         return cached[0]
     token, lifetime = row.adapter.parse_token_response(await run.client.send(request))
+    if run.scrubber.add(token):
+        register(token)  # the logs never show it either
     run.tokens[row.shop.name] = (token, time.time() + max(lifetime - 60.0, 1.0))
     return token
 
 
-def _download(url: str, limit: int) -> bytes | None:
-    with httpx.Client(timeout=30.0, follow_redirects=True, trust_env=False) as client:
-        return download(url, client, limit)
-
-
 async def _job(run: Run, row: Row) -> Job | Outcome:
-    if is_url(row.file):
-        if row.adapter.accepts_url_source:
-            return Job(
-                row.target, row.file.rsplit("/", 1)[-1], source_url=row.file, options=row.options
-            )
-        data = await asyncio.to_thread(_download, row.file, row.adapter.limits.max_bytes)
-    else:
-        try:
-            if 0 < row.size <= INLINE_READ_MAX:
-                data = Path(row.file).read_bytes()
-            else:
-                data = await asyncio.to_thread(Path(row.file).read_bytes)
-        except OSError:
-            data = None
-    if data is None or hashlib.sha256(data).hexdigest() != row.sha256:
+    """The row's job with its bytes, read (or downloaded through the run's client, with its
+    deadline and the platform's size cap) and checked against what was validated."""
+    limit = row.adapter.limits.max_bytes
+    try:
+        if is_url(row.file):
+            if row.adapter.accepts_url_source:
+                name = row.file.rsplit("/", 1)[-1]
+                return Job(row.target, name, source_url=row.file, options=row.options)
+            data = await fetch_source(run.client, row.file, limit)
+        elif 0 < row.size <= INLINE_READ_MAX:
+            data = read_file(row.file, limit)
+        else:
+            data = await asyncio.to_thread(read_file, row.file, limit)
+    except ImgkitError as exc:
+        return Outcome.failure(_FILE_CHANGED, code="file_changed", message=exc.message)
+    if hashlib.sha256(data).hexdigest() != row.sha256:
         return Outcome.failure(_FILE_CHANGED, code="file_changed")
     return Job(row.target, Path(row.file).name, data, sniff_format(data[:32]), options=row.options)
 
@@ -273,6 +292,20 @@ def _bare_job(row: Row) -> Job:
     return Job(row.target, Path(row.file).name, options=row.options)
 
 
+def _needs_settling(row: Row, retry_safe: bool) -> bool:
+    """Whether a row that may have been stored is looked up before it is sent again.
+
+    Always where the platform has a look-up, unless the row replaces by id (a re-send then
+    overwrites the same image): even a re-send the platform de-duplicates (Douyin's
+    ``need_distinct``) finds only copies that passed their audit, so the look-up, which
+    waits for the audit, comes first.  Without a look-up only a safe re-send goes ahead.
+    """
+    if row.options.get("replace_id"):
+        return False
+    has_lookup = row.adapter.build_lookup_request(_bare_job(row), row.shop, now=0.0) is not None
+    return has_lookup or not retry_safe
+
+
 async def settle_row(run: Run, row: Row, wait_s: float = 0.0) -> Verdict:
     """Ask the platform whether ``row``'s unanswered upload was stored (:mod:`imgkit.settle`),
     after ``wait_s`` when it has a look-up."""
@@ -291,7 +324,15 @@ async def settle_row(run: Run, row: Row, wait_s: float = 0.0) -> Verdict:
     if run.journal is not None:
         claimed |= run.journal.image_ids(*place)
     verdict = await look_up(
-        run.client, run.pacers, row.adapter, row.shop, job, token, row.sha256, claimed=claimed
+        run.client,
+        run.pacers,
+        row.adapter,
+        row.shop,
+        job,
+        token,
+        row.sha256,
+        claimed=claimed,
+        pending_wait_s=run.audit_wait_s,  # a copy under audit is waited for, like a poll
     )
     log.info(
         "row %s: look-up after an unanswered upload: %s %s",
@@ -310,6 +351,7 @@ def _place(row: Row) -> tuple[str, str, str, str]:
 def record_outcome(run: Run, row: Row, outcome: Outcome) -> None:
     """Commit ``outcome`` to the journal: done, pending, or failed — but an outcome that
     may have stored the image is left ``sending`` (in doubt), never marked failed."""
+    outcome = run.scrubber.outcome(outcome)
     if not outcome.maybe_stored:
         row.on_wire = False  # its fate is known: an interrupt now does not leave it in doubt
     if outcome.ok and outcome.image_id:
@@ -365,16 +407,31 @@ async def _send(run: Run, row: Row) -> None:
         record_outcome(run, row, outcome)
         _finish(run, row, RowResult.from_outcome(outcome, 0, time.monotonic() - started))
         return
+    settling = bool(row.in_doubt_since) and _needs_settling(
+        row, row.adapter.retry_safe(_bare_job(row))
+    )
+    if settling:
+        # The run that sent it may have died a moment ago with its request still inside
+        # the platform: give the platform time to finish storing it before looking.
+        late = row.in_doubt_since + EARLIER_RUN_SETTLE_S - time.time()
+        await asyncio.sleep(max(0.0, min(late, EARLIER_RUN_SETTLE_S)))
     settle = row.in_doubt_since + row.adapter.retry_settle_s - time.time()
-    if row.in_doubt_since and settle > 0:
+    if row.in_doubt_since and not settling and settle > 0:
         await asyncio.sleep(settle)
-    if row.in_doubt_since and not row.adapter.retry_safe(_bare_job(row)):
+    if settling:
         verdict = await settle_row(run, row)
         if verdict.outcome is not None:  # stored by the run that was cut short
             record_outcome(run, row, verdict.outcome)
             _finish(run, row, RowResult.from_outcome(verdict.outcome, 0, 0.0))
             return
         row.cleared = verdict.state == "absent"
+        if not row.cleared and not row.force:
+            # Not even a de-duplicating re-send is safe now: Douyin's need_distinct finds
+            # only copies that passed their audit, and this one may still be under it.
+            log.info("row %s stays in doubt: %s", row.index, verdict.reason)
+            doubt = Outcome.failure(_IN_DOUBT, code="in_doubt", maybe_stored=True)
+            _finish(run, row, RowResult.from_outcome(doubt, 0, time.monotonic() - started))
+            return
     while True:
         refused = False
         try:
@@ -417,12 +474,19 @@ async def _send(run: Run, row: Row) -> None:
             record_outcome(run, row, outcome)
             outcome = await poll_audit(run, row, outcome)
         # A row the journal refused was in doubt already, and looked up before this attempt.
-        if outcome.maybe_stored and not retry_safe and not refused and not run.stopping:
+        if (
+            outcome.maybe_stored
+            and _needs_settling(row, retry_safe)
+            and not refused
+            and not run.stopping
+        ):
             verdict = await settle_row(run, row, wait_s=LOOKUP_SETTLE_S)
             if verdict.outcome is not None:
                 outcome = verdict.outcome
             elif verdict.state == "absent":  # nothing stored: failing or re-sending is safe
                 outcome, retry_safe, row.cleared = replace(outcome, maybe_stored=False), True, True
+            else:  # unsettled: a copy may exist, perhaps still under audit; never re-send
+                retry_safe = False
         record_outcome(run, row, outcome)
         if outcome.ok or outcome.category in (Category.AUDIT_PENDING, Category.AUDIT_REJECTED):
             break
@@ -436,7 +500,7 @@ async def _send(run: Run, row: Row) -> None:
             break
         log.debug("row %s: %s", row.index, decision.reason)
         delay = decision.delay
-        if outcome.maybe_stored:
+        if outcome.maybe_stored:  # a safe re-send with no look-up to wait for the first copy
             delay = max(delay, row.adapter.retry_settle_s)
         if run.progress is not None:
             run.progress.retrying(row.adapter.key)
@@ -450,7 +514,18 @@ async def _send(run: Run, row: Row) -> None:
     _finish(run, row, RowResult.from_outcome(outcome, attempts, time.monotonic() - started))
 
 
+# A result's message is cut to this many characters (after scrubbing): enough for any
+# platform's words, short enough for a workbook cell and a person.
+MESSAGE_MAX = 600
+
+
 def _finish(run: Run, row: Row, result: RowResult) -> None:
+    scrub = run.scrubber.text
+    message = scrub(result.message)
+    if len(message) > MESSAGE_MAX:
+        message = message[: MESSAGE_MAX - 1] + "…"
+    result.message, result.code = message, scrub(result.code)
+    result.url, result.image_id = scrub(result.url), scrub(result.image_id)
     run.results[row.index] = result
     if run.progress is not None:
         run.progress.finished(row.adapter.key, result.status)
@@ -514,6 +589,20 @@ def _cut_short(run: Run, row: Row) -> None:
         _finish(run, row, RowResult("cancelled", message=CANCELLED))
 
 
+def _past_deadline(run: Run, row: Row) -> None:
+    """``row`` ran out of its deadline: in doubt if its request had left, else failed."""
+    if row.index in run.results:
+        return
+    log.warning("row %s: past its deadline of %s s", row.index, run.row_deadline_s)
+    if row.on_wire:  # its journal entry stays ``sending``: the next run looks it up
+        rule = CodeRule(Category.TIMEOUT, False, *_PAST_DEADLINE.split(" / ", 1))
+        outcome = Outcome.failure(rule, code="row_deadline", maybe_stored=True)
+    else:
+        # Never sent: nothing to remember, a re-run sends it.
+        outcome = Outcome.failure(_PAST_DEADLINE_UNSENT, code="row_deadline")
+    _finish(run, row, RowResult.from_outcome(outcome, 1, run.row_deadline_s or 0.0))
+
+
 async def execute(run: Run, rows: list[Row], concurrency: int = 8, grace_s: float = 5.0) -> None:
     """Send ``rows`` with ``concurrency`` workers.
 
@@ -528,7 +617,12 @@ async def execute(run: Run, rows: list[Row], concurrency: int = 8, grace_s: floa
     async def worker() -> None:
         while not run.stopping and (row := scheduler.take()) is not None:
             try:
-                await _send(run, row)
+                async with asyncio.timeout(run.row_deadline_s) as deadline:
+                    await _send(run, row)
+            except TimeoutError:
+                if not deadline.expired():
+                    raise
+                _past_deadline(run, row)
             except asyncio.CancelledError:
                 _cut_short(run, row)
                 raise

@@ -31,7 +31,6 @@ import math
 import os
 import re
 import warnings
-import zipfile
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ from imgkit.batch import (
     _header_text,
     _normal,
     read_batch,
+    read_batch_positions,
 )
 from imgkit.errors import ImgkitError
 from imgkit.results import RESULT_COLUMNS, STATUSES
@@ -188,8 +188,9 @@ def read_results(
     >>> back.attrs["imgkit_headers"]["status"]
     '状态'
     """
+    positions = None
     if isinstance(source, pd.DataFrame):
-        frame = read_batch(source, keep_row=True)
+        frame, positions = read_batch_positions(source, keep_row=True)
         where = "DataFrame"
     else:
         path = Path(os.path.abspath(os.path.expanduser(os.fspath(source))))
@@ -206,7 +207,7 @@ def read_results(
             code="not_results",
         )
     index_label = _index_column(frame, source)
-    index = _index(frame, index_label, source)
+    index = _index(frame, index_label, source, positions)
     columns: dict[Hashable, Any] = {}
     for label in frame.columns:
         if label == index_label and index_label is not None:
@@ -237,17 +238,18 @@ def _results_sheet(path: Path) -> str | int:
     if path.suffix.lower() not in (".xlsx", ".xlsm") or not path.is_file():
         return 0  # read_batch ignores the sheet of a CSV, and reports a missing file
     import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
             # read_only reads the sheet list alone, not the cells: cheap for a big workbook.
             book = openpyxl.load_workbook(path, read_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError):
-        return 0  # read_batch says what is wrong with the file
+    except Exception:  # whatever openpyxl trips on: read_batch says what is wrong with it
+        return 0
     try:
         names = book.sheetnames
+    except Exception:  # a damaged workbook, found out late
+        return 0
     finally:
         book.close()
     for wanted in RESULTS_SHEETS:
@@ -302,12 +304,17 @@ def _index_column(frame: pd.DataFrame, source: object) -> Hashable | None:
     return own[0]
 
 
-def _index(frame: pd.DataFrame, label: Hashable | None, source: object) -> pd.Index:
+def _index(
+    frame: pd.DataFrame, label: Hashable | None, source: object, positions: np.ndarray | None
+) -> pd.Index:
     if label is None:
-        if isinstance(source, pd.DataFrame) and len(source) == len(frame):
-            # No row was dropped as blank: the rows are the frame's, in order.
-            own: pd.Index = source.index
-            return own
+        if isinstance(source, pd.DataFrame) and positions is not None:
+            # Each row keeps its label in the frame, taken by position: labels may repeat
+            # (a pd.concat of two results frames), and blank rows may have been dropped.
+            if len(positions) == len(source):
+                own: pd.Index = source.index
+                return own
+            return source.index[positions]
         return pd.RangeIndex(len(frame))
     values = [str(v) for v in frame[label].tolist()]
     if not any(values):

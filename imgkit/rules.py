@@ -16,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -38,6 +39,17 @@ CLIENT_TYPES = {"computer": "client:computer", "phone": "client:phone"}
 SCIENTIFIC = r"[+-]?\d+(?:\.\d+)?[eE][+-]?\d+"
 # The id columns such a number can hide in, checked in this order.
 ID_COLUMNS = ("target", "replace_id")
+# What no path or URL holds: NUL (the OS refuses it) and other control characters (a
+# newline or tab pasted with the cell).  Checked before probing, which could not open them.
+CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f]"
+# Longer than Linux and macOS open: a path of 4096 bytes, a name of 255 (URLs: the path).
+MAX_PATH_BYTES = 4096
+MAX_NAME_BYTES = 255
+# Digits Python's \d takes and no platform does: full-width (U+FF10-FF19), Arabic-Indic...
+WIDE_DIGITS = r"(?![0-9])\d"
+# A value shown in a message is cut to this many characters: a 200,000-character cell
+# must not become a 200,000-character message.
+SHOWN_CHARS = 60
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,13 @@ class Context:
         self.has_image = (frame["probe_error"] == "") & (frame["format"] != "")
         self._columns: dict[str, pd.Series] = {}
         self._memo: dict[str, Any] = {}
+
+    def mask(self, rule: Rule) -> pd.Series:
+        """``rule``'s mask over the frame (NaN as False), computed once and shared."""
+        found: pd.Series = self.once(
+            "rule:" + rule.code, lambda: rule.check(self).fillna(False).astype(bool)
+        )
+        return found
 
     def once(self, name: str, compute: Callable[[], Any]) -> Any:
         """``compute()`` the first time ``name`` is asked for; the same answer after."""
@@ -145,6 +164,68 @@ def _mask(ctx: Context, values: pd.Series | np.ndarray | bool) -> pd.Series:
     return pd.Series(values, index=ctx.frame.index, dtype=bool)
 
 
+def shown(values: pd.Series) -> pd.Series:
+    """Values cut to :data:`SHOWN_CHARS` characters ("…" marks a cut), for messages.
+
+    >>> shown(pd.Series(["short", "x" * 100])).str.len().tolist()
+    [5, 61]
+    """
+    text = values.astype(str)
+    long = text.str.len() > SHOWN_CHARS
+    if not long.any():
+        return text
+    return text.where(~long, text.str.slice(0, SHOWN_CHARS) + "…")
+
+
+def unprobeable(files: pd.Series) -> pd.Series:
+    """Paths no probe should try: control characters, or longer than the system opens.
+
+    Parameters
+    ----------
+    files
+        The ``file`` column (paths or URLs), as text.
+
+    Returns
+    -------
+    pandas.Series
+        True where :func:`bad_path` or :func:`path_too_long` holds; validation probes only
+        the other rows.
+
+    Examples
+    --------
+    >>> unprobeable(pd.Series(["/a/b.jpg", "/a/" + chr(0) + ".jpg", "/" + "x" * 300])).tolist()
+    [False, True, True]
+    """
+    return _control(files) | _too_long(files)
+
+
+def _control(files: pd.Series) -> pd.Series:
+    text = files.fillna("").astype(str)
+    return text.str.contains(CONTROL_CHARACTERS, regex=True).astype(bool)
+
+
+def _too_long(files: pd.Series) -> pd.Series:
+    text = files.fillna("").astype(str)
+    # A UTF-8 character is at most 4 bytes: only names over 63 characters can be too long.
+    out = pd.Series(False, index=files.index, dtype=bool)
+    suspect = text.str.len() > MAX_NAME_BYTES // 4
+    if not suspect.any():
+        return out
+    # Per value, but only for the few long ones.
+    out.loc[suspect] = np.array([_over_limits(v) for v in text[suspect].tolist()], dtype=bool)
+    return out
+
+
+def _over_limits(value: str) -> bool:
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        return True
+    if "://" in value:
+        return False  # a URL's segments are not file names
+    return any(
+        len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for part in value.split("/")
+    )
+
+
 # --- the rules ------------------------------------------------------------------------------
 
 
@@ -160,9 +241,14 @@ def unknown_platform_detail(ctx: Context) -> pd.Series:
     """
     platform = ctx.col("platform")
     known = ", ".join(platform_keys())
-    words = {
-        value: f"'{value}' (可用平台 / accepted: {known})" for value in platform.unique().tolist()
-    }
+    values = pd.Series(platform.unique())
+    words = dict(
+        zip(
+            values.tolist(),
+            ("'" + shown(values) + f"' (可用平台 / accepted: {known})").tolist(),
+            strict=True,
+        )
+    )
     return platform.map(words)
 
 
@@ -181,6 +267,16 @@ def shop_platform_mismatch(ctx: Context) -> pd.Series:
     """The shop belongs to another platform than the row names."""
     of_shop = ctx.col("shop").map({n: s.platform for n, s in ctx.shops.items()})
     return of_shop.notna() & (ctx.platform != "") & (of_shop != ctx.platform)
+
+
+def bad_path(ctx: Context) -> pd.Series:
+    """The path holds a NUL byte or a control character (a pasted newline, a tab)."""
+    return _control(ctx.frame["file"])
+
+
+def path_too_long(ctx: Context) -> pd.Series:
+    """The path is longer than the system opens (4096 bytes, or a name over 255 bytes)."""
+    return _too_long(ctx.frame["file"]) & ~bad_path(ctx)
 
 
 def _probe_rule(code: str) -> Callable[[Context], pd.Series]:
@@ -337,7 +433,7 @@ def id_mangled_detail(ctx: Context) -> pd.Series:
     """Each id column holding such a number, with the value as read."""
     text = pd.Series("", index=ctx.frame.index, dtype=object)
     for column in ID_COLUMNS:
-        named = column + " = " + ctx.col(column)
+        named = column + " = " + shown(ctx.col(column))
         text = text.where(~_mangled(ctx, column), (text + ", ").where(text != "", "") + named)
     return "(" + text + ")"
 
@@ -351,15 +447,44 @@ def bad_target(ctx: Context) -> pd.Series:
     out = _mask(ctx, False)
     for key, adapter in ctx.adapters.items():
         rows = ctx.platform == key
-        well_formed = target[rows].str.fullmatch(adapter.target_pattern).astype(bool)
-        out.loc[rows] = ~well_formed  # .loc: pandas 2.2 mis-aligns a plain [mask] setitem
-    return out & ~_mangled(ctx, "target")
+        # The pattern as the platform means it, with ASCII classes (\d is 0-9, not U+FF11),
+        # and as Python reads it (\s includes the ideographic space): both must match.
+        # The flags also keep pandas on Python's re (pyarrow's RE2 reads \d its own way).
+        pattern, chosen = adapter.target_pattern, target[rows]
+        well_formed = chosen.str.fullmatch(pattern, flags=re.ASCII) & chosen.str.fullmatch(
+            pattern, flags=re.UNICODE
+        )
+        out.loc[rows] = ~well_formed.astype(bool).to_numpy()
+    # No platform's ids have full-width digits, whatever its pattern lets through (Qianmi's
+    # "num_iid/sku_id" takes any character but "/" and spaces).
+    wide = _wide_digits(target) & (ctx.platform != "")
+    return (out | wide) & ~_mangled(ctx, "target")
+
+
+_WIDE_NOTE = (
+    "(不接受全角数字,请使用半角数字 / full-width digits are not accepted: use half-width digits)"
+)
+
+
+def _wide_digits(values: pd.Series) -> pd.Series:
+    # re.UNICODE: Python's re, whose \d takes every script's digits (RE2's takes 0-9).
+    return values.str.contains(WIDE_DIGITS, flags=re.UNICODE, regex=True).astype(bool)
+
+
+def target_detail(ctx: Context) -> pd.Series:
+    """The target as written; a word about full-width digits where it has them."""
+    target = ctx.col("target")
+    text = "(target = '" + shown(target) + "')"
+    return text.where(~_wide_digits(target), _WIDE_NOTE)
 
 
 def bad_position(ctx: Context) -> pd.Series:
     """A position that is not a whole number in the platform's range."""
     position = ctx.col("position")
-    number = pd.to_numeric(position.where(position.str.fullmatch(r"\d+")), errors="coerce")
+    # ASCII digits only: full-width 3 (U+FF13) is a digit to Python and pandas, not to the
+    # platforms.
+    digits = position.str.fullmatch(r"[0-9]{1,9}").astype(bool)
+    number = pd.to_numeric(position.where(digits), errors="coerce")
     out = _mask(ctx, False)
     for key, adapter in ctx.adapters.items():
         span = adapter.limits.positions
@@ -368,6 +493,13 @@ def bad_position(ctx: Context) -> pd.Series:
         inside = number.between(span.start, span.stop - 1)
         out |= (ctx.platform == key) & (position != "") & ~inside.fillna(False).astype(bool)
     return out
+
+
+def position_detail(ctx: Context) -> pd.Series:
+    """The position as written; a word about full-width digits where it has them."""
+    position = ctx.col("position")
+    text = "(position = '" + shown(position) + "')"
+    return text.where(~_wide_digits(position), _WIDE_NOTE)
 
 
 def _declares(ctx: Context, option: str) -> list[str]:
@@ -400,14 +532,41 @@ def option_ignored(ctx: Context) -> pd.Series:
     return out
 
 
+def unsendable(ctx: Context) -> pd.Series:
+    """Rows an error that ``fit`` cannot repair keeps from being sent (a missing file...).
+
+    Every such rule but :func:`too_many_images` itself, whatever its place in the table:
+    the masks are computed once and shared with validation.
+    """
+
+    def compute() -> pd.Series:
+        out = ctx.no_rows()
+        for rule in RULES:
+            if rule.severity == "error" and not rule.fixable and rule.code != "too_many_images":
+                out |= ctx.mask(rule)
+        return out
+
+    found: pd.Series = ctx.once("unsendable", compute)
+    return found
+
+
 def too_many_images(ctx: Context) -> pd.Series:
-    """More new images for one Tmall item or Qianmi SKU than the platform holds."""
+    """More new images for one Tmall item or Qianmi SKU than the platform holds.
+
+    Only rows that would be sent count: a row with a missing file takes no place.
+    """
     keys = ctx.platforms_where(lambda a: a.limits.images_per_target)
     new = ctx.on(keys) & (ctx.col("replace_id") == "")
+    if not new.any():
+        return _mask(ctx, False)
+    new &= ~unsendable(ctx)
     groups = pd.DataFrame({"p": ctx.platform, "s": ctx.col("shop"), "t": ctx.col("target")})
-    rank = groups[new].groupby(["p", "s", "t"]).cumcount()
-    limit = ctx.limit("images_per_target")[new]
-    return _mask(ctx, False) | (rank >= limit).reindex(ctx.frame.index, fill_value=False)
+    # Positions, not labels: a batch's index may repeat labels (a pd.concat of two).
+    rank = groups[new].groupby(["p", "s", "t"]).cumcount().to_numpy()
+    limit = ctx.limit("images_per_target")[new].to_numpy()
+    over = np.zeros(len(ctx.frame), dtype=bool)
+    over[np.flatnonzero(new.to_numpy())] = rank >= limit
+    return _mask(ctx, over)
 
 
 def duplicate_row(ctx: Context) -> pd.Series:
@@ -448,6 +607,22 @@ RULES: tuple[Rule, ...] = (
         "the shop belongs to another platform",
         shop_platform_mismatch,
     ),
+    _r(
+        "bad_path",
+        "error",
+        False,
+        "路径包含空字符或控制字符",
+        "path contains a NUL byte or control characters",
+        bad_path,
+    ),
+    _r(
+        "path_too_long",
+        "error",
+        False,
+        "路径过长(超过 4096 字节,或文件名超过 255 字节)",
+        "path too long (over 4096 bytes, or a name over 255 bytes)",
+        path_too_long,
+    ),
     _r("missing_file", "error", False, "文件不存在", "file not found", _probe_rule("missing_file")),
     _r(
         "unreadable_file",
@@ -456,6 +631,22 @@ RULES: tuple[Rule, ...] = (
         "文件无法读取",
         "file cannot be read",
         _probe_rule("unreadable_file"),
+    ),
+    _r(
+        "not_regular_file",
+        "error",
+        False,
+        "不是普通文件(文件夹、设备或管道)",
+        "not a regular file (a folder, device or pipe)",
+        _probe_rule("not_regular_file"),
+    ),
+    _r(
+        "file_too_large",
+        "error",
+        False,
+        "文件超过 64 MiB,未读取",
+        "larger than imgkit reads (64 MiB); not read",
+        _probe_rule("file_too_large"),
     ),
     _r("empty_file", "error", False, "文件为空", "file is empty", _probe_rule("empty_file")),
     _r(
@@ -562,8 +753,24 @@ RULES: tuple[Rule, ...] = (
         id_mangled,
         detail=id_mangled_detail,
     ),
-    _r("bad_target", "error", False, "目标格式不正确", "malformed target", bad_target),
-    _r("bad_position", "error", False, "位置超出范围", "position out of range", bad_position),
+    _r(
+        "bad_target",
+        "error",
+        False,
+        "目标格式不正确",
+        "malformed target",
+        bad_target,
+        detail=target_detail,
+    ),
+    _r(
+        "bad_position",
+        "error",
+        False,
+        "位置超出范围",
+        "position out of range",
+        bad_position,
+        detail=position_detail,
+    ),
     _r(
         "replace_unsupported",
         "error",

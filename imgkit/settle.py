@@ -11,6 +11,11 @@ images the upload could have created and compares their bytes with the bytes it 
 * ``unknown``: no look-up, a failed one, a truncated listing or a failed download: the row
   stays in doubt and is not re-sent.
 
+A listing that says some matching image is still being processed (``Lookup.pending``:
+Douyin's audit, before which a material has no URL to download) proves nothing yet: unless
+a listed image already matches, the look-up is asked again, 0.5 s later and doubling to
+5 s, until nothing is pending or ``pending_wait_s`` runs out (then ``unknown``).
+
 Example
 -------
 >>> import asyncio, hashlib, httpx
@@ -18,7 +23,7 @@ Example
 >>> from imgkit.platforms import get_adapter
 >>> from imgkit.platforms.base import Job
 >>> from imgkit.shops import make_shop
->>> from imgkit.transport import Sender
+>>> from imgkit.transport import AnswerTooLarge, Sender
 >>> data = b"GIF89a-bytes"
 >>> def platform(request):  # a Tmall item listing one image with those bytes
 ...     if request.url.path == "/img/7.gif":
@@ -52,7 +57,7 @@ from imgkit.errors import Category
 from imgkit.pacing import PacerPool
 from imgkit.platforms.base import Adapter, Job, Lookup, Outcome
 from imgkit.shops import Shop
-from imgkit.transport import Sender
+from imgkit.transport import AnswerTooLarge, Sender
 
 log = logging.getLogger("imgkit.settle")
 
@@ -62,6 +67,10 @@ log = logging.getLogger("imgkit.settle")
 LOOKUP_TRIES = 6
 # Candidates downloaded at most per look-up: more than a target ever holds in practice.
 MAX_DOWNLOADS = 20
+# A listing with an image still being processed is asked again this long after, doubling
+# up to the cap: Douyin audits 99% of images within 4 s (seed page), some take hours.
+PENDING_FIRST_S = 0.5
+PENDING_MAX_S = 5.0
 
 FOUND_MESSAGE = (
     "请求未获应答,经查询确认图片已存储 / the request went unanswered; a look-up found "
@@ -112,20 +121,46 @@ async def look_up(
     sha256: str,
     *,
     claimed: set[str],
+    pending_wait_s: float = 60.0,
 ) -> Verdict:
     """Settle an unanswered upload of ``job`` (whose bytes hash to ``sha256``).
 
     ``claimed`` holds ids of images already recorded for other rows at the same target:
-    those are never taken as this row's.
+    those are never taken as this row's.  While the listing says a matching image is still
+    being processed and none listed matches, it is asked again for up to
+    ``pending_wait_s`` seconds (the engine passes its audit wait).
     """
-    listing = await _listing(client, pacers, adapter, shop, job, token)
-    if isinstance(listing, str):
-        return Verdict("unknown", reason=listing)
+    deadline = time.monotonic() + pending_wait_s
+    delay = PENDING_FIRST_S
+    compared: set[str] = set()  # candidates whose bytes did not match: a material's bytes stay
+    while True:
+        listing = await _listing(client, pacers, adapter, shop, job, token)
+        if isinstance(listing, str):
+            return Verdict("unknown", reason=listing)
+        verdict = await _compare(client, listing, job, sha256, claimed | compared, compared)
+        if verdict.state == "stored" or not listing.pending:
+            return verdict
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return Verdict(
+                "unknown",
+                reason=f"a matching image was still being processed after {pending_wait_s:g} s",
+            )
+        log.debug("look-up: an image is still being processed; asking again in %.1f s", delay)
+        await asyncio.sleep(min(delay, left))
+        delay = min(delay * 2, PENDING_MAX_S)
+
+
+async def _compare(
+    client: Sender, listing: Lookup, job: Job, sha256: str, skip: set[str], compared: set[str]
+) -> Verdict:
+    """Download the candidates of ``listing`` (but ``skip``) and compare them with the bytes
+    sent; ids whose bytes differ are added to ``compared``."""
     size = len(job.data) if job.data is not None else None
     complete = listing.complete
     downloads = 0
     for candidate in listing.candidates:
-        if candidate.image_id in claimed:
+        if candidate.image_id in skip:
             continue
         if size is not None and candidate.size is not None and candidate.size != size:
             continue
@@ -134,7 +169,16 @@ async def look_up(
             break
         downloads += 1
         try:
-            answer = await client.send(httpx.Request("GET", candidate.url))
+            # client.send: the engine's transport, with its deadline; capped at the sent
+            # size when known (a bigger image cannot have these bytes), else at the
+            # transport's own cap.
+            answer = await client.send(httpx.Request("GET", candidate.url), max_answer_bytes=size)
+        except AnswerTooLarge:
+            if size is None:  # only the transport's cap: the bytes are unknown
+                complete = False
+            else:
+                compared.add(candidate.image_id)
+            continue
         except httpx.TransportError:
             complete = False
             continue
@@ -146,6 +190,7 @@ async def look_up(
                 ok=True, url=candidate.url, image_id=candidate.image_id, message=FOUND_MESSAGE
             )
             return Verdict("stored", found)
+        compared.add(candidate.image_id)
     if complete:
         return Verdict("absent", reason=f"{len(listing.candidates)} listed, none with these bytes")
     return Verdict("unknown", reason="the listing or a download was incomplete")

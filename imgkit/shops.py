@@ -13,7 +13,10 @@ A shops file has one table per shop name::
 
 The fields each platform needs are declared by its adapter (``credentials``).  Secret
 fields are kept as :class:`imgkit.secret.Secret`, so a shop prints without them.  Where no
-source is given, ``$IMGKIT_SHOPS`` or ``<user config dir>/imgkit/shops.toml`` is read.
+source is given, ``$IMGKIT_SHOPS`` or ``<user config dir>/imgkit/shops.toml`` is read.  A
+shops file that other users of the machine may read and that holds a credential gets a
+:class:`ShopsFileExposedWarning` (once per file per process; not on Windows).  A
+:class:`Shop` can be copied and pickled (Dask ships shops to its workers).
 
 Example
 -------
@@ -23,15 +26,23 @@ Example
 (Secret('***'), '1')
 >>> shops["s"].get("app_secret")
 'x'
+>>> import pickle
+>>> pickle.loads(pickle.dumps(shops["s"])) == shops["s"]
+True
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import shlex
+import stat
 import sys
+import threading
 import tomllib
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,6 +79,36 @@ class Shop:
     def has(self, name: str) -> bool:
         """Whether the field is set and not empty."""
         return bool(self.get(name))
+
+    def __reduce__(self) -> tuple[Callable[..., Shop], tuple[object, ...]]:
+        # Dask ships shops to its workers by pickling them, and a worker signs with the
+        # secrets: they travel revealed and are Secrets again on the other side.  A Secret
+        # alone refuses pickling so that it is never written out by accident; a Shop is
+        # pickled on purpose.
+        plain = {k: v.reveal() if isinstance(v, Secret) else v for k, v in self.fields.items()}
+        hidden = tuple(k for k, v in self.fields.items() if isinstance(v, Secret))
+        state = (self.name, self.platform, self.base_url, plain, hidden)
+        return _rebuild_shop, (*state, self.rate_per_s, self.account)
+
+    def __copy__(self) -> Shop:
+        return replace(self, fields=dict(self.fields))
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Shop:
+        # Secrets and strings are immutable: the copy shares them and reveals nothing.
+        return replace(self, fields=dict(self.fields))
+
+
+def _rebuild_shop(
+    name: str,
+    platform: str,
+    base_url: str,
+    plain: Mapping[str, str],
+    hidden: tuple[str, ...],
+    rate_per_s: float | None,
+    account: str,
+) -> Shop:
+    fields: dict[str, str | Secret] = {k: Secret(v) if k in hidden else v for k, v in plain.items()}
+    return Shop(name, platform, base_url, fields, rate_per_s, account)
 
 
 class Shops(Mapping[str, Shop]):
@@ -113,6 +154,105 @@ class Shops(Mapping[str, Shop]):
         if not candidates:
             return self[shop_or_platform]
         return candidates[0]
+
+
+class ShopsFileExposedWarning(UserWarning):
+    """A shops file other users of this machine may read: it holds credentials."""
+
+
+_LOG = logging.getLogger("imgkit.shops")
+_WARNED: set[tuple[str, int, int]] = set()  # files warned about: (real path, device, inode)
+_WARNED_LOCK = threading.Lock()
+
+
+def warn_if_exposed(
+    path: str | os.PathLike[str],
+    tables: Mapping[str, Any],
+    fd: int | None = None,
+    *,
+    stacklevel: int = 3,
+) -> bool:
+    """Warn once per file per process when group or others have rights to a shops file.
+
+    Parameters
+    ----------
+    path
+        The shops file, as the user named it (the message repeats it in the command).
+    tables
+        What the file holds.  A file whose every credential is an ``env:NAME`` or belongs
+        to a shop on this machine's loopback (the sandbox: the sample shops file's keys are
+        published) holds nothing to protect, and gets no warning.
+    fd
+        An open descriptor of it, if there is one (its mode is read without a second look
+        up of the path).
+    stacklevel
+        Passed to :func:`warnings.warn`, to point at the user's call.
+
+    Returns
+    -------
+    bool
+        True when this call warned: a :class:`ShopsFileExposedWarning`, also logged on the
+        logger ``imgkit.shops``.  Never on Windows, whose permissions are not mode bits.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> shop = {"s": {"platform": "千米", "app_key": "1", "app_secret": "x",
+    ...               "access_token": "t"}}
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "shops.toml")
+    ...     with open(path, "w") as fh:
+    ...         _ = fh.write("")
+    ...     os.chmod(path, 0o600)
+    ...     warn_if_exposed(path, shop)
+    False
+    """
+    if os.name == "nt":
+        return False
+    try:
+        info = os.fstat(fd) if fd is not None else os.stat(path)
+    except OSError:
+        return False  # reading it will say what is wrong
+    if not stat.S_ISREG(info.st_mode) or not info.st_mode & 0o077:
+        return False
+    if not any(_holds_credential(table) for table in tables.values()):
+        return False
+    key = (os.path.realpath(path), info.st_dev, info.st_ino)
+    with _WARNED_LOCK:
+        if key in _WARNED:
+            return False
+        _WARNED.add(key)
+    name = os.fspath(path)
+    command = f"chmod 600 {shlex.quote(name)}"
+    message = (
+        f"shops file {name} is readable by other users of this machine; it holds "
+        f"credentials: run `{command}` / 店铺配置文件可被本机其他用户读取,其中含有凭证:"
+        f"请运行 {command}"
+    )
+    warnings.warn(ShopsFileExposedWarning(message), stacklevel=stacklevel)
+    _LOG.warning("%s", message)
+    return True
+
+
+def _holds_credential(table: object) -> bool:
+    """Whether a shop's table has a secret written in it, for a shop off this machine."""
+    if not isinstance(table, Mapping):
+        return False
+    host = urlsplit(str(table.get("base_url", ""))).hostname or ""
+    if host == "localhost" or host == "::1" or host.startswith("127."):
+        return False  # the sandbox, or a tunnel the user runs: its keys open nothing else
+    try:
+        declared = get_adapter(resolve_platform(str(table.get("platform", "")))).credentials
+        secret = declared.secret
+    except UnknownPlatformError:
+        secret = frozenset()
+    return any(
+        (key in secret or any(hint in key for hint in _SECRET_HINTS))
+        and not (isinstance(value, str) and value.startswith("env:"))
+        and bool(value)
+        for key, value in table.items()
+        if isinstance(key, str) and key not in _COMMON
+    )
 
 
 def user_config_dir() -> Path:
@@ -264,6 +404,7 @@ def load_shops(
         try:
             with path.open("rb") as fh:
                 tables: Mapping[str, Any] = tomllib.load(fh)
+                warn_if_exposed(path, tables, fh.fileno())
         except FileNotFoundError as exc:
             raise ShopConfigError(
                 f"no shops file at {path} (set {ENV_VAR} or pass shops=) / "

@@ -3,6 +3,12 @@
 For quick use and for trying a shop's credentials.  There is no retry and no polling here
 (the upload engine adds concurrency, pacing, retries and audit polling for batches).
 
+Requests go straight to an httpx transport under :func:`imgkit.transport.send_sync`'s
+rules (a total deadline, a cap on the answer), never through ``httpx.Client.send``: its
+logger prints every URL, and TOP's ``session`` and Qianmi's ``access_token`` travel in the
+query string.  URL sources are downloaded under the same rules (redirects only within the
+URL's host).
+
 Example
 -------
 >>> import imgkit
@@ -19,7 +25,7 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +33,14 @@ import httpx
 
 from imgkit.errors import Category, ImgkitError
 from imgkit.platforms import get_adapter
-from imgkit.platforms.base import NOT_SENT, Adapter, CodeRule, Job, Outcome
-from imgkit.probe import sniff_format
+from imgkit.platforms.base import NOT_SENT, UNREADABLE, Adapter, CodeRule, Job, Outcome
+from imgkit.probe import READ_CAP, read_file, sniff_format
+from imgkit.scrub import register, scrubber_for
 from imgkit.shops import Shop, Shops, load_shops
+from imgkit.transport import MAX_ANSWER_BYTES, FetchError, fetch_sync, send_sync, wire_of
+
+# Sends a built request and returns the whole answer (see _wire).
+Send = Callable[[httpx.Request], httpx.Response]
 
 
 class TokenCache:
@@ -49,8 +60,11 @@ class TokenCache:
         digest = hashlib.sha256(request.read()).hexdigest()
         return (adapter.key, str(request.url), shop.name, digest)
 
-    def get(self, adapter: Adapter, shop: Shop, client: httpx.Client) -> str:
-        """A valid token for ``shop`` ("" when it needs none), fetched when missing or stale."""
+    def get(self, adapter: Adapter, shop: Shop, client: httpx.Client | Send) -> str:
+        """A valid token for ``shop`` ("" when it needs none), fetched when missing or stale.
+
+        ``client`` is an ``httpx.Client`` or a function sending a request.
+        """
         request = adapter.token_request(shop)
         if request is None:
             return ""
@@ -59,11 +73,22 @@ class TokenCache:
             cached = self._tokens.get(key)
         if cached is not None and cached[1] > time.time():
             return cached[0]
-        token, lifetime = adapter.parse_token_response(client.send(request))
+        send = client.send if isinstance(client, httpx.Client) else client
+        answer = send(request)
+        try:
+            token, lifetime = adapter.parse_token_response(answer)
+        except (RecursionError, ValueError) as exc:  # json.loads on a hostile answer
+            raise ImgkitError(f"unreadable token answer: {type(exc).__name__}") from exc
         expires = time.time() + max(lifetime - self.margin_s, 1.0)
+        register(token)  # a bearer token is a secret: the logs never show it
         with self._lock:
             self._tokens[key] = (token, expires)
         return token
+
+    def values(self) -> list[str]:
+        """Every cached token (to scrub them from what a server echoes back)."""
+        with self._lock:
+            return [token for token, _expires in self._tokens.values()]
 
     def invalidate(self, adapter: Adapter, shop: Shop) -> bool:
         """Forget ``shop``'s token (refused by the platform); True if one was cached."""
@@ -83,21 +108,15 @@ class TokenCache:
 def read_source(file: str | os.PathLike[str], adapter: Adapter) -> Job:
     """A job for a local file, or for a URL the platform fetches itself.
 
-    Raises :class:`imgkit.errors.ImgkitError` (``invalid_input``) for a missing file.
+    Raises :class:`imgkit.errors.ImgkitError` for a file that is missing or unreadable
+    (``unreadable_file``), not a regular file (``not_regular_file``) or over
+    :data:`imgkit.probe.READ_CAP` (``file_too_large``; below it the platform judges).
     """
     name = os.fspath(file)
     if name.startswith(("http://", "https://")):
         return Job(target="", filename=name.rsplit("/", 1)[-1] or "image", source_url=name)
-    path = Path(name)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImgkitError(
-            f"cannot read {path}: {exc.strerror} / 无法读取文件 {path}",
-            category=Category.INVALID_INPUT,
-            code="unreadable_file",
-        ) from exc
-    return Job(target="", filename=path.name, data=data, fmt=sniff_format(data[:32]))
+    data = read_file(name, READ_CAP)
+    return Job(target="", filename=Path(name).name, data=data, fmt=sniff_format(data[:32]))
 
 
 _DOWNLOAD_FAILED = CodeRule(
@@ -105,19 +124,14 @@ _DOWNLOAD_FAILED = CodeRule(
 )
 
 
-def _download(job: Job, client: httpx.Client, limit: int) -> Job | Outcome:
+def _download(
+    job: Job, client: httpx.Client | httpx.BaseTransport, limit: int, deadline_s: float
+) -> Job | Outcome:
     assert job.source_url is not None
     try:
-        with client.stream("GET", job.source_url) as response:
-            if response.status_code != 200:
-                return Outcome.failure(_DOWNLOAD_FAILED, code=f"HTTP {response.status_code}")
-            data = b""
-            for chunk in response.iter_bytes():
-                data += chunk
-                if len(data) > limit:
-                    break
-    except httpx.HTTPError as exc:
-        return Outcome.failure(_DOWNLOAD_FAILED, code="download", message=type(exc).__name__)
+        data = fetch_sync(client, job.source_url, limit, deadline_s=deadline_s)
+    except FetchError as exc:
+        return Outcome.failure(_DOWNLOAD_FAILED, code=exc.detail, message=exc.message)
     return Job(
         target=job.target,
         filename=job.filename,
@@ -127,13 +141,44 @@ def _download(job: Job, client: httpx.Client, limit: int) -> Job | Outcome:
     )
 
 
-def _send(adapter: Adapter, job: Job, shop: Shop, http: httpx.Client, token: str) -> Outcome:
+def _wire(client: httpx.Client | httpx.BaseTransport, timeout: float, deadline_s: float) -> Send:
+    """Send through ``client``'s transport (never its URL-logging ``send``) with the
+    deadline and the answer cap of the engine's Sender."""
+
+    def send(request: httpx.Request) -> httpx.Response:
+        return send_sync(
+            wire_of(client, request.url),
+            request,
+            timeout=timeout,
+            deadline_s=deadline_s,
+            max_answer_bytes=MAX_ANSWER_BYTES,
+        )
+
+    return send
+
+
+def _parsed(parse: Callable[[httpx.Response], Outcome], response: httpx.Response) -> Outcome:
+    """``parse(response)``, or "unreadable" when the JSON itself defeats the parser (nested
+    too deep: RecursionError; an integer too long: ValueError)."""
+    try:
+        return parse(response)
+    except (RecursionError, ValueError) as exc:
+        # The request was sent and answered: whatever the answer said, it may be stored.
+        return Outcome.failure(
+            UNREADABLE,
+            code=f"HTTP {response.status_code}",
+            message=type(exc).__name__,
+            maybe_stored=True,
+        )
+
+
+def _send(adapter: Adapter, job: Job, shop: Shop, http: Send, token: str) -> Outcome:
     request = adapter.build_request(job, shop, now=time.time(), token=token)
     try:
-        response = http.send(request)
+        response = http(request)
     except httpx.TransportError as exc:
         return adapter.parse_transport_error(exc)
-    return adapter.parse_response(response)
+    return _parsed(adapter.parse_response, response)
 
 
 _TOKEN_REFUSED = CodeRule(
@@ -145,7 +190,7 @@ _TOKEN_REFUSED = CodeRule(
 
 
 def _send_with_token(
-    adapter: Adapter, job: Job, shop: Shop, http: httpx.Client, tokens: TokenCache
+    adapter: Adapter, job: Job, shop: Shop, http: Send, tokens: TokenCache
 ) -> Outcome:
     try:
         token = tokens.get(adapter, shop, http)
@@ -164,15 +209,18 @@ def upload_one(
     *,
     shops: str | os.PathLike[str] | Mapping[str, Any] | Shops | None = None,
     timeout: float = 60.0,
-    client: httpx.Client | None = None,
+    deadline_s: float | None = None,
+    client: httpx.Client | httpx.BaseTransport | None = None,
     **options: Any,
 ) -> Outcome:
     """Upload ``file`` to ``target`` of a shop (by name, or the first shop of a platform).
 
     ``options`` are the optional columns (``title``, ``position``, ``replace_id``,
-    ``is_major``, ``is_rectangle``, ``client_type``, ...).  Returns the adapter's
-    :class:`imgkit.platforms.base.Outcome`; raises only for unusable input (an unknown
-    shop, an unreadable file).
+    ``is_major``, ``is_rectangle``, ``client_type``, ...).  ``timeout`` bounds each phase
+    of a request, ``deadline_s`` the whole of it (default twice ``timeout``, as for
+    batches); ``client`` lends its transport (mounts, proxies, certificates).  Returns the
+    adapter's :class:`imgkit.platforms.base.Outcome`; raises only for unusable input (an
+    unknown shop, an unreadable file).
     """
     shop = load_shops(shops).resolve(platform_or_shop)
     adapter = get_adapter(shop.platform)
@@ -185,11 +233,15 @@ def upload_one(
         source_url=source.source_url,
         options={k: "" if v is None else str(v) for k, v in options.items()},
     )
-    own = client is None
-    http = client or httpx.Client(timeout=timeout, trust_env=False)
+    scrubber = scrubber_for(shop)
+    register(scrubber)  # no log line shows them, httpx's included
+    budget = 2.0 * timeout if deadline_s is None else deadline_s
+    # A bare transport: no proxies from the environment, no logging of signed URLs.
+    wire = client if client is not None else httpx.HTTPTransport(retries=0)
+    http = _wire(wire, timeout, budget)
     try:
         if job.source_url is not None and not adapter.accepts_url_source:
-            fetched = _download(job, http, adapter.limits.max_bytes)
+            fetched = _download(job, wire, adapter.limits.max_bytes, budget)
             if isinstance(fetched, Outcome):
                 return fetched
             job = fetched
@@ -198,7 +250,10 @@ def upload_one(
         if outcome.category is Category.AUTH and tokens.invalidate(adapter, shop):
             # A cached token may have been revoked early: fetch a fresh one, once.
             outcome = _send_with_token(adapter, job, shop, http, tokens)
-        return outcome
+        # A server may echo the request: nothing of the shop's, nor its token, goes back.
+        for token in tokens.values():
+            scrubber.add(token)
+        return scrubber.outcome(outcome)
     finally:
-        if own:
-            http.close()
+        if client is None:
+            wire.close()

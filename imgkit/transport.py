@@ -1,4 +1,4 @@
-"""An httpx transport that sends over aiohttp: the same requests, a fifth of the CPU.
+"""An httpx transport that sends over aiohttp, and the deadlines and caps on every answer.
 
 The adapters build ``httpx.Request`` objects and read ``httpx.Response`` objects; only the
 wire underneath changes.  httpx's own transport (httpcore + anyio + the pure-Python h11
@@ -12,6 +12,13 @@ mapped onto httpx's with care: only a failure to connect (nothing was sent) beco
 the request may have left becomes ``RemoteProtocolError`` / ``ReadError`` /
 ``ReadTimeout``, which the adapters treat as "may have been stored".  aiohttp never re-sends
 a POST on its own (it retries only idempotent methods).
+
+Every exchange has a total deadline (connect + send + the whole answer: a server dripping
+one byte a second cannot hold a row) and a cap on the answer (:data:`MAX_ANSWER_BYTES`; an
+answer over it is :class:`AnswerTooLarge`, a ``ReadError``: the request was sent).
+:func:`send_sync` applies the same rules to synchronous httpx transports, and
+:func:`fetch_source` / :func:`fetch_sync` download image URLs under them, following at
+most :data:`MAX_REDIRECTS` redirects and only within the URL's own host.
 
 Example
 -------
@@ -28,18 +35,63 @@ Example
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
 import aiohttp
 import httpx
 from multidict import CIMultiDict
 from yarl import URL
 
+from imgkit.errors import Category, ImgkitError
+
+# No platform answer comes near this (their JSON answers are a few KB); a bigger one is a
+# proxy's or an attacker's, and is not read into memory.
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+MAX_REDIRECTS = 5
+# Request extensions through which Sender hands its limits to a transport that enforces
+# them itself (AiohttpTransport), so that it can tell a connect phase from a read phase.
+DEADLINE_KEY = "imgkit.deadline_s"
+CAP_KEY = "imgkit.max_answer_bytes"
+# Sender's own timer around such a transport fires this much later than the transport's,
+# so that the transport's (which knows whether anything was sent) wins the race.
+_GRACE_S = 1.0
+# Raw bytes are handed on in pieces this big, so that decoding a compressed answer never
+# inflates more than one piece at a time before the cap is checked.
+_PIECE = 16 * 1024
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+class AnswerTooLarge(httpx.ReadError):
+    """An answer bigger than the cap: reading stopped and the connection was closed.
+
+    A ``ReadError``, so the adapters treat it as "may have been stored" (the request left).
+    """
+
+    def __init__(self, limit: int, *, request: httpx.Request) -> None:
+        super().__init__(
+            f"the answer is larger than {limit} bytes; reading stopped", request=request
+        )
+        self.limit = limit
+
+
+def _too_large(response: httpx.Response, limit: int) -> bool:
+    """Whether ``response`` announces more than ``limit`` bytes (Content-Length)."""
+    length = response.headers.get("content-length", "")
+    return length.isdigit() and int(length) > limit
+
 
 def _timeout(request: httpx.Request) -> aiohttp.ClientTimeout:
-    """httpx's per-request timeouts as aiohttp's (``pool`` bounds getting a connection)."""
+    """httpx's per-request timeouts as aiohttp's (``pool`` bounds getting a connection),
+    with Sender's total deadline when one is given."""
     given: dict[str, float | None] = request.extensions.get("timeout", {})
     connect, pool = given.get("connect"), given.get("pool")
     return aiohttp.ClientTimeout(
-        total=None,
+        # aiohttp reports a total timeout that passes while connecting as a connection
+        # timeout, and one that passes later as a plain TimeoutError: just what _mapped needs.
+        total=request.extensions.get(DEADLINE_KEY),
         connect=None if connect is None or pool is None else connect + pool,
         sock_connect=connect,
         sock_read=given.get("read"),
@@ -55,7 +107,7 @@ def _mapped(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
         return httpx.ConnectError(message, request=request)
     if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
         return httpx.UnsupportedProtocol(message, request=request)
-    if isinstance(exc, TimeoutError):  # includes aiohttp's socket read timeout
+    if isinstance(exc, TimeoutError):  # includes aiohttp's socket read and total timeouts
         return httpx.ReadTimeout(message, request=request)
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return httpx.RemoteProtocolError(message, request=request)
@@ -64,13 +116,28 @@ def _mapped(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
     return httpx.RemoteProtocolError(message, request=request)
 
 
+class _Pieces(httpx.AsyncByteStream):
+    """An answer already read, handed on in small pieces (see ``_PIECE``)."""
+
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for start in range(0, len(self.content), _PIECE):
+            yield self.content[start : start + _PIECE]
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """Send httpx requests through one aiohttp session with a keep-alive pool.
 
     ``max_connections`` caps connections across hosts, as ``httpx.Limits`` does.  Bodies
-    are sent whole (the engine reads each image before sending) and responses are read
-    whole, so nothing streams.
+    are sent whole (the engine reads each image before sending).  An answer is read up to
+    the cap Sender passes (``imgkit.max_answer_bytes``) within Sender's deadline
+    (``imgkit.deadline_s``); an answer abandoned half-read closes its connection.
     """
+
+    # Sender need not guess the phase a deadline passed in: this transport knows it.
+    enforces_limits = True
 
     def __init__(self, max_connections: int = 100, keepalive_s: float = 5.0) -> None:
         self.max_connections = max_connections
@@ -97,12 +164,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request`` and return the whole response."""
+        """Send ``request`` and return the whole response (raises :class:`AnswerTooLarge`)."""
         session = self._open()
         headers: CIMultiDict[str] = CIMultiDict(
             (name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw
         )
         body = request.content if request.method not in ("GET", "HEAD") else None
+        cap: int | None = request.extensions.get(CAP_KEY)
         try:
             async with session.request(
                 request.method,
@@ -114,7 +182,18 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 compress=None,
                 chunked=None,
             ) as answer:
-                content = await answer.read()
+                length = answer.content_length
+                if cap is not None and length is not None and length > cap:
+                    answer.close()  # never read: the connection cannot be reused
+                    raise AnswerTooLarge(cap, request=request)
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in answer.content.iter_chunked(64 * 1024):
+                    size += len(chunk)
+                    if cap is not None and size > cap:
+                        answer.close()
+                        raise AnswerTooLarge(cap, request=request)
+                    chunks.append(chunk)
                 raw: list[tuple[bytes, bytes]] = list(answer.raw_headers)
                 status = answer.status
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -122,7 +201,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             status,
             headers=[(k, v) for k, v in raw if k.lower() != b"transfer-encoding"],
-            content=content,
+            stream=_Pieces(b"".join(chunks)),
             request=request,
             extensions={"http_version": b"HTTP/1.1"},
         )
@@ -137,14 +216,36 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return f"AiohttpTransport(max_connections={self.max_connections})"
 
 
+async def _read_capped(response: httpx.Response, cap: int) -> None:
+    """Read ``response`` (decoded) as ``aread`` would, refusing more than ``cap`` bytes."""
+    if _too_large(response, cap):
+        raise AnswerTooLarge(cap, request=response.request)
+    chunks: list[bytes] = []
+    size = 0
+    async for part in response.aiter_bytes():
+        size += len(part)
+        if size > cap:  # decoded bytes: a compressed answer cannot inflate past the cap
+            raise AnswerTooLarge(cap, request=response.request)
+        chunks.append(part)
+    response._content = b"".join(chunks)  # what aread() would have kept
+
+
 class Sender:
     """What the engine needs of an HTTP client, and no more: send a built request, get the
-    whole response.
+    whole response, within a deadline and a size cap.
 
     ``httpx.AsyncClient`` would also merge base URLs, run auth and event hooks, follow
     redirects and keep cookies; the adapters build complete requests and no platform uses
     cookies or redirects, so that work (a tenth of the CPU of an upload) is skipped.
     ``transport`` is aiohttp's unless one is given (a mock, the in-process sandbox).
+
+    ``timeout`` bounds each phase (connecting, each read); ``deadline_s`` bounds the whole
+    exchange, connect + send + the entire answer (default twice ``timeout``: room for a
+    large image on a slow uplink, but a dripping or silent server is cut off).  A deadline
+    passed while connecting is ``httpx.ConnectTimeout`` (nothing was sent); later it is
+    ``httpx.ReadTimeout``.  Any transport but aiohttp's cannot say which phase it was in,
+    so for those it is always ``ReadTimeout`` (the safe "may have been stored").  An answer
+    over ``max_answer_bytes`` raises :class:`AnswerTooLarge`.
 
     >>> import asyncio
     >>> async def main():
@@ -153,6 +254,15 @@ class Sender:
     ...         return (await sender.send(httpx.Request("POST", "http://x.test/"))).text
     >>> asyncio.run(main())
     'ok'
+    >>> async def huge():
+    ...     mock = httpx.MockTransport(lambda request: httpx.Response(200, content=b"x" * 100))
+    ...     async with Sender(1, transport=mock, max_answer_bytes=10) as sender:
+    ...         try:
+    ...             await sender.send(httpx.Request("POST", "http://x.test/"))
+    ...         except AnswerTooLarge as exc:
+    ...             return exc.limit, isinstance(exc, httpx.ReadError)
+    >>> asyncio.run(huge())
+    (10, True)
     """
 
     def __init__(
@@ -161,19 +271,40 @@ class Sender:
         *,
         timeout: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        deadline_s: float | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         self.transport = transport or AiohttpTransport(max_connections=concurrency)
         self.timeout = httpx.Timeout(timeout).as_dict()
+        self.deadline_s = 2.0 * timeout if deadline_s is None else deadline_s
+        self.max_answer_bytes = max_answer_bytes
 
-    async def send(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request``; the response comes back read (``.content`` is there)."""
-        request.extensions = {**request.extensions, "timeout": self.timeout}
-        response = await self.transport.handle_async_request(request)
-        response.request = request
+    async def send(
+        self, request: httpx.Request, *, max_answer_bytes: int | None = None
+    ) -> httpx.Response:
+        """Send ``request``; the response comes back read (``.content`` is there).
+
+        ``max_answer_bytes`` overrides the cap for this request (an image download).
+        """
+        cap = self.max_answer_bytes if max_answer_bytes is None else max_answer_bytes
+        request.extensions = {
+            **request.extensions,
+            "timeout": self.timeout,
+            DEADLINE_KEY: self.deadline_s,
+            CAP_KEY: cap,
+        }
+        native = bool(getattr(self.transport, "enforces_limits", False))
         try:
-            await response.aread()
-        finally:
-            await response.aclose()
+            async with asyncio.timeout(self.deadline_s + (_GRACE_S if native else 0.0)):
+                response = await self.transport.handle_async_request(request)
+                response.request = request
+                try:
+                    await _read_capped(response, cap)
+                finally:
+                    await response.aclose()  # a half-read answer's connection is dropped
+        except TimeoutError as exc:  # our timer: the transports raise httpx's own errors
+            message = f"no whole answer within {self.deadline_s:g} s"
+            raise httpx.ReadTimeout(message, request=request) from exc
         return response
 
     async def aclose(self) -> None:
@@ -185,3 +316,238 @@ class Sender:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def send_sync(
+    wire: httpx.BaseTransport,
+    request: httpx.Request,
+    *,
+    timeout: float = 60.0,
+    deadline_s: float | None = None,
+    max_answer_bytes: int = MAX_ANSWER_BYTES,
+) -> httpx.Response:
+    """Send ``request`` through a synchronous transport under :class:`Sender`'s rules.
+
+    The transport is used directly, never through ``httpx.Client.send``, whose logger
+    prints every URL (signed query strings and tokens with it) at INFO.  Each phase gets
+    at most ``timeout`` and at most what is left of ``deadline_s`` (default twice
+    ``timeout``) when it starts; a dripping answer is cut off at the deadline
+    (``httpx.ReadTimeout``), one over the cap raises :class:`AnswerTooLarge`.
+
+    >>> wire = httpx.MockTransport(lambda request: httpx.Response(200, text="ok"))
+    >>> send_sync(wire, httpx.Request("GET", "http://x.test/"), deadline_s=5).text
+    'ok'
+    """
+    budget = 2.0 * timeout if deadline_s is None else deadline_s
+    end = time.monotonic() + budget
+
+    def left() -> float:
+        return max(min(timeout, end - time.monotonic()), 0.001)
+
+    timeouts = {"connect": left(), "read": left(), "write": left(), "pool": left()}
+
+    def trace(event: str, info: dict[str, Any]) -> None:
+        # httpcore reads these timeouts as each phase starts, after announcing the phase.
+        timeouts["read"] = timeouts["write"] = left()
+
+    request.extensions = {**request.extensions, "timeout": timeouts, "trace": trace}
+    response = wire.handle_request(request)
+    response.request = request
+    try:
+        if _too_large(response, max_answer_bytes):
+            raise AnswerTooLarge(max_answer_bytes, request=request)
+        chunks: list[bytes] = []
+        size = 0
+        for part in response.iter_bytes():
+            size += len(part)
+            if size > max_answer_bytes:
+                raise AnswerTooLarge(max_answer_bytes, request=request)
+            chunks.append(part)
+            if time.monotonic() >= end:
+                raise httpx.ReadTimeout(f"no whole answer within {budget:g} s", request=request)
+            timeouts["read"] = left()
+        response._content = b"".join(chunks)  # what read() would have kept
+    finally:
+        response.close()  # a half-read answer's connection is dropped, not reused
+    return response
+
+
+def wire_of(client: httpx.Client | httpx.BaseTransport, url: httpx.URL) -> httpx.BaseTransport:
+    """The transport ``client`` would send a request for ``url`` through (its mounts and
+    proxies included), for :func:`send_sync`; a transport is its own."""
+    if isinstance(client, httpx.Client):
+        # Private, but the only way to honour a user's client without its URL logging.
+        return client._transport_for_url(url)
+    return client
+
+
+class FetchError(ImgkitError):
+    """An image URL that could not be downloaded; ``detail`` is the short cause (e.g.
+    ``HTTP 404``), ``size`` a lower bound on the bytes of a too-large one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "download_failed",
+        detail: str = "",
+        size: int = 0,
+        category: Category = Category.INVALID_INPUT,
+    ) -> None:
+        super().__init__(message, category=category, code=code)
+        self.detail = detail or code
+        self.size = size
+
+
+def _shown(url: httpx.URL) -> str:
+    """``url`` without its query (a signed source URL carries its signature there)."""
+    return str(url.copy_with(query=None, fragment=None))
+
+
+def _failed(url: httpx.URL, en: str, zh: str, detail: str = "") -> FetchError:
+    shown = _shown(url)
+    return FetchError(f"cannot download {shown}: {en} / 无法下载 {shown}:{zh}", detail=detail)
+
+
+def _start(url: str) -> httpx.URL:
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise FetchError(f"not a valid URL: {exc} / 图片地址无效", detail="invalid_url") from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise _failed(parsed, "only http and https URLs are fetched", "只支持 http 和 https 地址")
+    return parsed
+
+
+def _after(original: httpx.URL, current: httpx.URL, response: httpx.Response) -> bytes | httpx.URL:
+    """The image bytes of ``response``, or the URL it redirects to (if allowed)."""
+    status = response.status_code
+    location = response.headers.get("location")
+    if status in _REDIRECTS and location:
+        try:
+            target = current.join(location)
+        except httpx.InvalidURL as exc:
+            raise _failed(current, "it redirected to an invalid URL", "重定向地址无效") from exc
+        if target.scheme not in ("http", "https") or target.host != original.host:
+            where = target.host or target.scheme
+            raise FetchError(
+                f"{_shown(original)} redirected to another host ({where}); imgkit follows "
+                f"redirects only within {original.host} / 图片地址重定向到其他主机 {where},"
+                f"只允许在 {original.host} 内重定向",
+                code="redirect_refused",
+            )
+        return target
+    if status != 200:
+        raise _failed(
+            current,
+            f"the server answered HTTP {status}",
+            f"服务器返回 HTTP {status}",
+            detail=f"HTTP {status}",
+        )
+    return response.content
+
+
+def _translated(exc: httpx.HTTPError, url: httpx.URL, limit: int, deadline_s: float) -> FetchError:
+    if isinstance(exc, AnswerTooLarge):
+        return FetchError(
+            f"{_shown(url)} is larger than {limit} bytes / 图片超过 {limit} 字节",
+            code="file_too_large",
+            category=Category.TOO_LARGE,
+            size=limit + 1,
+        )
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return _failed(url, "could not connect", "无法连接服务器", type(exc).__name__)
+    if isinstance(exc, httpx.TimeoutException):
+        return _timed_out(url, deadline_s)
+    return _failed(url, "the connection failed", "连接失败", type(exc).__name__)
+
+
+def _timed_out(url: httpx.URL, deadline_s: float) -> FetchError:
+    return _failed(
+        url,
+        f"no complete answer within {deadline_s:g} s",
+        f"{deadline_s:g} 秒内未下载完成",
+        "timeout",
+    )
+
+
+def _too_many(url: httpx.URL) -> FetchError:
+    return FetchError(
+        f"{_shown(url)}: more than {MAX_REDIRECTS} redirects / 重定向超过 {MAX_REDIRECTS} 次",
+        code="redirect_refused",
+    )
+
+
+_HEADERS = {"User-Agent": "imgkit", "Accept": "image/*, */*"}
+
+
+async def fetch_source(sender: Sender, url: str, limit: int) -> bytes:
+    """Download an http(s) image source through ``sender``: at most ``limit`` bytes, within
+    the sender's deadline (all redirects included), following at most
+    :data:`MAX_REDIRECTS` redirects and only within the URL's host.
+
+    Raises :class:`FetchError` (an :class:`imgkit.errors.ImgkitError`) with code
+    ``download_failed``, ``redirect_refused`` or ``file_too_large``.
+
+    >>> def served(request):
+    ...     if request.url.path == "/a.jpg":
+    ...         return httpx.Response(302, headers={"location": "/b.jpg"})
+    ...     return httpx.Response(200, content=b"JPEG")
+    >>> async def main():
+    ...     async with Sender(1, transport=httpx.MockTransport(served)) as sender:
+    ...         return await fetch_source(sender, "http://cdn.test/a.jpg", 100)
+    >>> asyncio.run(main())
+    b'JPEG'
+    """
+    original = current = _start(url)
+    try:
+        async with asyncio.timeout(sender.deadline_s):
+            for _ in range(MAX_REDIRECTS + 1):
+                request = httpx.Request("GET", current, headers=_HEADERS)
+                step = _after(original, current, await sender.send(request, max_answer_bytes=limit))
+                if isinstance(step, bytes):
+                    return step
+                current = step
+    except TimeoutError as exc:
+        raise _timed_out(current, sender.deadline_s) from exc
+    except httpx.HTTPError as exc:
+        raise _translated(exc, current, limit, sender.deadline_s) from exc
+    raise _too_many(original)
+
+
+def fetch_sync(
+    client: httpx.Client | httpx.BaseTransport, url: str, limit: int, *, deadline_s: float
+) -> bytes:
+    """:func:`fetch_source` for synchronous code: through ``client``'s transport (never its
+    URL-logging ``send``), within ``deadline_s`` for the whole download.
+
+    >>> away = httpx.Response(301, headers={"location": "http://evil.test/"})
+    >>> wire = httpx.MockTransport(lambda request: away)
+    >>> try:
+    ...     fetch_sync(wire, "http://cdn.test/a.jpg", 100, deadline_s=5)
+    ... except FetchError as exc:
+    ...     print(exc.code)
+    redirect_refused
+    """
+    original = current = _start(url)
+    end = time.monotonic() + deadline_s
+    for _ in range(MAX_REDIRECTS + 1):
+        left = end - time.monotonic()
+        if left <= 0:
+            raise _timed_out(current, deadline_s)
+        request = httpx.Request("GET", current, headers=_HEADERS)
+        try:
+            response = send_sync(
+                wire_of(client, current),
+                request,
+                timeout=left,
+                deadline_s=left,
+                max_answer_bytes=limit,
+            )
+        except httpx.HTTPError as exc:
+            raise _translated(exc, current, limit, deadline_s) from exc
+        step = _after(original, current, response)
+        if isinstance(step, bytes):
+            return step
+        current = step
+    raise _too_many(original)

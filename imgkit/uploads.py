@@ -45,6 +45,7 @@ from imgkit.progress import Progress
 from imgkit.readback import read_results
 from imgkit.results import RESULT_COLUMNS, RowResult, replace_rows, results_frame
 from imgkit.retry import RetryPolicy
+from imgkit.scrub import register, scrubber_for_shops
 from imgkit.transport import Sender
 from imgkit.validation import load_shops_lenient, validate
 
@@ -97,6 +98,7 @@ async def upload_async(
     policy: RetryPolicy | None = None,
     audit_wait_s: float = 60.0,
     timeout: float = 60.0,
+    row_deadline_s: float | None = 600.0,
     grace_s: float = 5.0,
     dry_run: bool = False,
     transport: httpx.AsyncBaseTransport | None = None,
@@ -118,7 +120,12 @@ async def upload_async(
         for good: True, index labels, or a boolean Series.  Never while another run is
         sending the same image.
     concurrency, timeout
-        Requests at once, and each request's time limit in seconds.
+        Requests at once, and each request's time limit in seconds: connecting, sending
+        and reading the whole answer (a server that drips its answer cannot stretch it).
+    row_deadline_s
+        The most one row may take in all, retries, look-ups and audit polls included
+        (None: no limit).  A row past it is ``in_doubt`` if its request had left (the next
+        run looks it up), else ``failed`` / ``timeout`` and never sent.
     grace_s
         After Ctrl-C, how long requests already on the wire may take to be answered.
     dry_run
@@ -128,26 +135,40 @@ async def upload_async(
 
     Example: see the module's docstring.
     """
-    checked = await asyncio.to_thread(validate, batch, shops)
-    if checked.empty:
+    validated = await asyncio.to_thread(validate, batch, shops)
+    if validated.empty:
         log.warning(EMPTY_BATCH)
-        empty = results_frame(checked, {})
+        empty = results_frame(validated, {})
         empty.attrs[NOTE_ATTR] = EMPTY_BATCH
         return empty
+    # Rows are known by position inside a run, so that repeated index labels (a batch made
+    # with pd.concat) never share a result; the caller's labels come back on the way out.
+    labels = validated.index
+    wanted = _labels(force, labels)
+    checked = validated.reset_index(drop=True)
+    checked.attrs = dict(validated.attrs)
+    forced = frozenset(np.flatnonzero(labels.isin(list(wanted))).tolist()) if wanted else wanted
+
+    def labelled(frame: pd.DataFrame) -> pd.DataFrame:
+        frame.index = labels
+        return frame
+
     good, _bad, _problem = load_shops_lenient(shops)
+    scrubber = scrubber_for_shops(good.values())
+    register(scrubber)  # no log line shows a secret, httpx's included
     opened = open_journal(journal)
     try:
         legacy: tuple[Path, ...] = ()
         if opened is not None:
             upgraded = opened.path if opened.upgraded else None
             legacy = tuple(legacy_sources(checked.attrs.get("imgkit_source"), upgraded))
-        rows, decided = plan(
-            checked, good, opened, force=_labels(force, checked.index), retry=_retry, legacy=legacy
-        )
+        rows, decided = plan(checked, good, opened, force=forced, retry=_retry, legacy=legacy)
         if dry_run:
             decided.update({row.index: RowResult("planned") for row in rows})
-            return results_frame(checked, decided)
-        async with Sender(concurrency, timeout=timeout, transport=transport) as client:
+            return labelled(results_frame(checked, decided))
+        # ``timeout`` bounds the whole of each request, the answer read to its last byte.
+        wire = Sender(concurrency, timeout=timeout, deadline_s=timeout, transport=transport)
+        async with wire as client:
             run = Run(
                 client,
                 PacerPool(shop_rates(good), concurrency=concurrency),
@@ -155,6 +176,8 @@ async def upload_async(
                 opened,
                 audit_wait_s,
                 results=dict(decided),
+                row_deadline_s=row_deadline_s,
+                scrubber=scrubber,
             )
             if opened is not None:
                 run.run_id = opened.start_run()
@@ -165,7 +188,7 @@ async def upload_async(
                 run.progress.close()
                 if opened is not None:
                     opened.end_run(run.run_id)
-        return results_frame(checked, run.results)
+        return labelled(results_frame(checked, run.results))
     finally:
         if opened is not None and opened is not journal:
             opened.close()
@@ -313,13 +336,14 @@ async def _refresh_async(
         rows, _ = make_rows(wanted, good, key)
         async with Sender(8, timeout=60.0, transport=transport) as client:
             run = Run(client, PacerPool(shop_rates(good)), RetryPolicy(), opened, audit_wait_s)
+            run.scrubber = scrubber_for_shops(good.values())
             for row in rows:
                 row.pending_id = str(wanted.at[cast(int, row.index), "image_id"])
                 waiting = Outcome(ok=False, pending_id=row.pending_id)
                 outcome = await poll_audit(run, row, waiting)
                 record_outcome(run, row, outcome)
                 position = int(positions[cast(int, row.index)])  # wanted is numbered 0..n
-                found[position] = RowResult.from_outcome(outcome, 0, 0.0)
+                found[position] = RowResult.from_outcome(run.scrubber.outcome(outcome), 0, 0.0)
     finally:
         if opened is not None and opened is not journal:
             opened.close()

@@ -27,13 +27,14 @@ import tomllib
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from imgkit.batch import read_batch
+from imgkit.batch import OPTIONAL_COLUMNS, _texts, read_batch_positions
 from imgkit.errors import ShopConfigError
 from imgkit.probe import PROBE_COLUMNS, Probe, probe_paths
-from imgkit.rules import FIXABLE, RULES, Context
-from imgkit.shops import Shop, Shops, default_shops_path, make_shop
+from imgkit.rules import FIXABLE, RULES, Context, shown, unprobeable
+from imgkit.shops import Shop, Shops, default_shops_path, make_shop, warn_if_exposed
 
 RESULT_COLUMNS = ("platform_key", "ok", "issues", "message", "fixable", *PROBE_COLUMNS)
 REQUIRED = ("platform", "shop", "file", "target")
@@ -48,11 +49,16 @@ def _tables(shops: Any) -> tuple[Mapping[str, Any] | None, str]:
         path = default_shops_path() if shops is None else shops
         try:
             with open(path, "rb") as fh:
-                return tomllib.load(fh), ""
+                tables = tomllib.load(fh)
+                # stacklevel: the user's validate() or upload(), not this helper.
+                warn_if_exposed(path, tables, fh.fileno(), stacklevel=5)
+                return tables, ""
         except FileNotFoundError:
             return {}, f"no shops file at {path} / 找不到店铺配置文件 {path}"
         except tomllib.TOMLDecodeError as exc:
             return {}, f"{path} is not valid TOML: {exc} / 店铺配置文件格式错误"
+        except (OSError, UnicodeDecodeError) as exc:  # a folder, no permission, not UTF-8
+            return {}, f"cannot read shops file {path}: {exc} / 无法读取店铺配置文件 {path}"
     return shops, ""
 
 
@@ -74,21 +80,30 @@ def load_shops_lenient(shops: Any) -> tuple[dict[str, Shop], dict[str, str], str
 # --- putting it together --------------------------------------------------------------------
 
 
-def _as_batch(batch: Any) -> pd.DataFrame:
+def _as_batch(batch: Any) -> tuple[pd.DataFrame, pd.Index]:
+    """The batch numbered 0..n-1, and the index labels to give the answer back."""
     # A frame read_batch already normalized (it has ``row``) is taken as it is, minus the
     # columns a previous validation added.
     if isinstance(batch, pd.DataFrame):
-        if {*REQUIRED, "row"} <= set(batch.columns):
+        # (Unique labels only: a frame with two "platform" columns is the user's, and
+        # read_batch says what is wrong with it.)
+        if {*REQUIRED, "row"} <= set(batch.columns) and batch.columns.is_unique:
             frame: pd.DataFrame = batch.drop(
                 columns=[c for c in RESULT_COLUMNS if c in batch.columns]
             )
-            return frame
-        frame = read_batch(batch)
-        # The caller's index survives (results are matched to input rows by it); read_batch
-        # numbers a frame's rows by position + 2.
-        frame.index = batch.index[frame["row"].to_numpy() - 2]
-        return frame
-    return read_batch(batch)
+            labels = frame.index
+            frame = frame.reset_index(drop=True)
+            # Made by hand, it may hold None, NaN or numbers: text, as read_batch gives.
+            for column in (*REQUIRED, *OPTIONAL_COLUMNS):
+                if column in frame.columns:
+                    frame[column] = pd.array(_texts(frame[column].tolist()), dtype="str")
+            return frame, labels
+        frame, positions = read_batch_positions(batch)
+        # The caller's index survives (results are matched to input rows by it), taken by
+        # position: labels may repeat (a pd.concat of two batches).
+        return frame, batch.index[positions]
+    frame = read_batch_positions(batch)[0]
+    return frame, frame.index
 
 
 def _join(parts: list[tuple[pd.Series, pd.Series]], index: pd.Index, sep: str) -> pd.Series:
@@ -108,12 +123,10 @@ def validate(batch: Any, shops: Any = None, *, workers: int | None = None) -> pd
     batch (same index) with ``platform_key, ok, issues, message, fixable`` and the probe
     facts.  Raises only when the batch as a whole is unusable (a required column missing).
     """
-    frame = _as_batch(batch)
+    # Inside, rows are known by position (0..n-1); the caller's labels go back on at the end.
+    frame, labels = _as_batch(batch)
     good, bad, problem = load_shops_lenient(shops)
-    probes = probe_paths(frame["file"].astype(str).tolist(), workers=workers)
-    if frame.empty:
-        probes = _no_probes()
-    probes.index = frame.index
+    probes = _probe(frame["file"].astype(str), workers)
     work = pd.concat([frame, probes], axis=1)
     ctx = Context(work, good, bad)
     errors = ctx.no_rows()
@@ -121,7 +134,7 @@ def validate(batch: Any, shops: Any = None, *, workers: int | None = None) -> pd
     codes: list[tuple[pd.Series, pd.Series]] = []
     messages: list[tuple[pd.Series, pd.Series]] = []
     for rule in RULES:
-        mask = rule.check(ctx).fillna(False).astype(bool)
+        mask = ctx.mask(rule)
         if not mask.any():
             continue
         if rule.severity == "error":
@@ -144,15 +157,39 @@ def validate(batch: Any, shops: Any = None, *, workers: int | None = None) -> pd
     out["fixable"] = errors & ~unfixable
     for column in PROBE_COLUMNS:
         out[column] = probes[column]
+    out.index = labels
     return out
 
 
-def _no_probes() -> pd.DataFrame:
-    # probe_paths of no files has columns of no particular type; give them the types a
-    # batch with files gets (a blank probe's values, as probe_paths builds its frame).
+def _probe(files: pd.Series, workers: int | None) -> pd.DataFrame:
+    """Probe facts for every row, numbered 0..n-1; a path no probe can open gets none.
+
+    A path with a NUL byte or longer than the system opens is ``bad_path`` or
+    ``path_too_long``: it is never handed to the probe (``os.stat`` raises on a NUL).
+    """
+    skip = unprobeable(files).to_numpy()
+    blank = _no_probes(len(files))
+    if skip.all():
+        return blank
+    probed = probe_paths(files[~skip].tolist(), workers=workers)
+    if not skip.any():
+        probed.index = pd.RangeIndex(len(files))
+        return probed
+    rows = np.flatnonzero(~skip)
+    for column in PROBE_COLUMNS:
+        values = blank[column].to_numpy(copy=True)
+        values[rows] = probed[column].to_numpy()
+        blank[column] = values
+    return blank
+
+
+def _no_probes(n: int = 0) -> pd.DataFrame:
+    # A blank probe for each of n rows, with the types probe_paths gives its columns (an
+    # empty probe_paths frame has columns of no particular type).
     blank = Probe()
     values = {c: getattr(blank, "error" if c == "probe_error" else c) for c in PROBE_COLUMNS}
-    return pd.DataFrame({c: [v] for c, v in values.items()}).iloc[:0]
+    one = pd.DataFrame({c: [v] for c, v in values.items()})
+    return one.iloc[np.zeros(n, dtype=np.intp)].reset_index(drop=True)
 
 
 def _shop_detail(ctx: Context, code: str, problem: str) -> pd.Series:
@@ -160,7 +197,7 @@ def _shop_detail(ctx: Context, code: str, problem: str) -> pd.Series:
     if code == "bad_shop":
         return ": " + shop.map(ctx.bad_shops).fillna("")
     suffix = f" ({problem})" if problem else ""
-    return ": '" + shop + "'" + suffix
+    return ": '" + shown(shop) + "'" + suffix
 
 
 def issues_table(validated: pd.DataFrame) -> pd.DataFrame:
@@ -173,11 +210,15 @@ def issues_table(validated: pd.DataFrame) -> pd.DataFrame:
     0      0    2          too_large    error     True
     1      0    2  title_will_be_cut  warning    False
     """
-    rows = validated.get("row", pd.Series(validated.index, index=validated.index))
-    codes = validated["issues"].str.split(";").explode()
-    codes = codes[codes.fillna("") != ""]
+    # By position: index labels may repeat (a batch made with pd.concat).
+    labels = validated.index
+    rows = validated["row"] if "row" in validated.columns else pd.Series(labels)
+    issues = pd.Series(validated["issues"].to_numpy(), dtype=object)
+    codes = issues.fillna("").astype(str).str.split(";").explode()
+    codes = codes[codes != ""]
+    at = codes.index.to_numpy(dtype=np.int64)
     table = pd.DataFrame(
-        {"index": codes.index, "row": rows.loc[codes.index].to_numpy(), "code": codes.to_numpy()}
+        {"index": labels[at], "row": rows.to_numpy()[at], "code": codes.to_numpy()}
     )
     table["severity"] = table["code"].map({r.code: r.severity for r in RULES})
     table["fixable"] = table["code"].isin(FIXABLE)

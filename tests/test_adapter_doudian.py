@@ -377,19 +377,24 @@ def test_audit_rejected() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [None, {}, {"material_info": None}, {"folder_id": "0"}, {"material_info": material(9)}],
-    ids=["none", "empty", "null-info", "no-id", "odd-status"],
+    [None, {}, {"material_info": None}, {"folder_id": "0"}],
+    ids=["none", "empty", "null-info", "no-id"],
 )
-def test_success_without_a_usable_material_is_unknown(data: Any) -> None:
+def test_success_without_the_material_is_looked_up(data: Any) -> None:
+    # Code 0 says it was stored; the details are missing: a look-up settles it.
     out = ADAPTER.parse_response(answer({"code": 0, "message": "ok", "data": data}))
     assert not out.ok
-    assert out.category is Category.UNKNOWN
-    assert not out.retryable
+    assert (out.category, out.code, out.maybe_stored) == (Category.TRANSIENT, "no_url", True)
 
 
-def test_passed_without_byte_url_is_unknown() -> None:
+def test_an_odd_audit_status_is_unknown() -> None:
+    out = ADAPTER.parse_response(answer({"code": 0, "data": {"material_info": material(9)}}))
+    assert (out.ok, out.category, out.retryable) == (False, Category.UNKNOWN, False)
+
+
+def test_passed_without_byte_url_is_looked_up_by_its_id() -> None:
     out = ADAPTER.parse_response(answer({"code": 0, "data": material(3)}))
-    assert out.category is Category.UNKNOWN
+    assert (out.category, out.code, out.maybe_stored) == (Category.TRANSIENT, "no_url", True)
 
 
 # --- answers: errors ----------------------------------------------------------------------------
@@ -474,10 +479,13 @@ def test_json_500_without_the_envelope_is_transient() -> None:
 
 
 @pytest.mark.parametrize("body", ["not json at all", b"\xff\xfe\x00", "[1, 2]", {"ok": True}])
-def test_200_with_garbage_is_unknown(body: Any) -> None:
+def test_200_with_garbage_may_have_stored_it(body: Any) -> None:
+    # Something took the request and answered nonsense: looked up before any re-send.
     out = ADAPTER.parse_response(answer(body))
-    assert out.category is Category.UNKNOWN
-    assert not out.retryable
+    assert not out.ok
+    assert out.maybe_stored
+    assert out.category is Category.TRANSIENT
+    assert out.code == "HTTP 200"
 
 
 def test_transport_errors() -> None:

@@ -1,8 +1,8 @@
 """Pure unit tests of the look-ups (``docs/lookups.md``): request shape and answers, no network.
 
 Requests are checked against the document (method, path, parameters) and their signatures
-against independent restatements of ``shared/platforms.md`` §1 and §4 (hashlib/hmac here,
-not the adapters' signers).  Answers are canned from the shapes ``docs/lookups.md`` gives.
+against independent restatements of ``shared/platforms.md`` §1, §2 and §4 (hashlib/hmac
+here, not the adapters' signers).  Answers are canned from the shapes ``docs/lookups.md`` gives.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -38,7 +39,7 @@ STAMP = "2024-01-01 12:00:00"
 TOP_SECRET, TOP_SESSION = "sbx-top-secret-a", "sbx-session-1"
 QM_SECRET, QM_TOKEN = "sbx-qianmi-secret", "sbx-qm-token-1"
 VV_TOKEN = "sbx-vv-token-1"
-SECRETS = (TOP_SECRET, TOP_SESSION, QM_SECRET, QM_TOKEN, VV_TOKEN)
+SECRETS = (TOP_SECRET, TOP_SESSION, QM_SECRET, QM_TOKEN, VV_TOKEN, "dd-secret")
 TOP_SYSTEM = {"method", "app_key", "session", "timestamp", "v", "format", "sign_method", "sign"}
 QM_SYSTEM = {"method", "v", "appKey", "timestamp", "format", "access_token", "sign"}
 
@@ -47,7 +48,8 @@ MINIAPP = get_adapter("taobao_miniapp")
 TMALL = get_adapter("tmall_item")
 QIANMI = get_adapter("qianmi_sku")
 DOUDIAN = get_adapter("doudian")
-WITH_LOOKUP = ("taobao_picture", "taobao_miniapp", "tmall_item", "qianmi_sku")
+WITH_LOOKUP = ("taobao_picture", "taobao_miniapp", "tmall_item", "qianmi_sku", "doudian")
+DD_SECRET = "dd-secret"
 
 
 def shop(platform: str, **extra: str) -> Shop:
@@ -56,7 +58,7 @@ def shop(platform: str, **extra: str) -> Shop:
         "taobao_miniapp": {"app_key": "21000001", "app_secret": TOP_SECRET, "session": TOP_SESSION},
         "tmall_item": {"app_key": "21000001", "app_secret": TOP_SECRET, "session": TOP_SESSION},
         "qianmi_sku": {"app_key": "10009001", "app_secret": QM_SECRET, "access_token": QM_TOKEN},
-        "doudian": {"appid": "app", "app_secret": "dd-secret", "seller_nick": "38173182"},
+        "doudian": {"appid": "app", "app_secret": DD_SECRET, "seller_nick": "38173182"},
     }
     table = {"platform": platform, "base_url": BASE, **tables[platform], **extra}
     return load_shops({"s": table}, environ={})["s"]
@@ -141,11 +143,12 @@ def test_candidate_and_lookup_are_frozen_values() -> None:
     assert Lookup((one,), complete=False).candidates == (one,)
 
 
-def test_doudian_and_the_base_default_have_no_lookup() -> None:
+def test_the_base_default_has_no_lookup() -> None:
+    # Every platform has one now; the base class's answer is what a new one starts with.
     job = Job("0", "a.jpg", data=b"\xff\xd8\xff", fmt="jpeg")
-    assert DOUDIAN.build_lookup_request(job, shop("doudian"), now=NOW) is None
+    assert Adapter.build_lookup_request(DOUDIAN, job, shop("doudian"), now=NOW) is None
     with pytest.raises(ImgkitError, match="no look-up") as caught:
-        DOUDIAN.parse_lookup_response(answer({"code": 0}))
+        Adapter.parse_lookup_response(DOUDIAN, answer({"code": 0}))
     assert caught.value.code == "no_lookup"
 
 
@@ -156,7 +159,7 @@ def test_every_platform_says_what_an_unanswered_upload_does(key: str) -> None:
     if key in WITH_LOOKUP:
         assert "settled by a look-up" in policy, policy
         assert "docs/lookups.md" in policy, policy
-    if key in ("taobao_picture", "taobao_miniapp", "qianmi_sku"):  # [choice] look-ups
+    if key in ("taobao_picture", "taobao_miniapp", "qianmi_sku", "doudian"):  # [choice] ones
         assert "sandbox convention" in policy, policy
         assert "`failed` / `timeout`" in policy, policy
     if key in ("taobao_miniapp", "tmall_item", "qianmi_sku"):  # they replace by id
@@ -539,9 +542,9 @@ def test_miniapp_truncated() -> None:
         # The upload's root is not the look-up's answer.
         (
             {"miniapp_trade_picture_upload_response": {"result": {"success": True}}},
-            Category.UNKNOWN,
+            Category.TRANSIENT,
             "HTTP 200",
-            False,
+            True,
         ),
     ],
 )
@@ -795,6 +798,182 @@ def test_qianmi_failures(
     assert out.sub_code == sub_code
 
 
+# --- doudian: POST /gateway/dd/material/searchMaterial ----------------------------------------
+
+
+def fw199_sign(params: Mapping[str, str], secret: str = DD_SECRET) -> str:
+    """§2 restated: every text parameter but ``sign``, empties kept, byte order, lowercase."""
+    joined = "".join(k + params[k] for k in sorted(params, key=str.encode) if k != "sign")
+    return hashlib.md5((secret + joined + secret).encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("job", "name", "folder"),
+    [
+        (
+            Job("73691281073984637961425", "白色 杯子.jpg", data=b"x"),
+            "白色 杯子.jpg",
+            "73691281073984637961425",
+        ),
+        (Job("", "a.png", options={"title": "主图"}), "主图", "0"),  # "0": the root, as the upload
+        (Job(" 0 ", "x" * 60 + ".jpg"), "x" * 46 + ".jpg", "0"),  # cut as the upload cuts it
+        (Job("0", "a.jpg", options={"need_distinct": "true"}), "a.jpg", "0"),
+    ],
+)
+def test_doudian_request_is_signed_and_filtered_as_the_upload(
+    job: Job, name: str, folder: str
+) -> None:
+    request = DOUDIAN.build_lookup_request(job, shop("doudian"), now=NOW)
+    assert request is not None
+    assert (request.method, str(request.url)) == (
+        "POST",
+        BASE + "/gateway/dd/material/searchMaterial",
+    )
+    fields = form_fields(request)
+    assert fields == {
+        "appid": "app",
+        "timestamp": "1704081600",
+        "seller_nick": "38173182",
+        "material_name": name,
+        "folder_id": folder,
+        "material_type": "photo",
+        "page_num": "1",
+        "page_size": "100",
+        "sign": fw199_sign(fields),
+    }
+    upload = form_fields(
+        DOUDIAN.build_request(
+            replace(job, data=None, source_url="http://i/a.jpg"), shop("doudian"), now=NOW
+        )
+    )
+    assert (upload["material_name"], upload["folder_id"]) == (name, folder)
+    assert_no_secret(request.url, fields)
+
+
+def dd_material(material_id: str, status: int = 3, **fields: Any) -> dict[str, Any]:
+    """A listed material as the upload's ``material_info`` (the seed's fields)."""
+    url = f"http://127.0.0.1:8765/img/d{material_id}.jpg" if status == 3 else ""
+    base = {
+        "material_id": material_id,
+        "folder_id": "0",
+        "origin_url": "",
+        "byte_url": url,
+        "materil_name": "杯子.jpg",
+        "material_type": "photo",
+        "operate_status": 1,
+        "audit_status": status,
+        "audit_reject_desc": "违规" if status == 4 else "",
+        "size": 11264,
+        "photo_info": {"height": 350, "width": 339, "format": "jpeg"},
+        "video_info": None,
+        "create_time": STAMP,
+        "update_time": STAMP,
+        "delete_time": "",
+    }
+    return base | fields
+
+
+def dd_listing(items: Any, total: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"total": total}
+    if items is not None:
+        data["material_info_list"] = items
+    return {"code": 0, "message": "ok", "data": data, "trace_id": ""}
+
+
+def dd_lookup(items: Any, total: Any) -> Lookup:
+    out = DOUDIAN.parse_lookup_response(answer(dd_listing(items, total)))
+    assert isinstance(out, Lookup), out
+    return out
+
+
+def test_doudian_passed_materials_are_candidates_without_a_size() -> None:
+    # The listed size is whole KB (seed: 11264 for a 10411-byte image): bytes decide.
+    sdk_spelling = dd_material("8", material_name="杯子(SDK).jpg")
+    del sdk_spelling["materil_name"]
+    out = dd_lookup([dd_material("7"), sdk_spelling], 2)
+    assert out == Lookup(
+        (
+            Candidate("7", "http://127.0.0.1:8765/img/d7.jpg", None, "杯子.jpg"),
+            Candidate("8", "http://127.0.0.1:8765/img/d8.jpg", None, "杯子(SDK).jpg"),
+        ),
+        complete=True,
+        pending=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        pytest.param(dd_material("9", 1), id="waiting"),
+        pytest.param(dd_material("9", 2), id="auditing"),
+        pytest.param(dd_material("9", 1, audit_status="1"), id="status-as-text"),
+        pytest.param(dd_material("9", 3, operate_status=0, byte_url=""), id="not-downloaded"),
+    ],
+)
+def test_doudian_a_material_under_audit_makes_the_lookup_pending(item: dict[str, Any]) -> None:
+    out = dd_lookup([dd_material("7"), item], 2)
+    assert out.pending is True
+    assert out.complete is True
+    assert [c.image_id for c in out.candidates] == ["7"]  # a passed one still settles it
+
+
+def test_doudian_rejected_materials_are_neither_candidates_nor_pending() -> None:
+    assert dd_lookup([dd_material("4", 4)], 1) == Lookup((), complete=True, pending=False)
+
+
+def test_doudian_empty_and_truncated() -> None:
+    assert dd_lookup([], 0) == Lookup((), True)
+    assert dd_lookup(None, 0) == Lookup((), True)
+    assert dd_lookup([], "0") == Lookup((), True)
+    assert dd_lookup(None, 3).complete is False
+    assert dd_lookup([dd_material("7")], 101).complete is False  # more than one page
+    assert dd_lookup([dd_material("7")], None).complete is False
+    assert dd_lookup([dd_material("7")], "many").complete is False
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        pytest.param("x", id="not-an-object"),
+        pytest.param(dd_material(""), id="no-id"),
+        pytest.param(dd_material("9", 3, byte_url=""), id="passed-without-url"),
+        pytest.param(dd_material("9", 5), id="unknown-status"),
+        pytest.param(dd_material("9", 3, audit_status=None), id="no-status"),
+    ],
+)
+def test_doudian_unreadable_entries_make_it_incomplete(broken: Any) -> None:
+    out = dd_lookup([dd_material("7"), broken], 2)
+    assert out.complete is False
+    assert [c.image_id for c in out.candidates] == ["7"]
+
+
+def dd_error(code: int, sub_code: str, sub_msg: str = "…") -> dict[str, Any]:
+    return {"code": code, "message": "失败", "sub_code": sub_code, "sub_msg": sub_msg}
+
+
+@pytest.mark.parametrize(
+    ("body", "category", "code", "retryable"),
+    [
+        (dd_error(40003, "isv.signature-invalid"), Category.AUTH, "40003", False),
+        (dd_error(40003, "isv.timestamp-invalid"), Category.INVALID_INPUT, "40003", False),
+        (
+            dd_error(40004, "isv.parameter-invalid:folder_id"),
+            Category.INVALID_INPUT,
+            "40004",
+            False,
+        ),
+        (dd_error(60000, "isv.frequency-limited"), Category.RATE_LIMITED, "60000", True),
+        (dd_error(20000, "isp.service-unavailable"), Category.TRANSIENT, "20000", True),
+        (dd_error(30002, "isv.shop-unauthorized"), Category.PERMISSION, "30002", False),
+        ({"code": 0, "message": "ok"}, Category.UNKNOWN, "0", False),
+        ({"code": 0, "message": "ok", "data": []}, Category.UNKNOWN, "0", False),
+    ],
+)
+def test_doudian_failures(body: Any, category: Category, code: str, retryable: bool) -> None:
+    out = DOUDIAN.parse_lookup_response(answer(body))
+    assert_failure(out, category, code, retryable)
+
+
 # --- malformed answers, every platform ------------------------------------------------------
 
 
@@ -802,10 +981,10 @@ def test_qianmi_failures(
 @pytest.mark.parametrize(
     ("status", "content", "category", "retryable"),
     [
-        (200, b'{"truncated": ', Category.UNKNOWN, False),
-        (200, b"\xff\xfe not utf-8", Category.UNKNOWN, False),
-        (200, b"[1, 2, 3]", Category.UNKNOWN, False),
-        (200, b"", Category.UNKNOWN, False),
+        (200, b'{"truncated": ', Category.TRANSIENT, True),
+        (200, b"\xff\xfe not utf-8", Category.TRANSIENT, True),
+        (200, b"[1, 2, 3]", Category.TRANSIENT, True),
+        (200, b"", Category.TRANSIENT, True),
         (502, b"<html><body>502 Bad Gateway</body></html>", Category.TRANSIENT, True),
         (404, b"Not Found", Category.INVALID_INPUT, False),
     ],
@@ -821,5 +1000,5 @@ def test_malformed_answers_are_classified(
 def test_a_stranger_json_is_not_a_listing(key: str) -> None:
     out = get_adapter(key).parse_lookup_response(answer(json.loads('{"hello": "world"}')))
     assert isinstance(out, Outcome)
-    assert out.category is Category.UNKNOWN
+    assert out.category is Category.TRANSIENT  # asked again: a proxy's page is not an answer
     assert not out.ok

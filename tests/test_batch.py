@@ -18,6 +18,7 @@ from imgkit.batch import (
     REQUIRED_COLUMNS,
     column_for,
     read_batch,
+    read_batch_positions,
 )
 from imgkit.platforms import get_adapter, platform_keys
 
@@ -644,3 +645,49 @@ def test_keep_row_keeps_a_files_own_row_column(tmp_path: Path) -> None:
     with pytest.raises(ImgkitError) as exc:
         read_batch(bad, keep_row=True)
     assert "'row'" in invalid(exc, "bad_row_column")
+
+
+# --- reading only what holds a value ------------------------------------------------------------
+
+
+def test_a_sheet_is_read_by_the_cells_that_hold_values(tmp_path: Path) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["platform", "shop", "file", "target", None, "备注"])
+    sheet.append(["tmall", "tmall_store", "a.jpg", "1", None, "x"])
+    sheet.append(["tmall", None, "b.jpg", "2"])
+    sheet["A900"] = "tmall"  # far below, after 896 empty rows
+    sheet.merge_cells("B2:B1000")  # down past the last row
+    path = tmp_path / "sparse.xlsx"
+    book.save(path)
+    batch = read_batch(path)
+    assert batch["row"].tolist() == [2, 3, 900]
+    assert batch["shop"].tolist() == ["tmall_store"] * 3  # the merge fills every row under it
+    assert batch["备注"].tolist() == ["x", "", ""]
+    assert "Unnamed: 4" not in batch.columns  # an empty, unnamed column is formatting
+
+
+def test_a_huge_csv_cell_is_read_and_the_limit_given_back(tmp_path: Path) -> None:
+    import csv
+
+    before = csv.field_size_limit()
+    path = tmp_path / "big.csv"
+    path.write_text(f"platform,shop,file,target,title\ntmall,s,a.jpg,1,{'t' * 300_000}\n")
+    assert len(read_batch(path).loc[0, "title"]) == 300_000
+    assert csv.field_size_limit() == before
+
+
+def test_read_batch_positions_are_the_frames_own(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "platform": ["", "tmall", "tmall"],
+            "shop": ["", "s", "s"],
+            "file": ["", "a", "b"],
+            "target": ["", "1", "2"],
+            "row": [10, 11, 12],
+        },
+    )
+    batch, positions = read_batch_positions(frame)
+    assert positions.tolist() == [1, 2]
+    assert batch["row"].tolist() == [11, 12]

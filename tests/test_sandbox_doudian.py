@@ -1014,3 +1014,199 @@ def test_duplicate_request_is_only_for_the_same_seller(
         image_server.release()
         assert material(mine.result(10))["origin_url"] == url
         assert material(theirs.result(10))["origin_url"] == url
+
+
+# --- the look-up: POST /gateway/dd/material/searchMaterial (docs/lookups.md) ------------------
+
+SEARCH_PATH = "/gateway/dd/material/searchMaterial"
+# update_time is "now" on every answer; everything else is the upload's material_info.
+MOVING = {"update_time"}
+
+
+def search(
+    client: httpx.Client,
+    *,
+    secret: str = SECRET,
+    timestamp: int | None = None,
+    drop: tuple[str, ...] = (),
+    **business: str,
+) -> httpx.Response:
+    """searchMaterial as seller 38173182, built here from docs/lookups.md: the public
+    parameters and signature of §2, the business parameters form-urlencoded."""
+    params = {
+        "appid": APPID,
+        "timestamp": str(unix_now() if timestamp is None else timestamp),
+        "seller_nick": SELLER,
+        **business,
+    }
+    params = {k: v for k, v in params.items() if k not in drop}
+    params["sign"] = fw199_sign(params, secret)
+    if "sign" in drop:
+        del params["sign"]
+    return client.post(SEARCH_PATH, data=params)
+
+
+def listing(response: httpx.Response) -> tuple[int, list[dict[str, Any]]]:
+    """``(total, material_info_list)`` of a successful search (after checking the envelope)."""
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["code"], body["message"]) == (0, "ok"), body
+    assert set(body["data"]) == {"material_info_list", "total"}, body
+    items: list[dict[str, Any]] = body["data"]["material_info_list"]
+    for item in items:
+        assert set(item) == INFO_KEYS, item
+    return body["data"]["total"], items
+
+
+def same_material(listed: dict[str, Any], uploaded: dict[str, Any]) -> None:
+    fixed = set(INFO_KEYS) - MOVING
+    assert {k: listed[k] for k in fixed} == {k: uploaded[k] for k in fixed}
+
+
+def test_search_lists_what_the_uploads_left_by_name_and_folder(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    data = make_jpeg(41, 41)
+    mine = material(upload(client, file=data, material_name="杯子.jpg"))
+    material(upload(client, file=make_jpeg(42, 42), material_name="盘子.jpg"))
+    material(upload(client, file=data, material_name="杯子.jpg", folder_id=IMAGE_FOLDER))
+    material(upload(client, file=data, material_name="杯子.jpg", seller_nick=OTHER_SELLER))
+    stored = stats(sandbox)["stored"]
+    total, items = listing(search(client, material_name="杯子.jpg", folder_id="0"))
+    assert total == 1
+    same_material(items[0], mine)
+    assert fetch(client, items[0]["byte_url"]) == data
+    assert stats(sandbox)["stored"] == stored  # a look-up stores nothing
+
+
+def test_search_name_filter_is_fuzzy_and_every_filter_is_optional(client: httpx.Client) -> None:
+    white = material(upload(client, file=make_jpeg(43, 43), material_name="白色杯子.jpg"))
+    red = material(upload(client, file=make_jpeg(44, 44), material_name="红色杯子.jpg"))
+    other = material(
+        upload(client, file=make_png(), material_name="盘子.png", folder_id=IMAGE_FOLDER)
+    )
+    total, items = listing(search(client, material_name="杯子"))
+    assert (total, {i["material_id"] for i in items}) == (
+        2,
+        {white["material_id"], red["material_id"]},
+    )
+    total, items = listing(search(client))
+    assert total == 3
+    ids = [white["material_id"], red["material_id"], other["material_id"]]
+    assert {i["material_id"] for i in items} == set(ids)
+    assert listing(search(client, material_type="video")) == (0, [])
+    assert listing(search(client, material_name="杯子", folder_id=IMAGE_FOLDER)) == (0, [])
+
+
+def test_search_orders_and_pages(client: httpx.Client, fixed_clock: int) -> None:
+    sizes = (30, 90, 60)
+    uploaded = []
+    for n, side in enumerate(sizes):
+        fix_clock(client, fixed_clock + n)  # distinct creation times, oldest first
+        info = material(upload(client, file=make_png(side, side), timestamp=fixed_clock))
+        uploaded.append(info["material_id"])
+
+    def ids(**params: Any) -> list[str]:
+        total, items = listing(search(client, timestamp=fixed_clock, **params))
+        assert total == 3
+        return [i["material_id"] for i in items]
+
+    by_size = [uploaded[i] for i in sorted(range(3), key=lambda i: sizes[i])]
+    assert ids() == uploaded[::-1]  # order_type 0, the default: newest first
+    assert ids(order_type="1") == uploaded
+    assert ids(order_type="6") == by_size[::-1]
+    assert ids(order_type="7") == by_size
+    assert ids(order_type="1", page_size="2") == uploaded[:2]
+    assert ids(order_type="1", page_size="2", page_num="2") == uploaded[2:]
+    assert ids(order_type="1", page_size="2", page_num="3") == []
+
+
+def test_search_follows_the_audit_clock(client: httpx.Client, fixed_clock: int) -> None:
+    control(client, "faults", {"audit_delay_s": 1.0})
+    data = make_jpeg(45, 45)
+    info = material(upload(client, file=data, material_name="审核.jpg", timestamp=fixed_clock))
+    for offset, status in AUDIT_STEPS:
+        fix_clock(client, fixed_clock + offset)
+        _, items = listing(search(client, material_name="审核.jpg", timestamp=fixed_clock))
+        assert [(i["material_id"], i["audit_status"]) for i in items] == [
+            (info["material_id"], status)
+        ], offset
+        assert bool(items[0]["byte_url"]) == (status == 3), (offset, items)
+    assert fetch(client, items[0]["byte_url"]) == data
+
+
+def test_search_shows_a_rejection_by_material_id(client: httpx.Client) -> None:
+    info = material(upload(client, file=make_jpeg(46, 46), material_name="违规.jpg"))
+    control(client, "audit", {"reason": "图片违规", "material_id": info["material_id"]})
+    _, items = listing(search(client, material_name="违规.jpg"))
+    assert (items[0]["audit_status"], items[0]["byte_url"]) == (4, "")
+    assert items[0]["audit_reject_desc"] == "图片违规"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code", "sub_code"),
+    [
+        pytest.param({"secret": "wrong"}, 40003, "isv.signature-invalid", id="bad-sign"),
+        pytest.param({"drop": ("sign",)}, 40003, "isv.signature-invalid", id="no-sign"),
+        pytest.param({"drop": ("appid",)}, 40003, "isv.signature-invalid", id="no-appid"),
+        pytest.param({"drop": ("timestamp",)}, 40003, "isv.timestamp-invalid", id="no-timestamp"),
+        pytest.param({"timestamp": 1}, 40003, "isv.timestamp-invalid", id="stale-timestamp"),
+        pytest.param(
+            {"drop": ("seller_nick",)}, 40004, "isv.parameter-invalid:seller_nick", id="no-seller"
+        ),
+        pytest.param({"folder_id": "123"}, 40004, "isv.parameter-invalid:folder_id", id="folder"),
+        pytest.param(
+            {"material_name": "x" * 51}, 40004, "isv.parameter-invalid:material_name", id="name"
+        ),
+        pytest.param(
+            {"material_type": "gif"}, 40004, "isv.parameter-invalid:material_type", id="type"
+        ),
+        pytest.param({"order_type": "5"}, 40004, "isv.parameter-invalid:order_type", id="order"),
+        pytest.param({"page_num": "0"}, 40004, "isv.parameter-invalid:page_num", id="page-0"),
+        pytest.param({"page_num": "x"}, 40004, "isv.parameter-invalid:page_num", id="page-x"),
+        pytest.param({"page_size": "0"}, 40004, "isv.parameter-invalid:page_size", id="size-0"),
+        pytest.param({"page_size": "101"}, 40004, "isv.parameter-invalid:page_size", id="size-101"),
+    ],
+)
+def test_search_is_refused_as_the_upload_would_be(
+    client: httpx.Client, sandbox: Sandbox, kwargs: dict[str, Any], code: int, sub_code: str
+) -> None:
+    refused(search(client, **kwargs), code, sub_code)
+    assert sum(stats(sandbox)["rejections"].values()) == 1
+
+
+def test_search_of_a_foreign_folder_or_an_unauthorized_seller_is_refused(
+    client: httpx.Client,
+) -> None:
+    params = {"appid": APPID, "timestamp": str(unix_now()), "seller_nick": OTHER_SELLER}
+    params |= {"folder_id": IMAGE_FOLDER}
+    params["sign"] = fw199_sign(params, SECRET)
+    refused(client.post(SEARCH_PATH, data=params), 40004, "isv.parameter-invalid:folder_id")
+    params = {"appid": APPID, "timestamp": str(unix_now()), "seller_nick": "38173100"}
+    params["sign"] = fw199_sign(params, SECRET)
+    refused(client.post(SEARCH_PATH, data=params), 30002, "isv.shop-unauthorized")
+
+
+def test_search_shares_the_apps_rate_limit_with_uploads(client: httpx.Client) -> None:
+    control(client, "limits", {"doudian_app_qps": 1})
+    material(upload(client, file=make_jpeg()))
+    # Within the same second the look-up is refused (a slow machine may need another go).
+    for _ in range(5):
+        response = search(client)
+        if response.json()["code"] != 0:
+            refused(response, 60000, "isv.frequency-limited")
+            return
+    pytest.fail("the look-up never met the upload's rate limit")
+
+
+def test_search_takes_faults_but_is_never_dropped_after_store(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    material(upload(client, file=make_jpeg()))
+    control(client, "faults", {"transient": 1.0, "platforms": ["doudian"]})
+    refused(search(client), 20000, "isp.service-unavailable")
+    control(client, "faults", {"drop_after_store": 1.0, "platforms": ["doudian"]})
+    assert listing(search(client))[0] == 1  # nothing stored: the connection is kept
+    control(client, "faults", {"drop_before_store": 1.0, "platforms": ["doudian"]})
+    with pytest.raises(httpx.TransportError):
+        search(client)

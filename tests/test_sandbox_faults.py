@@ -449,9 +449,11 @@ def _outcomes(client: httpx.Client, seed: int, count: int) -> list[str]:
 
 
 def test_same_seed_replays_the_same_outcomes(client: httpx.Client) -> None:
-    first = _outcomes(client, 1, 10)
+    # Seed 3 happens to meet all three outcomes in ten requests (every fault kind draws once
+    # per request, so the sequence a seed gives changes when kinds are added).
+    first = _outcomes(client, 3, 10)
     assert set(first) == {"0", "20000", "500"}, first
-    assert _outcomes(client, 1, 10) == first
+    assert _outcomes(client, 3, 10) == first
     assert _outcomes(client, 2, 10) != first
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import copy
+import logging
+import os
 import pickle
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
-from imgkit import Secret, ShopConfigError, load_shops
-from imgkit.shops import default_shops_path
+from imgkit import Secret, ShopConfigError, load_shops, validate
+from imgkit.shops import ShopsFileExposedWarning, default_shops_path, warn_if_exposed
 
 ROOT = Path(__file__).resolve().parent.parent
 TMALL = {"platform": "tmall_item", "app_key": "21000001", "app_secret": "s3cr3t", "session": "sess"}
@@ -115,6 +120,7 @@ def test_non_text_value_is_refused() -> None:
 def test_default_path_comes_from_imgkit_shops(tmp_path: Path) -> None:
     path = tmp_path / "mine.toml"
     path.write_text('[a]\nplatform = "天猫"\napp_key = "1"\napp_secret = "x"\nsession = "y"\n')
+    path.chmod(0o600)  # it holds a secret: readable by others, it would be warned about
     assert default_shops_path({"IMGKIT_SHOPS": str(path)}) == path
     assert load_shops(environ={"IMGKIT_SHOPS": str(path)})["a"].platform == "tmall_item"
 
@@ -135,3 +141,87 @@ def test_resolve_by_shop_name_or_platform() -> None:
     with pytest.raises(ShopConfigError, match="no shop named 'nope'") as info:
         shops.resolve("nope")
     assert "找不到店铺" in str(info.value)
+
+
+# --- copies, pickles and exposed shops files ------------------------------------------------
+
+
+def test_a_shop_deep_copies_and_pickles_with_its_secrets_masked() -> None:
+    shop = one({**TMALL, "base_url": "http://127.0.0.1:9", "rate_per_s": 2, "account": "nick"})
+    for twin in (copy.deepcopy(shop), copy.copy(shop), pickle.loads(pickle.dumps(shop))):
+        assert twin == shop
+        assert twin is not shop
+        assert isinstance(twin.fields["app_secret"], Secret)
+        assert twin.get("app_secret") == "s3cr3t"
+        assert (twin.base_url, twin.rate_per_s, twin.account) == ("http://127.0.0.1:9", 2.0, "nick")
+        assert "s3cr3t" not in repr(twin)
+        assert "sess" not in repr(twin).replace("session", "")
+
+
+def test_a_shops_mapping_pickles_whole() -> None:
+    shops = load_shops(ROOT / "sample_data" / "shops.toml", environ={})
+    back = pickle.loads(pickle.dumps(shops))
+    assert dict(back) == dict(shops)
+    assert back.origin == shops.origin
+    assert back["tmall_store"].get("session") == shops["tmall_store"].get("session")
+
+
+REAL_SHOP = '[real]\nplatform = "天猫"\napp_key = "1"\napp_secret = "s3cr3t"\nsession = "y"\n'
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows permissions are not mode bits")
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
+def test_a_shops_file_others_may_read_is_warned_about_once(
+    tmp_path: Path, mode: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / f"shops-{mode:o}.toml"
+    path.write_text(REAL_SHOP)
+    path.chmod(mode)
+    with caplog.at_level(logging.WARNING, logger="imgkit.shops"):
+        with pytest.warns(ShopsFileExposedWarning) as caught:
+            load_shops(path, environ={})
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a second load, and validate's, stay quiet
+            load_shops(path, environ={})
+            validate(pd.DataFrame(columns=["platform", "shop", "file", "target"]), shops=path)
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert message == (
+        f"shops file {path} is readable by other users of this machine; it holds credentials: "
+        f"run `chmod 600 {path}` / 店铺配置文件可被本机其他用户读取,其中含有凭证:"
+        f"请运行 chmod 600 {path}"
+    )
+    assert [r.getMessage() for r in caplog.records if r.name == "imgkit.shops"] == [message]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows permissions are not mode bits")
+def test_validate_warns_about_an_exposed_shops_file_too(tmp_path: Path) -> None:
+    path = tmp_path / "shared shops.toml"  # a space: the command quotes the name
+    path.write_text(REAL_SHOP)
+    path.chmod(0o644)
+    with pytest.warns(ShopsFileExposedWarning, match=re.escape(f"chmod 600 '{path}'")):
+        validate(pd.DataFrame(columns=["platform", "shop", "file", "target"]), shops=path)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows permissions are not mode bits")
+@pytest.mark.parametrize(
+    ("text", "mode"),
+    [
+        (REAL_SHOP, 0o600),  # only its owner reads it
+        (REAL_SHOP, 0o400),
+        (REAL_SHOP.replace('"s3cr3t"', '"env:S"').replace('"y"', '"env:T"'), 0o644),  # no secret
+        (REAL_SHOP + 'base_url = "http://127.0.0.1:8765"\n', 0o644),  # sandbox keys
+        (REAL_SHOP + 'base_url = "http://localhost:8765"\n', 0o644),
+    ],
+)
+def test_no_warning_for_a_private_file_or_one_without_credentials(
+    tmp_path: Path, text: str, mode: int
+) -> None:
+    path = tmp_path / "shops.toml"
+    path.write_text(text)
+    path.chmod(mode)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shops = load_shops(path, environ={"S": "s", "T": "t"})
+    assert shops["real"].platform == "tmall_item"
+    assert warn_if_exposed(path, {"real": {}}) is False

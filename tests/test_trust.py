@@ -48,6 +48,7 @@ def write_shops(path: Path, shops: dict[str, dict[str, str]]) -> Path:
         lines.extend(f"{key} = {json.dumps(str(value))}" for key, value in fields.items())
         lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
+    path.chmod(0o600)  # it holds credentials: readable by its owner only
     return path
 
 
@@ -129,11 +130,18 @@ def test_every_copy_of_a_batch_stores_each_image_once(sandbox: Sandbox, tmp_path
 def test_rows_in_doubt_read_back_from_excel_are_not_sent_blindly(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    """Douyin without need_distinct has no look-up: an unanswered row stays in doubt."""
-    files = images(tmp_path / "images", 2)
+    """A Tmall 3:4 image has no look-up (the item listing omits it): an unanswered row
+    stays in doubt, read back from Excel or not."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    files = []
+    for n in range(2):
+        path = folder / f"tall{n}.jpg"
+        Image.new("RGB", (600, 800), (n * 90, 40, 200)).save(path, quality=90)
+        files.append(path)
     frame = pd.DataFrame(
-        {"platform": "doudian", "shop": "douyin_shop", "file": [str(f) for f in files]}
-    ).assign(target="0")
+        {"platform": "tmall_item", "shop": "tmall_store", "file": [str(f) for f in files]}
+    ).assign(target=[ITEM, "1489161942"], is_rectangle="true")  # an item has one 3:4 image
     sandbox.state.set_faults({"drop_after_store": 1.0})
     first = upload(frame, sandbox.shops)
     assert set(first["status"]) == {"in_doubt"}, first[["status", "message"]]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import httpx
 import pytest
 
 import imgkit
@@ -80,3 +82,38 @@ def test_changed_client_credentials_fetch_a_new_token(sandbox: Sandbox) -> None:
     out = imgkit.upload_one("tb_picture_oauth", MUG, "0", shops=shops)
     assert not out.ok
     assert out.category is Category.AUTH
+
+
+def test_no_log_record_holds_a_signed_url_or_a_token(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """TOP's ``session`` and Qianmi's ``access_token`` travel in query strings: httpx's
+    client logger would print them with every request."""
+    TokenCache.clear()
+    secrets = [
+        sandbox.shops["tmall_store"]["session"],
+        sandbox.shops["miniapp_main"]["session"],
+        sandbox.shops["qianmi_shop"]["access_token"],
+        sandbox.shops["tb_picture_oauth"]["client_secret"],
+    ]
+    with caplog.at_level(logging.DEBUG):  # every logger, httpx's and httpcore's included
+        first = imgkit.upload_one("tmall_store", MUG, "1489161940", shops=sandbox.shops)
+        assert first.ok, first
+        assert imgkit.upload_one("miniapp_main", MUG, "3000000012345", shops=sandbox.shops).ok
+        assert imgkit.upload_one("tb_picture_oauth", MUG, "0", shops=sandbox.shops).ok
+        with httpx.Client() as lent:  # a user's own client: its transport, not its logger
+            out = imgkit.upload_one(
+                "qianmi_shop", first.url, "18353/g1234", shops=sandbox.shops, client=lent
+            )
+        assert out.ok, out
+    assert caplog.records  # the capture works: httpcore logs at DEBUG
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in secrets:
+        assert secret not in logged
+
+
+def test_a_device_is_refused_before_anything_is_sent(sandbox: Sandbox) -> None:
+    with pytest.raises(ImgkitError) as info:
+        imgkit.upload_one("tb_picture_main", "/dev/zero", "0", shops=sandbox.shops)
+    assert info.value.code == "not_regular_file"
+    assert sandbox.state.request_log() == []

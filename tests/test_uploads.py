@@ -44,6 +44,7 @@ def shops_toml(sandbox: Sandbox, path: Path) -> Path:
         lines.append(f"[{name}]")
         lines.extend(f'{key} = "{value}"' for key, value in fields.items())
     path.write_text("\n".join(lines), encoding="utf-8")
+    path.chmod(0o600)  # it holds credentials: readable by its owner only
     return path
 
 

@@ -502,3 +502,74 @@ def test_url_sources_are_downloaded_and_probed(tmp_path: Path, sandbox: imgkit.S
     assert result.loc[0, "ok"], result.loc[0, "message"]
     assert (result.loc[0, "format"], result.loc[0, "width"]) == ("jpeg", 300)
     assert codes(result, 1) == {"download_failed"}
+
+
+# --- full-width digits, rows that cannot be sent, probe refusals ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("platform", "target"),
+    [
+        ("tmall_item", "\uff11\uff14\uff18\uff19"),  # full-width 1489
+        ("tmall_item", "\u0661\u0662\u0663"),  # Arabic-Indic 123
+        ("doudian", "\uff10"),
+        ("qianmi_sku", "\uff11\uff18\uff13/g1234"),  # Qianmi's pattern takes any character
+        ("qianmi_sku", "18353\u3000/g1234"),  # an ideographic space
+    ],
+)
+def test_targets_must_have_half_width_digits(tmp_path: Path, platform: str, target: str) -> None:
+    result = check(row(platform, jpeg(tmp_path)) | {"target": target})
+    assert "bad_target" in codes(result)
+    message = str(result.loc[0, "message"])
+    if not target.isascii() and "\u3000" not in target:
+        assert "请使用半角数字" in message
+        assert "use half-width digits" in message
+
+
+@pytest.mark.parametrize("position", ["\uff13", "\u0663", "\uff10"])
+def test_positions_must_have_half_width_digits(tmp_path: Path, position: str) -> None:
+    result = check(row("tmall_item", jpeg(tmp_path), position=position))
+    assert "bad_position" in codes(result)
+    assert "请使用半角数字" in str(result.loc[0, "message"])
+
+
+def test_a_bad_target_says_what_it_was(tmp_path: Path) -> None:
+    result = check(row("doudian", jpeg(tmp_path)) | {"target": "abc" + "x" * 500})
+    message = str(result.loc[0, "message"])
+    assert "(target = 'abcxxx" in message
+    assert len(message) < 200  # the value is cut short
+
+
+def test_rows_that_cannot_be_sent_take_no_place_among_an_items_five(tmp_path: Path) -> None:
+    rows = [row("tmall_item", tmp_path / f"missing-{n}.jpg") for n in range(3)]
+    rows += [row("tmall_item", jpeg(tmp_path, f"{n}.jpg", size=(300 + n, 300))) for n in range(5)]
+    rows.append(row("tmall_item", jpeg(tmp_path, "x.jpg", size=(320, 300)), is_major="maybe"))
+    rows.append(row("tmall_item", jpeg(tmp_path, "6.jpg", size=(306, 300))))
+    result = check(*rows)
+    assert ["too_many_images" in codes(result, i) for i in range(len(rows))] == (
+        [False] * 3 + [False] * 5 + [False] + [True]
+    )
+    assert [codes(result, i) for i in range(3)] == [{"missing_file"}] * 3
+    assert codes(result, 8) == {"bad_option"}
+
+
+def test_rows_that_fit_can_repair_still_count(tmp_path: Path) -> None:
+    # A BMP is converted by fit and then sent: it takes its place.
+    bmp = save(tmp_path / "a.bmp", Image.new("RGB", (300, 300)), "BMP")
+    rows = [row("qianmi_sku", bmp)]
+    rows += [row("qianmi_sku", jpeg(tmp_path, f"{n}.jpg", size=(300 + n, 300))) for n in range(5)]
+    result = check(*rows)
+    limit = imgkit.platforms.get_adapter("qianmi_sku").limits.images_per_target
+    flagged = ["too_many_images" in codes(result, i) for i in range(len(rows))]
+    assert codes(result, 0) == {"format_refused"}
+    assert flagged == [i >= limit for i in range(len(rows))]
+
+
+def test_a_file_too_large_to_read_is_refused_unread(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.jpg"
+    with huge.open("wb") as fh:  # sparse: 65 MiB of nothing on disk
+        fh.write(b"\xff\xd8\xff")
+        fh.truncate(65 * 1024 * 1024)
+    result = check(row("doudian", huge))
+    assert codes(result) == {"file_too_large"}
+    assert "文件超过 64 MiB,未读取" in str(result.loc[0, "message"])

@@ -145,3 +145,44 @@ def test_a_float_id_past_excels_precision_is_id_mangled(tmp_path: Path) -> None:
     assert "E+18" in result.loc[0, "message"]
     assert "bad_target" not in result.loc[0, "issues"]
     assert result.loc[1, "ok"]
+
+
+def test_labels_follow_rows_by_position_past_blank_rows_and_an_own_row_column(
+    tmp_path: Path,
+) -> None:
+    image = str(jpeg(tmp_path))
+    frame = pd.DataFrame(
+        {
+            "平台": ["tmall_item", "", "doudian"],
+            "店铺": ["tmall_store", "", "douyin_shop"],
+            "图片": [image, "", image],
+            "目标": ["1489161940", "", "0"],
+            "row": [70, 80, 90],  # the user's own numbers: not positions
+        },
+        index=pd.Index(["a", "blank", "c"]),
+    )
+    out = validate(frame, shops=SHOPS)
+    assert out.index.tolist() == ["a", "c"]
+    assert out["row"].tolist() == [70, 90]
+    assert out["platform_key"].tolist() == ["tmall_item", "doudian"]
+    assert out["ok"].all()
+
+
+def test_a_hand_made_normalized_frame_may_hold_none_and_numbers(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {
+            "platform": ["doudian", "doudian"],
+            "shop": ["douyin_shop", None],
+            "file": [str(jpeg(tmp_path)), float("nan")],
+            "target": [0, 0.0],
+            "row": [2, 3],
+        },
+        index=[5, 5],
+    )
+    out = validate(frame, shops=SHOPS)
+    assert out.index.tolist() == [5, 5]
+    assert out["target"].tolist() == ["0", "0"]
+    assert bool(out["ok"].iloc[0])
+    assert set(str(out["issues"].iloc[1]).split(";")) >= {"unknown_shop", "missing_file"}
+    table = issues_table(out)
+    assert table["index"].tolist() == [5] * len(table)

@@ -265,6 +265,9 @@ class Lookup:
 
     candidates: tuple[Candidate, ...]
     complete: bool
+    # True when the platform says some matching image is still being processed (Douyin's
+    # audit): its bytes cannot be compared yet, so the look-up is asked again later.
+    pending: bool = False
 
 
 # How a look-up settles an unanswered row (docs/lookups.md), for the adapters' policy texts.
@@ -286,14 +289,37 @@ HTTP_RULES: Mapping[int, CodeRule] = {
     404: CodeRule(Category.INVALID_INPUT, False, "接口地址不存在", "no such API endpoint"),
     429: CodeRule(Category.RATE_LIMITED, True, "请求过于频繁", "too many requests"),
 }
+# A 5xx without the platform's envelope comes from a gateway in front of it, which may have
+# passed the upload on before failing: the image may have been stored (docs/reliability.md).
 SERVER_ERROR = CodeRule(
-    Category.TRANSIENT, True, "平台服务器错误,稍后重试", "platform server error"
+    Category.TRANSIENT,
+    True,
+    "平台网关出错(HTTP 5xx),图片可能已上传,先查询再决定是否重发",
+    "a gateway error (HTTP 5xx) after the request was sent: the image may have been stored; "
+    "it is looked up before anything is sent again",
 )
+# A 200 that is not the platform's envelope (an HTML page, an empty or cut-off body): the
+# request reached something, which may have stored it.
 UNREADABLE = CodeRule(
+    Category.TRANSIENT,
+    True,
+    "平台返回了无法识别的内容,图片可能已上传,先查询再决定是否重发",
+    "the platform answered something unreadable: the image may have been stored; it is "
+    "looked up before anything is sent again",
+)
+GATEWAY_REFUSED = CodeRule(
     Category.UNKNOWN,
     False,
-    "平台返回了无法识别的内容",
-    "the platform answered something unreadable",
+    "请求被网关拒绝(不是平台的回应)",
+    "a gateway refused the request (an HTTP error without the platform's answer)",
+)
+# The platform's success envelope without the image's address: stored, details missing.
+DETAILS_MISSING = CodeRule(
+    Category.TRANSIENT,
+    True,
+    "平台回应成功但缺少图片地址,图片可能已上传,先查询确认",
+    "the platform answered success without the image's address: it was probably stored, "
+    "and is looked up for its details",
 )
 UNKNOWN_CODE = CodeRule(Category.UNKNOWN, False, "未知错误码", "unknown error code")
 NOT_SENT = CodeRule(Category.TRANSIENT, True, "无法连接平台", "could not reach the platform")
@@ -399,10 +425,19 @@ class Adapter(ABC):
         )
 
     def read_json(self, response: httpx.Response) -> dict[str, Any] | Outcome:
-        """The JSON object of ``response``, or the outcome explaining why there is none."""
+        """The JSON object of ``response``, or the outcome explaining why there is none.
+
+        Hostile bodies are answers too: nesting deep enough to exhaust the parser's stack,
+        or integers longer than Python converts, are unreadable, not a crash.
+
+        >>> from imgkit.platforms import get_adapter
+        >>> deep = httpx.Response(200, content=b"[" * 100_000 + b"]" * 100_000)
+        >>> get_adapter("doudian").read_json(deep).maybe_stored
+        True
+        """
         try:
             body = json.loads(response.content)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # JSONDecodeError included
             body = None
         if not isinstance(body, dict):
             return self.judge_status(response)
@@ -423,15 +458,35 @@ class Adapter(ABC):
         return self.judge_status(response)
 
     def judge_status(self, response: httpx.Response) -> Outcome:
-        """An answer without the platform's envelope (a proxy's page, say), by HTTP status."""
+        """An answer without the platform's envelope (a proxy's page, say), by HTTP status.
+
+        A 5xx or an unreadable 200 came after the request was sent: the image may have been
+        stored, so the outcome is ``maybe_stored`` and the engine looks the row up before
+        sending anything again.  A 4xx from a gateway refused the request before it reached
+        the platform (authentication, a missing route, rate limiting).
+
+        >>> from imgkit.platforms import get_adapter
+        >>> page = httpx.Response(504, text="<html>504 Gateway Time-out</html>")
+        >>> outcome = get_adapter("tmall_item").judge_status(page)
+        >>> outcome.code, outcome.maybe_stored
+        ('HTTP 504', True)
+        """
         status = response.status_code
         if status >= 500:
-            rule = SERVER_ERROR
-        elif status == 200:
-            rule = UNREADABLE
-        else:
-            rule = HTTP_RULES.get(status, UNREADABLE)
-        return Outcome.failure(rule, code=f"HTTP {status}", message=response.text[:200])
+            rule, doubt = SERVER_ERROR, True
+        elif status in HTTP_RULES:
+            rule, doubt = HTTP_RULES[status], False
+        elif status >= 400:
+            rule, doubt = GATEWAY_REFUSED, False
+        else:  # a 2xx or 3xx that is not the platform's answer
+            rule, doubt = UNREADABLE, True
+        return Outcome.failure(
+            rule, code=f"HTTP {status}", message=_snippet(response), maybe_stored=doubt
+        )
+
+    def details_missing(self, message: str, raw: Mapping[str, Any], image_id: str = "") -> Outcome:
+        """:func:`details_missing`, for the adapters' parse methods."""
+        return details_missing(message, raw, image_id)
 
     def classify(
         self,
@@ -452,6 +507,33 @@ class Adapter(ABC):
             raw=raw,
             retry_after=retry_after if rule.retryable else None,
         )
+
+
+def details_missing(message: str, raw: Mapping[str, Any], image_id: str = "") -> Outcome:
+    """The platform's success envelope without the image's address: it was probably
+    stored, so the row is looked up (``maybe_stored``) instead of failed.
+
+    >>> details_missing("no url", {}, "7").maybe_stored
+    True
+    """
+    return Outcome.failure(
+        DETAILS_MISSING,
+        code="no_url",
+        message=message,
+        raw=raw,
+        image_id=image_id,
+        maybe_stored=True,
+    )
+
+
+def _snippet(response: httpx.Response, limit: int = 1000) -> str:
+    """The start of an unrecognised answer, as one line of text for the results.
+
+    Generous on purpose: the engine scrubs secrets an echoing server put there, then cuts
+    the message short; cutting first could split a secret where it cannot be recognised.
+    """
+    head = response.content[: limit * 4].decode("utf-8", "replace")
+    return " ".join(head.split())[:limit]
 
 
 @functools.lru_cache(maxsize=256)
@@ -603,7 +685,7 @@ def paged_lookup(items: list[Any] | None, total: Any, **keys: str) -> Lookup:
     >>> page.complete, page.candidates[0]
     (True, Candidate(image_id='5', url='http://i/5.png', size=812, title='', position=None))
     >>> paged_lookup(None, 0, id_key="pic_id", url_key="path")
-    Lookup(candidates=(), complete=True)
+    Lookup(candidates=(), complete=True, pending=False)
     >>> paged_lookup([], None, id_key="pic_id", url_key="path").complete
     False
     """

@@ -10,6 +10,11 @@ Uploads are audited: ``audit_status`` 1/2 is ``audit_pending`` (poll the detail 
 ``…/material/querymaterialdetail`` with :meth:`DoudianAdapter.build_poll_request`),
 3 is success with ``byte_url``, 4 is ``audit_rejected``.
 
+An unanswered upload is looked up (``docs/lookups.md``) with ``…/material/searchMaterial``:
+the seller's photos in the upload's folder under the upload's name.  Only materials that
+passed their audit have a ``byte_url`` to compare; one still under audit makes the
+:class:`~imgkit.platforms.base.Lookup` ``pending`` (ask again later).
+
 Example
 -------
 >>> adapter = DoudianAdapter()
@@ -27,15 +32,21 @@ import httpx
 
 from imgkit.errors import Category, ImgkitError
 from imgkit.platforms.base import (
+    CHOICE_FALLBACK,
+    LOOKUP_SETTLES,
     Adapter,
+    Candidate,
     CodeRule,
     CodeTable,
     CredentialSpec,
     Job,
     Limits,
+    Lookup,
     OptionSpec,
     Outcome,
+    as_int,
     bool_text,
+    details_missing,
     text,
 )
 
@@ -43,6 +54,10 @@ if TYPE_CHECKING:
     from imgkit.shops import Shop
 
 DETAIL_PATH = "/gateway/dd/material/querymaterialdetail"
+SEARCH_PATH = "/gateway/dd/material/searchMaterial"
+# Douyin's searchMaterial pages hold at most 100 materials; one page of the upload's name
+# in its folder holds every copy in practice, and a longer listing is reported incomplete.
+SEARCH_PAGE_SIZE = 100
 TITLE_MAX = 50
 _CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png"}
 
@@ -117,11 +132,11 @@ _AUDIT_PENDING = _rule(
     Category.AUDIT_PENDING, False, "素材审核中,稍后查询", "under audit; query it later"
 )
 _AUDIT_REJECTED = _rule(Category.AUDIT_REJECTED, False, "素材审核未通过", "the audit rejected it")
-_MISSING_MATERIAL = _rule(
-    Category.UNKNOWN, False, "平台返回成功但没有素材信息", "success without material data"
-)
 _ODD_AUDIT = _rule(
     Category.UNKNOWN, False, "无法识别的审核状态", "an audit status imgkit does not know"
+)
+_MISSING_LIST = _rule(
+    Category.UNKNOWN, False, "平台返回成功但没有素材列表", "success without a material list"
 )
 
 
@@ -201,15 +216,16 @@ class DoudianAdapter(Adapter):
     )
     codes = CODES
     # The seed page: 99% of images pass their audit within 4 s; need_distinct finds a copy
-    # only once it has passed.
+    # only once it has passed.  (The engine's wait; the settle's look-up follows the audit.)
     retry_settle_s = 5.0
     unanswered_policy = (
-        "with `need_distinct=true` a re-send returns the existing approved material instead of "
-        "storing a copy, so such rows are re-sent after an unanswered request, but only 5 s "
-        "later (the platform finds a copy only once it passed its audit, which takes under "
-        "4 s for 99% of images: a copy still under audit after 5 s could be stored twice); "
-        "without it they are reported `failed` / `timeout` (it may have been stored). Set "
-        "`need_distinct` to `true` in the batch to make Douyin uploads safe to retry"
+        "an unanswered upload is settled by a look-up (`POST /gateway/dd/material/"
+        "searchMaterial`: the seller's photos in the folder with the upload's name); a "
+        "matching material still under audit cannot be compared yet, so the look-up is "
+        f"asked again until its audit ends or the audit wait runs out: {LOOKUP_SETTLES}; "
+        f"see docs/lookups.md. {CHOICE_FALLBACK.capitalize()}. With `need_distinct=true` a "
+        "re-send returns the approved material instead of storing a copy, so such rows "
+        "are also safe to send again once the first copy has passed its audit"
     )
     accepts_url_source = True
 
@@ -265,6 +281,33 @@ class DoudianAdapter(Adapter):
         fields = self._signed(shop, now, {"material_id": pending_id})
         return httpx.Request("POST", self.url(shop, DETAIL_PATH), data=fields)
 
+    def build_lookup_request(
+        self, job: Job, shop: Shop, *, now: float, token: str = ""
+    ) -> httpx.Request:
+        """The seller's photos the upload of ``job`` could have stored (form-urlencoded).
+
+        Signed as the upload; filtered by the upload's ``material_name`` and ``folder_id``,
+        first page of :data:`SEARCH_PAGE_SIZE`.  ``token`` is unused (fw199 signs instead).
+
+        >>> from imgkit.shops import make_shop
+        >>> shop = make_shop("dy", {"platform": "doudian", "appid": "a", "app_secret": "s",
+        ...                         "seller_nick": "1"})
+        >>> request = DoudianAdapter().build_lookup_request(Job("0", "杯子.jpg"), shop, now=0)
+        >>> fields = dict(httpx.QueryParams(request.content.decode()))
+        >>> request.url.path, fields["material_name"], fields["folder_id"], fields["page_size"]
+        ('/gateway/dd/material/searchMaterial', '杯子.jpg', '0', '100')
+        """
+        params = {
+            "material_name": material_name(job),
+            "folder_id": job.target.strip() or "0",
+            "material_type": "photo",
+            "page_num": "1",
+            "page_size": str(SEARCH_PAGE_SIZE),
+        }
+        return httpx.Request(
+            "POST", self.url(shop, SEARCH_PATH), data=self._signed(shop, now, params)
+        )
+
     def retry_safe(self, job: Job) -> bool:
         """True with ``need_distinct``: the platform then returns the copy it already has.
 
@@ -287,14 +330,72 @@ class DoudianAdapter(Adapter):
         body = self.read_coded(response, "code")
         if isinstance(body, Outcome):
             return body
-        code = text(body.get("code"))
-        if code == "0":
+        if text(body.get("code")) == "0":
             return _material_outcome(body)
+        return self._refused(body)
+
+    def parse_lookup_response(self, response: httpx.Response) -> Lookup | Outcome:
+        """``data.material_info_list`` and ``data.total``; a failure classified as an upload's.
+
+        Materials that passed their audit (3, with ``byte_url``) are the candidates; one
+        waiting or under audit (1, 2) or not yet downloaded (``operate_status`` 0) makes the
+        look-up ``pending``; a rejected one (4) is no candidate: it holds nothing usable
+        and the platform deletes it.
+
+        >>> r = httpx.Response(200, json={"code": 0, "data": {"total": 2, "material_info_list": [
+        ...     {"material_id": "7", "byte_url": "http://i/7", "audit_status": 3},
+        ...     {"material_id": "8", "byte_url": "", "audit_status": 1}]}},
+        ...     request=httpx.Request("POST", "http://x"))
+        >>> found = DoudianAdapter().parse_lookup_response(r)
+        >>> [c.image_id for c in found.candidates], found.complete, found.pending
+        (['7'], True, True)
+        """
+        body = self.read_coded(response, "code")
+        if isinstance(body, Outcome):
+            return body
+        code = text(body.get("code"))
+        if code != "0":
+            return self._refused(body)
+        data = body.get("data")
+        if not isinstance(data, dict):
+            return Outcome.failure(
+                _MISSING_LIST, code=code, message="code 0 without data", raw=body
+            )
+        return _listing(data.get("material_info_list"), as_int(data.get("total")))
+
+    def _refused(self, body: Mapping[str, Any]) -> Outcome:
+        code = text(body.get("code"))
         sub_code = text(body.get("sub_code"))
         message = _join(text(body.get("message")), text(body.get("sub_msg")))
         return self.classify(
             sub_code, code, code=code, sub_code=sub_code, message=message, raw=body
         )
+
+
+def _listing(items: Any, total: int | None) -> Lookup:
+    """The :class:`Lookup` of one searchMaterial page (``total`` counts every match)."""
+    if items is None and total == 0:
+        return Lookup((), complete=True)
+    if not isinstance(items, list):
+        return Lookup((), complete=False)
+    found: list[Candidate] = []
+    readable, pending = True, False
+    for item in items:
+        if not isinstance(item, dict) or not text(item.get("material_id")):
+            readable = False
+            continue
+        status, url = _audit_status(item), text(item.get("byte_url"))
+        if status in (1, 2) or as_int(item.get("operate_status")) == 0:
+            pending = True
+        elif status == 3 and url:
+            # The listed size is no byte count (the seed's sizes are whole KB, the SDK says
+            # KB): the bytes alone decide, so the candidate carries no size.
+            name = text(item.get("material_name")) or text(item.get("materil_name"))
+            found.append(Candidate(text(item["material_id"]), url, title=name))
+        elif status != 4:  # passed without an address, or a status imgkit does not know
+            readable = False
+    complete = readable and total is not None and total <= len(items)
+    return Lookup(tuple(found), complete, pending)
 
 
 def _join(message: str, detail: str) -> str:
@@ -325,13 +426,13 @@ def _material_outcome(body: Mapping[str, Any]) -> Outcome:
     info = _material(body)
     material_id = text(info.get("material_id")) if info else ""
     if info is None or not material_id:
-        return Outcome.failure(
-            _MISSING_MATERIAL, code="0", message="code 0 without material_info", raw=body
-        )
+        return details_missing("code 0 without material_info", body)
     status = _audit_status(info)
     byte_url = text(info.get("byte_url"))
     if status == 3 and byte_url:
         return Outcome(ok=True, url=byte_url, image_id=material_id, audit_status=3, raw=info)
+    if status == 3:  # passed, yet no address: stored, details missing
+        return details_missing("audit passed without byte_url", info, material_id)
     if status in (1, 2):
         return Outcome.failure(
             _AUDIT_PENDING,

@@ -139,9 +139,6 @@ CODES = CodeTable(
     }
 )
 
-_MISSING_IMAGE = _rule(
-    Category.UNKNOWN, False, "平台返回成功但没有图片信息", "success without sku_img data"
-)
 _MISSING_LIST = _rule(
     Category.UNKNOWN, False, "平台返回的结果没有图片列表", "an answer without the sku_imgs list"
 )
@@ -332,9 +329,8 @@ class QianmiSkuAdapter(Adapter):
             return Outcome(
                 ok=True, url=text(image["url"]), image_id=text(image.get("id")), raw=image
             )
-        return Outcome.failure(
-            _MISSING_IMAGE, code="", message="an answer without sku_img.url", raw=body
-        )
+        image_id = text(image.get("id")) if isinstance(image, dict) else ""
+        return self.details_missing("an answer without sku_img.url", body, image_id)
 
     def _body_or_failure(self, response: httpx.Response) -> dict[str, Any] | Outcome:
         """The answer's JSON object, or its failure (either error shape) classified."""

@@ -84,9 +84,6 @@ CODES = CodeTable(
     }
 )
 
-_MISSING_MODEL = CodeRule(
-    Category.UNKNOWN, False, "平台返回成功但没有图片信息", "success without picture data"
-)
 _NO_SUCCESS_FLAG = CodeRule(
     Category.UNKNOWN, False, "平台返回的结果无法识别", "result without a success flag"
 )
@@ -177,9 +174,8 @@ class TaobaoMiniappAdapter(TopAdapter):
                 ok=True, url=text(model["path"]), image_id=text(model.get("pic_id")), raw=model
             )
         if success:
-            return Outcome.failure(
-                _MISSING_MODEL, code="no_model", message="success without model.path", raw=body
-            )
+            image_id = text(model.get("pic_id")) if isinstance(model, dict) else ""
+            return self.details_missing("success without model.path", body, image_id)
         return self.refusal(result, body)
 
     def parse_listing(self, root: dict[str, Any], body: dict[str, Any]) -> Lookup | Outcome:

@@ -261,7 +261,7 @@ class TaobaoPictureAdapter(Adapter):
         ...     "picture_get_response": {"pictures": {"picture": []}, "total_results": 0}}},
         ...     request=httpx.Request("POST", "http://x"))
         >>> TaobaoPictureAdapter().parse_lookup_response(r)
-        Lookup(candidates=(), complete=True)
+        Lookup(candidates=(), complete=True, pending=False)
         """
         body = self.read_coded(response, "code")
         if isinstance(body, Outcome):
@@ -301,15 +301,11 @@ class TaobaoPictureAdapter(Adapter):
                 raw=picture,
             )
         if code == "0":
-            return Outcome.failure(
-                _MISSING_PICTURE, code=code, message="code 0 without a picture", raw=body
-            )
+            image_id = text(picture.get("picture_id")) if picture is not None else ""
+            return self.details_missing("code 0 without a picture", body, image_id)
         return self.classify(_refine(code, msg), code, code=code, message=msg, raw=body)
 
 
-_MISSING_PICTURE = CodeRule(
-    Category.UNKNOWN, False, "平台返回成功但没有图片信息", "success without picture data"
-)
 _MISSING_LIST = CodeRule(
     Category.UNKNOWN, False, "平台返回成功但没有图片列表", "success without the picture list"
 )

@@ -72,7 +72,12 @@ CODES = CodeTable(
             Category.NOT_FOUND, False, "要替换的图片不存在", "no image with that id on the item"
         ),
         "isv.invalid-permission:image-num": _rule(
-            Category.QUOTA, False, "商品图片不能超过5张", "the item already has 5 images"
+            # The item is full: a fact about this row's target, never the shop's quota
+            # (a quota failure stops every row of the shop; other items still have room).
+            Category.INVALID_INPUT,
+            False,
+            "商品图片不能超过5张:请先删除一张,或用 replace_id 替换",
+            "the item already has 5 images: delete one first, or replace one by replace_id",
         ),
         "isv.invalid-permission:update-item": _rule(
             Category.PERMISSION, False, "无权修改该商品(如成人类目)", "not allowed to update item"
@@ -108,7 +113,7 @@ CODES = CodeTable(
             Category.BAD_FORMAT, False, "检查图片失败(不是有效图片)", "not a valid image"
         ),
         _SERVICE + "IC_ITEM_PIC_NUM_OVERFLOW": _rule(
-            Category.QUOTA, False, "宝贝图片数量超过限制", "too many images on the item"
+            Category.INVALID_INPUT, False, "宝贝图片数量超过限制", "too many images on the item"
         ),
         _SERVICE + "IC_STUFF_STATUS_NEW_LIMITED_WITH_NOPREPAY": _rule(
             Category.PERMISSION,
@@ -132,9 +137,6 @@ CODES = CodeTable(
     }
 )
 
-_MISSING_IMAGE = CodeRule(
-    Category.UNKNOWN, False, "平台返回成功但没有图片信息", "success without item_img data"
-)
 _MISSING_IMAGES = CodeRule(
     Category.UNKNOWN, False, "平台返回的商品信息没有图片列表", "an item without its item_imgs list"
 )
@@ -240,6 +242,5 @@ class TmallItemAdapter(TopAdapter):
             return Outcome(
                 ok=True, url=text(image["url"]), image_id=text(image.get("id")), raw=image
             )
-        return Outcome.failure(
-            _MISSING_IMAGE, code="no_item_img", message="success without item_img.url", raw=body
-        )
+        image_id = text(image.get("id")) if isinstance(image, dict) else ""
+        return self.details_missing("success without item_img.url", body, image_id)

@@ -4,7 +4,10 @@
 fetches it from loopback only) or a multipart ``file`` part (unsigned).  Materials are
 audited asynchronously: ``audit_status`` goes 1 → 2 → 3 (or 4) over ``audit_delay_s``
 (a fault setting, 0 by default: passed at once), and ``byte_url`` is given only at 3.
-``POST /gateway/dd/material/querymaterialdetail`` reports the current state.
+``POST /gateway/dd/material/querymaterialdetail`` reports the current state, and
+``POST /gateway/dd/material/searchMaterial`` (the look-up of ``docs/lookups.md``: its
+parameters and answer are a sandbox convention after the Doudian API of that name) lists a
+seller's materials by name and folder, paged, each as the upload's ``material_info``.
 
 The error envelope ``{"code", "message", "sub_code", "sub_msg"}`` and the main code 50002
 for ``isv.business-failed:*`` are sandbox conventions; the codes are documented.
@@ -32,6 +35,7 @@ from starlette.routing import Route
 
 from imgkit.sandbox.failures import Failure, PlatformFailure, catalogue
 from imgkit.sandbox.imageinfo import ImageFacts, inspect_image
+from imgkit.sandbox.paging import BadPaging, page_of, read_paging
 from imgkit.sandbox.pipeline import Call, SandboxPlatform, Upload, handle
 from imgkit.sandbox.signing import fw199_sign
 from imgkit.sandbox.state import AuditRule, SandboxState
@@ -42,6 +46,8 @@ from imgkit.sandbox.world import World
 KEY = "doudian"
 UPLOAD_PATH = "/gateway/dd/material/uploadimagesync"
 DETAIL_PATH = "/gateway/dd/material/querymaterialdetail"
+SEARCH_PATH = "/gateway/dd/material/searchMaterial"
+SEARCH_PAGE_SIZE = 50  # the Doudian SDK's default page
 MAX_BYTES = 10 * 1024 * 1024
 FORMATS = frozenset({"jpeg", "png"})
 MAX_NAME = 50
@@ -77,7 +83,9 @@ FAILURES = catalogue(
         sub_msg="参数 {name} 不合法",
         trigger="no `seller_nick`; neither `url` nor `file`; "
         "an unknown `folder_id` or `material_id`; `material_name` over 50 characters; "
-        "`need_distinct` other than true/false; a body that cannot be parsed",
+        "`need_distinct` other than true/false; a body that cannot be parsed; in a "
+        "searchMaterial look-up, a `material_type` other than photo/video, an `order_type` "
+        "other than 0/1/6/7, `page_num` below 1 or `page_size` outside 1–100",
     ),
     Failure(
         "image_invalid",
@@ -417,18 +425,71 @@ async def _upload(call: Call) -> Response:
     return _ok(call, material)
 
 
+def _apply_id_rules(state: SandboxState, material: Material) -> None:
+    """Audit rules naming ``material`` by id reject it (they are added after its upload)."""
+    for rule in state.audit_rules:
+        if rule.material_id == material.material_id:
+            material.reject_reason = rule.reason
+
+
 async def _detail(call: Call) -> Response:
     state = call.state
     seller = _authenticate(call)
     material_id = call.param("material_id")
     with state.lock:
         material = book(state).materials.get(material_id)
-        for rule in state.audit_rules:
-            if material is not None and rule.material_id == material_id:
-                material.reject_reason = rule.reason
+        if material is not None:
+            _apply_id_rules(state, material)
     if material is None or material.seller != seller:
         raise PLATFORM.fail("param_invalid", name="material_id")
     return _ok(call, material)
+
+
+# order_type of the Doudian API: 0 newest first, 1 oldest first, 6 largest, 7 smallest.
+_ORDERS = {"0": (True, False), "1": (False, False), "6": (True, True), "7": (False, True)}
+
+
+async def _search(call: Call) -> Response:
+    """The seller's materials whose name contains ``material_name``, in ``folder_id``."""
+    state = call.state
+    seller = _authenticate(call)
+    folder_id = call.param("folder_id")
+    if folder_id and folder_id not in state.world.doudian_sellers[seller].folders:
+        raise PLATFORM.fail("param_invalid", name="folder_id")  # as the upload
+    wanted = call.param("material_name")
+    if len(wanted) > MAX_NAME:
+        raise PLATFORM.fail("param_invalid", name="material_name")
+    kind = call.param("material_type")
+    if kind not in ("", "photo", "video"):
+        raise PLATFORM.fail("param_invalid", name="material_type")
+    order = _ORDERS.get(call.param("order_type") or "0")
+    if order is None:
+        raise PLATFORM.fail("param_invalid", name="order_type")
+    try:
+        page_num, page_size = read_paging(
+            call.param("page_num"), call.param("page_size"), default_size=SEARCH_PAGE_SIZE
+        )
+    except BadPaging as exc:
+        name = "page_num" if exc.name == "page_no" else exc.name
+        raise PLATFORM.fail("param_invalid", name=name) from exc
+    newest, by_size = order
+    with state.lock:
+        matches = [
+            m
+            for m in book(state).materials.values()
+            if m.seller == seller
+            and kind != "video"  # the sandbox stores photos only
+            and (not folder_id or m.folder_id == folder_id)
+            and wanted in m.name  # the API's name filter is fuzzy: "contains" here
+        ]
+        for material in matches:
+            _apply_id_rules(state, material)
+    matches.sort(
+        key=lambda m: (m.facts.size if by_size else m.created, m.material_id), reverse=newest
+    )
+    listed = [_info(call, m) for m in page_of(matches, page_num, page_size)]
+    data = {"material_info_list": listed, "total": len(matches)}
+    return JSONResponse({"code": 0, "message": "ok", "data": data, "trace_id": ""})
 
 
 def routes(state: SandboxState) -> list[Route]:
@@ -440,7 +501,11 @@ def routes(state: SandboxState) -> list[Route]:
     async def detail(request: Request) -> Response:
         return await handle(request, state, PLATFORM, _detail)
 
+    async def search(request: Request) -> Response:
+        return await handle(request, state, PLATFORM, _search)
+
     return [
         Route(UPLOAD_PATH, upload, methods=["POST"]),
         Route(DETAIL_PATH, detail, methods=["POST"]),
+        Route(SEARCH_PATH, search, methods=["POST"]),
     ]

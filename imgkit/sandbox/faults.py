@@ -1,4 +1,5 @@
-"""Fault injection: latency, transient errors, rate limiting, HTTP 500 and dropped connections.
+"""Fault injection: latency, transient errors, rate limiting, HTTP 500, dropped connections
+and the lies of gateways (wrong answers after a store, dripped or missing answers).
 
 A :class:`FaultPlan` is set from JSON (``POST /_sandbox/faults``) or from Python, and asked
 once per API request for a :class:`Decision`.  Draws come from one seeded generator, so a
@@ -11,6 +12,8 @@ Example
 True
 >>> plan.decide("doudian", storing=False).drop_after_store
 False
+>>> FaultPlan.from_json({"seed": 1, "silent": 1.0, "silent_s": 2}).decide("doudian").wire_lie
+'silent'
 """
 
 from __future__ import annotations
@@ -21,10 +24,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-PROBABILITIES = ("transient", "rate_limited", "http_500", "drop_before_store", "drop_after_store")
-KNOWN_KEYS = frozenset(
-    {"seed", "latency_ms", "audit_delay_s", "platforms", "force", *PROBABILITIES}
+# Answers replaced once the handler has stored an image, in the order they win when several
+# are drawn for one request (drop_after_store, which sends nothing at all, beats them all).
+AFTER_STORE_LIES = (
+    "gateway_504_after_store",
+    "html_after_store",
+    "empty_after_store",
+    "truncated_after_store",
+    "no_url_after_store",
 )
+# How any answer travels, stored or not, in the order they win.
+WIRE_LIES = ("silent", "drip_headers", "drip_body")
+# New kinds go at the end (each request still draws the older kinds first and in order;
+# a seed gives another sequence than before, as every request draws more).
+PROBABILITIES = (
+    "transient",
+    "rate_limited",
+    "http_500",
+    "drop_before_store",
+    "drop_after_store",
+    *AFTER_STORE_LIES,
+    *WIRE_LIES,
+)
+# Knobs in seconds (>= 0) and their defaults.
+SECONDS = {"audit_delay_s": 0.0, "drip_interval_s": 1.0, "silent_s": 3600.0}
+KNOWN_KEYS = frozenset({"seed", "latency_ms", "platforms", "force", *SECONDS, *PROBABILITIES})
 
 
 class FaultConfigError(ValueError):
@@ -42,6 +66,10 @@ class Decision:
     rate_limited: bool = False
     drop_after_store: bool = False
     forced: str | None = None
+    after_store_lie: str | None = None  # applied only if the handler stored something
+    wire_lie: str | None = None
+    drip_interval_s: float = 1.0
+    silent_s: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +94,13 @@ def _probability(raw: Mapping[str, Any], key: str) -> float:
     value = raw.get(key, 0.0)
     if not is_number(value) or not 0 <= value <= 1:
         raise FaultConfigError(f"{key!r} must be a probability between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def _seconds(raw: Mapping[str, Any], key: str, default: float) -> float:
+    value = raw.get(key, default)
+    if not is_number(value) or value < 0:
+        raise FaultConfigError(f"{key!r} must be seconds >= 0, got {value!r}")
     return float(value)
 
 
@@ -109,7 +144,17 @@ class FaultPlan:
     http_500: float = 0.0
     drop_before_store: float = 0.0
     drop_after_store: float = 0.0
+    gateway_504_after_store: float = 0.0
+    html_after_store: float = 0.0
+    empty_after_store: float = 0.0
+    truncated_after_store: float = 0.0
+    no_url_after_store: float = 0.0
+    silent: float = 0.0
+    drip_headers: float = 0.0
+    drip_body: float = 0.0
     audit_delay_s: float = 0.0
+    drip_interval_s: float = 1.0
+    silent_s: float = 3600.0
     platforms: frozenset[str] | None = None
     forced: list[ForcedError] = field(default_factory=list)
     _rng: random.Random = field(default_factory=random.Random, repr=False)
@@ -125,9 +170,7 @@ class FaultPlan:
         seed = raw.get("seed")
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
             raise FaultConfigError(f"'seed' must be an integer, got {seed!r}")
-        delay = raw.get("audit_delay_s", 0.0)
-        if not is_number(delay) or delay < 0:
-            raise FaultConfigError(f"'audit_delay_s' must be seconds >= 0, got {delay!r}")
+        seconds = {key: _seconds(raw, key, default) for key, default in SECONDS.items()}
         platforms = raw.get("platforms")
         if platforms is not None and (
             not isinstance(platforms, list) or not all(isinstance(p, str) for p in platforms)
@@ -136,7 +179,7 @@ class FaultPlan:
         return cls(
             seed=seed,
             latency_s=_latency(raw),
-            audit_delay_s=float(delay),
+            **seconds,
             platforms=frozenset(map(str, platforms)) if platforms is not None else None,
             forced=_forced(raw),
             _rng=random.Random(seed),
@@ -149,7 +192,7 @@ class FaultPlan:
         out.update(
             seed=self.seed,
             latency_ms=[self.latency_s[0] * 1000, self.latency_s[1] * 1000],
-            audit_delay_s=self.audit_delay_s,
+            **{key: getattr(self, key) for key in SECONDS},
             platforms=sorted(self.platforms) if self.platforms is not None else None,
             force=[vars(f) for f in self.forced],
         )
@@ -159,7 +202,9 @@ class FaultPlan:
         """Draw the faults for one request to ``platform``."""
         forced = self._pop_forced(platform)
         if self.platforms is not None and platform not in self.platforms:
-            return Decision(forced=forced)
+            return Decision(
+                forced=forced, drip_interval_s=self.drip_interval_s, silent_s=self.silent_s
+            )
         rng = self._rng
         low, high = self.latency_s
         latency = rng.uniform(low, high) if high > 0 else 0.0
@@ -173,6 +218,10 @@ class FaultPlan:
             rate_limited=draws["rate_limited"],
             drop_after_store=draws["drop_after_store"] and storing,
             forced=forced,
+            after_store_lie=next((k for k in AFTER_STORE_LIES if draws[k] and storing), None),
+            wire_lie=next((k for k in WIRE_LIES if draws[k]), None),
+            drip_interval_s=self.drip_interval_s,
+            silent_s=self.silent_s,
         )
 
     def _pop_forced(self, platform: str) -> str | None:

@@ -2,7 +2,8 @@
 
 parse the body (a real multipart parser) → pick the platform → draw faults → latency →
 HTTP 500 / drop before store / injected transient or rate-limit / forced error →
-the platform's handler → drop after store (only if something was stored).
+the platform's handler → drop after store or an after-store lie (only if something was
+stored) → the answer goes out, possibly dripped or never (the wire lies).
 
 A platform module supplies a :class:`SandboxPlatform` (its failure catalogue and how it
 renders a failure in its own envelope) and a handler ``async (Call) -> Response``.
@@ -16,6 +17,7 @@ Example
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
@@ -25,11 +27,18 @@ from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from imgkit.sandbox.drop import drop_connection
+from imgkit.sandbox.drop import (
+    DripBodyResponse,
+    drip_headers,
+    drop_connection,
+    nginx_page,
+    stay_silent,
+)
 from imgkit.sandbox.failures import Failure, PlatformFailure
+from imgkit.sandbox.faults import Decision
 from imgkit.sandbox.imageinfo import ImageFacts
 from imgkit.sandbox.state import RequestRecord, SandboxState
-from imgkit.sandbox.store import StoredImage
+from imgkit.sandbox.store import IMAGE_ROUTE, StoredImage
 
 MAX_BODY_PART = 64 * 1024 * 1024
 
@@ -63,6 +72,7 @@ class Call:
     platform: str = ""
     credential: str = ""
     stored: bool = False
+    stored_urls: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -90,6 +100,7 @@ class Call:
             self.platform, shop, target, upload.data, facts, replace=replace, key=key
         )
         self.stored = True
+        self.stored_urls.append(image.url(self.base_url))
         return image
 
     def param(self, name: str) -> str:
@@ -190,7 +201,7 @@ async def serve(call: Call, platform: SandboxPlatform, handler: Handler) -> Resp
         await asyncio.sleep(decision.latency_s)
     if decision.http_500:
         _count_fault(call, "http_500")
-        return platform.http_500()
+        return await _deliver(call, decision, platform.http_500())
     if decision.drop_before_store:
         _count_fault(call, "drop_before_store")
         await drop_connection(call.request)
@@ -215,7 +226,92 @@ async def serve(call: Call, platform: SandboxPlatform, handler: Handler) -> Resp
     if decision.drop_after_store and call.stored:
         _count_fault(call, "drop_after_store")
         await drop_connection(call.request)
-    return response
+        return response
+    if decision.after_store_lie is not None and call.stored:
+        lie = after_store_answer(
+            decision.after_store_lie, response, call.stored_urls, call.base_url
+        )
+        if lie is not None:
+            _count_fault(call, decision.after_store_lie)
+            response = lie
+    return await _deliver(call, decision, response)
+
+
+async def _deliver(call: Call, decision: Decision, response: Response) -> Response:
+    # The wire lies come after the handler: the image is stored, the client cannot know.
+    lie = decision.wire_lie
+    if lie is None:
+        return response
+    _count_fault(call, lie)
+    if lie == "silent":
+        return await stay_silent(call.request, decision.silent_s)
+    if lie == "drip_headers":
+        return await drip_headers(response, decision.drip_interval_s)
+    return DripBodyResponse(response, decision.drip_interval_s)
+
+
+LOGIN_PAGE = (
+    '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+    "<title>安全验证 / Security check</title></head>\n<body>\n"
+    "<h1>请登录后继续访问 / Please sign in to continue</h1>\n"
+    '<form method="post" action="/login"><input name="username">'
+    '<input name="password" type="password"><button>登录 / Sign in</button></form>\n'
+    "</body></html>\n"
+)
+
+
+def after_store_answer(
+    lie: str, response: Response, stored_urls: list[str], base_url: str
+) -> Response | None:
+    """What a lying gateway answers instead of ``response`` once the image is stored.
+
+    ``None`` when the lie cannot be told of this answer (no JSON to strip URLs from).
+
+    >>> real = JSONResponse({"id": 7, "url": "http://h/img/x.jpg"})
+    >>> after_store_answer("no_url_after_store", real, [], "http://h").body
+    b'{"id":7}'
+    >>> cut = after_store_answer("truncated_after_store", real, [], "http://h")
+    >>> cut.body, cut.headers["content-length"]
+    (b'{"id":7,"url":"ht', '17')
+    """
+    content_type = response.headers.get("content-type", "application/json")
+    body = bytes(response.body)
+    if lie == "gateway_504_after_store":
+        page = nginx_page(504, "Gateway Time-out")
+        return Response(page, status_code=504, media_type="text/html")
+    if lie == "html_after_store":
+        return Response(LOGIN_PAGE, media_type="text/html")
+    if lie == "empty_after_store":
+        return Response(b"", headers={"content-type": content_type})
+    if lie == "truncated_after_store":
+        return Response(body[: len(body) // 2], headers={"content-type": content_type})
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    stripped = strip_urls(document, stored_urls, f"{base_url.rstrip('/')}{IMAGE_ROUTE}/")
+    text = json.dumps(stripped, ensure_ascii=False, separators=(",", ":"))
+    return Response(text.encode(), headers={"content-type": content_type})
+
+
+def strip_urls(value: object, urls: list[str], prefix: str) -> object:
+    """``value`` without the members (and list items) that are image URLs.
+
+    >>> strip_urls({"id": 1, "pic": {"url": "http://h/img/a", "n": [1, "http://h/img/b"]}},
+    ...            [], "http://h/img/")
+    {'id': 1, 'pic': {'n': [1]}}
+    """
+
+    def is_url(item: object) -> bool:
+        return isinstance(item, str) and (
+            item.startswith(prefix) or any(url in item for url in urls)
+        )
+
+    if isinstance(value, dict):
+        return {k: strip_urls(v, urls, prefix) for k, v in value.items() if not is_url(v)}
+    if isinstance(value, list):
+        return [strip_urls(v, urls, prefix) for v in value if not is_url(v)]
+    return value
 
 
 def _count_fault(call: Call, name: str) -> None:

@@ -21,7 +21,14 @@ import httpx
 import uvicorn
 
 from imgkit.sandbox.app import create_app
-from imgkit.sandbox.drop import DroppingH11Protocol, asgi_transport
+from imgkit.sandbox.drop import (
+    DEFAULT_BODY_TIMEOUT_S,
+    DEFAULT_HEADER_TIMEOUT_S,
+    MAX_BODY_BYTES,
+    ServerLimits,
+    asgi_transport,
+    protocol_class,
+)
 from imgkit.sandbox.shops import sandbox_shops
 from imgkit.sandbox.state import SandboxState
 from imgkit.sandbox.world import World
@@ -39,6 +46,11 @@ class Sandbox:
 
     ``port=0`` picks a free port.  ``state`` is the live memory: set faults, read stats or
     reset from Python through it, or through the HTTP endpoints under ``/_sandbox/``.
+
+    Like a real gateway the server refuses request bodies over ``max_body_bytes`` with
+    HTTP 413, and closes connections whose request head has not arrived within
+    ``header_timeout_s`` of the connection (or of the first byte of a keep-alive request)
+    or whose body stalls for ``body_timeout_s``.
     """
 
     def __init__(
@@ -49,7 +61,15 @@ class Sandbox:
         state: SandboxState | None = None,
         world: World | None = None,
         log_level: str = "warning",
+        max_body_bytes: int = MAX_BODY_BYTES,
+        header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S,
+        body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
     ) -> None:
+        if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
+            raise ValueError(f"max_body_bytes must be a whole number, got {max_body_bytes!r}")
+        if max_body_bytes < 1 or not header_timeout_s > 0 or not body_timeout_s > 0:
+            raise ValueError("max_body_bytes and the timeouts must be positive")
+        self.limits = ServerLimits(max_body_bytes, float(header_timeout_s), float(body_timeout_s))
         self.state = state or SandboxState(world)
         self.app = create_app(self.state)
         self.host = host
@@ -84,7 +104,7 @@ class Sandbox:
     def _make_server(self) -> uvicorn.Server:
         config = uvicorn.Config(
             self.app,
-            http=DroppingH11Protocol,
+            http=protocol_class(self.limits),
             lifespan="off",
             log_level=self._log_level,
             access_log=False,

@@ -1,0 +1,451 @@
+"""Scrubbing: shop secrets never reach results, workbooks, the journal or the logs.
+
+A platform's answer is not always the platform speaking: a proxy that echoes the request
+it received puts the shop's session, access token, client secret or bearer token into the
+answer body, and imgkit copies unrecognised bodies into outcome messages.  A
+:class:`Scrubber` holds the secret strings of a run and replaces every occurrence of each
+one by :data:`MARK`, in whatever form it travelled:
+
+* raw;
+* URL-encoded, any quoting style (``quote``, ``quote_plus``, any set of safe characters,
+  upper or lower case hex, even double-encoded ``%25XX``), character by character, so a
+  partly encoded copy is found too;
+* JSON-escaped (``\\uXXXX`` with either case, surrogate pairs, ``\\/``, ``\\"``; escaped
+  once or several times, as JSON inside JSON is) and HTML-escaped (``&amp;``, ``&#x27;``);
+* base64, standard and URL-safe, padded or not, alone or inside a longer base64 string
+  (HTTP Basic's ``base64(id:secret)``): for each of the three byte alignments the run of
+  base64 characters that depends on the secret's bytes alone is matched.  The one or two
+  characters at either edge that mix secret bits with their neighbours' are left; they
+  hold at most 4 bits of the secret each.
+
+A text that *ends* with the first :data:`MIN_LENGTH` or more characters of a secret (in any
+of the forms above but base64) has that tail redacted too: an answer cut at 200 characters
+for the results may cut a secret in two, and its first half is still a leak.
+
+Values shorter than :data:`MIN_LENGTH` (6) characters are ignored, and so are empty ones:
+blanking every "1" or "test" would destroy ordinary text, and such a value is no secret
+worth the name.  All patterns of a scrubber are compiled into one regular expression, once
+(again only after :meth:`Scrubber.add`); a scrubber without secrets does no work at all.
+
+Logs.  :func:`register` adds secrets to one process-wide scrubber and, the first time,
+calls :func:`install_log_filter`, which wraps the logging record factory: every record
+created by the ``imgkit``, ``httpx``, ``httpcore`` and ``aiohttp`` loggers (and their
+children) has its message, arguments, traceback text and stack text scrubbed at creation,
+before any filter, handler or formatter sees it, whichever handlers the application set
+up.  (A filter on a logger would miss records from its child loggers; a filter on a
+handler would miss handlers added later.)  :class:`SecretFilter` scrubs records the same
+way for a handler of your own that also receives other loggers' records.
+
+Example
+-------
+>>> s = Scrubber(["SeCrEt-session-7f3a9c"])
+>>> s.text("GET /router/rest?session=SeCrEt-session-7f3a9c&v=2.0")
+'GET /router/rest?session=[redacted]&v=2.0'
+>>> s.text('{"msg": "U2VDckV0LXNlc3Npb24tN2YzYTlj"}')  # its base64
+'{"msg": "[redacted]"}'
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from imgkit.errors import UnknownPlatformError
+from imgkit.platforms import get_adapter
+from imgkit.secret import Secret
+
+if TYPE_CHECKING:
+    from imgkit.platforms.base import Outcome
+    from imgkit.shops import Shop
+
+MARK = "[redacted]"
+MIN_LENGTH = 6
+# The loggers whose records install_log_filter scrubs (and their children).
+LOGGERS = ("imgkit", "httpx", "httpcore", "aiohttp")
+_SAFE = str.maketrans("+/", "-_")  # standard base64 to URL-safe
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
+
+
+def _hex(byte: int) -> str:
+    """A byte's two hex digits as a case-insensitive pattern: ``[eE]4``."""
+    return "".join(f"[{d.lower()}{d.upper()}]" if d.isalpha() else d for d in f"{byte:02x}")
+
+
+def _json_escape(code: int) -> str:
+    """``\\uXXXX`` of one UTF-16 unit, any number of backslashes, either case."""
+    return r"\\+u" + _hex(code >> 8) + _hex(code & 0xFF)
+
+
+def _char(c: str) -> str:
+    """Every form one character of a secret may take in text, as a pattern."""
+    forms = [re.escape(c)]
+    # Percent-encoding of each UTF-8 byte; "%25" is an encoded "%" (double encoding).
+    forms.append("".join("%(?:25)?" + _hex(b) for b in c.encode("utf-8")))
+    code = ord(c)
+    if c == " ":
+        forms.append(r"\+")
+    if code > 0xFFFF:  # JSON writes it as a surrogate pair
+        high, low = divmod(code - 0x10000, 0x400)
+        forms.append(_json_escape(0xD800 + high) + _json_escape(0xDC00 + low))
+    else:
+        forms.append(_json_escape(code))
+    if c in '"\\/':
+        forms.append(r"\\+" + re.escape(c))
+    if c in _HTML or code > 0x7E:
+        forms.append(re.escape(_HTML.get(c, f"&#{code};")))
+        digits = "".join(f"[{d}{d.upper()}]" if d.isalpha() else d for d in f"{code:x}")
+        forms.append(f"&#[xX]0*{digits};")
+    return forms[0] if len(forms) == 1 else "(?:" + "|".join(forms) + ")"
+
+
+def _literal(value: str) -> str:
+    """A pattern matching ``value`` with each character in any of its forms."""
+    return "".join(_char(c) for c in value)
+
+
+def base64_cores(value: str) -> list[str]:
+    """The base64 runs that ``value``'s UTF-8 bytes produce at each of the 3 alignments.
+
+    At alignment ``k`` the secret follows ``k`` other bytes (mod 3); only the characters
+    whose 6 bits all come from the secret are kept.  URL-safe forms are not listed: they
+    differ only in ``-_`` for ``+/``.
+
+    >>> base64_cores("secret")
+    ['c2VjcmV0', 'NlY3Jld', 'zZWNyZX']
+    >>> [base64.b64encode(b).decode() for b in (b"id:secret", b":secret", b"x:secret")]
+    ['aWQ6c2VjcmV0', 'OnNlY3JldA==', 'eDpzZWNyZXQ=']
+    """
+    data = value.encode("utf-8")
+    cores = []
+    for k in range(3):
+        encoded = base64.b64encode(b"\0" * k + data + b"\0\0").decode("ascii")
+        first, end = -(-8 * k // 6), 8 * (k + len(data)) // 6
+        cores.append(encoded[first:end])
+    return cores
+
+
+class Scrubber:
+    """The secrets of a run, and the one compiled pattern that replaces them.
+
+    Secrets shorter than :data:`MIN_LENGTH` characters are ignored.  ``repr`` never shows
+    a secret.
+
+    >>> s = Scrubber(["hunter2-xyz", "abc"])
+    >>> s, len(s), s.text("pw hunter2-xyz, short abc")
+    (Scrubber(1 secret), 1, 'pw [redacted], short abc')
+    """
+
+    def __init__(self, secrets: Iterable[str | Secret] = ()) -> None:
+        self._secrets: set[str] = set()
+        self._compiled: _Compiled | None = None
+        self._lock = threading.Lock()
+        for value in secrets:
+            self.add(value)
+
+    def add(self, value: str | Secret | None) -> bool:
+        """Add a secret learned at run time (a fetched token); True when it is new.
+
+        Empty values and values under :data:`MIN_LENGTH` characters are ignored.
+
+        >>> s = Scrubber()
+        >>> s.add("tok-123456"), s.add("tok-123456"), s.add("12345"), s.add(None)
+        (True, False, False, False)
+        """
+        text = value.reveal() if isinstance(value, Secret) else value
+        if not text or len(text) < MIN_LENGTH:
+            return False
+        with self._lock:
+            if text in self._secrets:
+                return False
+            self._secrets.add(text)
+            self._compiled = None  # rebuilt on next use
+        return True
+
+    def __len__(self) -> int:
+        return len(self._secrets)
+
+    def __bool__(self) -> bool:
+        return bool(self._secrets)
+
+    def __repr__(self) -> str:
+        n = len(self._secrets)
+        return f"Scrubber({n} secret{'' if n == 1 else 's'})"
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, str) and value in self._secrets
+
+    @property
+    def pattern(self) -> re.Pattern[str] | None:
+        """The compiled pattern of every secret in every form (None without secrets).
+
+        Built once, and again only after :meth:`add` brought a new secret.
+
+        >>> s = Scrubber(["secret-1"])
+        >>> s.pattern is s.pattern
+        True
+        """
+        compiled = self._patterns()
+        return None if compiled is None else compiled.whole
+
+    def _patterns(self) -> _Compiled | None:
+        compiled = self._compiled
+        if compiled is None and self._secrets:
+            with self._lock:
+                if self._compiled is None:
+                    self._compiled = _compile(sorted(self._secrets, key=len, reverse=True))
+                compiled = self._compiled
+        return compiled
+
+    def text(self, s: str) -> str:
+        """``s`` with every secret, in any form, replaced by :data:`MARK`.
+
+        >>> s = Scrubber(["pa ss/wörd+1"])
+        >>> s.text("a=pa+ss%2Fw%C3%B6rd%2B1 b=pa%20ss/w%c3%b6rd%2b1 c=pa ss\\\\/w\\\\u00f6rd+1")
+        'a=[redacted] b=[redacted] c=[redacted]'
+        """
+        compiled = self._patterns() if s else None
+        if compiled is None:
+            return s
+        out = compiled.whole.sub(MARK, s)
+        # A cut-off secret can only be at the very end: look at the last few hundred
+        # characters only, so that long texts cost no more than short ones here.
+        head, tail = out[: -compiled.window], out[-compiled.window :]
+        return head + compiled.tail.sub(MARK, tail, count=1)
+
+    def value(self, obj: Any) -> Any:
+        """``obj`` with every string scrubbed, through dicts (keys too), lists and tuples.
+
+        Other values come back as they are (a :class:`imgkit.secret.Secret` never prints).
+
+        >>> Scrubber(["tok-123456"]).value({"echo": ["Bearer tok-123456", 7], "ok": True})
+        {'echo': ['Bearer [redacted]', 7], 'ok': True}
+        """
+        if not self._secrets:
+            return obj
+        if isinstance(obj, str):
+            return self.text(obj)
+        if isinstance(obj, Mapping):
+            return {self.value(k): self.value(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self.value(v) for v in obj]
+        if isinstance(obj, tuple):
+            return tuple(self.value(v) for v in obj)
+        return obj
+
+    def outcome(self, o: Outcome) -> Outcome:
+        """``o`` with its texts and ``raw`` scrubbed; ``o`` itself when nothing changed.
+
+        ``url``, ``image_id`` and ``pending_id`` are kept unless they hold a secret.
+
+        >>> from imgkit.platforms.base import Outcome
+        >>> echo = Outcome(ok=False, code="HTTP 502", message="session=secret-77",
+        ...                raw={"q": "secret-77"})
+        >>> clean = Scrubber(["secret-77"]).outcome(echo)
+        >>> clean.message, clean.raw, clean.code
+        ('session=[redacted]', {'q': '[redacted]'}, 'HTTP 502')
+        """
+        if not self._secrets:
+            return o
+        names = ("url", "image_id", "code", "sub_code", "message", "zh", "en", "pending_id")
+        changes: dict[str, Any] = {}
+        for name in names:
+            before = getattr(o, name)
+            after = self.text(before)
+            if after != before:
+                changes[name] = after
+        raw = self.value(dict(o.raw))
+        if raw != dict(o.raw):
+            changes["raw"] = raw
+        return dataclasses.replace(o, **changes) if changes else o
+
+
+class _Compiled(NamedTuple):
+    """A scrubber's patterns: every whole secret; a cut-off one at the end of a text."""
+
+    whole: re.Pattern[str]
+    tail: re.Pattern[str]
+    window: int  # how far from the end a cut-off secret can start, in characters
+
+
+def _prefixes(value: str) -> str:
+    """A pattern matching the first ``MIN_LENGTH`` or more characters of ``value``."""
+    pattern = ""
+    for c in reversed(value[MIN_LENGTH:]):
+        pattern = f"(?:{_char(c)}{pattern})?"
+    return _literal(value[:MIN_LENGTH]) + pattern
+
+
+def _compile(secrets: list[str]) -> _Compiled:
+    """One pattern: each secret's forms (longest secrets first), then its base64 runs;
+    and the pattern of a secret cut off at the end of a text."""
+    branches = [_literal(value) for value in secrets]
+    cores = {core for value in secrets for core in base64_cores(value)}
+    for core in sorted(cores, key=len, reverse=True):
+        branches.append(_literal(core))
+        url_safe = core.translate(_SAFE)
+        if url_safe != core:
+            branches.append(_literal(url_safe))
+    # Every branch starts with one of these characters: checking them first lets the
+    # search skip most positions of a long text in one step instead of trying each branch.
+    starts = {c for value in [*secrets, *cores] for c in (value[0], value[0].translate(_SAFE))}
+    first = "".join(sorted(re.escape(c) for c in starts | {"%", "\\", "&", "+"}))
+    whole = re.compile(f"(?=[{first}])(?:{'|'.join(branches)})")
+    tail = re.compile("(?:" + "|".join(_prefixes(value) for value in secrets) + r")\Z")
+    # The longest form of a character is its double-encoded UTF-8 (4 x "%25XX") or a
+    # doubly escaped surrogate pair; 24 characters per character is more than either.
+    return _Compiled(whole, tail, 24 * max(len(value) for value in secrets))
+
+
+def scrubber_for(shop: Shop) -> Scrubber:
+    """A scrubber of ``shop``'s secret fields: those its adapter declares secret, and any
+    field the shop keeps masked (:class:`imgkit.secret.Secret`).
+
+    >>> from imgkit.shops import make_shop
+    >>> shop = make_shop("tm", {"platform": "tmall_item", "app_key": "21000001",
+    ...                         "app_secret": "app-secret-1", "session": "session-1"})
+    >>> s = scrubber_for(shop)
+    >>> s, s.text("app_key=21000001&session=session-1")
+    (Scrubber(2 secrets), 'app_key=21000001&session=[redacted]')
+    """
+    try:
+        declared: frozenset[str] = get_adapter(shop.platform).credentials.secret
+    except UnknownPlatformError:
+        declared = frozenset()
+    masked = {name for name, value in shop.fields.items() if isinstance(value, Secret)}
+    return Scrubber(shop.get(name) for name in sorted(declared | masked))
+
+
+def scrubber_for_shops(shops: Iterable[Shop]) -> Scrubber:
+    """One scrubber of every secret of ``shops`` (a run's, which may hold many shops).
+
+    >>> from imgkit.shops import make_shop
+    >>> tm = make_shop("tm", {"platform": "tmall_item", "app_key": "21000001",
+    ...                       "app_secret": "app-secret-1", "session": "session-1"})
+    >>> scrubber_for_shops([tm]).text("session-1 app-secret-1")
+    '[redacted] [redacted]'
+    """
+    merged = Scrubber()
+    for shop in shops:
+        for secret in sorted(scrubber_for(shop)._secrets):
+            merged.add(secret)
+    return merged
+
+
+# --- logs -----------------------------------------------------------------------------------
+
+_REGISTRY = Scrubber()
+_INSTALLED: list[Callable[..., logging.LogRecord]] = []  # the factory we wrapped, once
+_INSTALL_LOCK = threading.Lock()
+
+
+def registry() -> Scrubber:
+    """The process-wide scrubber that :func:`register` fills and the logs use.
+
+    >>> isinstance(registry(), Scrubber)
+    True
+    """
+    return _REGISTRY
+
+
+def register(*values: str | Secret | Scrubber | None) -> None:
+    """Add secrets (or every secret of a scrubber) to the process-wide registry, and make
+    sure the log filter is installed (:func:`install_log_filter`).
+
+    >>> register("registered-secret-1")
+    >>> logging.getLogger("imgkit.example").makeRecord(
+    ...     "imgkit.example", logging.INFO, "", 0, "token %s", ("registered-secret-1",), None
+    ... ).getMessage()
+    'token [redacted]'
+    """
+    for value in values:
+        if isinstance(value, Scrubber):
+            for secret in sorted(value._secrets):
+                _REGISTRY.add(secret)
+        else:
+            _REGISTRY.add(value)
+    install_log_filter()
+
+
+def _ours(name: str) -> bool:
+    return any(name == root or name.startswith(root + ".") for root in LOGGERS)
+
+
+def scrub_record(record: logging.LogRecord, scrubber: Scrubber) -> None:
+    """Scrub ``record`` in place: its message (args merged in), traceback and stack text.
+
+    The exception object is dropped only when its text held a secret (the scrubbed text is
+    kept in ``exc_text``, which formatters print instead).
+
+    >>> record = logging.LogRecord("x", logging.INFO, "", 0, "a %s", ("secret-9",), None)
+    >>> scrub_record(record, Scrubber(["secret-9"]))
+    >>> record.getMessage(), record.args
+    ('a [redacted]', ())
+    """
+    if not scrubber:
+        return
+    try:
+        message = record.getMessage()
+    except (TypeError, ValueError):  # a bad format string: keep the parts, scrubbed
+        message = " ".join(str(part) for part in (record.msg, *(record.args or ())))
+    record.msg, record.args = scrubber.text(message), ()
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        clean = scrubber.text(record.exc_text)
+        if clean != record.exc_text:
+            record.exc_text, record.exc_info = clean, None
+    if record.stack_info:
+        record.stack_info = scrubber.text(record.stack_info)
+
+
+class SecretFilter(logging.Filter):
+    """A filter (for a handler) scrubbing every record with ``scrubber_getter()``'s
+    scrubber, the process-wide registry by default; it never drops a record.
+
+    >>> f = SecretFilter(lambda: Scrubber(["secret-42"]))
+    >>> record = logging.LogRecord("app", logging.INFO, "", 0, "%s", ("secret-42",), None)
+    >>> f.filter(record), record.getMessage()
+    (True, '[redacted]')
+    """
+
+    def __init__(self, scrubber_getter: Callable[[], Scrubber] = registry) -> None:
+        super().__init__()
+        self.scrubber_getter = scrubber_getter
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Scrub ``record`` in place; always True."""
+        scrub_record(record, self.scrubber_getter())
+        return True
+
+
+def install_log_filter() -> None:
+    """Scrub, at creation, every record of the :data:`LOGGERS` with the registry.
+
+    Idempotent: the record factory is wrapped once per process.
+
+    >>> install_log_filter(); install_log_filter()
+    >>> len(_INSTALLED)
+    1
+    """
+    with _INSTALL_LOCK:
+        if _INSTALLED:
+            return
+        previous = logging.getLogRecordFactory()
+        _INSTALLED.append(previous)
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            if _REGISTRY and _ours(record.name):
+                scrub_record(record, _REGISTRY)
+            return record
+
+        logging.setLogRecordFactory(factory)
+
+
+__all__ = ["LOGGERS", "MARK", "MIN_LENGTH", "Scrubber", "SecretFilter", "base64_cores"]
+__all__ += ["install_log_filter", "register", "registry", "scrub_record", "scrubber_for"]
