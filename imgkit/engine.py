@@ -472,6 +472,7 @@ async def _send(run: Run, row: Row) -> None:
             return
         if outcome.category is Category.AUDIT_PENDING and outcome.pending_id:
             record_outcome(run, row, outcome)
+            row.pending_id = outcome.pending_id  # stored: a deadline now leaves it pending
             outcome = await poll_audit(run, row, outcome)
         # A row the journal refused was in doubt already, and looked up before this attempt.
         if (
@@ -594,7 +595,9 @@ def _past_deadline(run: Run, row: Row) -> None:
     if row.index in run.results:
         return
     log.warning("row %s: past its deadline of %s s", row.index, run.row_deadline_s)
-    if row.on_wire:  # its journal entry stays ``sending``: the next run looks it up
+    if row.pending_id:  # stored and under audit: refresh() asks again later
+        outcome = Outcome.failure(_AUDIT_TIMEOUT, code="audit_pending", pending_id=row.pending_id)
+    elif row.on_wire:  # its journal entry stays ``sending``: the next run looks it up
         rule = CodeRule(Category.TIMEOUT, False, *_PAST_DEADLINE.split(" / ", 1))
         outcome = Outcome.failure(rule, code="row_deadline", maybe_stored=True)
     else:

@@ -33,6 +33,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shlex
@@ -179,9 +180,9 @@ def warn_if_exposed(
     path
         The shops file, as the user named it (the message repeats it in the command).
     tables
-        What the file holds.  A file whose every credential is an ``env:NAME`` or belongs
-        to a shop on this machine's loopback (the sandbox: the sample shops file's keys are
-        published) holds nothing to protect, and gets no warning.
+        What the file holds.  A file whose every credential is an ``env:NAME`` or one of
+        the sandbox's published credentials (the sample shops file's) holds nothing to
+        protect, and gets no warning.
     fd
         An open descriptor of it, if there is one (its mode is read without a second look
         up of the path).
@@ -235,12 +236,10 @@ def warn_if_exposed(
 
 
 def _holds_credential(table: object) -> bool:
-    """Whether a shop's table has a secret written in it, for a shop off this machine."""
+    """Whether a shop's table has a secret written in it that is not the sandbox's."""
     if not isinstance(table, Mapping):
         return False
-    host = urlsplit(str(table.get("base_url", ""))).hostname or ""
-    if host == "localhost" or host == "::1" or host.startswith("127."):
-        return False  # the sandbox, or a tunnel the user runs: its keys open nothing else
+    published = _sandbox_secrets()
     try:
         declared = get_adapter(resolve_platform(str(table.get("platform", "")))).credentials
         secret = declared.secret
@@ -250,9 +249,20 @@ def _holds_credential(table: object) -> bool:
         (key in secret or any(hint in key for hint in _SECRET_HINTS))
         and not (isinstance(value, str) and value.startswith("env:"))
         and bool(value)
+        and value not in published
         for key, value in table.items()
         if isinstance(key, str) and key not in _COMMON
     )
+
+
+@functools.cache
+def _sandbox_secrets() -> frozenset[str]:
+    """The sandbox's credentials (``sample_data/shops.toml``): published, so they protect
+    nothing and a file holding only them needs no warning."""
+    from imgkit.sandbox.shops import sandbox_shops  # the sandbox only when a file is exposed
+
+    tables = sandbox_shops("http://127.0.0.1").values()
+    return frozenset(value for table in tables for key, value in table.items() if key != "platform")
 
 
 def user_config_dir() -> Path:

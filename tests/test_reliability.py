@@ -239,3 +239,17 @@ def test_a_lie_about_a_row_without_a_look_up_leaves_it_in_doubt(
     again = run(frame, sandbox)
     assert again["status"].tolist() == ["in_doubt"]
     assert sandbox.stats()["total"]["stored"] == 1
+
+
+def test_a_row_past_its_deadline_under_audit_stays_pending(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Stored and under Douyin's audit when its deadline passes: pending, not failed."""
+    sandbox.state.set_faults({"audit_delay_s": 30})
+    first = run(batch("doudian", images(tmp_path, 1, seed=10)), sandbox, row_deadline_s=1.5)
+    assert first.loc[0, "status"] == "pending_audit", first[["status", "message"]]
+    assert first.loc[0, "image_id"]
+    assert sandbox.stats()["total"]["stored"] == 1
+    again = run(batch("doudian", images(tmp_path, 1, seed=10)), sandbox, audit_wait_s=0.2)
+    assert again.loc[0, "status"] == "pending_audit"  # polled, never uploaded again
+    assert sandbox.stats()["total"]["stored"] == 1

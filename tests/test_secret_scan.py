@@ -450,6 +450,7 @@ def _shops_file(tables: Mapping[str, Mapping[str, str]], path: Path) -> Path:
             f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in table.items()
         )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)  # it holds credentials, as a careful user's does
     return path
 
 
