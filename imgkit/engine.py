@@ -32,19 +32,21 @@ from typing import Any
 import httpx
 
 from imgkit.errors import Category, ImgkitError
+from imgkit.files import read_file
 from imgkit.journal import BEAT_S, Journal, JournalBusy, JournalError, Record, State
 from imgkit.pacing import PacerPool
 from imgkit.plan import Row
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import NOT_SENT, CodeRule, Job, Outcome
-from imgkit.probe import is_url, read_file, sniff_format
+from imgkit.probe import is_url, sniff_format
 from imgkit.progress import Progress
 from imgkit.results import CANCELLED, RowResult
 from imgkit.retry import RetryPolicy, stops_shop
 from imgkit.scrub import Scrubber, register
 from imgkit.settle import Verdict, look_up
 from imgkit.shops import Shop
-from imgkit.transport import Sender, fetch_source
+from imgkit.sources import fetch_source
+from imgkit.transport import Sender
 
 log = logging.getLogger("imgkit.engine")
 

@@ -8,10 +8,10 @@ chunks to IEND, the GIF trailer), so data appended after it (a phone's "motion p
 video) is not mistaken for damage.  Results are cached by (path, size, mtime), so probing
 the same files again costs one ``stat`` each.  Probing runs in a thread pool.
 
-Only regular files are read (a device, a pipe or a socket is ``not_regular_file``, and a
-pipe swapped in after the check cannot block the read), and only up to :data:`READ_CAP`
-(``file_too_large`` otherwise).  URL sources are downloaded under the rules of
-:mod:`imgkit.transport`: a total deadline, the same cap, redirects only within the host.
+Only regular files are read, and only up to :data:`imgkit.files.READ_CAP`
+(:mod:`imgkit.files`: ``not_regular_file``, ``file_too_large``).  URL sources are
+downloaded by :mod:`imgkit.sources`: a total deadline, the same cap, redirects only within
+the host.
 
 This is the client side's own sniffing, kept apart from the sandbox's so that the two
 cannot share a mistake.
@@ -37,7 +37,6 @@ import hashlib
 import io
 import os
 import re
-import stat
 import struct
 import threading
 import warnings
@@ -50,9 +49,8 @@ import httpx
 import pandas as pd
 from PIL import Image
 
-from imgkit.errors import Category, ImgkitError
-from imgkit.transport import FetchError, fetch_sync
-from imgkit.transport import fetch_source as fetch_source  # the engine's URL sources
+from imgkit.files import READ_CAP, Refused, read_capped, stat_or_refusal
+from imgkit.sources import FetchError, fetch_sync
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xd8\xff", "jpeg"),
@@ -82,9 +80,6 @@ T = TypeVar("T")
 # Pillow's own bomb threshold: more pixels than this is refused, not decoded.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 PROBE_COLUMNS = ("format", "bytes", "width", "height", "frames", "sha256", "probe_error")
-# Fitting may shrink a big original, so this is not any platform's limit: only what is
-# worth holding in memory to probe and hash.
-READ_CAP = 64 * 1024 * 1024
 # A URL source's whole download (all redirects, the whole body) during validation.
 DOWNLOAD_DEADLINE_S = 30.0
 # Probe problems, each also an issue code of validation.
@@ -343,25 +338,13 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _stat(path: str) -> os.stat_result | Probe:
-    """``os.stat`` of ``path``, or the probe saying why it cannot be read."""
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        return Probe(error="missing_file")
-    except (OSError, ValueError):  # no permission, a name too long, an embedded NUL byte
-        return Probe(error="unreadable_file")
-    return _refusal(info, READ_CAP) or info
+    """``os.stat`` of ``path``, or the probe saying why it is not read."""
+    info = stat_or_refusal(path, READ_CAP)
+    return _refused(info) if isinstance(info, Refused) else info
 
 
-def _refusal(info: os.stat_result, limit: int) -> Probe | None:
-    """Why a file with ``info`` is not read (a folder stays ``unreadable_file``)."""
-    if stat.S_ISDIR(info.st_mode):
-        return Probe(error="unreadable_file")
-    if not stat.S_ISREG(info.st_mode):
-        return Probe(error="not_regular_file")
-    if info.st_size > limit:
-        return Probe(bytes=info.st_size, error="file_too_large")
-    return None
+def _refused(refused: Refused) -> Probe:
+    return Probe(bytes=refused.size, error=refused.error)
 
 
 def _cached(path: str) -> tuple[Probe | None, tuple[str, int, int] | None]:
@@ -374,78 +357,10 @@ def _cached(path: str) -> tuple[Probe | None, tuple[str, int, int] | None]:
     return _CACHE.get(key), key
 
 
-# A FIFO swapped in after the stat must not block open(); regular files ignore the flag.
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-
-
-def _read_capped(path: str, limit: int) -> bytes | Probe:
-    """The bytes of the regular file ``path`` if it has at most ``limit``, else the probe
-    saying why not (``bytes`` of a too-large file from its size, never from reading it)."""
-    try:
-        fd = os.open(path, _OPEN_FLAGS)
-    except FileNotFoundError:
-        return Probe(error="missing_file")
-    except (OSError, ValueError):
-        return Probe(error="unreadable_file")
-    try:
-        with os.fdopen(fd, "rb") as fh:
-            refused = _refusal(os.fstat(fd), limit)
-            if refused is not None:
-                return refused
-            # One byte more than the size tells a file that grew since; past the limit it
-            # is not read any further.
-            data = fh.read(min(os.fstat(fd).st_size, limit) + 1)
-            if len(data) > limit:
-                return Probe(bytes=len(data), error="file_too_large")
-            if len(data) > os.fstat(fd).st_size:
-                data += fh.read(limit + 1 - len(data))
-                if len(data) > limit:
-                    return Probe(bytes=len(data), error="file_too_large")
-            return data
-    except OSError:  # e.g. EISDIR on read, an I/O error
-        return Probe(error="unreadable_file")
-
-
-_MESSAGES = {
-    "missing_file": ("no such file", "文件不存在"),
-    "unreadable_file": ("it cannot be read", "文件无法读取"),
-    "not_regular_file": ("not a regular file (a device, pipe or socket)", "不是普通文件"),
-}
-
-
-def read_file(path: str | os.PathLike[str], limit: int) -> bytes:
-    """The bytes of a regular file with at most ``limit`` bytes.
-
-    Never blocks on a pipe and never reads more than ``limit + 1`` bytes.  Raises
-    :class:`imgkit.errors.ImgkitError` with code ``unreadable_file`` (missing, no
-    permission, a folder, a bad name), ``not_regular_file`` or ``file_too_large``.
-
-    >>> try:
-    ...     read_file("/dev/zero", 10)
-    ... except ImgkitError as exc:
-    ...     print(exc.code)
-    not_regular_file
-    """
-    name = os.fspath(path)
-    got = _read_capped(name, limit)
-    if isinstance(got, bytes):
-        return got
-    if got.error == "file_too_large":
-        raise ImgkitError(
-            f"cannot read {name}: it has {got.bytes} bytes or more, over the limit of {limit} "
-            f"/ 无法读取文件 {name}:超过 {limit} 字节上限",
-            category=Category.TOO_LARGE,
-            code="file_too_large",
-        )
-    en, zh = _MESSAGES[got.error]
-    code = "unreadable_file" if got.error == "missing_file" else got.error
-    raise ImgkitError(f"cannot read {name}: {en} / 无法读取文件 {name}:{zh}", code=code)
-
-
 def _read_and_probe(path: str, key: tuple[str, int, int]) -> Probe:
-    data = _read_capped(path, READ_CAP)
-    if isinstance(data, Probe):
-        return data
+    data = read_capped(path, READ_CAP)
+    if isinstance(data, Refused):
+        return _refused(data)
     facts = probe_bytes(data)
     with _CACHE_LOCK:
         _CACHE[key] = facts
@@ -470,7 +385,7 @@ def download(
     """The bytes of ``url`` if it downloads whole (at most ``limit``) within
     ``deadline_s`` (default :data:`DOWNLOAD_DEADLINE_S`), else None.
 
-    The rules of :func:`imgkit.transport.fetch_sync` (redirects only within the host).
+    The rules of :func:`imgkit.sources.fetch_sync` (redirects only within the host).
     """
     try:
         return fetch_sync(client, url, limit, deadline_s=deadline_s or DOWNLOAD_DEADLINE_S)

@@ -73,8 +73,8 @@ PENDING_FIRST_S = 0.5
 PENDING_MAX_S = 5.0
 
 FOUND_MESSAGE = (
-    "请求未获应答,经查询确认图片已存储 / the request went unanswered; a look-up found "
-    "the image stored"
+    "请求未获可信的应答,经查询确认图片已存储 / no answer that could be trusted came back; "
+    "a look-up found the image stored"
 )
 
 

@@ -32,12 +32,14 @@ from typing import Any
 import httpx
 
 from imgkit.errors import Category, ImgkitError
+from imgkit.files import READ_CAP, read_file
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import NOT_SENT, UNREADABLE, Adapter, CodeRule, Job, Outcome
-from imgkit.probe import READ_CAP, read_file, sniff_format
+from imgkit.probe import sniff_format
 from imgkit.scrub import register, scrubber_for
 from imgkit.shops import Shop, Shops, load_shops
-from imgkit.transport import MAX_ANSWER_BYTES, FetchError, fetch_sync, send_sync, wire_of
+from imgkit.sources import FetchError, fetch_sync
+from imgkit.transport import MAX_ANSWER_BYTES, send_sync, wire_of
 
 # Sends a built request and returns the whole answer (see _wire).
 Send = Callable[[httpx.Request], httpx.Response]
@@ -110,7 +112,7 @@ def read_source(file: str | os.PathLike[str], adapter: Adapter) -> Job:
 
     Raises :class:`imgkit.errors.ImgkitError` for a file that is missing or unreadable
     (``unreadable_file``), not a regular file (``not_regular_file``) or over
-    :data:`imgkit.probe.READ_CAP` (``file_too_large``; below it the platform judges).
+    :data:`imgkit.files.READ_CAP` (``file_too_large``; below it the platform judges).
     """
     name = os.fspath(file)
     if name.startswith(("http://", "https://")):

@@ -24,16 +24,11 @@ from PIL import Image
 
 import imgkit
 from imgkit import ImgkitError, Sandbox
+from imgkit.files import READ_CAP, read_capped, read_file
 from imgkit.platforms.base import UNREADABLE
-from imgkit.probe import READ_CAP, probe_bytes, probe_file, probe_paths, read_file
-from imgkit.transport import (
-    AnswerTooLarge,
-    FetchError,
-    Sender,
-    fetch_source,
-    fetch_sync,
-    send_sync,
-)
+from imgkit.probe import probe_bytes, probe_file, probe_paths
+from imgkit.sources import FetchError, fetch_source, fetch_sync
+from imgkit.transport import AnswerTooLarge, Sender, send_sync
 
 MIB = 1024 * 1024
 # Everything here must end far sooner than this, even on a loaded 2-core machine.
@@ -361,11 +356,9 @@ def test_devices_and_pipes_are_not_read(tmp_path: Path) -> None:
 
 
 def test_a_pipe_swapped_in_after_the_check_cannot_block(tmp_path: Path) -> None:
-    from imgkit.probe import _read_capped
-
     fifo = tmp_path / "swapped.jpg"
     os.mkfifo(fifo)  # what _cached's stat saw was a file; the open finds a pipe
-    got = _within(BOUND_S, lambda: _read_capped(str(fifo), READ_CAP))
+    got = _within(BOUND_S, lambda: read_capped(str(fifo), READ_CAP))
     assert getattr(got, "error", None) == "not_regular_file"
 
 
