@@ -42,7 +42,7 @@ from imgkit.probe import is_url, sniff_format
 from imgkit.progress import Progress
 from imgkit.results import CANCELLED, RowResult
 from imgkit.retry import RetryPolicy, stops_shop
-from imgkit.scrub import Scrubber, register
+from imgkit.scrub import Scrubber, clip, register
 from imgkit.settle import Verdict, look_up
 from imgkit.shops import Shop
 from imgkit.sources import fetch_source
@@ -57,9 +57,10 @@ INLINE_READ_MAX = 256 * 1024
 # Before a look-up after an unanswered upload: a server still storing the first copy
 # should have finished, so that the look-up lists it.
 LOOKUP_SETTLE_S = 1.0
-# Before looking up a row an earlier run left in doubt, at least this long since it was
-# sent: that run may have been killed with the request on its way in.
-EARLIER_RUN_SETTLE_S = 5.0
+# The shortest and the longest a look-up's "not there" waits to be believed after the
+# request left (absent_after_s).
+ABSENT_AFTER_MIN_S = 3.0
+ABSENT_AFTER_MAX_S = 15.0
 
 _IN_DOUBT = CodeRule(
     Category.TIMEOUT,
@@ -247,6 +248,7 @@ async def _attempt(run: Run, row: Row) -> tuple[Outcome, bool]:
             )
         row.cleared = False
         row.on_wire = True
+        row.sent_at = time.time()
         try:
             # One buffer, so the multipart body leaves in one write instead of one per part.
             request.read()
@@ -308,12 +310,36 @@ def _needs_settling(row: Row, retry_safe: bool) -> bool:
     return has_lookup or not retry_safe
 
 
+def absent_after_s(run: Run) -> float:
+    """How long after its request left a look-up's "not there" is believed.
+
+    A platform may go on storing after the client gave up, and a gateway's 504 says only
+    that the gateway stopped waiting: the platform gets twice the time the client gives
+    every request (``timeout``), at least :data:`ABSENT_AFTER_MIN_S` and at most
+    :data:`ABSENT_AFTER_MAX_S` (so that a row never holds a worker for long).  A platform
+    slower than that, which then stores without answering, can still get a second copy.
+    """
+    window = min(max(2.0 * run.client.deadline_s, ABSENT_AFTER_MIN_S), ABSENT_AFTER_MAX_S)
+    return window + LOOKUP_SETTLE_S
+
+
 async def settle_row(run: Run, row: Row, wait_s: float = 0.0) -> Verdict:
     """Ask the platform whether ``row``'s unanswered upload was stored (:mod:`imgkit.settle`),
-    after ``wait_s`` when it has a look-up."""
+    after ``wait_s`` when it has a look-up; a "not there" heard before
+    :func:`absent_after_s` has passed since the request left is checked once more then."""
     if row.adapter.build_lookup_request(_bare_job(row), row.shop, now=time.time()) is None:
         return Verdict("unknown", reason=f"{row.adapter.key} has no look-up")
     await asyncio.sleep(wait_s)
+    verdict = await _look_up(run, row)
+    early = row.sent_at + absent_after_s(run) - time.time()
+    if verdict.state == "absent" and early > 0 and not run.stopping:
+        log.info("row %s: not there yet; looking again in %.1f s", row.index, early)
+        await asyncio.sleep(early)
+        verdict = await _look_up(run, row)
+    return verdict
+
+
+async def _look_up(run: Run, row: Row) -> Verdict:
     job = await _job(run, row)
     if isinstance(job, Outcome):
         return Verdict("unknown", reason=job.code)
@@ -412,11 +438,8 @@ async def _send(run: Run, row: Row) -> None:
     settling = bool(row.in_doubt_since) and _needs_settling(
         row, row.adapter.retry_safe(_bare_job(row))
     )
-    if settling:
-        # The run that sent it may have died a moment ago with its request still inside
-        # the platform: give the platform time to finish storing it before looking.
-        late = row.in_doubt_since + EARLIER_RUN_SETTLE_S - time.time()
-        await asyncio.sleep(max(0.0, min(late, EARLIER_RUN_SETTLE_S)))
+    if settling:  # sent by an earlier run, perhaps killed with the request on its way in
+        row.sent_at = row.in_doubt_since
     settle = row.in_doubt_since + row.adapter.retry_settle_s - time.time()
     if row.in_doubt_since and not settling and settle > 0:
         await asyncio.sleep(settle)
@@ -517,17 +540,9 @@ async def _send(run: Run, row: Row) -> None:
     _finish(run, row, RowResult.from_outcome(outcome, attempts, time.monotonic() - started))
 
 
-# A result's message is cut to this many characters (after scrubbing): enough for any
-# platform's words, short enough for a workbook cell and a person.
-MESSAGE_MAX = 600
-
-
 def _finish(run: Run, row: Row, result: RowResult) -> None:
     scrub = run.scrubber.text
-    message = scrub(result.message)
-    if len(message) > MESSAGE_MAX:
-        message = message[: MESSAGE_MAX - 1] + "…"
-    result.message, result.code = message, scrub(result.code)
+    result.message, result.code = clip(scrub(result.message)), scrub(result.code)
     result.url, result.image_id = scrub(result.url), scrub(result.image_id)
     run.results[row.index] = result
     if run.progress is not None:
@@ -599,7 +614,9 @@ def _past_deadline(run: Run, row: Row) -> None:
     log.warning("row %s: past its deadline of %s s", row.index, run.row_deadline_s)
     if row.pending_id:  # stored and under audit: refresh() asks again later
         outcome = Outcome.failure(_AUDIT_TIMEOUT, code="audit_pending", pending_id=row.pending_id)
-    elif row.on_wire:  # its journal entry stays ``sending``: the next run looks it up
+    elif row.on_wire or row.in_doubt_since or row.busy:
+        # Sent, now or by an earlier run, and not settled: its journal entry stays
+        # ``sending`` and the next run looks it up.
         rule = CodeRule(Category.TIMEOUT, False, *_PAST_DEADLINE.split(" / ", 1))
         outcome = Outcome.failure(rule, code="row_deadline", maybe_stored=True)
     else:
@@ -634,16 +651,15 @@ async def execute(run: Run, rows: list[Row], concurrency: int = 8, grace_s: floa
             except Exception as exc:  # one row's surprise must not lose the batch
                 log.exception("row %s failed unexpectedly", row.index)
                 words = "imgkit 内部错误 / imgkit internal error"
-                _finish(
-                    run,
-                    row,
-                    RowResult(
-                        "failed",
-                        category=str(Category.UNKNOWN),
-                        code=type(exc).__name__,
-                        message=f"{words}: {exc}",
-                    ),
+                # Sent (now or by an earlier run) and not settled: it may have been stored.
+                status = "in_doubt" if row.on_wire or row.in_doubt_since else "failed"
+                result = RowResult(
+                    status,
+                    category=str(Category.UNKNOWN),
+                    code=type(exc).__name__,
+                    message=f"{words}: {exc}",
                 )
+                _finish(run, row, result)
             finally:
                 scheduler.release(row)
 

@@ -80,6 +80,9 @@ class Row:
     on_wire: bool = False
     # Forced over a confirmed upload: its (url, image_id), kept if the re-send fails.
     stored_before: tuple[str, str] | None = None
+    # When its request last left (epoch seconds): a look-up's "not there" is believed only
+    # once the platform has had time to store it (engine.absent_after_s).
+    sent_at: float = 0.0
 
     @property
     def shop_name(self) -> str:

@@ -65,6 +65,10 @@ if TYPE_CHECKING:
 
 MARK = "[redacted]"
 MIN_LENGTH = 6
+# A message from an answer is cut to this many characters, always after scrubbing (a cut
+# first could split a secret where it is no longer recognisable): enough for any
+# platform's words, short enough for a workbook cell, the journal and a person.
+MESSAGE_MAX = 600
 # The loggers whose records install_log_filter scrubs (and their children).
 LOGGERS = ("imgkit", "httpx", "httpcore", "aiohttp")
 _SAFE = str.maketrans("+/", "-_")  # standard base64 to URL-safe
@@ -238,7 +242,8 @@ class Scrubber:
         return obj
 
     def outcome(self, o: Outcome) -> Outcome:
-        """``o`` with its texts and ``raw`` scrubbed; ``o`` itself when nothing changed.
+        """``o`` with its texts and ``raw`` scrubbed, its message then cut to
+        :data:`MESSAGE_MAX`; ``o`` itself when nothing changed.
 
         ``url``, ``image_id`` and ``pending_id`` are kept unless they hold a secret.
 
@@ -250,18 +255,30 @@ class Scrubber:
         ('session=[redacted]', {'q': '[redacted]'}, 'HTTP 502')
         """
         if not self._secrets:
-            return o
+            message = clip(o.message)
+            return o if message == o.message else dataclasses.replace(o, message=message)
         names = ("url", "image_id", "code", "sub_code", "message", "zh", "en", "pending_id")
         changes: dict[str, Any] = {}
         for name in names:
             before = getattr(o, name)
             after = self.text(before)
+            if name == "message":
+                after = clip(after)
             if after != before:
                 changes[name] = after
         raw = self.value(dict(o.raw))
         if raw != dict(o.raw):
             changes["raw"] = raw
         return dataclasses.replace(o, **changes) if changes else o
+
+
+def clip(text: str, limit: int = MESSAGE_MAX) -> str:
+    """``text`` cut to ``limit`` characters, marked with an ellipsis when cut.
+
+    >>> clip("x" * 700)[-3:], len(clip("x" * 700))
+    ('xx…', 600)
+    """
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class _Compiled(NamedTuple):

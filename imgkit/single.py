@@ -79,7 +79,7 @@ class TokenCache:
         answer = send(request)
         try:
             token, lifetime = adapter.parse_token_response(answer)
-        except (RecursionError, ValueError) as exc:  # json.loads on a hostile answer
+        except (RecursionError, ValueError, TypeError, OverflowError) as exc:  # hostile answer
             raise ImgkitError(f"unreadable token answer: {type(exc).__name__}") from exc
         expires = time.time() + max(lifetime - self.margin_s, 1.0)
         register(token)  # a bearer token is a secret: the logs never show it

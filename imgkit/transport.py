@@ -35,8 +35,11 @@ Example
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -335,6 +338,8 @@ def send_sync(
     """
     budget = 2.0 * timeout if deadline_s is None else deadline_s
     end = time.monotonic() + budget
+    streams: list[Any] = []  # the connection's network stream, once connected
+    sent = threading.Event()  # the request has started to leave
 
     def left() -> float:
         return max(min(timeout, end - time.monotonic()), 0.001)
@@ -344,8 +349,56 @@ def send_sync(
     def trace(event: str, info: dict[str, Any]) -> None:
         # httpcore reads these timeouts as each phase starts, after announcing the phase.
         timeouts["read"] = timeouts["write"] = left()
+        if event.endswith(("connect_tcp.complete", "start_tls.complete")):
+            streams.append(info.get("return_value"))
+        elif event.endswith("send_request_headers.started"):
+            sent.set()
 
     request.extensions = {**request.extensions, "timeout": timeouts, "trace": trace}
+    box: dict[str, Any] = {}
+
+    def exchange() -> None:
+        try:
+            limits = (end, budget, max_answer_bytes)
+            box["response"] = _exchange(wire, request, *limits, timeouts, left)
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    # httpcore applies the read timeout to each receive, so headers dripped a byte at a
+    # time would never end: the exchange runs in a thread the deadline can walk away from.
+    worker = threading.Thread(target=exchange, name="imgkit-send", daemon=True)
+    worker.start()
+    worker.join(budget + _GRACE_S)
+    if worker.is_alive():
+        for stream in streams:  # unblock the thread: its socket is shut
+            _shut(stream)
+        if not sent.is_set():
+            raise httpx.ConnectTimeout(f"not connected within {budget:g} s", request=request)
+        raise httpx.ReadTimeout(f"no whole answer within {budget:g} s", request=request)
+    if "error" in box:
+        raise box["error"]
+    response: httpx.Response = box["response"]
+    return response
+
+
+def _shut(stream: Any) -> None:
+    """Shut a network stream's socket so that a thread blocked reading it wakes up."""
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _exchange(
+    wire: httpx.BaseTransport,
+    request: httpx.Request,
+    end: float,
+    budget: float,
+    max_answer_bytes: int,
+    timeouts: dict[str, float],
+    left: Callable[[], float],
+) -> httpx.Response:
+    """The request sent and its answer read, under the cap and the deadline."""
     response = wire.handle_request(request)
     response.request = request
     try:

@@ -120,6 +120,28 @@ def test_token_response_and_refusal() -> None:
     assert "csecret" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"access_token": "t", "expires_in": [3600]},
+        {"access_token": "t", "expires_in": {"s": 1}},
+        {"access_token": "t", "expires_in": 10**400},
+        {"access_token": "t", "expires_in": "soon"},
+        {"access_token": "", "expires_in": 7200},
+    ],
+    ids=["list", "object", "huge", "text", "no-token"],
+)
+def test_a_garbled_token_answer_is_a_plain_error(data: dict[str, Any]) -> None:
+    with pytest.raises(ImgkitError) as info:
+        ADAPTER.parse_token_response(answer({"code": 0, "data": data}))
+    assert info.value.code == "bad_token_answer"
+
+
+def test_a_token_answer_without_its_lifetime_is_used_once() -> None:
+    body = {"code": 0, "data": {"access_token": "t"}}
+    assert ADAPTER.parse_token_response(answer(body)) == ("t", 0.0)
+
+
 def test_seed_success_sample() -> None:
     out = ADAPTER.parse_response(answer(SEED_SUCCESS))
     assert out.ok

@@ -507,3 +507,20 @@ def test_upload_one_refuses_a_source_redirected_elsewhere(
     assert (out.ok, out.code) == (False, "redirect_refused")
     assert "localhost" in out.message
     assert sandbox.state.request_log() == []  # nothing reached the platform
+
+
+def test_upload_one_is_cut_off_when_the_headers_drip(sandbox: Sandbox) -> None:
+    """httpcore restarts its read timeout on every byte of the headers: the deadline
+    must still hold (the exchange runs where the deadline can walk away from it)."""
+    sandbox.set_faults(drip_headers=1.0, drip_interval_s=0.2)  # ~40 s of headers
+    image = str(Path(__file__).resolve().parent.parent / "sample_data" / "images" / "mug.jpg")
+
+    def send() -> imgkit.Outcome:
+        return imgkit.upload_one(
+            "qianmi_shop", image, "18353/g1234", shops=sandbox.shops, timeout=1, deadline_s=2
+        )
+
+    out = _within(BOUND_S, send)
+    assert isinstance(out, imgkit.Outcome)
+    assert (out.ok, out.maybe_stored) == (False, True), out
+    assert sandbox.stats()["total"]["stored"] == 1  # it was stored: in doubt, not failed

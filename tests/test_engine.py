@@ -154,7 +154,9 @@ def test_dropped_connections_never_make_duplicates(
     sandbox.state.set_faults({"seed": 3, fault: 0.3})
     files = images(tmp_path, 15)
     frame = pd.concat([batch(p, files[n::5]) for n, p in enumerate(TARGETS)]).reset_index()
-    results = run(frame, sandbox)
+    # A 1 s timeout: a look-up's "not there" is believed 3 s after the send.
+    patient = RetryPolicy(base_delay=0.01, max_delay=0.05, max_total=60.0)
+    results = run(frame, sandbox, timeout=1.0, policy=patient)
     assert sandbox.stats()["total"]["duplicates"] == 0
     assert set(results["status"]) == {"uploaded"}, results[["status", "message"]]
     stored = sandbox.stats()["total"]["stored"]

@@ -216,7 +216,7 @@ class LoseFirstUpload(httpx.AsyncBaseTransport):
 
 
 def douyin_upload(
-    sandbox: Sandbox, tmp_path: Path, wire: LoseFirstUpload, **options: str
+    sandbox: Sandbox, tmp_path: Path, wire: LoseFirstUpload, timeout: float = 60.0, **options: str
 ) -> pd.Series:
     """Upload one image to Douyin's root folder through the engine; its one result row."""
     image = tmp_path / "lost.jpg"
@@ -224,7 +224,13 @@ def douyin_upload(
     row = {"platform": "doudian", "shop": "douyin_shop", "file": str(image), "target": "0"}
     frame = pd.DataFrame([row | options])
     results = imgkit.upload(
-        frame, shops=sandbox.shops, transport=wire, journal=False, progress=False, policy=FAST
+        frame,
+        shops=sandbox.shops,
+        transport=wire,
+        journal=False,
+        progress=False,
+        policy=FAST,
+        timeout=timeout,
     )
     out: pd.Series = results.iloc[0]
     return out
@@ -281,11 +287,13 @@ def test_a_drop_before_store_is_settled_absent_and_sent_again(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
     wire = LoseFirstUpload(sandbox, "drop_before_store")
-    row = douyin_upload(sandbox, tmp_path, wire)
+    # A 1 s timeout: "not there" is believed 3 s after the send (engine.absent_after_s).
+    row = douyin_upload(sandbox, tmp_path, wire, timeout=1.0)
     assert row["status"] == "uploaded", row["message"]
     assert FOUND not in row["message"]
     assert row["attempts"] == 2
-    assert (wire.count(UPLOAD_PATH), wire.count(SEARCH_PATH)) == (2, 1)
+    # Not there a second after; still not there once the platform had its time: re-sent.
+    assert (wire.count(UPLOAD_PATH), wire.count(SEARCH_PATH)) == (2, 2)
     stored_once(sandbox)
 
 

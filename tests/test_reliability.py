@@ -178,11 +178,15 @@ def test_a_gateway_5xx_is_looked_up_before_anything_is_sent_again(
     """The sandbox's ``http_500`` fails before the platform stores anything: the look-up
     proves the image absent, and only then is it sent again."""
     sandbox.state.set_faults({"seed": 3, "http_500": 0.5, "platforms": [platform]})
-    results = run(batch(platform, images(tmp_path, 4, seed=8)), sandbox)
+    # A 1 s timeout: each "not there" is believed 3 s after its send (absent_after_s).
+    # One row at a time: the seed then decides every request's fate, whatever the timing.
+    patient = RetryPolicy(max_attempts=10, base_delay=0.01, max_delay=0.05, max_total=120.0)
+    frame = batch(platform, images(tmp_path, 2, seed=8))
+    results = run(frame, sandbox, timeout=1.0, policy=patient, concurrency=1)
     assert set(results["status"]) == {"uploaded"}, results[["status", "message"]]
     stats = sandbox.stats()
     assert stats[platform]["faults"].get("http_500", 0) > 0
-    assert (stats["total"]["stored"], stats["total"]["duplicates"]) == (4, 0)
+    assert (stats["total"]["stored"], stats["total"]["duplicates"]) == (2, 0)
     served(sandbox, results)
 
 
@@ -253,3 +257,43 @@ def test_a_row_past_its_deadline_under_audit_stays_pending(
     again = run(batch("doudian", images(tmp_path, 1, seed=10)), sandbox, audit_wait_s=0.2)
     assert again.loc[0, "status"] == "pending_audit"  # polled, never uploaded again
     assert sandbox.stats()["total"]["stored"] == 1
+
+
+def test_a_row_in_doubt_from_an_earlier_run_past_its_deadline_stays_in_doubt(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Its deadline passing while the next run looks it up does not make it "never
+    sent": it was, by the earlier run."""
+    frame = batch("qianmi_sku", images(tmp_path, 1, seed=11))
+    sandbox.state.set_faults({"silent": 1.0, "silent_s": 30})  # stored, never answered
+    first = run(frame, sandbox, timeout=2, row_deadline_s=1)
+    assert first.loc[0, "status"] == "in_doubt", first[["status", "message"]]
+    # The look-up of the next run takes 2 s to be answered; the row may take 1 s.
+    sandbox.state.set_faults({"latency_ms": 2000})
+    second = run(frame, sandbox, timeout=5, row_deadline_s=1)
+    assert (second.loc[0, "status"], second.loc[0, "code"]) == ("in_doubt", "row_deadline")
+    wait_until_quiet(sandbox, 2)
+    sandbox.state.set_faults({})
+    third = run(frame, sandbox, timeout=2)
+    assert third.loc[0, "status"] == "uploaded", third[["status", "message"]]
+    assert third.loc[0, "message"].endswith(LOOKED_UP)
+    assert sandbox.stats()["total"]["stored"] == 1
+
+
+@pytest.mark.parametrize("platform", ["qianmi_sku", "taobao_picture"])
+def test_a_platform_that_stores_after_the_client_gave_up_gets_one_copy(
+    slow_sandbox: Sandbox, tmp_path: Path, platform: str
+) -> None:
+    """The first upload is served 2.5 s late (the handler stores then, the client gone
+    after its 1 s timeout); the look-up 1 s after that sees nothing yet.  A "not there"
+    is believed only 3 s (at least) after the request left: the second look-up finds the
+    copy, and nothing is sent again."""
+    sandbox = slow_sandbox
+    sandbox.state.set_faults({"force": [{"platform": platform, "delay_s": 2.5}]})
+    results = run(batch(platform, images(tmp_path, 1, seed=12)), sandbox, timeout=1.0)
+    wait_until_quiet(sandbox, 1)
+    stats = sandbox.stats()["total"]
+    assert (stats["stored"], stats["duplicates"]) == (1, 0), (stats, results["message"].tolist())
+    assert results.loc[0, "status"] == "uploaded", results[["status", "message"]]
+    assert results.loc[0, "message"].endswith(LOOKED_UP)
+    assert results.loc[0, "attempts"] == 1

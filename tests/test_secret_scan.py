@@ -511,3 +511,47 @@ def test_echo_server_examples() -> None:
     result = doctest.testmod(echo_server, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_a_secret_deep_in_an_echoed_page_never_reaches_the_journal(tmp_path: Path) -> None:
+    """A gateway's 403 page echoing HTTP Basic (client id and secret) around character
+    1000: the message is scrubbed before it is cut, so no piece of the secret survives in
+    the results or the journal file."""
+    import httpx
+
+    secret = "cs-Zq8vW3nR5tY7uI9oP1aS"
+    basic = base64.b64encode(f"cid:{secret}".encode()).decode()
+    lead = "<pre>Authorization: Basic "
+    # Placed so that a cut at 1,000 characters would keep all of it but its last 3.
+    page = "x" * (1000 - len(lead) - len(basic) + 3) + lead + basic + " (echo)</pre>"
+
+    def proxy(request: httpx.Request) -> httpx.Response:
+        if b"grant_type" in request.read():
+            body = {"code": 0, "data": {"access_token": "tok-0123456789", "expires_in": 7200}}
+            return httpx.Response(200, json=body)
+        return httpx.Response(403, text=page)
+
+    shops = {
+        "tb": {
+            "platform": "taobao_picture",
+            "base_url": "http://vv.test",
+            "shop_id": "1",
+            "client_id": "cid",
+            "client_secret": secret,
+        }
+    }
+    frame = pd.DataFrame({"platform": ["taobao_picture"], "shop": ["tb"], "file": [str(IMAGE)]})
+    journal = tmp_path / "journal.sqlite"
+    out = imgkit.upload(
+        frame.assign(target="0"),
+        shops=shops,
+        journal=journal,
+        progress=False,
+        transport=httpx.MockTransport(proxy),
+    )
+    assert (out.loc[0, "status"], out.loc[0, "code"]) == ("failed", "HTTP 403")
+    wal = Path(f"{journal}-wal")
+    stored = journal.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    for blob in (stored, frame_text(out).encode()):
+        assert not leaks(blob, {"tb.client_secret": secret})
+        assert basic[4:24].encode() not in blob  # nor the base64 of most of it

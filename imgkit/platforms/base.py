@@ -526,11 +526,12 @@ def details_missing(message: str, raw: Mapping[str, Any], image_id: str = "") ->
     )
 
 
-def _snippet(response: httpx.Response, limit: int = 1000) -> str:
+def _snippet(response: httpx.Response, limit: int = 64 * 1024) -> str:
     """The start of an unrecognised answer, as one line of text for the results.
 
-    Generous on purpose: the engine scrubs secrets an echoing server put there, then cuts
-    the message short; cutting first could split a secret where it cannot be recognised.
+    Generous on purpose: an echoing server may have put the shop's secrets there, and the
+    engine scrubs them before it cuts the message short (:func:`imgkit.scrub.clip`);
+    cutting first could split a secret where it is no longer recognisable.
     """
     head = response.content[: limit * 4].decode("utf-8", "replace")
     return " ".join(head.split())[:limit]

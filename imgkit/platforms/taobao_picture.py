@@ -36,6 +36,7 @@ from imgkit.platforms.base import (
     OptionSpec,
     Outcome,
     PixelRule,
+    as_int,
     bool_text,
     default_title,
     listed,
@@ -191,7 +192,17 @@ class TaobaoPictureAdapter(Adapter):
                 category=Category.AUTH,
                 code=text(body.get("code")),
             )
-        return text(data.get("access_token")), float(data.get("expires_in") or 0)
+        raw = data.get("expires_in")
+        lifetime = 0 if raw is None or raw == "" else as_int(raw)  # absent: ask every time
+        token = text(data.get("access_token"))
+        if not token or lifetime is None or not 0 <= lifetime < 10**9:
+            raise ImgkitError(
+                f"vv-tool's token answer has no usable access_token / expires_in: {data!r:.100} "
+                "/ vv-tool 令牌接口的回应缺少有效的 access_token 或 expires_in",
+                category=Category.UNKNOWN,
+                code="bad_token_answer",
+            )
+        return token, float(lifetime)
 
     # --- the upload ---------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 # Answers replaced once the handler has stored an image, in the order they win when several
@@ -74,11 +74,14 @@ class Decision:
 
 @dataclass(frozen=True)
 class ForcedError:
-    """Answer the next ``times`` requests of ``platform`` with the catalogued ``error``."""
+    """Answer the next ``times`` requests of ``platform`` with the catalogued ``error``,
+    and/or serve them ``delay_s`` late: the handler runs (and stores) after the delay,
+    whether or not the client is still waiting (a platform that stores late)."""
 
     platform: str
-    error: str
+    error: str = ""
     times: int = 1
+    delay_s: float = 0.0
 
 
 def is_number(value: object) -> bool:
@@ -124,12 +127,21 @@ def _forced(raw: Mapping[str, Any]) -> list[ForcedError]:
         raise FaultConfigError("'force' must be a list of {platform, error, times}")
     out = []
     for item in items:
-        if not isinstance(item, dict) or not {"platform", "error"} <= item.keys():
-            raise FaultConfigError(f"each 'force' entry needs 'platform' and 'error': {item!r}")
+        if (
+            not isinstance(item, dict)
+            or "platform" not in item
+            or not {"error", "delay_s"} & item.keys()
+            or not set(item) <= {"platform", "error", "times", "delay_s"}
+        ):
+            raise FaultConfigError(
+                f"each 'force' entry needs 'platform' and 'error' or 'delay_s' (and may have "
+                f"'times'): {item!r}"
+            )
         times = item.get("times", 1)
         if not isinstance(times, int) or isinstance(times, bool) or times < 1:
             raise FaultConfigError(f"'times' must be a positive integer: {item!r}")
-        out.append(ForcedError(str(item["platform"]), str(item["error"]), times))
+        delay = _seconds(item, "delay_s", 0.0)
+        out.append(ForcedError(str(item["platform"]), str(item.get("error", "")), times, delay))
     return out
 
 
@@ -194,20 +206,28 @@ class FaultPlan:
             latency_ms=[self.latency_s[0] * 1000, self.latency_s[1] * 1000],
             **{key: getattr(self, key) for key in SECONDS},
             platforms=sorted(self.platforms) if self.platforms is not None else None,
-            force=[vars(f) for f in self.forced],
+            force=[
+                {k: v for k, v in vars(f).items() if v or k in ("platform", "times")}
+                for f in self.forced
+            ],
         )
         return out
 
     def decide(self, platform: str, *, storing: bool = True) -> Decision:
         """Draw the faults for one request to ``platform``."""
-        forced = self._pop_forced(platform)
+        entry = self._pop_forced(platform)
+        forced = entry.error or None if entry is not None else None
+        late = entry.delay_s if entry is not None else 0.0
         if self.platforms is not None and platform not in self.platforms:
             return Decision(
-                forced=forced, drip_interval_s=self.drip_interval_s, silent_s=self.silent_s
+                latency_s=late,
+                forced=forced,
+                drip_interval_s=self.drip_interval_s,
+                silent_s=self.silent_s,
             )
         rng = self._rng
         low, high = self.latency_s
-        latency = rng.uniform(low, high) if high > 0 else 0.0
+        latency = late + (rng.uniform(low, high) if high > 0 else 0.0)
         # One draw per fault kind, always, so that a seed replays the same sequence.
         draws = {key: rng.random() < getattr(self, key) for key in PROBABILITIES}
         return Decision(
@@ -224,12 +244,12 @@ class FaultPlan:
             silent_s=self.silent_s,
         )
 
-    def _pop_forced(self, platform: str) -> str | None:
+    def _pop_forced(self, platform: str) -> ForcedError | None:
         for index, item in enumerate(self.forced):
             if item.platform == platform:
                 if item.times > 1:
-                    self.forced[index] = ForcedError(item.platform, item.error, item.times - 1)
+                    self.forced[index] = replace(item, times=item.times - 1)
                 else:
                     del self.forced[index]
-                return item.error
+                return item
         return None

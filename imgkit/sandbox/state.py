@@ -194,7 +194,7 @@ class SandboxState:
                     f"'force' names unknown platform {forced.platform!r}; "
                     f"known: {sorted(catalogues)}"
                 )
-            if forced.error not in catalogues[forced.platform]:
+            if forced.error and forced.error not in catalogues[forced.platform]:
                 raise FaultConfigError(
                     f"'force' names unknown error {forced.error!r} of {forced.platform}; "
                     f"known: {sorted(catalogues[forced.platform])}"
