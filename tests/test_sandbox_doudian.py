@@ -403,10 +403,8 @@ def test_url_upload_from_a_loopback_server(
 def test_url_off_loopback_is_refused_without_network_access(
     client: httpx.Client, sandbox: Sandbox, network_guard: list[object], url: str
 ) -> None:
-    started = time.monotonic()
     refused(upload(client, url=url), BIZ, "isv.business-failed:10010")
-    assert network_guard == []
-    assert time.monotonic() - started < 2.0
+    assert network_guard == []  # refused without trying: no connection was even attempted
     assert stats(sandbox)["stored"] == 0
 
 
