@@ -13,15 +13,18 @@ Example
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from imgkit import accessor as _accessor  # registers df.imgkit
 from imgkit.batch import read_batch
 from imgkit.errors import Category, ImgkitError, ShopConfigError, UnknownPlatformError
 from imgkit.fitting import fit
 from imgkit.history import history
+from imgkit.journal import Journal
 from imgkit.platforms import get_adapter, platform_keys, resolve_platform
 from imgkit.platforms.base import Outcome
 from imgkit.readback import read_results
-from imgkit.sandbox import Sandbox
+from imgkit.retry import RetryPolicy
 from imgkit.secret import Secret
 from imgkit.shops import Shop, Shops, load_shops
 from imgkit.single import upload_one
@@ -33,7 +36,9 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "Category",
     "ImgkitError",
+    "Journal",
     "Outcome",
+    "RetryPolicy",
     "Sandbox",
     "Secret",
     "Shop",
@@ -60,3 +65,16 @@ __all__ = [
     "verify_async",
 ]
 del _accessor
+
+if TYPE_CHECKING:
+    from imgkit.sandbox import Sandbox
+
+
+def __getattr__(name: str) -> Any:
+    # The sandbox (starlette, uvicorn) loads on first use: ``import imgkit`` stays light
+    # for a script that only validates or uploads to real platforms.
+    if name == "Sandbox":
+        from imgkit.sandbox import Sandbox
+
+        return Sandbox
+    raise AttributeError(f"module 'imgkit' has no attribute {name!r}")

@@ -23,6 +23,7 @@ Example
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import threading
@@ -256,6 +257,18 @@ def upload(
     ['planned']
     """
     return _run_sync(lambda: upload_async(batch, shops, **options))
+
+
+def _public_signature(function: Any) -> inspect.Signature:
+    """``function``'s signature without its private (underscore) parameters."""
+    signature = inspect.signature(function)
+    shown = [p for p in signature.parameters.values() if not p.name.startswith("_")]
+    return signature.replace(parameters=shown)
+
+
+# ``upload?`` in Jupyter and ``help(upload)`` list every option of upload_async, which
+# declares them once.
+upload.__dict__["__signature__"] = _public_signature(upload_async)
 
 
 def _inputs(results: pd.DataFrame) -> pd.DataFrame:

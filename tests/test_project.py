@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,8 @@ import pytest
 import imgkit
 import imgkit.sandbox
 from imgkit.docgen import generated
+from imgkit.journal import Journal
+from imgkit.retry import RetryPolicy
 from imgkit.sandbox import sandbox_shops
 from imgkit.sandbox.app import SANDBOX_PLATFORMS
 from imgkit.sandbox.docs import error_tables
@@ -159,3 +162,30 @@ def test_readme_quick_start_has_exactly_two_commands() -> None:
     assert commands == ["pip install -e . && imgkit demo", 'pip install -e ".[test]" && pytest']
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert commands[1] in ci.splitlines()
+
+
+def test_import_imgkit_does_not_load_the_sandbox() -> None:
+    """The sandbox (starlette, uvicorn) loads on first use of ``imgkit.Sandbox``."""
+    code = (
+        "import sys, imgkit\n"
+        "print(sorted(m for m in ('starlette', 'uvicorn', 'imgkit.sandbox') if m in sys.modules))\n"
+        "from imgkit import Sandbox\n"
+        "print(Sandbox.__name__, 'starlette' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.splitlines() == ["[]", "Sandbox True"], done.stdout + done.stderr
+
+
+def test_the_public_surface_shows_its_options() -> None:
+    """``imgkit.upload?`` in Jupyter lists upload's options (declared once, by
+    upload_async), never a private one; the types its parameters take are exported."""
+    parameters = inspect.signature(imgkit.upload).parameters
+    assert {"journal", "force", "concurrency", "policy", "timeout", "row_deadline_s"} <= set(
+        parameters
+    )
+    assert not [name for name in parameters if name.startswith("_")]
+    assert imgkit.RetryPolicy is RetryPolicy
+    assert imgkit.Journal is Journal
+    assert {"RetryPolicy", "Journal", "Sandbox", "verify"} <= set(imgkit.__all__)
