@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 
 from imgkit import __version__
@@ -54,17 +55,30 @@ def _sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def sample_batch() -> Path:
+    """The sample batch: the repository's ``sample_data/batch.csv`` in a checkout, the copy
+    the wheel carries (``imgkit.sample_data``) in an installed package.
+
+    >>> sample_batch().name, (sample_batch().parent / "images" / "mug.jpg").is_file()
+    ('batch.csv', True)
+    """
+    checkout = Path(__file__).resolve().parent.parent / "sample_data"
+    if (checkout / "batch.csv").is_file():
+        return checkout / "batch.csv"
+    # An installed wheel is unpacked on disk: its data files are real paths.
+    return Path(str(resources.files("imgkit.sample_data").joinpath("batch.csv")))
+
+
 def _demo(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from imgkit.results import summary
     from imgkit.uploads import upload
 
-    batch = Path(args.batch)
+    batch = Path(args.batch) if args.batch else sample_batch()
     if not batch.exists():
         print(
-            f"imgkit demo: no batch at {batch} (run it from the repository root, or pass "
-            f"--batch) / 找不到批次文件 {batch}",
+            f"imgkit demo: no batch at {batch} / 找不到批次文件 {batch}",
             file=sys.stderr,
         )
         return 2
@@ -195,10 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo",
         help="upload the sample batch to the embedded sandbox and write a results workbook",
-        description="Start the sandbox, upload sample_data/batch.csv to all five platforms "
+        description="Start the sandbox, upload the sample batch to all five platforms "
         "with progress bars, print a summary and write the results to Excel.",
     )
-    demo.add_argument("--batch", default="sample_data/batch.csv", help="the batch to upload")
+    demo.add_argument(
+        "--batch", default=None, help="the batch to upload (default: the sample batch)"
+    )
     demo.add_argument("--out", default="imgkit-demo-results.xlsx", help="results workbook")
     demo.set_defaults(run=_demo)
     journal = commands.add_parser(

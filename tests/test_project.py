@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 import imgkit
+import imgkit.cli
 import imgkit.sandbox
 from imgkit.docgen import generated
 from imgkit.journal import Journal
@@ -189,3 +190,24 @@ def test_the_public_surface_shows_its_options() -> None:
     assert imgkit.RetryPolicy is RetryPolicy
     assert imgkit.Journal is Journal
     assert {"RetryPolicy", "Journal", "Sandbox", "verify"} <= set(imgkit.__all__)
+
+
+def test_the_wheel_carries_every_sample_file() -> None:
+    """``imgkit demo`` after a plain ``pip install`` uploads the sample batch the wheel
+    carries: every file under sample_data/ must match the package-data patterns."""
+    with (ROOT / "pyproject.toml").open("rb") as fh:
+        setuptools = tomllib.load(fh)["tool"]["setuptools"]
+    assert setuptools["package-dir"]["imgkit.sample_data"] == "sample_data"
+    assert "imgkit.sample_data" in setuptools["packages"]
+    patterns = setuptools["package-data"]["imgkit.sample_data"]
+    folder = ROOT / "sample_data"
+    files = [p.relative_to(folder) for p in folder.rglob("*") if p.is_file()]
+    assert len(files) >= 10
+    missed = [f for f in files if not any(f.match(pattern) for pattern in patterns)]
+    assert not missed, f"not shipped in the wheel: {missed}"
+    assert imgkit.cli.sample_batch() == folder / "batch.csv"
+    # The package list is explicit (for the mapping above): no package may be left out.
+    found = {
+        ".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "imgkit").rglob("__init__.py")
+    }
+    assert found <= set(setuptools["packages"]), found - set(setuptools["packages"])
