@@ -53,10 +53,10 @@ from soak_lib import (
     make_shops,
     run_once,
     sandbox_process,
-    write_shops,
 )
 
 import imgkit
+from imgkit.shops import write_shops
 from imgkit.verify import verify_counts
 
 # Statuses nothing more will happen to, and the categories a ``failed`` row may not end

@@ -168,18 +168,6 @@ def make_shops(base_url: str, rate: float) -> dict[str, dict[str, Any]]:
     return {name: {**shop, "rate_per_s": rate} for name, shop in shops.items()}
 
 
-def write_shops(path: Path, shops: dict[str, dict[str, Any]]) -> Path:
-    """``shops`` as a TOML file (JSON strings and numbers are valid TOML values)."""
-    lines = []
-    for name, fields in shops.items():
-        lines.append(f"[{name}]")
-        lines.extend(f"{key} = {json.dumps(value)}" for key, value in fields.items())
-        lines.append("")
-    path.write_text("\n".join(lines), encoding="utf-8")
-    path.chmod(0o600)  # it holds (sandbox) credentials: imgkit warns when others may read it
-    return path
-
-
 # --- the sandbox in its own process -----------------------------------------------------------
 
 

@@ -22,18 +22,20 @@ import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from imgkit import __version__
 from imgkit.sandbox import DEFAULT_PORT, Sandbox, SandboxError
+from imgkit.shops import shops_toml
 
 
-def _shops_toml(shops: dict[str, dict[str, str]]) -> str:
-    lines = []
-    for name, fields in shops.items():
-        lines.append(f"[{name}]")
-        lines.extend(f'{key} = "{value}"' for key, value in fields.items())
-        lines.append("")
-    return "\n".join(lines)
+def _write_table(table: Any, out: Path, sheet: str) -> Path:
+    """``table`` (a DataFrame) written to ``out``: CSV by its suffix, else a workbook."""
+    if out.suffix.lower() == ".csv":
+        table.to_csv(out, index=False, encoding="utf-8-sig")  # BOM: Excel reads UTF-8
+    else:
+        table.to_excel(out, index=False, sheet_name=sheet)
+    return out
 
 
 def _sandbox(args: argparse.Namespace) -> int:
@@ -42,7 +44,7 @@ def _sandbox(args: argparse.Namespace) -> int:
         print(f"  control: {sandbox.base_url}/_sandbox/stats, /_sandbox/faults, /_sandbox/reset")
         if args.print_shops:
             print("\n# shops.toml for this sandbox (sandbox credentials, safe to share)\n")
-            print(_shops_toml(sandbox.shops))
+            print(shops_toml(sandbox.shops))
         print("Press Ctrl-C to stop.", flush=True)
 
     try:
@@ -121,11 +123,7 @@ def _journal(args: argparse.Namespace) -> int:
         print(f"imgkit journal: {exc}", file=sys.stderr)
         return 2
     if args.out:
-        out = Path(args.out)
-        if out.suffix.lower() == ".csv":
-            table.to_csv(out, index=False, encoding="utf-8-sig")  # BOM: Excel reads UTF-8
-        else:
-            table.to_excel(out, index=False, sheet_name="journal")
+        out = _write_table(table, Path(args.out), "journal")
         print(f"{len(table)} entries written to {out} / 已导出 {len(table)} 条记录")
         return 0
     print(f"journal: {path} ({len(table)} entries / 条记录)")
@@ -174,11 +172,7 @@ def _verify(args: argparse.Namespace) -> int:
             print()
             print(bad[columns].to_string(index=False))
     if args.out:
-        out = Path(args.out)
-        if out.suffix.lower() == ".csv":
-            checked.to_csv(out, index=False, encoding="utf-8-sig")  # BOM: Excel reads UTF-8
-        else:
-            checked.to_excel(out, index=False, sheet_name="results")
+        out = _write_table(checked, Path(args.out), "results")
         print(f"\nwritten to {out} / 已写入 {out}")
     return 0 if counts["not_verified"] == 0 else 1
 

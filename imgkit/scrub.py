@@ -10,8 +10,9 @@ one by :data:`MARK`, in whatever form it travelled:
 * URL-encoded, any quoting style (``quote``, ``quote_plus``, any set of safe characters,
   upper or lower case hex, even double-encoded ``%25XX``), character by character, so a
   partly encoded copy is found too;
-* JSON-escaped (``\\uXXXX`` with either case, surrogate pairs, ``\\/``, ``\\"``; escaped
-  once or several times, as JSON inside JSON is) and HTML-escaped (``&amp;``, ``&#x27;``);
+* JSON-escaped (``\\u00e9``-style escapes in either case, surrogate pairs, ``\\/``,
+  ``\\"``; escaped once or several times, as JSON inside JSON is) and HTML-escaped
+  (``&amp;``, ``&#x27;``);
 * base64, standard and URL-safe, padded or not, alone or inside a longer base64 string
   (HTTP Basic's ``base64(id:secret)``): for each of the three byte alignments the run of
   base64 characters that depends on the secret's bytes alone is matched.  The one or two
@@ -81,7 +82,8 @@ def _hex(byte: int) -> str:
 
 
 def _json_escape(code: int) -> str:
-    """``\\uXXXX`` of one UTF-16 unit, any number of backslashes, either case."""
+    """The ``\\u`` escape (four hex digits) of one UTF-16 unit, any number of backslashes,
+    either case."""
     return r"\\+u" + _hex(code >> 8) + _hex(code & 0xFF)
 
 

@@ -15,7 +15,6 @@ copy is worse than a question to the user).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import signal
 import sqlite3
@@ -35,6 +34,7 @@ import imgkit
 from imgkit import Sandbox
 from imgkit.journal import FILE_NAME, Journal, default_journal_path
 from imgkit.migrate import SUFFIX
+from imgkit.shops import write_shops
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 
@@ -84,18 +84,6 @@ def write_batch(path: Path, files: list[Path], platforms: list[str], **options: 
         row = {"platform": platform, "shop": shop, "file": str(file), "target": target}
         rows.append(row | (options if platform == "doudian" else {}))
     pd.DataFrame(rows).to_csv(path, index=False)
-    return path
-
-
-def write_shops(path: Path, shops: dict[str, dict[str, str]]) -> Path:
-    """``shops`` as TOML tables (JSON strings are TOML basic strings)."""
-    lines = []
-    for name, fields in shops.items():
-        lines.append(f"[{name}]")
-        lines.extend(f"{key} = {json.dumps(str(value))}" for key, value in fields.items())
-        lines.append("")
-    path.write_text("\n".join(lines), encoding="utf-8")
-    path.chmod(0o600)  # it holds credentials: readable by its owner only
     return path
 
 

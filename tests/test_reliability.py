@@ -15,20 +15,14 @@ from typing import Any
 import pandas as pd
 import pytest
 from PIL import Image
+from test_engine import TARGETS  # platform -> (shop, a target with room for these images)
 
 import imgkit
 from imgkit import Sandbox
 from imgkit.retry import RetryPolicy
+from imgkit.sandbox.faults import AFTER_STORE_LIES
 
 FAST = RetryPolicy(base_delay=0.01, max_delay=0.05, max_total=20.0)
-# platform -> (shop, target with room for the images these tests send)
-TARGETS = {
-    "taobao_picture": ("tb_picture_main", "0"),
-    "taobao_miniapp": ("miniapp_main", "3000000012345"),
-    "tmall_item": ("tmall_store", "1489161940"),
-    "doudian": ("douyin_shop", "0"),
-    "qianmi_sku": ("qianmi_shop", "18353/g1234"),
-}
 FULL_ITEM = "1489161933"  # a Tmall item of the sandbox that already has 5 images
 LOOKED_UP = "a look-up found the image stored"
 
@@ -191,14 +185,6 @@ def test_a_gateway_5xx_is_looked_up_before_anything_is_sent_again(
 
 
 # --- gateways that lie after the platform stored the image -----------------------------------
-
-AFTER_STORE_LIES = (
-    "gateway_504_after_store",
-    "html_after_store",
-    "empty_after_store",
-    "truncated_after_store",
-    "no_url_after_store",
-)
 
 
 @pytest.fixture

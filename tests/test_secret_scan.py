@@ -45,7 +45,7 @@ from PIL import Image
 import imgkit
 from imgkit.errors import ImgkitError
 from imgkit.retry import RetryPolicy
-from imgkit.shops import load_shops
+from imgkit.shops import load_shops, write_shops
 
 ROOT = Path(__file__).resolve().parent.parent
 TAG = "7f3a9c"
@@ -442,18 +442,6 @@ def _cli(args: list[str], home: Path, shops: Path, cwd: Path) -> str:
     return done.stdout + done.stderr
 
 
-def _shops_file(tables: Mapping[str, Mapping[str, str]], path: Path) -> Path:
-    lines = []
-    for name, table in tables.items():
-        lines.append(f"[{name}]")
-        lines.extend(
-            f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in table.items()
-        )
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    path.chmod(0o600)  # it holds credentials, as a careful user's does
-    return path
-
-
 def test_cli_output_and_exports_hide_secrets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -467,7 +455,7 @@ def test_cli_output_and_exports_hide_secrets(
     found = re.search(r"\{([a-z_,-]+)\}", usage)
     commands = set(found.group(1).split(",")) if found else set()
     with EchoServer("envelope", token=TOKEN) as echo:
-        shops = _shops_file(shop_tables(echo.base_url), tmp_path / "shops.toml")
+        shops = write_shops(tmp_path / "shops.toml", shop_tables(echo.base_url))
         batch = tmp_path / "batch.csv"
         _batch().to_csv(batch, index=False)
         outputs = {}

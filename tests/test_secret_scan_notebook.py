@@ -24,10 +24,11 @@ from test_secret_scan import (
     TARGETS,
     TOKEN,
     _batch,
-    _shops_file,
     leaks,
     shop_tables,
 )
+
+from imgkit.shops import write_shops
 
 __all__ = ["python3_kernel"]  # the fixture, used by name below
 
@@ -71,7 +72,7 @@ def test_an_executed_notebook_shows_no_secret(python3_kernel: str, tmp_path: Pat
     batch = tmp_path / "batch.csv"
     _batch().to_csv(batch, index=False)
     with EchoServer("envelope", token=TOKEN) as echo:
-        shops = _shops_file(shop_tables(echo.base_url), tmp_path / "shops.toml")  # mode 600
+        shops = write_shops(tmp_path / "shops.toml", shop_tables(echo.base_url))  # mode 600
         setup = (
             f"import os; os.environ['IMGKIT_HOME'] = {str(home)!r}\n"
             f"BATCH, SHOPS, IMAGE = {str(batch)!r}, {str(shops)!r}, {str(IMAGE)!r}\n"

@@ -24,6 +24,7 @@ from PIL import Image
 import imgkit
 from imgkit import Sandbox
 from imgkit.results import RESULT_COLUMNS
+from imgkit.shops import write_shops
 
 ROOT = Path(__file__).resolve().parent.parent
 ITEM = "1489161940"  # a Tmall item of the sandbox with room for images
@@ -39,17 +40,6 @@ def images(folder: Path, count: int, seed: int = 0) -> list[Path]:
         Image.new("RGB", (64, 48), colour).save(path, "JPEG", quality=90)
         files.append(path)
     return files
-
-
-def write_shops(path: Path, shops: dict[str, dict[str, str]]) -> Path:
-    lines = []
-    for name, fields in shops.items():
-        lines.append(f"[{name}]")
-        lines.extend(f"{key} = {json.dumps(str(value))}" for key, value in fields.items())
-        lines.append("")
-    path.write_text("\n".join(lines), encoding="utf-8")
-    path.chmod(0o600)  # it holds credentials: readable by its owner only
-    return path
 
 
 def copies(sandbox: Sandbox) -> Counter[str]:

@@ -16,6 +16,7 @@ from PIL import Image
 import imgkit
 from imgkit import Sandbox
 from imgkit.retry import RetryPolicy
+from imgkit.shops import write_shops
 
 ONCE = RetryPolicy(max_attempts=1)
 
@@ -38,16 +39,6 @@ def doudian(files: list[Path]) -> pd.DataFrame:
     )
 
 
-def shops_toml(sandbox: Sandbox, path: Path) -> Path:
-    lines = []
-    for name, fields in sandbox.shops.items():
-        lines.append(f"[{name}]")
-        lines.extend(f'{key} = "{value}"' for key, value in fields.items())
-    path.write_text("\n".join(lines), encoding="utf-8")
-    path.chmod(0o600)  # it holds credentials: readable by its owner only
-    return path
-
-
 CHILD = """
 import json, sys
 import imgkit
@@ -60,8 +51,9 @@ def test_ctrl_c_returns_partial_results_and_loses_nothing(sandbox: Sandbox, tmp_
     sandbox.state.set_faults({"latency_ms": [150, 150]})
     batch = tmp_path / "batch.csv"
     doudian(images(tmp_path, 30)).to_csv(batch, index=False)
+    shops = write_shops(tmp_path / "s.toml", sandbox.shops)
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(batch), str(shops_toml(sandbox, tmp_path / "s.toml"))],
+        [sys.executable, "-c", CHILD, str(batch), str(shops)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
