@@ -56,8 +56,8 @@ from soak_lib import (
 )
 
 import imgkit
-from imgkit.shops import write_shops
-from imgkit.verify import verify_counts
+from imgkit.intake.shops import write_shops
+from imgkit.report.verify import verify_counts
 
 # Statuses nothing more will happen to, and the categories a ``failed`` row may not end
 # with: "it may have been stored" or a passing trouble is no definite answer.

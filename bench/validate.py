@@ -33,7 +33,7 @@ import pandas as pd
 from PIL import Image
 
 import imgkit
-from imgkit.probe import clear_cache
+from imgkit.intake.probe import clear_cache
 from imgkit.sandbox import sandbox_shops
 
 PLATFORMS = [

@@ -15,22 +15,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from imgkit import accessor as _accessor  # registers df.imgkit
-from imgkit.batch import read_batch
+from imgkit.engine.journal import Journal
+from imgkit.engine.retry import RetryPolicy
+from imgkit.engine.single import upload_one
+from imgkit.engine.uploads import refresh, retry_failed, upload, upload_async
 from imgkit.errors import Category, ImgkitError, ShopConfigError, UnknownPlatformError
-from imgkit.fitting import fit
-from imgkit.history import history
-from imgkit.journal import Journal
+from imgkit.intake.batch import read_batch
+from imgkit.intake.fitting import fit
+from imgkit.intake.shops import Shop, Shops, load_shops
+from imgkit.intake.validation import issues_table, validate
 from imgkit.platforms import get_adapter, platform_keys, resolve_platform
 from imgkit.platforms.base import Outcome
-from imgkit.readback import read_results
-from imgkit.retry import RetryPolicy
+from imgkit.report.history import history
+from imgkit.report.readback import read_results
+from imgkit.report.verify import verify, verify_async
 from imgkit.secret import Secret
-from imgkit.shops import Shop, Shops, load_shops
-from imgkit.single import upload_one
-from imgkit.uploads import refresh, retry_failed, upload, upload_async
-from imgkit.validation import issues_table, validate
-from imgkit.verify import verify, verify_async
+from imgkit.shells import accessor as _accessor  # registers df.imgkit
 
 __version__ = "0.1.0.dev0"
 __all__ = [

@@ -1,5 +1,5 @@
 import sys
 
-from imgkit.cli import main
+from imgkit.shells.cli import main
 
 sys.exit(main())

@@ -15,8 +15,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from imgkit.intake.rules import rules_markdown
 from imgkit.platforms.docs import platforms_markdown
-from imgkit.rules import rules_markdown
 from imgkit.sandbox.docs import error_tables
 
 

@@ -63,7 +63,7 @@ def cache_dir() -> Path:
 def legacy_cache_journal() -> Path | None:
     """Where imgkit 0.1 kept the journal of batches that were not read from a file.
 
-    Read once to migrate what it confirmed (:mod:`imgkit.journal`); None under
+    Read once to migrate what it confirmed (:mod:`imgkit.engine.journal`); None under
     ``$IMGKIT_HOME``, which that version never used.
 
     >>> import os

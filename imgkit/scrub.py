@@ -61,8 +61,8 @@ from imgkit.platforms import get_adapter
 from imgkit.secret import Secret
 
 if TYPE_CHECKING:
+    from imgkit.intake.shops import Shop
     from imgkit.platforms.base import Outcome
-    from imgkit.shops import Shop
 
 MARK = "[redacted]"
 MIN_LENGTH = 6
@@ -324,7 +324,7 @@ def scrubber_for(shop: Shop) -> Scrubber:
     """A scrubber of ``shop``'s secret fields: those its adapter declares secret, and any
     field the shop keeps masked (:class:`imgkit.secret.Secret`).
 
-    >>> from imgkit.shops import make_shop
+    >>> from imgkit.intake.shops import make_shop
     >>> shop = make_shop("tm", {"platform": "tmall_item", "app_key": "21000001",
     ...                         "app_secret": "app-secret-1", "session": "session-1"})
     >>> s = scrubber_for(shop)
@@ -342,7 +342,7 @@ def scrubber_for(shop: Shop) -> Scrubber:
 def scrubber_for_shops(shops: Iterable[Shop]) -> Scrubber:
     """One scrubber of every secret of ``shops`` (a run's, which may hold many shops).
 
-    >>> from imgkit.shops import make_shop
+    >>> from imgkit.intake.shops import make_shop
     >>> tm = make_shop("tm", {"platform": "tmall_item", "app_key": "21000001",
     ...                       "app_secret": "app-secret-1", "session": "session-1"})
     >>> scrubber_for_shops([tm]).text("session-1 app-secret-1")

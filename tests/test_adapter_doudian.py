@@ -21,10 +21,10 @@ import httpx
 import pytest
 
 from imgkit.errors import Category, ImgkitError
+from imgkit.intake.shops import Shop, make_shop
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Job, Outcome
 from imgkit.platforms.doudian import CODES, DETAIL_PATH, DoudianAdapter, material_name, sign
-from imgkit.shops import Shop, make_shop
 
 ADAPTER = DoudianAdapter()
 NOW = 1700000000.0

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from imgkit.errors import Category, ImgkitError
+from imgkit.intake.shops import Shop, load_shops
 from imgkit.platforms import get_adapter, platform_keys
 from imgkit.platforms.base import (
     Adapter,
@@ -31,7 +32,6 @@ from imgkit.platforms.base import (
     paged_lookup,
     title_filter,
 )
-from imgkit.shops import Shop, load_shops
 
 BASE = "http://127.0.0.1:8765"
 NOW = 1704081600.0  # 2024-01-01 12:00:00 in GMT+8

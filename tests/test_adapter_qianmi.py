@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from imgkit.errors import Category, ImgkitError
+from imgkit.intake.shops import Shop, make_shop
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Job
 from imgkit.platforms.qianmi_sku import (
@@ -28,7 +29,6 @@ from imgkit.platforms.qianmi_sku import (
     sign,
     split_target,
 )
-from imgkit.shops import Shop, make_shop
 
 ADAPTER = QianmiSkuAdapter()
 SECRET = "testsecret"

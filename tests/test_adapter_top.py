@@ -24,13 +24,13 @@ import imgkit.platforms.taobao_miniapp as miniapp_module
 import imgkit.platforms.tmall_item as tmall_module
 import imgkit.platforms.top as top_module
 from imgkit.errors import Category, ShopConfigError
+from imgkit.intake.shops import Shop, load_shops
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Job, Outcome
 from imgkit.platforms.taobao_miniapp import TaobaoMiniappAdapter
 from imgkit.platforms.tmall_item import TmallItemAdapter
 from imgkit.platforms.top import TopAdapter, ban_seconds, response_key, sign, top_timestamp
 from imgkit.secret import Secret
-from imgkit.shops import Shop, load_shops
 
 TMALL = TmallItemAdapter()
 MINIAPP = TaobaoMiniappAdapter()

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from imgkit import Category, ImgkitError
-from imgkit.batch import (
+from imgkit.intake.batch import (
     HEADER_ALIASES,
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,

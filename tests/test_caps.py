@@ -24,11 +24,11 @@ from PIL import Image
 
 import imgkit
 from imgkit import ImgkitError, Sandbox
-from imgkit.files import READ_CAP, read_capped, read_file
+from imgkit.engine.transport import AnswerTooLarge, Sender, send_sync
+from imgkit.intake.files import READ_CAP, read_capped, read_file
+from imgkit.intake.probe import probe_bytes, probe_file, probe_paths
+from imgkit.intake.sources import FetchError, fetch_source, fetch_sync
 from imgkit.platforms.base import UNREADABLE
-from imgkit.probe import probe_bytes, probe_file, probe_paths
-from imgkit.sources import FetchError, fetch_source, fetch_sync
-from imgkit.transport import AnswerTooLarge, Sender, send_sync
 
 MIB = 1024 * 1024
 # Everything here must end far sooner than this, even on a loaded 2-core machine.
@@ -299,7 +299,7 @@ def test_validation_of_a_dripping_url_fails_within_its_deadline(
     monkeypatch: pytest.MonkeyPatch,
     sandbox: Sandbox,
 ) -> None:
-    monkeypatch.setattr("imgkit.probe.DOWNLOAD_DEADLINE_S", 1.0)
+    monkeypatch.setattr("imgkit.intake.probe.DOWNLOAD_DEADLINE_S", 1.0)
     url, _ = server(drip)
     began = time.monotonic()
     assert probe_paths([url + "/a.jpg"])["probe_error"].tolist() == ["download_failed"]

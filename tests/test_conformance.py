@@ -34,12 +34,12 @@ from PIL import Image
 
 import imgkit
 from imgkit import Category, ImgkitError, Sandbox, platform_keys
+from imgkit.engine.single import TokenCache
+from imgkit.intake.probe import sniff_format
+from imgkit.intake.shops import Shop, load_shops
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Adapter, Job, Outcome
-from imgkit.probe import sniff_format
 from imgkit.sandbox import AuditRule
-from imgkit.shops import Shop, load_shops
-from imgkit.single import TokenCache
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data" / "images" / "白色T恤.jpg"  # 600x800: fits every platform's rules

@@ -32,9 +32,9 @@ from PIL import Image
 
 import imgkit
 from imgkit import Sandbox
-from imgkit.journal import FILE_NAME, Journal, default_journal_path
-from imgkit.migrate import SUFFIX
-from imgkit.shops import write_shops
+from imgkit.engine.journal import FILE_NAME, Journal, default_journal_path
+from imgkit.engine.migrate import SUFFIX
+from imgkit.intake.shops import write_shops
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 

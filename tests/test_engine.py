@@ -14,7 +14,7 @@ from PIL import Image
 
 import imgkit
 from imgkit import Sandbox
-from imgkit.retry import RetryPolicy
+from imgkit.engine.retry import RetryPolicy
 from imgkit.sandbox import AuditRule, sandbox_shops
 
 ROOT = Path(__file__).resolve().parent.parent

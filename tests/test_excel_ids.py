@@ -11,7 +11,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from imgkit.batch import SCIENTIFIC_ID, looks_mangled, read_batch
+from imgkit.intake.batch import SCIENTIFIC_ID, looks_mangled, read_batch
 
 HEADER = ["platform", "shop", "file", "target", "replace_id"]
 INVENTED = "1657717355974340096"  # int(1.65771735597434e18): digits nobody typed

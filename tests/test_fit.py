@@ -1,8 +1,8 @@
 """Fitting images to platform limits, on real files made with Pillow.
 
-The core (:func:`imgkit.fitting.fit_image`) is tested on bytes against the adapters' own limits;
-the batch function (:func:`imgkit.fitting.fit`) end to end through :func:`imgkit.validate`, whose
-verdict on the fitted copies must be clean.
+The core (:func:`imgkit.intake.fitting.fit_image`) is tested on bytes against the adapters'
+own limits; the batch function (:func:`imgkit.intake.fitting.fit`) end to end through
+:func:`imgkit.validate`, whose verdict on the fitted copies must be clean.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from PIL import ExifTags, Image, ImageSequence
 
-from imgkit.fitting import (
+from imgkit.intake.fitting import (
     FIXABLE_ISSUES,
     QUALITY_MAX,
     QUALITY_MIN,
@@ -29,9 +29,9 @@ from imgkit.fitting import (
     fit_image,
     option_matches,
 )
+from imgkit.intake.probe import sniff_format
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Limits, PixelRule
-from imgkit.probe import sniff_format
 from imgkit.sandbox import sandbox_shops
 
 SHOPS = sandbox_shops("http://127.0.0.1:9")
@@ -146,7 +146,7 @@ def test_client_type_short_and_full_spellings() -> None:
 
 
 def test_fixable_codes_are_the_ones_validation_calls_fixable() -> None:
-    from imgkit.rules import FIXABLE
+    from imgkit.intake.rules import FIXABLE
 
     assert FIXABLE == FIXABLE_ISSUES
 
@@ -380,7 +380,7 @@ def test_oversized_jpeg_gets_the_highest_quality_that_fits() -> None:
 
 
 def test_quality_search_is_a_search(monkeypatch: pytest.MonkeyPatch) -> None:
-    import imgkit.fitting as fitting
+    import imgkit.intake.fitting as fitting
 
     qualities: list[int] = []
     save = fitting._save
@@ -628,7 +628,7 @@ def cases(tmp_path: Path) -> list[dict[str, str]]:
 
 
 def test_fit_makes_every_fixable_row_clean(tmp_path: Path, cases: list[dict[str, str]]) -> None:
-    from imgkit.validation import validate
+    from imgkit.intake.validation import validate
 
     batch = pd.DataFrame(cases).fillna("")
     before = validate(batch, SHOPS)

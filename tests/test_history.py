@@ -14,10 +14,10 @@ import pytest
 
 import imgkit
 from imgkit import Sandbox
-from imgkit.cli import main
-from imgkit.history import HISTORY_COLUMNS, history
-from imgkit.journal import Journal, Record, default_journal_path
+from imgkit.engine.journal import Journal, Record, default_journal_path
 from imgkit.platforms import get_adapter
+from imgkit.report.history import HISTORY_COLUMNS, history
+from imgkit.shells.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"

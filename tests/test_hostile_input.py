@@ -20,7 +20,7 @@ import pytest
 from hostile_corpus import BatchFile, batch_files, formatted_rows_workbook, image_sources
 
 import imgkit
-import imgkit.batch as batch_module
+import imgkit.intake.batch as batch_module
 from imgkit import ImgkitError, read_batch, read_results, validate
 from imgkit.sandbox import Sandbox
 

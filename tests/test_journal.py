@@ -24,11 +24,10 @@ from pathlib import Path
 
 import pytest
 
-import imgkit.journal as journal_module
+import imgkit.engine.journal as journal_module
 from imgkit import Secret, UnknownPlatformError
-from imgkit.destination import Destination, account_of, endpoint_of, legacy_key
-from imgkit.errors import Category, ShopConfigError
-from imgkit.journal import (
+from imgkit.engine.destination import Destination, account_of, endpoint_of, legacy_key
+from imgkit.engine.journal import (
     SCHEMA_VERSION,
     STALE_S,
     Journal,
@@ -38,9 +37,10 @@ from imgkit.journal import (
     State,
     default_journal_path,
 )
+from imgkit.errors import Category, ShopConfigError
+from imgkit.intake.shops import Shop, make_shop
 from imgkit.platforms import get_adapter
 from imgkit.sandbox import sandbox_shops
-from imgkit.shops import Shop, make_shop
 
 ROOT = Path(__file__).resolve().parent.parent
 SHA = "ab" * 32
@@ -63,7 +63,7 @@ RECORD = Record(
     {"is_major": "true"},
 )
 
-# imgkit 0.1's schema (git show <0.1>:imgkit/journal.py), to make real 0.1 files.
+# imgkit 0.1's schema (git show <0.1>:imgkit/engine/journal.py), to make real 0.1 files.
 OLD_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
     """CREATE TABLE IF NOT EXISTS entries (
@@ -120,7 +120,7 @@ def run(journal: Journal) -> str:
 
 
 class Clock:
-    """A stand-in for the ``time`` module inside :mod:`imgkit.journal`."""
+    """A stand-in for the ``time`` module inside :mod:`imgkit.engine.journal`."""
 
     def __init__(self) -> None:
         self.now = time.time()
@@ -527,14 +527,14 @@ def test_secrets_are_never_stored(tmp_path: Path) -> None:
 
 DEAD_RUN = """
 import sys
-from imgkit.journal import Journal
+from imgkit.engine.journal import Journal
 with Journal(sys.argv[1]) as journal:
     print(journal.start_run(), flush=True)
 """
 
 LIVE_RUN = """
 import sys
-from imgkit.journal import Journal
+from imgkit.engine.journal import Journal
 journal = Journal(sys.argv[1])
 print(journal.start_run(), flush=True)
 sys.stdin.readline()  # live until killed
@@ -906,7 +906,7 @@ def test_one_journal_per_user(imgkit_home: Path, monkeypatch: pytest.MonkeyPatch
 
 LOOP = """
 import sys
-from imgkit.journal import Journal, Record
+from imgkit.engine.journal import Journal, Record
 journal = Journal(sys.argv[1])
 run = journal.start_run()
 print("ready", flush=True)
@@ -923,7 +923,7 @@ while True:
 
 OPEN_TRANSACTION = """
 import sqlite3, sys, time
-from imgkit.journal import Journal, Record
+from imgkit.engine.journal import Journal, Record
 path = sys.argv[1]
 with Journal(path) as journal:
     run = journal.start_run()

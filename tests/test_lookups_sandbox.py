@@ -25,15 +25,15 @@ from test_conformance import encode, make_job, secret_values, send
 
 import imgkit
 from imgkit import Category, Sandbox
-from imgkit.pacing import PacerPool
+from imgkit.engine.pacing import PacerPool
+from imgkit.engine.retry import RetryPolicy
+from imgkit.engine.settle import Verdict, look_up
+from imgkit.engine.single import TokenCache
+from imgkit.engine.transport import AiohttpTransport, Sender
+from imgkit.intake.shops import Shop, load_shops
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Adapter, Job, Lookup, Outcome
-from imgkit.retry import RetryPolicy
 from imgkit.sandbox import AuditRule
-from imgkit.settle import Verdict, look_up
-from imgkit.shops import Shop, load_shops
-from imgkit.single import TokenCache
-from imgkit.transport import AiohttpTransport, Sender
 
 
 @dataclass(frozen=True)

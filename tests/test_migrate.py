@@ -19,9 +19,9 @@ import pytest
 
 import imgkit
 from imgkit import Sandbox
-from imgkit.destination import legacy_key
-from imgkit.journal import Journal, State, default_journal_path
-from imgkit.migrate import SUFFIX, stored_there
+from imgkit.engine.destination import legacy_key
+from imgkit.engine.journal import Journal, State, default_journal_path
+from imgkit.engine.migrate import SUFFIX, stored_there
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = ROOT / "sample_data" / "images" / "mug.jpg"
@@ -35,7 +35,7 @@ ROW = {
 }
 FOUND = "a look-up found the image stored"
 
-# imgkit 0.1's schema (imgkit/journal.py before schema 2).
+# imgkit 0.1's schema (imgkit/engine/journal.py before schema 2).
 OLD_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
     """CREATE TABLE IF NOT EXISTS entries (

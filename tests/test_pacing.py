@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from imgkit.pacing import AdaptivePacer, ConcurrencyCap, PacerPool
+from imgkit.engine.pacing import AdaptivePacer, ConcurrencyCap, PacerPool
 
 # Grants may come this much early through float rounding (the pacer's own tolerance).
 SLACK = 1e-6

@@ -14,11 +14,11 @@ from test_conformance import CASES, SECRET_HINTS, secret_values
 
 from imgkit import Sandbox, platform_keys
 from imgkit.errors import Category
+from imgkit.intake.shops import load_shops
 from imgkit.platforms import ALIASES, REGISTRY, get_adapter, resolve_platform
 from imgkit.platforms.base import Adapter, CodeTable, CredentialSpec, Limits
 from imgkit.sandbox import sandbox_shops
 from imgkit.sandbox.app import SANDBOX_PLATFORMS
-from imgkit.shops import load_shops
 
 ROOT = Path(__file__).resolve().parent.parent
 PLATFORMS_DOC = ROOT / "docs" / "platforms.md"

@@ -1,4 +1,4 @@
-"""``imgkit.progress.Progress``: bars, live counts, silence, and no stray warnings."""
+"""``imgkit.engine.progress.Progress``: bars, live counts, silence, and no stray warnings."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from imgkit.progress import Progress
+from imgkit.engine.progress import Progress
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -184,7 +184,7 @@ def test_no_warning_escapes() -> None:
 
 def test_import_in_a_jupyter_kernel_raises_no_warning() -> None:
     # tqdm.autonotebook warns (TqdmExperimentalWarning) when it picks widget bars in a
-    # kernel; imgkit.progress must import cleanly there even with every warning an error.
+    # kernel; imgkit.engine.progress must import cleanly there even with every warning an error.
     # A fresh interpreter that looks like a Jupyter kernel to tqdm, as nothing has imported
     # tqdm yet in it.
     script = textwrap.dedent(
@@ -199,11 +199,12 @@ def test_import_in_a_jupyter_kernel_raises_no_warning() -> None:
         sys.modules["ipykernel.zmqshell"] = types.ModuleType("ipykernel.zmqshell")
         assert "tqdm" not in sys.modules
 
-        import imgkit.progress
+        import imgkit.engine.progress
         from tqdm.notebook import tqdm_notebook
 
-        assert issubclass(imgkit.progress.tqdm, tqdm_notebook), imgkit.progress.tqdm.__mro__
-        with imgkit.progress.Progress({"doudian": 1}, enabled=False) as progress:
+        bar = imgkit.engine.progress.tqdm
+        assert issubclass(bar, tqdm_notebook), bar.__mro__
+        with imgkit.engine.progress.Progress({"doudian": 1}, enabled=False) as progress:
             progress.finished("doudian", "uploaded")
         print("ok")
         """

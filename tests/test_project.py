@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 import imgkit
-import imgkit.cli
 import imgkit.sandbox
+import imgkit.shells.cli
 from imgkit.docgen import generated
-from imgkit.journal import Journal
-from imgkit.retry import RetryPolicy
+from imgkit.engine.journal import Journal
+from imgkit.engine.retry import RetryPolicy
 from imgkit.sandbox import sandbox_shops
 from imgkit.sandbox.app import SANDBOX_PLATFORMS
 from imgkit.sandbox.docs import error_tables
@@ -205,7 +205,7 @@ def test_the_wheel_carries_every_sample_file() -> None:
     assert len(files) >= 10
     missed = [f for f in files if not any(f.match(pattern) for pattern in patterns)]
     assert not missed, f"not shipped in the wheel: {missed}"
-    assert imgkit.cli.sample_batch() == folder / "batch.csv"
+    assert imgkit.shells.cli.sample_batch() == folder / "batch.csv"
     # The package list is explicit (for the mapping above): no package may be left out.
     found = {
         ".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "imgkit").rglob("__init__.py")

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from imgkit import ImgkitError, read_batch, validate
-from imgkit.batch import read_batch_positions
+from imgkit.intake.batch import read_batch_positions
 from imgkit.sandbox import sandbox_shops
 
 SHOPS = sandbox_shops("http://127.0.0.1:9")  # nothing is sent: validation only

@@ -12,15 +12,15 @@ import pandas as pd
 import pytest
 
 from imgkit import ImgkitError
-from imgkit.batch import column_for, read_batch
-from imgkit.readback import (
+from imgkit.intake.batch import column_for, read_batch
+from imgkit.report.readback import (
     KNOWN_STATUSES,
     RESULT_HEADER_ALIASES,
     STATUS_WORDS,
     read_results,
     status_of,
 )
-from imgkit.results import RESULT_COLUMNS, STATUSES
+from imgkit.report.results import RESULT_COLUMNS, STATUSES
 
 LONG_ID = "1657717355974335419"
 TEXT_COLUMNS = ("status", "url", "image_id", "category", "code", "message", "sha256")

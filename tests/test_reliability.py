@@ -19,7 +19,7 @@ from test_engine import TARGETS  # platform -> (shop, a target with room for the
 
 import imgkit
 from imgkit import Sandbox
-from imgkit.retry import RetryPolicy
+from imgkit.engine.retry import RetryPolicy
 from imgkit.sandbox.faults import AFTER_STORE_LIES
 
 FAST = RetryPolicy(base_delay=0.01, max_delay=0.05, max_total=20.0)
@@ -190,7 +190,7 @@ def test_a_gateway_5xx_is_looked_up_before_anything_is_sent_again(
 @pytest.fixture
 def quick_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
     """The sandbox stores before it answers: no need to wait before looking up."""
-    monkeypatch.setattr("imgkit.engine.LOOKUP_SETTLE_S", 0.0)
+    monkeypatch.setattr("imgkit.engine.runner.LOOKUP_SETTLE_S", 0.0)
 
 
 @pytest.mark.parametrize("lie", AFTER_STORE_LIES)

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from imgkit.engine.retry import Decision, RetryPolicy, stops_shop
 from imgkit.errors import Category
 from imgkit.platforms.base import NO_ANSWER, Outcome
-from imgkit.retry import Decision, RetryPolicy, stops_shop
 
 RETRIED = {Category.RATE_LIMITED, Category.TRANSIENT, Category.TIMEOUT}
 CJK = re.compile(r"[\u4e00-\u9fff]")

@@ -14,10 +14,10 @@ import pytest
 
 import imgkit.scrub as scrub
 from imgkit.errors import Category
+from imgkit.intake.shops import make_shop
 from imgkit.platforms import get_adapter, platform_keys
 from imgkit.platforms.base import Outcome
 from imgkit.scrub import MARK, Scrubber, SecretFilter, register, scrubber_for
-from imgkit.shops import make_shop
 
 # Non-ASCII, '+', '/', '=', a space and a quote: every encoder has something to do.
 SECRET = 'SeCrEt-session-7f3a9c 密钥+/="x'
@@ -269,7 +269,7 @@ def test_scrubber_for_a_secret_looking_field_the_adapter_forgot() -> None:
 def test_logs_of_imgkit_and_httpx_are_scrubbed(caplog: pytest.LogCaptureFixture) -> None:
     register("log-secret-4f2e1d", Scrubber(["log-token-9a8b7c"]), None)
     caplog.set_level(logging.DEBUG)
-    logging.getLogger("imgkit.engine").info("row %s: %s", 3, "session=log-secret-4f2e1d")
+    logging.getLogger("imgkit.engine.runner").info("row %s: %s", 3, "session=log-secret-4f2e1d")
     logging.getLogger("httpx").info("HTTP Request: POST http://x/?t=%s", "log-token-9a8b7c")
     logging.getLogger("httpcore.http11").debug("send %r", b"log-token-9a8b7c")
     try:

@@ -43,9 +43,9 @@ from echo_server import SHAPES, EchoServer
 from PIL import Image
 
 import imgkit
+from imgkit.engine.retry import RetryPolicy
 from imgkit.errors import ImgkitError
-from imgkit.retry import RetryPolicy
-from imgkit.shops import load_shops, write_shops
+from imgkit.intake.shops import load_shops, write_shops
 
 ROOT = Path(__file__).resolve().parent.parent
 TAG = "7f3a9c"
@@ -274,8 +274,8 @@ def scenario(shape: str, home: Path) -> Run:
     patch = pytest.MonkeyPatch()
     # Unrecognised answers leave rows in doubt, and the engine looks them up (the echo
     # server answers the look-ups too): no settling pause and one try keep this fast.
-    patch.setattr("imgkit.engine.LOOKUP_SETTLE_S", 0.0, raising=False)
-    patch.setattr("imgkit.settle.LOOKUP_TRIES", 1, raising=False)
+    patch.setattr("imgkit.engine.runner.LOOKUP_SETTLE_S", 0.0, raising=False)
+    patch.setattr("imgkit.engine.settle.LOOKUP_TRIES", 1, raising=False)
     try:
         with EchoServer(server_shape, token=TOKEN, token_shape=token_shape) as echo:
             tables = shop_tables(echo.base_url)
@@ -448,8 +448,8 @@ def test_cli_output_and_exports_hide_secrets(
     """``imgkit upload`` / ``imgkit validate`` when the CLI has them, and ``imgkit journal``
     (printed and exported) after a run against the echo server."""
     home = tmp_path / "home"
-    monkeypatch.setattr("imgkit.engine.LOOKUP_SETTLE_S", 0.0, raising=False)
-    monkeypatch.setattr("imgkit.settle.LOOKUP_TRIES", 1, raising=False)
+    monkeypatch.setattr("imgkit.engine.runner.LOOKUP_SETTLE_S", 0.0, raising=False)
+    monkeypatch.setattr("imgkit.engine.settle.LOOKUP_TRIES", 1, raising=False)
     usage = _cli(["--help"], home, tmp_path / "none.toml", tmp_path)
     # The subcommands, from argparse's "{a,b,c}" (help texts mention "upload" too).
     found = re.search(r"\{([a-z_,-]+)\}", usage)

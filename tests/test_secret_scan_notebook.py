@@ -28,19 +28,19 @@ from test_secret_scan import (
     shop_tables,
 )
 
-from imgkit.shops import write_shops
+from imgkit.intake.shops import write_shops
 
 __all__ = ["python3_kernel"]  # the fixture, used by name below
 
 CELLS = [
     """\
 import logging, sys
-import imgkit, imgkit.engine, imgkit.settle
-from imgkit.retry import RetryPolicy
+import imgkit, imgkit.engine.runner, imgkit.engine.settle
+from imgkit.engine.retry import RetryPolicy
 logging.basicConfig(level=logging.DEBUG, stream=sys.stdout, force=True)
 # The echo answers every look-up with itself: one quick try is enough to leave rows in doubt.
-imgkit.engine.LOOKUP_SETTLE_S = 0.0
-imgkit.settle.LOOKUP_TRIES = 1
+imgkit.engine.runner.LOOKUP_SETTLE_S = 0.0
+imgkit.engine.settle.LOOKUP_TRIES = 1
 """,
     """\
 results = imgkit.upload(BATCH, SHOPS, policy=RetryPolicy(max_attempts=1), audit_wait_s=0.0,

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from imgkit import Secret, ShopConfigError, load_shops, validate
-from imgkit.shops import ShopsFileExposedWarning, default_shops_path, warn_if_exposed
+from imgkit.intake.shops import ShopsFileExposedWarning, default_shops_path, warn_if_exposed
 
 ROOT = Path(__file__).resolve().parent.parent
 TMALL = {"platform": "tmall_item", "app_key": "21000001", "app_secret": "s3cr3t", "session": "sess"}
@@ -177,7 +177,7 @@ def test_a_shops_file_others_may_read_is_warned_about_once(
     path = tmp_path / f"shops-{mode:o}.toml"
     path.write_text(REAL_SHOP)
     path.chmod(mode)
-    with caplog.at_level(logging.WARNING, logger="imgkit.shops"):
+    with caplog.at_level(logging.WARNING, logger="imgkit.intake.shops"):
         with pytest.warns(ShopsFileExposedWarning) as caught:
             load_shops(path, environ={})
         with warnings.catch_warnings():
@@ -191,7 +191,7 @@ def test_a_shops_file_others_may_read_is_warned_about_once(
         f"run `chmod 600 {path}` / 店铺配置文件可被本机其他用户读取,其中含有凭证:"
         f"请运行 chmod 600 {path}"
     )
-    assert [r.getMessage() for r in caplog.records if r.name == "imgkit.shops"] == [message]
+    assert [r.getMessage() for r in caplog.records if r.name == "imgkit.intake.shops"] == [message]
 
 
 @pytest.mark.skipif(os.name == "nt", reason="Windows permissions are not mode bits")

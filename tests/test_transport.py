@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from imgkit.engine.transport import AiohttpTransport, Sender
 from imgkit.platforms import get_adapter
-from imgkit.transport import AiohttpTransport, Sender
 
 Behaviour = Callable[[socket.socket, bytes], None]
 

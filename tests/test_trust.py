@@ -23,8 +23,8 @@ from PIL import Image
 
 import imgkit
 from imgkit import Sandbox
-from imgkit.results import RESULT_COLUMNS
-from imgkit.shops import write_shops
+from imgkit.intake.shops import write_shops
+from imgkit.report.results import RESULT_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
 ITEM = "1489161940"  # a Tmall item of the sandbox with room for images

@@ -10,7 +10,7 @@ import pytest
 
 import imgkit
 from imgkit import Category, ImgkitError, Sandbox
-from imgkit.single import TokenCache
+from imgkit.engine.single import TokenCache
 
 ROOT = Path(__file__).resolve().parent.parent
 MUG = ROOT / "sample_data" / "images" / "mug.jpg"

@@ -15,8 +15,8 @@ from PIL import Image
 
 import imgkit
 from imgkit import Sandbox
-from imgkit.retry import RetryPolicy
-from imgkit.shops import write_shops
+from imgkit.engine.retry import RetryPolicy
+from imgkit.intake.shops import write_shops
 
 ONCE = RetryPolicy(max_attempts=1)
 

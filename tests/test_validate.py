@@ -13,12 +13,12 @@ import pytest
 from PIL import Image
 
 import imgkit
-import imgkit.rules as rules
+import imgkit.intake.rules as rules
+from imgkit.intake.probe import clear_cache, probe_bytes
+from imgkit.intake.rules import RULES
+from imgkit.intake.validation import issues_table, validate
 from imgkit.platforms import platform_keys
-from imgkit.probe import clear_cache, probe_bytes
-from imgkit.rules import RULES
 from imgkit.sandbox import sandbox_shops
-from imgkit.validation import issues_table, validate
 
 SHOPS = sandbox_shops("http://127.0.0.1:9")
 TARGETS = {
@@ -433,7 +433,7 @@ def test_a_second_validate_reads_no_file(tmp_path: Path, monkeypatch: pytest.Mon
         calls.append(len(data))
         return probe_bytes(data)
 
-    monkeypatch.setattr("imgkit.probe.probe_bytes", counting)
+    monkeypatch.setattr("imgkit.intake.probe.probe_bytes", counting)
     check(*rows)
     assert calls == []
     Path(rows[0]["file"]).write_bytes(Path(rows[1]["file"]).read_bytes() + b"\x00")
@@ -442,7 +442,7 @@ def test_a_second_validate_reads_no_file(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_rules_are_vectorized() -> None:
-    import imgkit.validation as validation
+    import imgkit.intake.validation as validation
 
     for module in (rules, validation):
         source = inspect.getsource(module)

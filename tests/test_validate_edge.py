@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from imgkit.fitting import fit
-from imgkit.probe import PROBE_COLUMNS
-from imgkit.rules import RULES, Context
+from imgkit.intake.fitting import fit
+from imgkit.intake.probe import PROBE_COLUMNS
+from imgkit.intake.rules import RULES, Context
+from imgkit.intake.validation import issues_table, validate
 from imgkit.sandbox import sandbox_shops
-from imgkit.validation import issues_table, validate
 
 SHOPS = sandbox_shops("http://127.0.0.1:9")
 REQUIRED = ("platform", "shop", "file", "target")

@@ -1,4 +1,4 @@
-"""``imgkit.verify``: download each stored row's URL over real HTTP and judge what it serves."""
+"""``imgkit.verify``: download each stored row's URL over real HTTP, judge what it serves."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import pytest
 from PIL import Image
 
 import imgkit
-from imgkit.cli import main
+from imgkit.report.verify import verify, verify_async, verify_counts
 from imgkit.sandbox import Sandbox
-from imgkit.verify import verify, verify_async, verify_counts
+from imgkit.shells.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "sample_data" / "images"

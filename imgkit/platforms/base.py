@@ -44,7 +44,7 @@ import httpx
 from imgkit.errors import Category, ImgkitError
 
 if TYPE_CHECKING:
-    from imgkit.shops import Shop
+    from imgkit.intake.shops import Shop
 
 # --- declarations -------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ Generated from the adapters by `python -m imgkit.docgen`;
 do not edit by hand.
 
 Every platform is one module under `imgkit/platforms/` behind one interface
-(`imgkit/platforms/base.py`). A shop (see `imgkit/shops.py`) names its platform by key
+(`imgkit/platforms/base.py`). A shop (see `imgkit/intake/shops.py`) names its platform by key
 or by any alias below, and may set `base_url` (`scheme://host[:port]`) to point at the
 sandbox or a proxy; the adapter appends the platform's path. Any shop value may be
 `env:NAME` to read it from the environment. Secret fields never print.

@@ -51,7 +51,7 @@ from imgkit.platforms.base import (
 )
 
 if TYPE_CHECKING:
-    from imgkit.shops import Shop
+    from imgkit.intake.shops import Shop
 
 DETAIL_PATH = "/gateway/dd/material/querymaterialdetail"
 SEARCH_PATH = "/gateway/dd/material/searchMaterial"
@@ -180,7 +180,7 @@ def material_name(job: Job) -> str:
 class DoudianAdapter(Adapter):
     """Douyin shop material centre via fw199.
 
-    >>> from imgkit.shops import make_shop
+    >>> from imgkit.intake.shops import make_shop
     >>> shop = make_shop("dy", {"platform": "doudian", "appid": "a", "app_secret": "s",
     ...                         "seller_nick": "38173182"})
     >>> request = DoudianAdapter().build_request(
@@ -272,7 +272,7 @@ class DoudianAdapter(Adapter):
     def build_poll_request(self, pending_id: str, shop: Shop, *, now: float) -> httpx.Request:
         """The signed detail query (``material_id``) for a material still under audit.
 
-        >>> from imgkit.shops import make_shop
+        >>> from imgkit.intake.shops import make_shop
         >>> shop = make_shop("dy", {"platform": "doudian", "appid": "a", "app_secret": "s",
         ...                         "seller_nick": "1"})
         >>> DoudianAdapter().build_poll_request("744", shop, now=0).url.path
@@ -289,7 +289,7 @@ class DoudianAdapter(Adapter):
         Signed as the upload; filtered by the upload's ``material_name`` and ``folder_id``,
         first page of :data:`SEARCH_PAGE_SIZE`.  ``token`` is unused (fw199 signs instead).
 
-        >>> from imgkit.shops import make_shop
+        >>> from imgkit.intake.shops import make_shop
         >>> shop = make_shop("dy", {"platform": "doudian", "appid": "a", "app_secret": "s",
         ...                         "seller_nick": "1"})
         >>> request = DoudianAdapter().build_lookup_request(Job("0", "杯子.jpg"), shop, now=0)

@@ -53,7 +53,7 @@ from imgkit.platforms.base import (
 )
 
 if TYPE_CHECKING:
-    from imgkit.shops import Shop
+    from imgkit.intake.shops import Shop
 
 METHOD = "qianmi.cloudshop.sku.image.upload"
 LOOKUP_METHOD = "qianmi.cloudshop.sku.images.get"
@@ -208,7 +208,7 @@ def image_param(job: Job) -> str:
 class QianmiSkuAdapter(Adapter):
     """Qianmi cloud shop SKU images (``qianmi.cloudshop.sku.image.upload``).
 
-    >>> from imgkit.shops import make_shop
+    >>> from imgkit.intake.shops import make_shop
     >>> shop = make_shop("qm", {"platform": "qianmi_sku", "app_key": "1", "app_secret": "s",
     ...                         "access_token": "t"})
     >>> request = QianmiSkuAdapter().build_request(
@@ -279,7 +279,7 @@ class QianmiSkuAdapter(Adapter):
         Raises :class:`imgkit.errors.ImgkitError` (``invalid_input``) for a target that is
         not ``<num_iid>/<sku_id>``.
 
-        >>> from imgkit.shops import make_shop
+        >>> from imgkit.intake.shops import make_shop
         >>> shop = make_shop("qm", {"platform": "qianmi_sku", "app_key": "1",
         ...                         "app_secret": "s", "access_token": "t"})
         >>> request = QianmiSkuAdapter().build_lookup_request(Job("18353/g1234", "a.jpg"),

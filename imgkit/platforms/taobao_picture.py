@@ -46,7 +46,7 @@ from imgkit.platforms.base import (
 )
 
 if TYPE_CHECKING:
-    from imgkit.shops import Shop
+    from imgkit.intake.shops import Shop
 
 TOKEN_PATH = "/api/proxy/oauth/token"
 LOOKUP_PATH = "/tool/erps/tbpicture/get"
@@ -240,7 +240,7 @@ class TaobaoPictureAdapter(Adapter):
         ``title`` option, else ``image_input_title`` without its extension, cut to 50
         characters, a trailing "(n)" left out (:func:`imgkit.platforms.base.title_filter`).
 
-        >>> from imgkit.shops import make_shop
+        >>> from imgkit.intake.shops import make_shop
         >>> shop = make_shop("tb", {"platform": "taobao_picture", "shop_id": "111",
         ...                         "access_token": "tok"})
         >>> request = TaobaoPictureAdapter().build_lookup_request(

@@ -53,7 +53,7 @@ from imgkit.platforms.base import (
 )
 
 if TYPE_CHECKING:
-    from imgkit.shops import Shop
+    from imgkit.intake.shops import Shop
 
 DEFAULT_BASE_URL = "https://eco.taobao.com"
 PATH = "/router/rest"

@@ -45,16 +45,16 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
 
+from imgkit.engine.pacing import PacerPool
+from imgkit.engine.transport import AnswerTooLarge, Sender
+from imgkit.engine.uploads import _run_sync
 from imgkit.errors import UnknownPlatformError
-from imgkit.pacing import PacerPool
+from imgkit.intake.probe import is_url
+from imgkit.intake.validation import load_shops_lenient
 from imgkit.platforms import get_adapter, resolve_platform
-from imgkit.probe import is_url
-from imgkit.readback import read_results
-from imgkit.transport import AnswerTooLarge, Sender
-from imgkit.uploads import _run_sync
-from imgkit.validation import load_shops_lenient
+from imgkit.report.readback import read_results
 
-log = logging.getLogger("imgkit.verify")
+log = logging.getLogger("imgkit.report.verify")
 
 # Platforms whose image URLs may serve a re-encoded copy rather than the bytes sent: Douyin
 # serves audited material from its image CDN with no promise of the same bytes; the other

@@ -29,13 +29,13 @@ class ImgkitAccessor:
 
     def validate(self, shops: Any = None, **options: Any) -> pd.DataFrame:
         """Same as :func:`imgkit.validate` on this frame."""
-        from imgkit.validation import validate
+        from imgkit.intake.validation import validate
 
         return validate(self._frame, shops, **options)
 
     def upload(self, shops: Any = None, **options: Any) -> pd.DataFrame:
         """Same as :func:`imgkit.upload` on this frame."""
-        from imgkit.uploads import upload
+        from imgkit.engine.uploads import upload
 
         return upload(self._frame, shops, **options)
 
@@ -43,6 +43,6 @@ class ImgkitAccessor:
         self, out_dir: str | os.PathLike[str] | None = None, *, shops: Any = None
     ) -> pd.DataFrame:
         """Same as :func:`imgkit.fit` on this frame."""
-        from imgkit.fitting import fit
+        from imgkit.intake.fitting import fit
 
         return fit(self._frame, out_dir, shops=shops)

@@ -5,7 +5,7 @@ against the per-platform limits declared by the adapters (a limit is written onc
 returns the batch with ``ok``, ``issues`` (codes joined by ";"), ``message`` (Chinese and
 English, one line per issue), ``fixable`` and the probe facts ``format, bytes, width,
 height, frames, sha256``.  Bad rows become messages; nothing is raised for them.  The rule
-table (:data:`imgkit.rules.RULES`) says each code's severity and whether :func:`imgkit.fit`
+table (:data:`imgkit.intake.rules.RULES`) says each code's severity and whether :func:`imgkit.fit`
 repairs it.
 
 Example
@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from imgkit.batch import OPTIONAL_COLUMNS, _texts, read_batch_positions
 from imgkit.errors import ShopConfigError
-from imgkit.probe import PROBE_COLUMNS, Probe, probe_paths
-from imgkit.rules import FIXABLE, RULES, Context, shown, unprobeable
-from imgkit.shops import Shop, Shops, default_shops_path, make_shop, warn_if_exposed
+from imgkit.intake.batch import OPTIONAL_COLUMNS, _texts, read_batch_positions
+from imgkit.intake.probe import PROBE_COLUMNS, Probe, probe_paths
+from imgkit.intake.rules import FIXABLE, RULES, Context, shown, unprobeable
+from imgkit.intake.shops import Shop, Shops, default_shops_path, make_shop, warn_if_exposed
 
 RESULT_COLUMNS = ("platform_key", "ok", "issues", "message", "fixable", *PROBE_COLUMNS)
 REQUIRED = ("platform", "shop", "file", "target")

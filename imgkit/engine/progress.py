@@ -38,7 +38,7 @@ from typing import Any
 # imports it under ``-W error`` in a simulated kernel to keep that true.
 from tqdm.auto import tqdm
 
-from imgkit.results import STATUSES
+from imgkit.report.results import STATUSES
 
 __all__ = ["TOTAL", "Progress"]
 

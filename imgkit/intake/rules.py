@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 
 from imgkit.errors import UnknownPlatformError
+from imgkit.intake.probe import CLAIMED_FORMAT
+from imgkit.intake.shops import Shop
 from imgkit.platforms import get_adapter, platform_keys, resolve_platform
-from imgkit.probe import CLAIMED_FORMAT
-from imgkit.shops import Shop
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "y", "t", "是"})
 BOOL_WORDS = TRUE_WORDS | {"0", "false", "no", "n", "f", "否", ""}

@@ -17,7 +17,7 @@ Every exchange has a total deadline (connect + send + the whole answer: a server
 one byte a second cannot hold a row) and a cap on the answer (:data:`MAX_ANSWER_BYTES`; an
 answer over it is :class:`AnswerTooLarge`, a ``ReadError``: the request was sent).
 :func:`send_sync` applies the same rules to synchronous httpx transports;
-:mod:`imgkit.sources` downloads image URLs under them.
+:mod:`imgkit.intake.sources` downloads image URLs under them.
 
 Example
 -------

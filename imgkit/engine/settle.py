@@ -19,11 +19,11 @@ a listed image already matches, the look-up is asked again, 0.5 s later and doub
 Example
 -------
 >>> import asyncio, hashlib, httpx
->>> from imgkit.pacing import PacerPool
+>>> from imgkit.engine.pacing import PacerPool
 >>> from imgkit.platforms import get_adapter
 >>> from imgkit.platforms.base import Job
->>> from imgkit.shops import make_shop
->>> from imgkit.transport import AnswerTooLarge, Sender
+>>> from imgkit.intake.shops import make_shop
+>>> from imgkit.engine.transport import AnswerTooLarge, Sender
 >>> data = b"GIF89a-bytes"
 >>> def platform(request):  # a Tmall item listing one image with those bytes
 ...     if request.url.path == "/img/7.gif":
@@ -53,13 +53,13 @@ from dataclasses import dataclass
 
 import httpx
 
+from imgkit.engine.pacing import PacerPool
+from imgkit.engine.transport import AnswerTooLarge, Sender
 from imgkit.errors import Category
-from imgkit.pacing import PacerPool
+from imgkit.intake.shops import Shop
 from imgkit.platforms.base import Adapter, Job, Lookup, Outcome
-from imgkit.shops import Shop
-from imgkit.transport import AnswerTooLarge, Sender
 
-log = logging.getLogger("imgkit.settle")
+log = logging.getLogger("imgkit.engine.settle")
 
 # Look-ups that fail for a retryable reason (rate limited, busy, a dropped connection) are
 # tried this often, 0.2 s apart and doubling up to 1 s: a failed look-up leaves the row in

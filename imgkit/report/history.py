@@ -15,7 +15,7 @@ Example
 -------
 >>> import tempfile
 >>> from pathlib import Path
->>> from imgkit.journal import Journal, Record
+>>> from imgkit.engine.journal import Journal, Record
 >>> with tempfile.TemporaryDirectory() as tmp:
 ...     with Journal(Path(tmp) / "j.sqlite") as journal:
 ...         journal.begin("k", Record("tmall_item", "tmall_store", "1001", "ab" * 32))
@@ -36,8 +36,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from imgkit.engine.journal import Journal, State
 from imgkit.errors import ImgkitError
-from imgkit.journal import Journal, State
 from imgkit.platforms import resolve_platform
 
 HISTORY_COLUMNS = (
@@ -116,7 +116,7 @@ def history(
         Only these platforms (keys or aliases), shop names, or journal states (``done``,
         ``pending``, ``failed``, ``sending``).
     journal
-        The journal (default: the user's, :func:`imgkit.journal.default_journal_path`).
+        The journal (default: the user's, :func:`imgkit.engine.journal.default_journal_path`).
     """
     now = time.time()
     opened = journal if isinstance(journal, Journal) else Journal(journal)

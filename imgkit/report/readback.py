@@ -1,6 +1,6 @@
 """Reading a results table back, exactly, so that a person can fix rows and send it again.
 
-A results frame (:mod:`imgkit.results`) saved with ``to_excel`` or ``to_csv`` comes back
+A results frame (:mod:`imgkit.report.results`) saved with ``to_excel`` or ``to_csv`` comes back
 from Excel or pandas with its types lost: booleans as ``TRUE``, counts as floats, the index
 as a column called ``Unnamed: 0``.  :func:`read_results` reads the cells exactly as
 :func:`imgkit.read_batch` does (ids stay text, headers in Chinese or English) and gives each
@@ -38,7 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from imgkit.batch import (
+from imgkit.errors import ImgkitError
+from imgkit.intake.batch import (
     HEADERS_ATTR,
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
@@ -49,8 +50,7 @@ from imgkit.batch import (
     read_batch,
     read_batch_positions,
 )
-from imgkit.errors import ImgkitError
-from imgkit.results import RESULT_COLUMNS, STATUSES
+from imgkit.report.results import RESULT_COLUMNS, STATUSES
 
 # Every status a results table may hold; a newer one in results.STATUSES joins the end.
 KNOWN_STATUSES: tuple[str, ...] = tuple(

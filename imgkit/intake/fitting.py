@@ -57,10 +57,10 @@ import pandas as pd
 from PIL import ExifTags, Image, ImageCms, ImageOps, ImageSequence, UnidentifiedImageError
 
 from imgkit.errors import UnknownPlatformError
+from imgkit.intake.probe import sniff_format
 from imgkit.paths import cache_dir
 from imgkit.platforms import get_adapter, resolve_platform
 from imgkit.platforms.base import Limits, PixelRule, bool_text
-from imgkit.probe import sniff_format
 
 # Issue codes of validation that fit repairs.
 FIXABLE_ISSUES = frozenset({"format_refused", "too_large", "bad_dimensions", "bad_ratio"})
@@ -692,7 +692,7 @@ def fit(
     >>> out.loc[0, "source_file"] == f"{tmp}/blue.webp"
     True
     """
-    from imgkit.validation import RESULT_COLUMNS, validate
+    from imgkit.intake.validation import RESULT_COLUMNS, validate
 
     checked = validate(batch, shops, workers=workers)
     folder = Path(out_dir) if out_dir is not None else default_out_dir()

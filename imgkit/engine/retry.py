@@ -14,7 +14,7 @@ a :class:`Decision`.  It retries only what can succeed later and cannot do harm:
   own ``retry_after``; it gives up after ``max_attempts`` attempts or when the next try
   would end past ``max_total`` seconds.
 
-The pacing of all requests to a platform account is :mod:`imgkit.pacing`'s job; this module
+The pacing of all requests to a platform account is :mod:`imgkit.engine.pacing`'s job; this module
 only times the next attempt of one row.  :func:`stops_shop` says when a failure means no
 request to that shop can succeed (bad credentials, an exhausted quota).
 

@@ -162,7 +162,7 @@ class ShopsFileExposedWarning(UserWarning):
     """A shops file other users of this machine may read: it holds credentials."""
 
 
-_LOG = logging.getLogger("imgkit.shops")
+_LOG = logging.getLogger("imgkit.intake.shops")
 _WARNED: set[tuple[str, int, int]] = set()  # files warned about: (real path, device, inode)
 _WARNED_LOCK = threading.Lock()
 
@@ -194,7 +194,7 @@ def warn_if_exposed(
     -------
     bool
         True when this call warned: a :class:`ShopsFileExposedWarning`, also logged on the
-        logger ``imgkit.shops``.  Never on Windows, whose permissions are not mode bits.
+        logger ``imgkit.intake.shops``.  Never on Windows, whose permissions are not mode bits.
 
     Examples
     --------

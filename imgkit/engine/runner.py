@@ -3,13 +3,13 @@
 ``upload_async(batch, shops)`` validates the batch (invalid rows are never sent), skips
 rows the journal already confirmed, and sends the rest through the platform adapters on
 one ``httpx.AsyncClient``: a global concurrency cap and one adaptive pacer per (platform,
-credential) (:mod:`imgkit.pacing`), retries only where :mod:`imgkit.retry` allows them
+credential) (:mod:`imgkit.engine.pacing`), retries only where :mod:`imgkit.engine.retry` allows them
 (never a re-send that could store a second copy), a shop stopped at its first ``auth`` or
 ``quota`` failure, and Douyin audits polled until passed, rejected or out of time.  Every
 confirmed upload is committed to the journal before the next step, so a re-run never
-uploads it again.  The result is :func:`imgkit.results.results_frame`.
+uploads it again.  The result is :func:`imgkit.report.results.results_frame`.
 
-The public functions are in :mod:`imgkit.uploads`.
+The public functions are in :mod:`imgkit.engine.uploads`.
 
 Example
 -------
@@ -31,24 +31,24 @@ from typing import Any
 
 import httpx
 
+from imgkit.engine.journal import BEAT_S, Journal, JournalBusy, JournalError, Record, State
+from imgkit.engine.pacing import PacerPool
+from imgkit.engine.plan import Row
+from imgkit.engine.progress import Progress
+from imgkit.engine.retry import RetryPolicy, stops_shop
+from imgkit.engine.settle import Verdict, look_up
+from imgkit.engine.transport import Sender
 from imgkit.errors import Category, ImgkitError
-from imgkit.files import read_file
-from imgkit.journal import BEAT_S, Journal, JournalBusy, JournalError, Record, State
-from imgkit.pacing import PacerPool
-from imgkit.plan import Row
+from imgkit.intake.files import read_file
+from imgkit.intake.probe import is_url, sniff_format
+from imgkit.intake.shops import Shop
+from imgkit.intake.sources import fetch_source
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import NOT_SENT, CodeRule, Job, Outcome
-from imgkit.probe import is_url, sniff_format
-from imgkit.progress import Progress
-from imgkit.results import CANCELLED, RowResult
-from imgkit.retry import RetryPolicy, stops_shop
+from imgkit.report.results import CANCELLED, RowResult
 from imgkit.scrub import Scrubber, clip, register
-from imgkit.settle import Verdict, look_up
-from imgkit.shops import Shop
-from imgkit.sources import fetch_source
-from imgkit.transport import Sender
 
-log = logging.getLogger("imgkit.engine")
+log = logging.getLogger("imgkit.engine.runner")
 
 # Files up to this size are read on the event loop: handing a small read to a thread costs
 # more CPU (wake-ups, the GIL changing hands) than the read itself, ~0.15 ms per upload.
@@ -324,7 +324,8 @@ def absent_after_s(run: Run) -> float:
 
 
 async def settle_row(run: Run, row: Row, wait_s: float = 0.0) -> Verdict:
-    """Ask the platform whether ``row``'s unanswered upload was stored (:mod:`imgkit.settle`),
+    """Ask the platform whether ``row``'s unanswered upload was stored
+    (:mod:`imgkit.engine.settle`),
     after ``wait_s`` when it has a look-up; a "not there" heard before
     :func:`absent_after_s` has passed since the request left is checked once more then."""
     if row.adapter.build_lookup_request(_bare_job(row), row.shop, now=time.time()) is None:

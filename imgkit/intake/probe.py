@@ -8,9 +8,9 @@ chunks to IEND, the GIF trailer), so data appended after it (a phone's "motion p
 video) is not mistaken for damage.  Results are cached by (path, size, mtime), so probing
 the same files again costs one ``stat`` each.  Probing runs in a thread pool.
 
-Only regular files are read, and only up to :data:`imgkit.files.READ_CAP`
-(:mod:`imgkit.files`: ``not_regular_file``, ``file_too_large``).  URL sources are
-downloaded by :mod:`imgkit.sources`: a total deadline, the same cap, redirects only within
+Only regular files are read, and only up to :data:`imgkit.intake.files.READ_CAP`
+(:mod:`imgkit.intake.files`: ``not_regular_file``, ``file_too_large``).  URL sources are
+downloaded by :mod:`imgkit.intake.sources`: a total deadline, the same cap, redirects only within
 the host.
 
 This is the client side's own sniffing, kept apart from the sandbox's so that the two
@@ -49,8 +49,8 @@ import httpx
 import pandas as pd
 from PIL import Image
 
-from imgkit.files import READ_CAP, Refused, read_capped, stat_or_refusal
-from imgkit.sources import FetchError, fetch_sync
+from imgkit.intake.files import READ_CAP, Refused, read_capped, stat_or_refusal
+from imgkit.intake.sources import FetchError, fetch_sync
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\xff\xd8\xff", "jpeg"),
@@ -385,7 +385,7 @@ def download(
     """The bytes of ``url`` if it downloads whole (at most ``limit``) within
     ``deadline_s`` (default :data:`DOWNLOAD_DEADLINE_S`), else None.
 
-    The rules of :func:`imgkit.sources.fetch_sync` (redirects only within the host).
+    The rules of :func:`imgkit.intake.sources.fetch_sync` (redirects only within the host).
     """
     try:
         return fetch_sync(client, url, limit, deadline_s=deadline_s or DOWNLOAD_DEADLINE_S)

@@ -3,7 +3,7 @@
 For quick use and for trying a shop's credentials.  There is no retry and no polling here
 (the upload engine adds concurrency, pacing, retries and audit polling for batches).
 
-Requests go straight to an httpx transport under :func:`imgkit.transport.send_sync`'s
+Requests go straight to an httpx transport under :func:`imgkit.engine.transport.send_sync`'s
 rules (a total deadline, a cap on the answer), never through ``httpx.Client.send``: its
 logger prints every URL, and TOP's ``session`` and Qianmi's ``access_token`` travel in the
 query string.  URL sources are downloaded under the same rules (redirects only within the
@@ -31,15 +31,15 @@ from typing import Any
 
 import httpx
 
+from imgkit.engine.transport import MAX_ANSWER_BYTES, send_sync, wire_of
 from imgkit.errors import Category, ImgkitError
-from imgkit.files import READ_CAP, read_file
+from imgkit.intake.files import READ_CAP, read_file
+from imgkit.intake.probe import sniff_format
+from imgkit.intake.shops import Shop, Shops, load_shops
+from imgkit.intake.sources import FetchError, fetch_sync
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import NOT_SENT, UNREADABLE, Adapter, CodeRule, Job, Outcome
-from imgkit.probe import sniff_format
 from imgkit.scrub import register, scrubber_for
-from imgkit.shops import Shop, Shops, load_shops
-from imgkit.sources import FetchError, fetch_sync
-from imgkit.transport import MAX_ANSWER_BYTES, send_sync, wire_of
 
 # Sends a built request and returns the whole answer (see _wire).
 Send = Callable[[httpx.Request], httpx.Response]
@@ -112,7 +112,7 @@ def read_source(file: str | os.PathLike[str], adapter: Adapter) -> Job:
 
     Raises :class:`imgkit.errors.ImgkitError` for a file that is missing or unreadable
     (``unreadable_file``), not a regular file (``not_regular_file``) or over
-    :data:`imgkit.files.READ_CAP` (``file_too_large``; below it the platform judges).
+    :data:`imgkit.intake.files.READ_CAP` (``file_too_large``; below it the platform judges).
     """
     name = os.fspath(file)
     if name.startswith(("http://", "https://")):

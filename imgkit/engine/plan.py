@@ -21,15 +21,15 @@ from typing import Any
 
 import pandas as pd
 
-from imgkit.batch import OPTIONAL_COLUMNS
-from imgkit.destination import Destination, account_of, destination_options, endpoint_of
+from imgkit.engine.destination import Destination, account_of, destination_options, endpoint_of
+from imgkit.engine.journal import Journal, State
+from imgkit.engine.migrate import adopt_legacy
 from imgkit.errors import Category
-from imgkit.journal import Journal, State
-from imgkit.migrate import adopt_legacy
+from imgkit.intake.batch import OPTIONAL_COLUMNS
+from imgkit.intake.shops import Shop
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Adapter
-from imgkit.results import RowResult
-from imgkit.shops import Shop
+from imgkit.report.results import RowResult
 
 # The optional batch columns, all of which the adapters may read (written once, in batch).
 OPTION_COLUMNS = OPTIONAL_COLUMNS
@@ -165,7 +165,7 @@ def plan(
     ``force``: index labels of rows to send whatever the journal says (but never while
     another run is sending them).  ``retry``: a retry of failed rows, so a row the platform
     refused for good that has not changed is not sent again.  ``legacy``: imgkit 0.1
-    journals to adopt entries from (:func:`imgkit.migrate.legacy_sources`).
+    journals to adopt entries from (:func:`imgkit.engine.migrate.legacy_sources`).
     """
     key = journal.fingerprint_key if journal is not None else b""
     rows, decided = make_rows(checked, shops, key)

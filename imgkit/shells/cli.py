@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from imgkit import __version__
+from imgkit.intake.shops import shops_toml
 from imgkit.sandbox import DEFAULT_PORT, Sandbox, SandboxError
-from imgkit.shops import shops_toml
 
 
 def _write_table(table: Any, out: Path, sheet: str) -> Path:
@@ -64,7 +64,7 @@ def sample_batch() -> Path:
     >>> sample_batch().name, (sample_batch().parent / "images" / "mug.jpg").is_file()
     ('batch.csv', True)
     """
-    checkout = Path(__file__).resolve().parent.parent / "sample_data"
+    checkout = Path(__file__).resolve().parents[2] / "sample_data"
     if (checkout / "batch.csv").is_file():
         return checkout / "batch.csv"
     # An installed wheel is unpacked on disk: its data files are real paths.
@@ -74,8 +74,8 @@ def sample_batch() -> Path:
 def _demo(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from imgkit.results import summary
-    from imgkit.uploads import upload
+    from imgkit.engine.uploads import upload
+    from imgkit.report.results import summary
 
     batch = Path(args.batch) if args.batch else sample_batch()
     if not batch.exists():
@@ -102,9 +102,9 @@ def _demo(args: argparse.Namespace) -> int:
 def _journal(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from imgkit.engine.journal import default_journal_path
     from imgkit.errors import ImgkitError
-    from imgkit.history import history
-    from imgkit.journal import default_journal_path
+    from imgkit.report.history import history
 
     path = Path(args.journal) if args.journal else default_journal_path()
     if not path.exists():
@@ -141,7 +141,7 @@ def _verify(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from imgkit.errors import ImgkitError
-    from imgkit.verify import verify, verify_counts
+    from imgkit.report.verify import verify, verify_counts
 
     source = Path(args.results)
     if not source.exists():

@@ -16,7 +16,7 @@ renewed session is then still the same account).
 
 Example
 -------
->>> from imgkit.shops import make_shop
+>>> from imgkit.intake.shops import make_shop
 >>> shop = make_shop("s", {"platform": "tmall_item", "app_key": "21000001",
 ...                        "app_secret": "x", "session": "seller-session",
 ...                        "base_url": "http://127.0.0.1:8765/"})
@@ -37,9 +37,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from imgkit.intake.shops import Shop
 from imgkit.platforms import get_adapter, resolve_platform
 from imgkit.platforms.base import bool_text
-from imgkit.shops import Shop
 
 # Options that change where an image lands (or what it is called there), and so the key:
 # replace_id (which image is overwritten), position (which slot), is_major / is_rectangle
@@ -92,7 +92,7 @@ def destination_options(options: Mapping[str, object] | None) -> dict[str, str]:
 def endpoint_of(shop: Shop) -> str:
     """The shop's endpoint, normalized: ``scheme://host[:port]``, default ports dropped.
 
-    >>> from imgkit.shops import make_shop
+    >>> from imgkit.intake.shops import make_shop
     >>> endpoint_of(make_shop("s", {"platform": "douyin", "appid": "1", "app_secret": "x",
     ...                             "seller_nick": "n", "base_url": "HTTP://LocalHost:80/"}))
     'http://localhost'
@@ -112,7 +112,7 @@ def account_of(shop: Shop, fingerprint_key: bytes) -> str:
     """The account ``shop`` uploads as: ``field=value`` pairs joined by ``;``, secret
     fields as ``field#<fingerprint>`` (or the shop's ``account`` field in their place).
 
-    >>> from imgkit.shops import make_shop
+    >>> from imgkit.intake.shops import make_shop
     >>> shop = make_shop("s", {"platform": "qianmi", "app_key": "10001", "app_secret": "x",
     ...                        "access_token": "s3cr3t"})
     >>> label = account_of(shop, b"k")
@@ -184,7 +184,7 @@ def legacy_key(
 ) -> str:
     """The key imgkit 0.1 used (platform, shop *name*, target, content, options).
 
-    Only to find what an old per-batch journal confirmed (:mod:`imgkit.journal` migrates
+    Only to find what an old per-batch journal confirmed (:mod:`imgkit.engine.journal` migrates
     it); it knows neither the endpoint nor the account.
 
     >>> legacy_key("天猫", "s", "1001", "ab" * 32, {"is_major": "TRUE"}) == legacy_key(

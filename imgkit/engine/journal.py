@@ -1,7 +1,7 @@
 """The journal: one SQLite file per user of every upload, so nothing is ever stored twice.
 
 Each upload is one entry keyed by its destination and content
-(:meth:`imgkit.destination.Destination.key`: platform, endpoint, account, target, the
+(:meth:`imgkit.engine.destination.Destination.key`: platform, endpoint, account, target, the
 options that change where the image lands, the bytes' SHA-256), so any copy of a batch — a
 renamed file, a CSV of it, a DataFrame, a results workbook read back — finds what was
 stored there, and another server or account never does.  The engine writes an *intent*
@@ -24,7 +24,7 @@ a re-send is safe).  No secret is stored: accounts are fingerprinted, secret-loo
 the platform's answer are masked.
 
 The file is ``journal.sqlite`` in :func:`imgkit.paths.data_dir` (``$IMGKIT_HOME`` moves
-it); :mod:`imgkit.migrate` reads the per-batch journals of imgkit 0.1.
+it); :mod:`imgkit.engine.migrate` reads the per-batch journals of imgkit 0.1.
 
 Example
 -------
@@ -64,7 +64,7 @@ FILE_NAME = "journal.sqlite"
 # beats every BEAT_S.  Far apart, so a busy machine cannot make a live run look dead.
 BEAT_S = 2.0
 STALE_S = 30.0
-_SECRET_HINTS = ("secret", "token", "session", "password")  # as in imgkit.shops
+_SECRET_HINTS = ("secret", "token", "session", "password")  # as in imgkit.intake.shops
 _CHUNK = 900  # below SQLite's historic limit of 999 parameters per statement
 _HOST = socket.gethostname()
 

@@ -1,14 +1,14 @@
 """The main job: ``upload``, ``upload_async``, ``refresh`` and ``retry_failed``.
 
 ``upload(batch, shops)`` validates the batch, uploads every valid row through the engine
-(:mod:`imgkit.engine`) and returns the results frame (:mod:`imgkit.results`): one row per
-input row, same index.  The user's journal (:mod:`imgkit.journal`) remembers every upload
-by destination and content, so any copy of the batch — another file, a CSV, a DataFrame, a
-results workbook read back — never stores an image twice.  It works in a script and
-inside a running event loop (Jupyter); Ctrl-C or a kernel interrupt stops sending, gives
-the requests on the wire a grace period, and returns the partial results: each row is
-``uploaded`` (answered), ``in_doubt`` (sent, no answer: the next run looks it up) or
-``cancelled`` (never sent).
+(:mod:`imgkit.engine.runner`) and returns the results frame (:mod:`imgkit.report.results`):
+one row per input row, same index. The user's journal (:mod:`imgkit.engine.journal`)
+remembers every upload by destination and content, so any copy of the batch — another file,
+a CSV, a DataFrame, a results workbook read back — never stores an image twice. It works in
+a script and inside a running event loop (Jupyter); Ctrl-C or a kernel interrupt stops
+sending, gives the requests on the wire a grace period, and returns the partial results:
+each row is ``uploaded`` (answered), ``in_doubt`` (sent, no answer: the next run looks it
+up) or ``cancelled`` (never sent).
 
 Example
 -------
@@ -36,21 +36,21 @@ import httpx
 import numpy as np
 import pandas as pd
 
-from imgkit.engine import Run, execute, poll_audit, record_outcome, shop_rates
-from imgkit.journal import Journal
-from imgkit.migrate import legacy_sources
-from imgkit.pacing import PacerPool
-from imgkit.plan import make_rows, plan
+from imgkit.engine.journal import Journal
+from imgkit.engine.migrate import legacy_sources
+from imgkit.engine.pacing import PacerPool
+from imgkit.engine.plan import make_rows, plan
+from imgkit.engine.progress import Progress
+from imgkit.engine.retry import RetryPolicy
+from imgkit.engine.runner import Run, execute, poll_audit, record_outcome, shop_rates
+from imgkit.engine.transport import Sender
+from imgkit.intake.validation import load_shops_lenient, validate
 from imgkit.platforms.base import Outcome
-from imgkit.progress import Progress
-from imgkit.readback import read_results
-from imgkit.results import RESULT_COLUMNS, RowResult, replace_rows, results_frame
-from imgkit.retry import RetryPolicy
+from imgkit.report.readback import read_results
+from imgkit.report.results import RESULT_COLUMNS, RowResult, replace_rows, results_frame
 from imgkit.scrub import register, scrubber_for_shops
-from imgkit.transport import Sender
-from imgkit.validation import load_shops_lenient, validate
 
-log = logging.getLogger("imgkit.uploads")
+log = logging.getLogger("imgkit.engine.uploads")
 
 EMPTY_BATCH = "批量表没有数据行,未上传任何图片 / the batch has no rows: nothing was uploaded"
 NOTE_ATTR = "imgkit_note"
@@ -114,8 +114,8 @@ async def upload_async(
     shops
         A shops file, mapping or :class:`imgkit.Shops` (default ``$IMGKIT_SHOPS``).
     journal
-        None (the user's journal, :func:`imgkit.journal.default_journal_path`), a path, a
-        :class:`imgkit.journal.Journal`, or False (no memory: nothing is skipped).
+        None (the user's journal, :func:`imgkit.engine.journal.default_journal_path`), a path, a
+        :class:`imgkit.engine.journal.Journal`, or False (no memory: nothing is skipped).
     force
         Rows to send even though the journal says they are stored, in doubt, or refused
         for good: True, index labels, or a boolean Series.  Never while another run is
