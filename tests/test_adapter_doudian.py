@@ -1,6 +1,6 @@
 """The doudian adapter alone: signing, request shapes, parsing (no network, no sandbox).
 
-Built from ``shared/platforms.md`` §2 and the seed page ``seeds/003_*.txt``; the two Douyin
+Built from ``docs/protocols.md`` (Douyin) and the platform's page it names; the two Douyin
 answers below are the seed page's samples, verbatim.
 """
 

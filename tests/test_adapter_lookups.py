@@ -1,7 +1,7 @@
 """Pure unit tests of the look-ups (``docs/lookups.md``): request shape and answers, no network.
 
 Requests are checked against the document (method, path, parameters) and their signatures
-against independent restatements of ``shared/platforms.md`` §1, §2 and §4 (hashlib/hmac
+against independent restatements of ``docs/protocols.md`` (TOP, Douyin, Qianmi signing; hashlib/hmac
 here, not the adapters' signers).  Answers are canned from the shapes ``docs/lookups.md`` gives.
 """
 
@@ -21,7 +21,7 @@ import pytest
 
 from imgkit.errors import Category, ImgkitError
 from imgkit.intake.shops import Shop, load_shops
-from imgkit.platforms import get_adapter, platform_keys
+from imgkit.platforms import declaration, get_adapter, platform_keys
 from imgkit.platforms.base import (
     Adapter,
     Candidate,
@@ -48,7 +48,8 @@ MINIAPP = get_adapter("taobao_miniapp")
 TMALL = get_adapter("tmall_item")
 QIANMI = get_adapter("qianmi_sku")
 DOUDIAN = get_adapter("doudian")
-WITH_LOOKUP = ("taobao_picture", "taobao_miniapp", "tmall_item", "qianmi_sku", "doudian")
+# From the adapters' declarations (every platform has a look-up today).
+WITH_LOOKUP = tuple(key for key in platform_keys() if declaration(key).lookup)
 DD_SECRET = "dd-secret"
 
 
@@ -79,7 +80,10 @@ def multipart_fields(request: httpx.Request) -> dict[str, str]:
     message = email.message_from_bytes(raw)
     assert message.is_multipart()
     fields: dict[str, str] = {}
-    for part in message.get_payload():  # type: ignore[union-attr]
+    parts = message.get_payload()
+    assert isinstance(parts, list)
+    for part in parts:
+        assert isinstance(part, email.message.Message)
         assert part.get_filename() is None, "a look-up sends no file"
         name = part.get_param("name", header="content-disposition")
         payload = part.get_payload(decode=True)
@@ -162,7 +166,7 @@ def test_every_platform_says_what_an_unanswered_upload_does(key: str) -> None:
     if key in ("taobao_picture", "taobao_miniapp", "qianmi_sku", "doudian"):  # [choice] ones
         assert "sandbox convention" in policy, policy
         assert "`failed` / `timeout`" in policy, policy
-    if key in ("taobao_miniapp", "tmall_item", "qianmi_sku"):  # they replace by id
+    if declaration(key).replace:
         assert "replace_id" in policy, policy
 
 

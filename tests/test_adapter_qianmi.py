@@ -1,6 +1,6 @@
 """The qianmi_sku adapter alone: signing, request shape, parsing (no network, no sandbox).
 
-Built from ``shared/platforms.md`` §4 and the seed page ``seeds/004_*.txt``; the error
+Built from ``docs/protocols.md`` (Qianmi) and the platform's page it names; the error
 answer below is the seed page's sample, verbatim.
 """
 

@@ -70,8 +70,12 @@ def form_parts(request: httpx.Request) -> dict[str, Any]:
     raw = b"Content-Type: " + request.headers["content-type"].encode() + b"\r\n\r\n"
     message = email.message_from_bytes(raw + request.read())
     out: dict[str, Any] = {}
-    for part in message.get_payload():  # type: ignore[union-attr]
+    parts = message.get_payload()
+    assert isinstance(parts, list)
+    for part in parts:
+        assert isinstance(part, email.message.Message)
         name = part.get_param("name", header="content-disposition")
+        assert isinstance(name, str)
         out[name] = (part.get_filename(), part.get_payload(decode=True))
     return out
 

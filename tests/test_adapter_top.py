@@ -1,6 +1,6 @@
 """Pure unit tests of the TOP adapters (``taobao_miniapp``, ``tmall_item``): no network.
 
-Expectations come from ``shared/platforms.md`` §1 (signature vectors, gateway codes), the
+Expectations come from ``docs/protocols.md`` (signature vectors, TOP gateway codes), the
 seed pages' samples and error lists, and the mini-app ``err_code`` convention of
 ``docs/sandbox-errors.md``; responses are ``httpx.Response`` objects built by hand.
 """
@@ -530,7 +530,7 @@ def test_every_code_table_entry(adapter: TopAdapter, key: str, rule: Any) -> Non
     assert out.raw == body
 
 
-# Written from platforms.md §1/§1b and the seed page, apart from the adapters' tables.
+# Written from docs/protocols.md (TOP, Tmall) and the page, apart from the adapters' tables.
 EXPECTED = [
     ("3", "isv.upload-fail", Category.TRANSIENT, True),
     ("7", "accesscontrol.limited-by-app-access-count", Category.QUOTA, False),

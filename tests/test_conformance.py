@@ -38,7 +38,7 @@ from imgkit.engine.single import TokenCache
 from imgkit.intake.probe import sniff_format
 from imgkit.intake.shops import Shop, load_shops
 from imgkit.platforms import get_adapter
-from imgkit.platforms.base import Adapter, Job, Outcome
+from imgkit.platforms.base import Adapter, Job, Outcome, PlatformDeclaration
 from imgkit.sandbox import AuditRule
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,18 +83,20 @@ class BadDimensions:
 
 @dataclass(frozen=True)
 class Case:
-    """How to exercise one platform against the sandbox world (``docs/sandbox.md``)."""
+    """How to exercise one platform against the sandbox world (``docs/sandbox.md``).
+
+    What the platform can do (replace by id, audits, a token endpoint) is not repeated
+    here: it comes from the adapter's declaration (:attr:`Platform.declaration`).
+    """
 
     shop: str  # a shop name of ``Sandbox.shops``
     target: str  # a good target with room for a few images
     missing_target: str  # well-formed but absent from the sandbox world
     malformed_target: str  # not a target of this platform at all
     secret_field: str  # the shop field holding the secret that signs or authorizes
-    replace: bool  # the platform can replace an image by id (option ``replace_id``)
     bad_dimensions: BadDimensions | None = None  # None: the platform has no pixel rule
     too_large: Callable[[Adapter], bytes] = just_over_limit
     expired_codes: tuple[str, ...] = ()  # raw codes a stale timestamp is answered with
-    audit: bool = False  # uploads are audited (Douyin)
     token_shop: str | None = None  # a shop whose token comes from a token endpoint
 
 
@@ -105,7 +107,6 @@ CASES: dict[str, Case] = {
         missing_target="99",
         malformed_target="abc",
         secret_field="access_token",
-        replace=False,
         bad_dimensions=BadDimensions((800, 800), {"client_type": "client:phone"}),
         token_shop="tb_picture_oauth",
     ),
@@ -115,7 +116,6 @@ CASES: dict[str, Case] = {
         missing_target="3000000099999",
         malformed_target="mini-app",
         secret_field="app_secret",
-        replace=True,
         expired_codes=("31",),
     ),
     "tmall_item": Case(
@@ -124,7 +124,6 @@ CASES: dict[str, Case] = {
         missing_target="1489169999",
         malformed_target="item-1489161940",
         secret_field="app_secret",
-        replace=True,
         bad_dimensions=BadDimensions((800, 800), {"is_rectangle": "true"}),
         expired_codes=("31",),
     ),
@@ -134,9 +133,7 @@ CASES: dict[str, Case] = {
         missing_target="73691281073984637960000",
         malformed_target="folder-a",
         secret_field="app_secret",
-        replace=False,
         expired_codes=("40003", "isv.timestamp-invalid"),
-        audit=True,
     ),
     "qianmi_sku": Case(
         shop="qianmi_shop",
@@ -144,7 +141,6 @@ CASES: dict[str, Case] = {
         missing_target="18353/g9999",
         malformed_target="18353",
         secret_field="app_secret",
-        replace=True,
         expired_codes=("33",),
     ),
 }
@@ -213,7 +209,7 @@ KNOWN_DIFFERENCES: dict[tuple[str, str], Known] = {
     ("taobao_picture", "not_found"): Answers(
         Category.INVALID_INPUT,
         "vv-tool answers an unknown picture category with code 100 (图片分类不存在), the same "
-        "answer as a malformed one; platforms.md §3 maps 100 to invalid_input",
+        "answer as a malformed one; docs/protocols.md maps 100 to invalid_input",
     ),
     ("doudian", "not_found"): Answers(
         Category.INVALID_INPUT,
@@ -326,6 +322,11 @@ class Platform:
     sandbox: Sandbox
     client: httpx.Client
     shop_tables: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def declaration(self) -> PlatformDeclaration:
+        """The adapter's declaration: key, aliases, abilities."""
+        return self.adapter.declaration
 
     @property
     def shop(self) -> Shop:
@@ -469,7 +470,7 @@ def test_upload_with_a_fetched_token(platform: Platform, request: pytest.Fixture
 
 def test_replace_by_id(platform: Platform, request: pytest.FixtureRequest) -> None:
     known(request, platform.key, "replace")
-    require(platform.key, "replace", platform.case.replace)
+    require(platform.key, "replace", platform.declaration.replace)
     first_bytes = encode("JPEG", color=(30, 30, 30))
     second_bytes = encode("JPEG", color=(220, 220, 220))
     first = platform.upload(first_bytes, "first.jpg")
@@ -606,7 +607,7 @@ def test_dropped_connection_after_store(platform: Platform, request: pytest.Fixt
 
 def test_audit_pending_then_passed(platform: Platform, request: pytest.FixtureRequest) -> None:
     known(request, platform.key, "audit_pending")
-    require(platform.key, "audit_pending", platform.case.audit)
+    require(platform.key, "audit_pending", platform.declaration.poll)
     platform.sandbox.state.set_faults({"audit_delay_s": 0.4})
     data = encode("JPEG", color=(90, 200, 90))
     first = platform.upload(data, "audited.jpg")
@@ -621,7 +622,7 @@ def test_audit_pending_then_passed(platform: Platform, request: pytest.FixtureRe
 
 def test_audit_rejected(platform: Platform, request: pytest.FixtureRequest) -> None:
     known(request, platform.key, "audit_rejected")
-    require(platform.key, "audit_rejected", platform.case.audit)
+    require(platform.key, "audit_rejected", platform.declaration.poll)
     filename = "违规图片.jpg"
     for name in (filename, Path(filename).stem):
         platform.sandbox.state.add_audit_rule(AuditRule(reason="违规", material_name=name))
@@ -645,24 +646,25 @@ def test_known_differences_name_real_platforms_and_checks() -> None:
 
 
 def test_cases_agree_with_adapter_declarations(platform: Platform) -> None:
-    """CASES says what the adapter declares: pixel rules, replace, audit polling."""
-    adapter, case = platform.adapter, platform.case
+    """CASES says what the adapter declares: pixel rules, replace, audit polling, tokens."""
+    adapter, case, declared = platform.adapter, platform.case, platform.declaration
     options = {option.name for option in adapter.options}
     assert (case.bad_dimensions is not None) == bool(adapter.limits.pixel_rules), (
         "CASES' bad_dimensions and the adapter's pixel_rules disagree"
     )
     if case.bad_dimensions is not None:
         assert set(case.bad_dimensions.options) <= options
-    assert case.replace == ("replace_id" in options), "CASES' replace and the options disagree"
+    assert declared.replace == ("replace_id" in options), "declared replace vs the options"
     polls = type(adapter).build_poll_request is not Adapter.build_poll_request
-    assert case.audit == polls, "CASES' audit and the adapter's build_poll_request disagree"
+    assert declared.poll == polls, "declared poll vs the adapter's build_poll_request"
+    assert declared.token == (case.token_shop is not None), "declared token vs token_shop"
     for check, lacking in (
-        ("replace", not case.replace),
+        ("replace", not declared.replace),
         ("bad_dimensions", case.bad_dimensions is None),
         ("expired_timestamp", not case.expired_codes),
         ("fetched_token", case.token_shop is None),
-        ("audit_pending", not case.audit),
-        ("audit_rejected", not case.audit),
+        ("audit_pending", not declared.poll),
+        ("audit_rejected", not declared.poll),
     ):
         skipped = isinstance(KNOWN_DIFFERENCES.get((platform.key, check)), Skip)
         assert skipped == lacking, (

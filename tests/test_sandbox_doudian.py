@@ -1,7 +1,7 @@
 """The fw199 gateway to the Douyin shop material centre (``doudian``), over real loopback HTTP.
 
-Requests are built only with ``spec_clients`` (written from ``shared/platforms.md`` §2 and
-seed ``003``), so these tests hold the sandbox to the written protocol: signing, Unix-second
+Requests are built only with ``spec_clients`` (written from ``docs/protocols.md``, Douyin), so
+these tests hold the sandbox to the written protocol: signing, Unix-second
 timestamps, the ``material_info`` answer with the seed's ``materil_name`` spelling, the
 asynchronous audit, ``need_distinct``, the limits, folders, URL downloads (loopback only) and
 every entry of the failure catalogue.
@@ -46,7 +46,7 @@ OTHER_SELLER = "38173183"
 AUTH: dict[str, Any] = {"appid": APPID, "secret": SECRET, "seller_nick": SELLER}
 IMAGE_FOLDER = "73691281073984637961425"  # folder type 1 (images) of seller 38173182
 VIDEO_FOLDER = "73691281073984637961999"  # folder type 2 (videos) of seller 38173182
-MAX_BYTES = 10 * 1024 * 1024  # platforms.md §2: ≤ 10 MB
+MAX_BYTES = 10 * 1024 * 1024  # docs/protocols.md, Douyin limits: ≤ 10 MB
 INFO_KEYS = {
     "material_id",
     "folder_id",
@@ -483,7 +483,7 @@ def test_detail_of_unknown_or_foreign_material_is_refused(client: httpx.Client) 
 
 
 def test_signature_covers_empty_values(client: httpx.Client) -> None:
-    # An empty `url` travels and is signed (platforms.md §2: empty values included).
+    # An empty `url` travels and is signed (docs/protocols.md, Douyin signing: empty ones count).
     info = material(upload(client, file=make_jpeg(), extra={"url": ""}))
     assert info["origin_url"] == ""
     material(upload(client, url=None, file=make_png(), extra={"folder_id": ""}))

@@ -28,9 +28,11 @@ from spec_clients import (
 )
 
 import imgkit.sandbox
-from imgkit.sandbox import Sandbox, SandboxState
+from imgkit.platforms import platform_keys
+from imgkit.sandbox import Sandbox, SandboxState, registry
 
-PLATFORM_KEYS = ("taobao_picture", "taobao_miniapp", "tmall_item", "doudian", "qianmi_sku")
+# From the adapters' declarations: a platform added there is exercised here too.
+PLATFORM_KEYS = platform_keys()
 COUNTERS = {"requests", "stored", "replaced", "duplicates", "rejections", "faults"}
 EXAMPLE = {
     "seed": 1,
@@ -129,14 +131,14 @@ def _qianmi_url(body: dict[str, Any]) -> str:
 
 
 def _top_transient(response: httpx.Response) -> None:
-    # platforms.md §1: 15 remote service error with an `isp.*` sub-code → transient.
+    # docs/protocols.md, TOP: 15 remote service error with an `isp.*` sub-code → transient.
     error = response.json()["error_response"]
     assert error["code"] == 15
     assert error["sub_code"].startswith("isp.")
 
 
 def _top_rate_limited(response: httpx.Response) -> None:
-    # platforms.md §1: code 7, a temporary ban whose length is in `sub_msg`.
+    # docs/protocols.md, TOP: code 7, a temporary ban whose length is in `sub_msg`.
     error = response.json()["error_response"]
     assert error["code"] == 7
     assert error["sub_code"] in {
@@ -147,31 +149,31 @@ def _top_rate_limited(response: httpx.Response) -> None:
 
 
 def _vv_transient(response: httpx.Response) -> None:
-    assert response.json()["code"] == 101  # platforms.md §3: 101 timeout, retry
+    assert response.json()["code"] == 101  # docs/protocols.md: vv-tool 101 timeout, retry
 
 
 def _vv_rate_limited(response: httpx.Response) -> None:
-    assert response.status_code == 429  # platforms.md §3: HTTP 429 {"code": 429, "msg": …}
+    assert response.status_code == 429  # docs/protocols.md: HTTP 429 {"code": 429, "msg": …}
     body = response.json()
     assert (body["code"], body["msg"]) == (429, "请求过于频繁")
 
 
 def _doudian_transient(response: httpx.Response) -> None:
     body = response.json()
-    assert body["code"] == 20000  # platforms.md §2: 20000/20001 and isp.* → transient
+    assert body["code"] == 20000  # docs/protocols.md: Douyin 20000/20001, isp.* → transient
     assert body["sub_code"].startswith("isp.")
 
 
 def _doudian_rate_limited(response: httpx.Response) -> None:
-    assert response.json()["code"] == 60000  # platforms.md §2: 60000 → rate_limited
+    assert response.json()["code"] == 60000  # docs/protocols.md, Douyin: 60000 → rate_limited
 
 
 def _qianmi_transient(response: httpx.Response) -> None:
-    assert str(response.json()["code"]) in {"1", "4"}  # platforms.md §4: 1/4 → transient
+    assert str(response.json()["code"]) in {"1", "4"}  # docs/protocols.md, Qianmi: 1/4 → transient
 
 
 def _qianmi_rate_limited(response: httpx.Response) -> None:
-    assert str(response.json()["code"]) == "37"  # platforms.md §4: 34–37; 37 is frequency
+    assert str(response.json()["code"]) == "37"  # docs/protocols.md, Qianmi: 34–37; 37 is frequency
 
 
 @dataclass(frozen=True)
@@ -228,7 +230,7 @@ def set_clock(client: httpx.Client, at: float | None) -> dict[str, Any]:
 
 
 def test_targets_cover_every_platform() -> None:
-    assert set(TARGETS) == set(PLATFORM_KEYS) == set(imgkit.sandbox.state.PLATFORM_KEYS)
+    assert set(TARGETS) == set(PLATFORM_KEYS) == set(registry.emulators())
 
 
 @each_platform
@@ -591,7 +593,7 @@ def test_reset_forgets_everything(client: httpx.Client, sandbox: Sandbox) -> Non
     rule = {"reason": "违规", "material_name": "a.jpg"}
     assert client.post("/_sandbox/audit", json=rule).status_code == 200
     set_clock(client, FIXED_NOW)
-    default_limits = imgkit.sandbox.Limits()
+    default_limits = imgkit.sandbox.RateLimits()
 
     response = client.post("/_sandbox/reset")
     assert response.status_code == 200
@@ -617,7 +619,7 @@ def test_limits_are_set_and_echoed(client: httpx.Client) -> None:
     response = client.post("/_sandbox/limits", json={"doudian_app_qps": 2, "top_app_qps": None})
     assert response.status_code == 200
     limits = response.json()
-    assert set(limits) == set(vars(imgkit.sandbox.Limits()))
+    assert set(limits) == set(vars(imgkit.sandbox.RateLimits()))
     assert (limits["doudian_app_qps"], limits["top_app_qps"]) == (2, None)
     assert limits["vv_token_qps"] == 10  # documented default, untouched
     answers = []
@@ -714,11 +716,11 @@ def _timestamp_refused(key: str, response: httpx.Response) -> bool:
     """Whether ``response`` is ``key``'s gateway refusing the request's timestamp."""
     body = response.json()
     if key in ("taobao_miniapp", "tmall_item"):
-        return bool(body.get("error_response", {}).get("code") == 31)  # platforms.md §1
+        return bool(body.get("error_response", {}).get("code") == 31)  # docs/protocols.md, TOP
     if key == "doudian":
-        return bool(body.get("sub_code") == "isv.timestamp-invalid")  # platforms.md §2
+        return bool(body.get("sub_code") == "isv.timestamp-invalid")  # docs/protocols.md, Douyin
     if key == "qianmi_sku":
-        return str(body.get("code")) == "33"  # platforms.md §4
+        return str(body.get("code")) == "33"  # docs/protocols.md, Qianmi
     return False  # vv-tool requests carry no timestamp
 
 

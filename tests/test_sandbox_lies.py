@@ -33,7 +33,7 @@ AFTER_STORE = (
     "no_url_after_store",
 )
 WIRE = ("drip_body", "drip_headers", "silent")
-# Where each platform's success answer keeps the new image's id (platforms.md §1–§4).
+# Where each platform's success answer keeps the new image's id (docs/protocols.md).
 ID_PATHS: dict[str, tuple[str, ...]] = {
     "taobao_picture": ("data", "picture_upload_response", "picture", "picture_id"),
     "taobao_miniapp": ("miniapp_trade_picture_upload_response", "result", "model", "pic_id"),

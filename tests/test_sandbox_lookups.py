@@ -1,7 +1,7 @@
 """Sandbox: the four look-ups of ``docs/lookups.md``, over loopback HTTP.
 
 Requests are built only with ``spec_clients`` (written from ``docs/lookups.md`` and
-``shared/platforms.md``); answer shapes, codes and sub-codes are literals from those pages,
+``docs/protocols.md``); answer shapes, codes and sub-codes are literals from those pages,
 so the sandbox is checked against the written protocol, not against itself.  Each look-up
 must list exactly what the uploads stored (replaced bytes, "(n)" renames), at URLs that
 serve those bytes, and refuse what its upload refuses.
@@ -486,7 +486,7 @@ def test_miniapp_default_page_is_20(client: httpx.Client) -> None:
     ("name", "value"),
     [("page_size", 101), ("page_size", 0), ("page_no", 0), ("page_no", "x"), ("page_size", "-1")],
 )
-def test_miniapp_bad_paging_is_41(client: httpx.Client, name: str, value: object) -> None:
+def test_miniapp_bad_paging_is_41(client: httpx.Client, name: str, value: Any) -> None:
     top_error(miniapp_get(client, **{name: value}), 41, f"isv.invalid-parameter:{name}")
 
 

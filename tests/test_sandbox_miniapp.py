@@ -1,7 +1,7 @@
 """Sandbox: ``taobao.miniapp.trade.picture.upload`` (``taobao_miniapp``) over loopback HTTP.
 
 Requests are built only with ``spec_clients``; the rules checked are those of the seed page
-(``seeds/001_*.txt``) and ``shared/platforms.md`` §1/§1a: gateway problems (and a missing
+and ``docs/protocols.md`` (TOP, mini-app): gateway problems (and a missing
 ``bytes``) come as ``error_response``, content problems as ``result.success = false``.
 """
 

@@ -1,7 +1,7 @@
 """Sandbox: Qianmi open platform ``qianmi.cloudshop.sku.image.upload`` (``qianmi_sku``).
 
 Over loopback HTTP, with requests built only by ``spec_clients`` (written from
-``shared/platforms.md`` §4 and the seed page ``seeds/004_*.txt``).  Expected main codes,
+``docs/protocols.md``, Qianmi, and the official page it names).  Expected main codes,
 sub-codes and messages are literals from those pages.
 """
 

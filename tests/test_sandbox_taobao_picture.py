@@ -1,7 +1,7 @@
 """Sandbox: vv-tool gateway → Taobao picture space (``taobao_picture``), over loopback HTTP.
 
-Requests are built only with ``spec_clients`` (written from ``shared/platforms.md`` §3 and
-the seed page ``seeds/000_*.txt``); expected codes and messages are literals from those
+Requests are built only with ``spec_clients`` (written from ``docs/protocols.md``, picture
+space, and the official page it names); expected codes and messages are literals from those
 pages, so the sandbox is checked against the written protocol, not against itself.
 """
 
@@ -446,7 +446,7 @@ def test_ten_requests_per_second_per_token(client: httpx.Client, sandbox: Sandbo
     for response in answers[:10]:
         picture_of(response)
     assert answers[10].status_code == 429
-    assert answers[10].json() == {"code": 429, "msg": "请求过于频繁"}  # platforms.md §3
+    assert answers[10].json() == {"code": 429, "msg": "请求过于频繁"}  # docs/protocols.md
     # A different token has its own budget.
     picture_of(upload(client, token=other, shop_id=SHOP_2))
     # And the limited token recovers once the second has passed.
@@ -474,7 +474,7 @@ def test_missing_or_bad_bearer_is_401(
         request.headers["Authorization"] = authorization
     response = client.send(request)
     assert response.status_code == 401
-    assert response.json() == {"code": 401, "msg": "未授权"}  # platforms.md §3
+    assert response.json() == {"code": 401, "msg": "未授权"}  # docs/protocols.md
     assert sandbox.stats()[PLATFORM]["stored"] == 0
 
 
@@ -623,7 +623,7 @@ def test_every_catalogue_entry_is_reached(client: httpx.Client, sandbox: Sandbox
     if expect.http_status == 200:  # the API's own envelope, no data
         assert set(body) == {"code", "msg", "msec", "time", "data"}
         assert body["data"] is None
-    else:  # platforms.md §3: bare {"code", "msg"} for HTTP 401 / 429
+    else:  # docs/protocols.md: bare {"code", "msg"} for HTTP 401 / 429
         assert body == {"code": expect.code, "msg": expect.msg}
     template = re.escape(failure.message).replace(re.escape("{name}"), ".+")
     assert re.fullmatch(template, body["msg"]), (body["msg"], failure.message)

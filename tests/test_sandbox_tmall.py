@@ -1,7 +1,7 @@
 """Sandbox: ``taobao.item.img.upload.tmall`` (``tmall_item``) over loopback HTTP.
 
 Requests are built only with ``spec_clients``; expected sub-codes are copied from the seed
-page (``seeds/002_*.txt``) and ``shared/platforms.md`` §1/§1b.
+page (taobao.item.img.upload.tmall) and ``docs/protocols.md`` (TOP, Tmall).
 """
 
 from __future__ import annotations
@@ -345,7 +345,7 @@ _SVC = "isv.item-image-upload-service-error:"
 
 def _item(item: str, sub_code: str, session: str | None = None) -> Recipe:
     """Upload to ``item`` (with ``session``): code 15 with ``sub_code``."""
-    extra = {"session": session} if session else {}
+    extra: dict[str, Any] = {"session": session} if session else {}
     return Recipe(
         lambda client, sandbox: upload(client, params={"num_iid": item}, **extra),
         15,

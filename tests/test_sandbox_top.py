@@ -1,6 +1,6 @@
 """Sandbox: the Taobao Open Platform gateway at ``/router/rest``, over loopback HTTP.
 
-What both TOP APIs share (``shared/platforms.md`` §1): system parameters, the three sign
+What both TOP APIs share (``docs/protocols.md``, TOP): system parameters, the three sign
 methods, timestamps (GMT+8 text or epoch ms, 10 minutes of skew), versions, apps, sessions,
 limits and the error envelope.  The per-API tests are ``test_sandbox_tmall.py`` and
 ``test_sandbox_miniapp.py``; shared helpers are in ``top_support.py``.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -141,7 +141,11 @@ def _tampered(request: httpx.Request, old: bytes, new: bytes) -> httpx.Request:
     ids=["app-param", "system-param"],
 )
 def test_a_parameter_changed_after_signing_is_refused(
-    client: httpx.Client, sandbox: Sandbox, style: str, old: bytes, new: bytes
+    client: httpx.Client,
+    sandbox: Sandbox,
+    style: Literal["sdk", "multipart"],
+    old: bytes,
+    new: bytes,
 ) -> None:
     request = build_top_request(
         client,
@@ -313,7 +317,7 @@ def test_sessions_without_permission(client: httpx.Client, session: str, code: i
 
 
 def test_app_without_the_tmall_api_is_11_but_may_call_the_mini_app(client: httpx.Client) -> None:
-    noapi = {"app_key": "21000003", "secret": "sbx-top-secret-noapi"}
+    noapi: dict[str, Any] = {"app_key": "21000003", "secret": "sbx-top-secret-noapi"}
     error_of(call(client, TMALL_API, session="sbx-session-noapi", **noapi), 11)
     # Its API package holds the mini-app method: the gateway lets it through (the mini-app
     # it names belongs to app 21000001, which the API itself then refuses).

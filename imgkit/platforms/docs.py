@@ -25,7 +25,9 @@ Every platform is one module under `imgkit/platforms/` behind one interface
 (`imgkit/platforms/base.py`). A shop (see `imgkit/intake/shops.py`) names its platform by key
 or by any alias below, and may set `base_url` (`scheme://host[:port]`) to point at the
 sandbox or a proxy; the adapter appends the platform's path. Any shop value may be
-`env:NAME` to read it from the environment. Secret fields never print.
+`env:NAME` to read it from the environment. Secret fields never print. Each adapter
+declares its key, aliases and abilities once (`PlatformDeclaration`); a new platform is
+added as `docs/adding-a-platform.md` describes.
 
 Categories are the toolkit's error categories (`imgkit.Category`); only `rate_limited`,
 `transient` and `timeout` are ever retried, and only where the table says so. Besides its
@@ -88,6 +90,19 @@ def _code_rows(adapter: Adapter) -> list[str]:
     return rows
 
 
+_ABILITY_WORDS = {
+    "lookup": "look-up (`docs/lookups.md`)",
+    "poll": "audit poll",
+    "token": "token endpoint",
+    "replace": "replace by id (`replace_id`)",
+}
+
+
+def _abilities(adapter: Adapter) -> str:
+    declared = adapter.declaration.abilities
+    return ", ".join(_ABILITY_WORDS[name] for name in declared) or "—"
+
+
 def platform_section(key: str) -> str:
     """The markdown section of one platform."""
     adapter = get_adapter(key)
@@ -98,6 +113,7 @@ def platform_section(key: str) -> str:
         "",
         f"- endpoint: `POST {adapter.default_base_url}{adapter.path}`",
         f"- aliases: {aliases}",
+        f"- abilities: {_abilities(adapter)}",
         f"- `target`: {adapter.target_meaning} (pattern `{adapter.target_pattern}`)",
         f"- URL sources (`file` is an http(s) URL): {sources}",
         f"- unanswered requests: {adapter.unanswered_policy}",

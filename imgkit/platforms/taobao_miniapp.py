@@ -41,6 +41,7 @@ from imgkit.platforms.base import (
     Lookup,
     OptionSpec,
     Outcome,
+    PlatformDeclaration,
     default_title,
     listed,
     paged_lookup,
@@ -106,7 +107,13 @@ class TaobaoMiniappAdapter(TopAdapter):
     False
     """
 
-    key = "taobao_miniapp"
+    declaration = PlatformDeclaration(
+        "taobao_miniapp",
+        # Names analysts write in the platform column (case, spaces, dashes ignored).
+        aliases=("淘宝小程序", "小程序", "轻应用", "miniapp"),
+        lookup=True,
+        replace=True,
+    )
     title = "Taobao mini-app pictures (TOP taobao.miniapp.trade.picture.upload)"
     method = METHOD
     file_part = "bytes"

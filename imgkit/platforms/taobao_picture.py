@@ -36,6 +36,7 @@ from imgkit.platforms.base import (
     OptionSpec,
     Outcome,
     PixelRule,
+    PlatformDeclaration,
     as_int,
     bool_text,
     default_title,
@@ -110,7 +111,13 @@ def _refine(code: str, msg: str) -> str:
 class TaobaoPictureAdapter(Adapter):
     """Taobao picture space via vv-tool."""
 
-    key = "taobao_picture"
+    declaration = PlatformDeclaration(
+        "taobao_picture",
+        # Names analysts write in the platform column (case, spaces, dashes ignored).
+        aliases=("淘宝图片空间", "图片空间", "淘宝图片", "taobao", "tbpicture", "vvtool"),
+        lookup=True,
+        token=True,
+    )
     title = "Taobao picture space (vv-tool gateway)"
     default_base_url = "http://api.vv-tool.com"
     path = "/tool/erps/tbpicture"

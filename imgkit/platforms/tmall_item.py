@@ -38,6 +38,7 @@ from imgkit.platforms.base import (
     OptionSpec,
     Outcome,
     PixelRule,
+    PlatformDeclaration,
     bool_text,
     candidates_of,
     listed,
@@ -150,7 +151,13 @@ class TmallItemAdapter(TopAdapter):
     True
     """
 
-    key = "tmall_item"
+    declaration = PlatformDeclaration(
+        "tmall_item",
+        # Names analysts write in the platform column (case, spaces, dashes ignored).
+        aliases=("天猫商品图", "天猫", "天猫商品", "tmall"),
+        lookup=True,
+        replace=True,
+    )
     title = "Tmall item images (TOP taobao.item.img.upload.tmall)"
     method = METHOD
     file_part = "image"

@@ -214,6 +214,11 @@ class TopAdapter(Adapter):
     path = PATH
     credentials = CREDENTIALS
 
+    def implemented_abilities(self) -> tuple[str, ...]:
+        """As :meth:`Adapter.implemented_abilities`; the look-up only with ``lookup_method``."""
+        found = super().implemented_abilities()
+        return tuple(a for a in found if a != "lookup" or self.lookup_method is not None)
+
     # --- the hooks ---------------------------------------------------------------------------
 
     @abstractmethod
@@ -367,7 +372,7 @@ def multipart_text(fields: Mapping[str, str]) -> tuple[bytes, str]:
     """``(body, content type)`` of a multipart/form-data body of text fields only.
 
     httpx writes multipart only when there is a file part, and the TOP encodings that
-    ``shared/platforms.md`` §1 names are multipart ones, so a look-up (no file) is encoded
+    ``docs/protocols.md`` (TOP encoding) names are multipart ones, so a look-up (no file) is encoded
     here.  Values are UTF-8; the boundary is random, as httpx's is.
 
     >>> body, ctype = multipart_text({"miniapp_id": "3000000012345"})

@@ -1,6 +1,7 @@
 """The sandbox: a faithful local emulator of all five platforms, over real HTTP.
 
-It serves every API at its real path and in its real envelopes, checks signatures,
+The platforms it serves are those of its table (:mod:`imgkit.sandbox.registry`).  It
+serves every API at its real path and in its real envelopes, checks signatures,
 enforces the documented limits, reaches every documented error code, keeps uploaded images
 and serves them back, and takes faults and rate limits on demand.  See ``docs/sandbox.md``.
 
@@ -17,17 +18,19 @@ from __future__ import annotations
 from imgkit.sandbox.app import create_app
 from imgkit.sandbox.drop import asgi_transport
 from imgkit.sandbox.faults import FaultConfigError, FaultPlan
+from imgkit.sandbox.registry import Emulator, emulating, register_emulator, unregister_emulator
 from imgkit.sandbox.server import DEFAULT_PORT, Sandbox, SandboxError
 from imgkit.sandbox.shops import sandbox_shops
-from imgkit.sandbox.state import AuditRule, Limits, SandboxState
+from imgkit.sandbox.state import AuditRule, RateLimits, SandboxState
 from imgkit.sandbox.world import World, default_world
 
 __all__ = [
     "DEFAULT_PORT",
     "AuditRule",
+    "Emulator",
     "FaultConfigError",
     "FaultPlan",
-    "Limits",
+    "RateLimits",
     "Sandbox",
     "SandboxError",
     "SandboxState",
@@ -35,5 +38,8 @@ __all__ = [
     "asgi_transport",
     "create_app",
     "default_world",
+    "emulating",
+    "register_emulator",
     "sandbox_shops",
+    "unregister_emulator",
 ]

@@ -1,4 +1,8 @@
-"""The sandbox as one ASGI app serving all five platforms at their real paths.
+"""The sandbox as one ASGI app serving every platform of its table at their real paths.
+
+The routes come from :func:`imgkit.sandbox.registry.emulators`: each platform's own, then
+one TOP gateway at ``/router/rest`` for every API served behind it, then the control
+routes.
 
 Example
 -------
@@ -10,49 +14,30 @@ Example
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.routing import Route
 
-from imgkit.sandbox import (
-    control,
-    doudian,
-    qianmi_sku,
-    taobao_miniapp,
-    taobao_picture,
-    tmall_item,
-    top,
-)
+from imgkit.sandbox import control, registry, top
 from imgkit.sandbox.pipeline import SandboxPlatform
 from imgkit.sandbox.state import SandboxState
 
-# Every platform the sandbox serves, by platform key (the TOP gateway's own refusals, for
-# requests that name no known API, are served by ``top.GATEWAY``).
+# Every platform the sandbox serves by default, by platform key (the TOP gateway's own
+# refusals, for requests that name no known API, are served by ``top.GATEWAY``).
 SANDBOX_PLATFORMS: dict[str, SandboxPlatform] = {
-    taobao_picture.KEY: taobao_picture.PLATFORM,
-    taobao_miniapp.KEY: taobao_miniapp.PLATFORM,
-    tmall_item.KEY: tmall_item.PLATFORM,
-    doudian.KEY: doudian.PLATFORM,
-    qianmi_sku.KEY: qianmi_sku.PLATFORM,
+    key: emulator.platform for key, emulator in registry.emulators().items()
 }
 
 
 def create_app(state: SandboxState | None = None) -> Starlette:
     """Build the app; pass a :class:`SandboxState` to share or inspect its memory."""
     state = state or SandboxState()
-    app = Starlette(
-        routes=[
-            *taobao_picture.routes(state),
-            *top.routes(
-                state,
-                [
-                    taobao_miniapp.API,
-                    taobao_miniapp.LOOKUP_API,
-                    tmall_item.API,
-                    tmall_item.LOOKUP_API,
-                ],
-            ),
-            *doudian.routes(state),
-            *qianmi_sku.routes(state),
-            *control.routes(state),
-        ]
-    )
+    routes: list[Route] = []
+    top_apis: list[top.TopApi] = []
+    for emulator in registry.emulators().values():
+        if emulator.routes is not None:
+            routes.extend(emulator.routes(state))
+        top_apis.extend(emulator.top_apis)
+    if top_apis:
+        routes.extend(top.routes(state, top_apis))
+    app = Starlette(routes=[*routes, *control.routes(state)])
     app.state.sandbox = state
     return app

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from imgkit.sandbox import qianmi_sku, tmall_item
+from imgkit.sandbox import registry
 from imgkit.sandbox.faults import FaultConfigError
 from imgkit.sandbox.seeded import seeded_png
 from imgkit.sandbox.state import AuditRule, SandboxState
@@ -115,7 +115,8 @@ def routes(state: SandboxState) -> list[Route]:
         if stored is not None:
             return Response(stored.data, media_type=stored.facts.content_type)
         # Images the world seeded were never uploaded; a replace stores over them (above).
-        if key in tmall_item.seeded_keys(state.world) or key in qianmi_sku.seeded_keys(state.world):
+        seeders = [e.seeded_keys for e in registry.emulators().values() if e.seeded_keys]
+        if any(key in seeded(state.world) for seeded in seeders):
             return Response(seeded_png(key), media_type="image/png")
         return JSONResponse({"error": "no such image"}, status_code=404)
 

@@ -14,25 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from imgkit.sandbox import doudian, qianmi_sku, taobao_miniapp, taobao_picture, tmall_item
+from imgkit.sandbox import registry
 from imgkit.sandbox.failures import Failure
-from imgkit.sandbox.top import GATEWAY_FAILURES
-
-_TITLES = {
-    "taobao_picture": "`taobao_picture`: vv-tool → Taobao picture space (upload and look-up)",
-    "top_gateway": "TOP gateway (`/router/rest`, both `taobao_miniapp` and `tmall_item`)",
-    "taobao_miniapp": "`taobao_miniapp`: taobao.miniapp.trade.picture.upload and .get",
-    "tmall_item": "`tmall_item`: taobao.item.img.upload.tmall and taobao.item.seller.get",
-    "doudian": "`doudian`: fw199 → Douyin material centre",
-    "qianmi_sku": "`qianmi_sku`: qianmi.cloudshop.sku.image.upload and sku.images.get",
-}
 
 _HEADER = """# Sandbox error codes and how to trigger them
 
 Generated from the sandbox's failure catalogues by
 `python -m imgkit.docgen`; do not edit by hand.
 
-Every code documented by the seed pages and `shared/platforms.md` is reachable. *Source*
+Every code documented by the official pages and `docs/protocols.md` is reachable. *Source*
 says whether the code and message are the platform's documented ones (**doc**) or a sandbox
 convention where the platform publishes nothing (**choice**; see `docs/sandbox.md`).
 A *forced* error is reached with the fault endpoint:
@@ -67,16 +57,15 @@ def _table(failures: Iterable[Failure]) -> list[str]:
 def error_tables() -> str:
     """The whole markdown document."""
     lines = [_HEADER]
-    sections: list[tuple[str, Iterable[Failure]]] = [
-        ("taobao_picture", taobao_picture.PLATFORM.failures.values()),
-        ("top_gateway", GATEWAY_FAILURES.values()),
-        ("taobao_miniapp", taobao_miniapp.PLATFORM.api_failures.values()),
-        ("tmall_item", tmall_item.PLATFORM.api_failures.values()),
-        ("doudian", doudian.PLATFORM.failures.values()),
-        ("qianmi_sku", qianmi_sku.PLATFORM.failures.values()),
-    ]
-    for key, failures in sections:
-        lines.append(f"## {_TITLES[key]}\n")
-        lines.extend(_table(failures))
+    sections: list[registry.Emulator] = []
+    for key in registry.emulators():
+        # A gateway's section comes before the first platform served behind it.
+        gateway = registry.gateway_of(key)
+        if gateway is not None and gateway not in sections:
+            sections.append(gateway)
+        sections.append(registry.emulators()[key])
+    for emulator in sections:
+        lines.append(f"## {emulator.title}\n")
+        lines.extend(_table(emulator.documented_failures.values()))
         lines.append("")
     return "\n".join(lines)

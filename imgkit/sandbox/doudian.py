@@ -24,7 +24,6 @@ import hmac
 import ipaddress
 import secrets
 import time
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,15 +32,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from imgkit.sandbox.failures import Failure, PlatformFailure, catalogue
-from imgkit.sandbox.imageinfo import ImageFacts, inspect_image
+from imgkit.sandbox.doudian_failures import FAILURES as FAILURES
+from imgkit.sandbox.doudian_materials import DoudianBook, Material
+from imgkit.sandbox.failures import PlatformFailure
+from imgkit.sandbox.imageinfo import inspect_image
 from imgkit.sandbox.paging import BadPaging, page_of, read_paging
 from imgkit.sandbox.pipeline import Call, SandboxPlatform, Upload, handle
+from imgkit.sandbox.registry import Emulator
 from imgkit.sandbox.signing import fw199_sign
 from imgkit.sandbox.state import AuditRule, SandboxState
 from imgkit.sandbox.store import IMAGE_ROUTE
 from imgkit.sandbox.timestamps import format_gmt8, parse_unix_seconds, within_skew
-from imgkit.sandbox.world import World
 
 KEY = "doudian"
 UPLOAD_PATH = "/gateway/dd/material/uploadimagesync"
@@ -51,158 +52,6 @@ SEARCH_PAGE_SIZE = 50  # the Doudian SDK's default page
 MAX_BYTES = 10 * 1024 * 1024
 FORMATS = frozenset({"jpeg", "png"})
 MAX_NAME = 50
-_BIZ = "isv.business-failed:"
-
-
-def _b(key: str, number: str, msg: str, trigger: str) -> Failure:
-    return Failure(key, 50002, "业务处理失败", sub_code=_BIZ + number, sub_msg=msg, trigger=trigger)
-
-
-FAILURES = catalogue(
-    Failure(
-        "signature_invalid",
-        40003,
-        "签名校验失败",
-        sub_code="isv.signature-invalid",
-        sub_msg="签名错误",
-        trigger="a wrong secret, a tampered parameter, no `sign`, or an unknown `appid`",
-    ),
-    Failure(
-        "timestamp_invalid",
-        40003,
-        "时间戳无效",
-        sub_code="isv.timestamp-invalid",
-        sub_msg="timestamp 缺失、格式错误或与服务器时间相差超过600秒",
-        trigger="no `timestamp`, one that is not Unix seconds, or one more than 600 s off",
-    ),
-    Failure(
-        "param_invalid",
-        40004,
-        "参数错误",
-        sub_code="isv.parameter-invalid:{name}",
-        sub_msg="参数 {name} 不合法",
-        trigger="no `seller_nick`; neither `url` nor `file`; "
-        "an unknown `folder_id` or `material_id`; `material_name` over 50 characters; "
-        "`need_distinct` other than true/false; a body that cannot be parsed; in a "
-        "searchMaterial look-up, a `material_type` other than photo/video, an `order_type` "
-        "other than 0/1/6/7, `page_num` below 1 or `page_size` outside 1–100",
-    ),
-    Failure(
-        "image_invalid",
-        40004,
-        "参数错误",
-        sub_code="isv.parameter-invalid:20001",
-        sub_msg="图片无法解析,仅支持png/jpg",
-        trigger="content that is not a decodable PNG or JPEG (GIF, WEBP, text, truncated)",
-    ),
-    _b("too_large", "22001", "图片大小超过10M", "an image over 10 MB"),
-    _b(
-        "folder_not_image",
-        "22006",
-        "该文件夹不支持上传图片",
-        "folder 73691281073984637961999 of seller 38173182 (a video folder)",
-    ),
-    _b(
-        "content_violation",
-        "22007",
-        "素材内容违规",
-        "an audit rule with `at_upload: true` matching the upload (`POST /_sandbox/audit`)",
-    ),
-    _b(
-        "url_download_failed",
-        "10010",
-        "图片下载失败",
-        "a `url` that is not on loopback, or that does not answer 200",
-    ),
-    _b("library_full", "30001", "素材空间已满", "seller 38173199"),
-    _b("no_material_permission", "30004", "无素材中心权限", "seller 38173198"),
-    _b(
-        "duplicate_request",
-        "31001",
-        "重复请求,相同素材正在处理中",
-        "a second upload of the same `url` for the same seller while the first is in flight",
-    ),
-    Failure(
-        "service_unavailable",
-        20000,
-        "服务不可用",
-        sub_code="isp.service-unavailable",
-        sub_msg="服务暂时不可用,请稍后重试",
-        trigger="fault `transient`",
-    ),
-    Failure(
-        "service_busy",
-        20001,
-        "服务繁忙",
-        sub_code="isp.service-busy",
-        sub_msg="服务繁忙,请稍后重试",
-        trigger="forced error `service_busy`",
-    ),
-    Failure(
-        "no_permission",
-        30001,
-        "权限不足",
-        sub_code="isv.permission-denied",
-        sub_msg="应用无该接口权限",
-        trigger="appid `sbx-fw199-noapi`",
-    ),
-    Failure(
-        "shop_unauthorized",
-        30002,
-        "店铺未授权",
-        sub_code="isv.shop-unauthorized",
-        sub_msg="店铺未授权给当前应用",
-        trigger="a `seller_nick` that did not authorize the app (e.g. 38173100)",
-    ),
-    Failure(
-        "rate_limited",
-        60000,
-        "请求过于频繁",
-        sub_code="isv.frequency-limited",
-        sub_msg="调用频率超限,请稍后重试",
-        trigger="more than `doudian_app_qps` calls per second from one appid, or fault "
-        "`rate_limited`",
-    ),
-)
-
-
-@dataclass
-class Material:
-    """A material and its audit clock."""
-
-    material_id: str
-    seller: str
-    folder_id: str
-    name: str
-    origin_url: str
-    image_key: str
-    facts: ImageFacts
-    created: float
-    audit_delay_s: float
-    reject_reason: str | None
-    create_time: str = field(default_factory=format_gmt8)
-
-    def audit_status(self, now: float | None = None) -> int:
-        """1 waiting, 2 auditing, 3 passed, 4 rejected — by elapsed time."""
-        elapsed = (time.time() if now is None else now) - self.created
-        if elapsed < self.audit_delay_s / 2:
-            return 1
-        if elapsed < self.audit_delay_s:
-            return 2
-        return 4 if self.reject_reason is not None else 3
-
-
-@dataclass
-class DoudianBook:
-    """Materials by id, and requests in flight (for the duplicate-request error)."""
-
-    materials: dict[str, Material] = field(default_factory=dict)
-    in_flight: set[tuple[str, str]] = field(default_factory=set)
-
-    @classmethod
-    def from_world(cls, world: World) -> DoudianBook:
-        """A fresh book: no materials."""
-        return cls()
 
 
 class DoudianPlatform(SandboxPlatform):
@@ -243,7 +92,7 @@ def _authenticate(call: Call) -> str:
     stamp = parse_unix_seconds(call.param("timestamp"))
     if stamp is None or not within_skew(stamp, state.clock.now()):
         raise PLATFORM.fail("timestamp_invalid")
-    # platforms.md §2: lowercase hex; an uppercase signature is not the documented one.
+    # docs/protocols.md, Douyin signing: lowercase hex; uppercase is not the documented one.
     expected = fw199_sign(call.params, app.secret).encode()
     if not hmac.compare_digest(expected, call.param("sign").encode()):
         raise PLATFORM.fail("signature_invalid")
@@ -509,3 +358,22 @@ def routes(state: SandboxState) -> list[Route]:
         Route(DETAIL_PATH, detail, methods=["POST"]),
         Route(SEARCH_PATH, search, methods=["POST"]),
     ]
+
+
+# Sandbox shops using this world's credentials (``sample_data/shops.toml`` holds them too).
+SHOPS: dict[str, dict[str, str]] = {
+    "douyin_shop": {
+        "appid": "sbx-fw199-app",
+        "app_secret": "sbx-fw199-secret",
+        "seller_nick": "38173182",
+    },
+}
+
+
+EMULATOR = Emulator(
+    KEY,
+    PLATFORM,
+    title="`doudian`: fw199 → Douyin material centre",
+    routes=routes,
+    shops=SHOPS,
+)

@@ -2,7 +2,7 @@
 and the lies of gateways (wrong answers after a store, dripped or missing answers).
 
 A :class:`FaultPlan` is set from JSON (``POST /_sandbox/faults``) or from Python, and asked
-once per API request for a :class:`Decision`.  Draws come from one seeded generator, so a
+once per API request for a :class:`FaultDecision`.  Draws come from one seeded generator, so a
 run with the same seed and the same request order meets the same faults.
 
 Example
@@ -56,7 +56,7 @@ class FaultConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class Decision:
+class FaultDecision:
     """What happens to one request."""
 
     latency_s: float = 0.0
@@ -213,13 +213,13 @@ class FaultPlan:
         )
         return out
 
-    def decide(self, platform: str, *, storing: bool = True) -> Decision:
+    def decide(self, platform: str, *, storing: bool = True) -> FaultDecision:
         """Draw the faults for one request to ``platform``."""
         entry = self._pop_forced(platform)
         forced = entry.error or None if entry is not None else None
         late = entry.delay_s if entry is not None else 0.0
         if self.platforms is not None and platform not in self.platforms:
-            return Decision(
+            return FaultDecision(
                 latency_s=late,
                 forced=forced,
                 drip_interval_s=self.drip_interval_s,
@@ -230,7 +230,7 @@ class FaultPlan:
         latency = late + (rng.uniform(low, high) if high > 0 else 0.0)
         # One draw per fault kind, always, so that a seed replays the same sequence.
         draws = {key: rng.random() < getattr(self, key) for key in PROBABILITIES}
-        return Decision(
+        return FaultDecision(
             latency_s=latency,
             http_500=draws["http_500"],
             drop_before_store=draws["drop_before_store"],

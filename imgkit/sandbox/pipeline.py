@@ -35,7 +35,7 @@ from imgkit.sandbox.drop import (
     stay_silent,
 )
 from imgkit.sandbox.failures import Failure, PlatformFailure
-from imgkit.sandbox.faults import Decision
+from imgkit.sandbox.faults import FaultDecision
 from imgkit.sandbox.imageinfo import ImageFacts
 from imgkit.sandbox.state import RequestRecord, SandboxState
 from imgkit.sandbox.store import IMAGE_ROUTE, StoredImage
@@ -237,7 +237,7 @@ async def serve(call: Call, platform: SandboxPlatform, handler: Handler) -> Resp
     return await _deliver(call, decision, response)
 
 
-async def _deliver(call: Call, decision: Decision, response: Response) -> Response:
+async def _deliver(call: Call, decision: FaultDecision, response: Response) -> Response:
     # The wire lies come after the handler: the image is stored, the client cannot know.
     lie = decision.wire_lie
     if lie is None:

@@ -51,6 +51,29 @@ class Sandbox:
     HTTP 413, and closes connections whose request head has not arrived within
     ``header_timeout_s`` of the connection (or of the first byte of a keep-alive request)
     or whose body stalls for ``body_timeout_s``.
+
+    Parameters
+    ----------
+    host, port
+        Where to listen (``port=0``: a free port, read from :attr:`port` once started).
+    state, world
+        The sandbox's memory, or the world (shops, products) to make it from.
+    log_level
+        uvicorn's log level.
+    max_body_bytes, header_timeout_s, body_timeout_s
+        The gateway limits above.
+
+    Examples
+    --------
+    >>> import imgkit
+    >>> batch = imgkit.read_batch("sample_data/batch.csv").head(2)
+    >>> with Sandbox() as sb:
+    ...     with sb.client() as http:
+    ...         health = http.get("/_sandbox/health").json()
+    ...     out = imgkit.upload(batch, shops=sb.shops, journal=False, progress=False)
+    ...     served_here = out["url"].str.startswith(sb.base_url).all()
+    >>> health, out["status"].tolist(), bool(served_here)
+    ({'ok': True}, ['uploaded', 'uploaded'], True)
     """
 
     def __init__(
@@ -154,6 +177,7 @@ class Sandbox:
             self._thread.join(timeout=10)
         if self._socket is not None:
             self._socket.close()
+            self._socket = None  # repr() reads the port of an open socket only
         self._thread = None
         self._server = None
 

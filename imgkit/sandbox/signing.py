@@ -1,4 +1,4 @@
-"""Signature algorithms of the platforms, written from ``shared/platforms.md``.
+"""Signature algorithms of the platforms, written from ``docs/protocols.md`` (signing).
 
 These are the sandbox's verifiers.  They are deliberately independent of the client
 signers in ``imgkit.platforms``: the two are checked against the same published test

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
+from imgkit.sandbox import registry
 from imgkit.sandbox.faults import FaultConfigError, FaultPlan, is_number
 from imgkit.sandbox.imageinfo import ImageFacts
 from imgkit.sandbox.ratelimit import SlidingWindow
@@ -30,15 +31,11 @@ from imgkit.sandbox.store import ImageStore, StoredImage
 from imgkit.sandbox.timestamps import Clock
 from imgkit.sandbox.world import World, default_world
 
-PLATFORM_KEYS = ("taobao_picture", "taobao_miniapp", "tmall_item", "doudian", "qianmi_sku")
-# Requests the TOP gateway refuses before it knows which API was meant.
-TOP_GATEWAY = "top_gateway"
-
 T = TypeVar("T")
 
 
 @dataclass
-class Limits:
+class RateLimits:
     """Server-side rate limits in requests per second (None: unlimited).
 
     ``vv_token_qps`` is documented (10/s per token); the others are off until a test or a
@@ -160,11 +157,12 @@ class SandboxState:
             self.clock = Clock()
             self.store = ImageStore()
             self.faults = FaultPlan()
-            self.limits = Limits()
+            self.limits = RateLimits()
             self.limiter = SlidingWindow()
             self.audit_rules: list[AuditRule] = []
             self.requests: deque[RequestRecord] = deque(maxlen=500_000)
-            self._stats = {key: PlatformStats() for key in (*PLATFORM_KEYS, TOP_GATEWAY)}
+            # Every platform and gateway of the sandbox's table, counted from zero.
+            self._stats = {key: PlatformStats() for key in registry.counted_keys()}
             self._books: dict[str, object] = {}
             self._ids = itertools.count(int(time.time()) % 100_000 * 1000 + 1)
 
@@ -176,12 +174,7 @@ class SandboxState:
         Forced errors must name a platform and one of its catalogued errors.
         """
         plan = FaultPlan.from_json(raw)
-        # Imported here: the platform modules import this module.
-        from imgkit.sandbox.app import SANDBOX_PLATFORMS
-        from imgkit.sandbox.top import GATEWAY
-
-        catalogues = {key: p.failures for key, p in SANDBOX_PLATFORMS.items()}
-        catalogues[GATEWAY.key] = GATEWAY.failures
+        catalogues = registry.catalogues()
         unknown = set(plan.platforms or ()) - set(catalogues)
         if unknown:
             raise FaultConfigError(
@@ -203,7 +196,7 @@ class SandboxState:
             self.faults = plan
         return plan
 
-    def set_limits(self, raw: Mapping[str, Any]) -> Limits:
+    def set_limits(self, raw: Mapping[str, Any]) -> RateLimits:
         """Change rate limits, e.g. ``{"top_app_qps": 5}``."""
         with self.lock:
             self.limits.update(raw)
@@ -256,8 +249,9 @@ class SandboxState:
     # --- used by the platform modules ------------------------------------------------------
 
     def platform_stats(self, platform: str) -> PlatformStats:
-        """The counters of ``platform``."""
-        return self._stats[platform]
+        """The counters of ``platform`` (one registered after this state was made starts now)."""
+        with self.lock:
+            return self._stats.setdefault(platform, PlatformStats())
 
     def keep(
         self,
@@ -275,7 +269,7 @@ class SandboxState:
             image, duplicate = self.store.put(
                 platform, shop, target, data, facts, replace=replace, key=key
             )
-            stats = self._stats[platform]
+            stats = self.platform_stats(platform)
             if replace:
                 stats.replaced += 1
             else:

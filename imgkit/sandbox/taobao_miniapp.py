@@ -2,7 +2,7 @@
 
 Gateway problems come as ``error_response``; content problems come inside a normal
 envelope as ``result.success = false`` with a numeric ``err_code`` (sandbox convention,
-``shared/platforms.md`` §1a): the error codes 2001–2005 are the sandbox's own.
+``docs/protocols.md``, mini-app): the error codes 2001–2005 are the sandbox's own.
 
 ``taobao.miniapp.trade.picture.get`` is the look-up of ``docs/lookups.md`` (a sandbox
 convention): a mini-app's pictures of the session's seller, filtered by title, paged.
@@ -25,10 +25,18 @@ from imgkit.sandbox.failures import Failure, PlatformFailure, catalogue
 from imgkit.sandbox.imageinfo import inspect_image
 from imgkit.sandbox.paging import BadPaging, page_of, read_paging
 from imgkit.sandbox.pipeline import Call
+from imgkit.sandbox.registry import Emulator
 from imgkit.sandbox.state import SandboxState
 from imgkit.sandbox.timestamps import format_gmt8
 from imgkit.sandbox.titles import picture_title, title_matches, unique_title
-from imgkit.sandbox.top import TopApi, TopPlatform, authenticate, error_body, success_body
+from imgkit.sandbox.top import (
+    TOP_GATEWAY,
+    TopApi,
+    TopPlatform,
+    authenticate,
+    error_body,
+    success_body,
+)
 from imgkit.sandbox.world import MINIAPP_LOOKUP_METHOD, MINIAPP_METHOD, World
 
 KEY = "taobao_miniapp"
@@ -231,3 +239,25 @@ LOOKUP_API = TopApi(MINIAPP_LOOKUP_METHOD, PLATFORM, _lookup)
 def book(state: SandboxState) -> MiniappBook:
     """The mini-app picture records of ``state`` (for tests and inspection)."""
     return state.book(KEY, MiniappBook.from_world, MiniappBook)
+
+
+# Sandbox shops using this world's credentials (``sample_data/shops.toml`` holds them too).
+SHOPS: dict[str, dict[str, str]] = {
+    "miniapp_main": {
+        "app_key": "21000001",
+        "app_secret": "sbx-top-secret-a",
+        "session": "sbx-session-miniapp-1",
+        "sign_method": "hmac",
+    },
+}
+
+
+EMULATOR = Emulator(
+    KEY,
+    PLATFORM,
+    title="`taobao_miniapp`: taobao.miniapp.trade.picture.upload and .get",
+    top_apis=(API, LOOKUP_API),
+    gateway=TOP_GATEWAY,
+    documented=API_FAILURES,
+    shops=SHOPS,
+)

@@ -3,7 +3,7 @@
 ``POST /tool/erps/tbpicture`` (multipart, ``Authorization: Bearer``) and the
 client-credentials token endpoint ``POST /api/proxy/oauth/token``.  Codes and Chinese
 messages follow the seed page; the 401/429 bodies are a sandbox convention (see
-``shared/platforms.md`` §3).
+``docs/protocols.md``, picture space rate limit, 401 and 429).
 
 ``POST /tool/erps/tbpicture/get`` is the look-up of ``docs/lookups.md`` (a sandbox
 convention modelled on TOP's ``taobao.picture.get``): a shop's pictures, filtered by
@@ -26,11 +26,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from imgkit.sandbox.failures import Failure, PlatformFailure, catalogue
+from imgkit.sandbox.failures import PlatformFailure
 from imgkit.sandbox.imageinfo import inspect_image
 from imgkit.sandbox.paging import BadPaging, page_of, read_paging
 from imgkit.sandbox.pipeline import Call, SandboxPlatform, handle
+from imgkit.sandbox.registry import Emulator
 from imgkit.sandbox.state import SandboxState
+from imgkit.sandbox.taobao_picture_failures import FAILURES as FAILURES
 from imgkit.sandbox.timestamps import format_gmt8
 from imgkit.sandbox.titles import picture_title, title_matches, unique_title
 from imgkit.sandbox.world import VvClient, VvShop, World
@@ -43,122 +45,6 @@ TOKEN_PATH = "/api/proxy/oauth/token"
 MAX_BYTES = 3 * 1024 * 1024
 FORMATS = frozenset({"jpeg", "png", "gif"})
 TOKEN_TTL_S = 7200
-
-_BAD = "请求参数错误"
-
-FAILURES = catalogue(
-    Failure(
-        "unauthorized",
-        401,
-        "未授权",
-        http_status=401,
-        source="choice",
-        trigger="no `Authorization: Bearer` header, or an unknown or expired token",
-    ),
-    Failure(
-        "rate_limited",
-        429,
-        "请求过于频繁",
-        http_status=429,
-        source="choice",
-        trigger="more than 10 requests in one second with one token, or fault `rate_limited`",
-    ),
-    Failure(
-        "missing_param",
-        100,
-        _BAD + ":{name}不能为空",
-        trigger="leave out `shop_id`, `picture_category_id`, `img` or `image_input_title` "
-        "(the look-up: `shop_id`)",
-    ),
-    Failure(
-        "bad_paging",
-        100,
-        _BAD + ":{name}取值无效",
-        source="choice",
-        trigger="look-up: `page_no` below 1, `page_size` outside 1–100, or either not a "
-        "whole number",
-    ),
-    Failure(
-        "malformed_body",
-        100,
-        _BAD + ":请求体无法解析",
-        trigger="a body that is not valid multipart/form-data or form-urlencoded",
-    ),
-    Failure(
-        "bad_category",
-        100,
-        _BAD + ":图片分类不存在",
-        trigger="a `picture_category_id` the shop does not have (sbx_tb_shop_1 has 0 and "
-        "1657717355974335419; other shops only 0)",
-    ),
-    Failure("too_large", 100, _BAD + ":图片大小不能超过3M", trigger="an `img` over 3 MB"),
-    Failure(
-        "bad_format",
-        100,
-        _BAD + ":图片格式只支持png、jpg、gif",
-        trigger="an `img` whose content is not PNG/JPEG/GIF (e.g. WEBP, BMP, text), "
-        "whatever its file name",
-    ),
-    Failure(
-        "corrupt_image",
-        100,
-        _BAD + ":图片文件已损坏,无法识别",
-        trigger="a PNG/JPEG/GIF that cannot be decoded (truncated or corrupt)",
-    ),
-    Failure(
-        "bad_client_type",
-        100,
-        _BAD + ":client_type 只能为 client:computer 或 client:phone",
-        trigger="any other `client_type` value",
-    ),
-    Failure(
-        "phone_dimensions",
-        100,
-        _BAD + ":client:phone 图片宽度须在480-620之间,高度不能超过960",
-        trigger="`client_type=client:phone` with width outside 480–620 or height over 960",
-    ),
-    Failure("timeout", 101, "请求超时,请重试", trigger="fault `transient`"),
-    Failure("account_missing", 103, "旺旺账号不存在", trigger="a `shop_id` vv-tool does not know"),
-    Failure(
-        "system_error",
-        200,
-        "系统错误,请联系客服",
-        trigger='forced: `{"force": [{"platform": "taobao_picture", "error": "system_error"}]}`',
-    ),
-    Failure("unsupported", 203, "暂不支持当前接口", trigger="`vvtype` missing or not 2"),
-    Failure(
-        "no_permission",
-        204,
-        "请求异常:无该接口权限,请前往官网开通正式接口。",
-        trigger="token `sbx-vv-token-noperm`",
-    ),
-    Failure(
-        "no_credit",
-        204,
-        "请求异常:API 调用次数不足,请前往网站兑换次数。",
-        trigger="token `sbx-vv-token-nocredit`",
-    ),
-    Failure(
-        "shop_unauthorized",
-        302,
-        "未授权店铺",
-        trigger="a known shop the token's client was not authorized for (`sbx_tb_shop_other`)",
-    ),
-    Failure(
-        "token_bad_grant",
-        100,
-        _BAD + ":grant_type 只支持 client_credentials",
-        trigger="token endpoint: `grant_type` other than client_credentials",
-    ),
-    Failure(
-        "token_bad_client",
-        401,
-        "未授权",
-        http_status=401,
-        source="choice",
-        trigger="token endpoint: unknown `client_id` or wrong `client_secret`",
-    ),
-)
 
 
 @dataclass
@@ -191,7 +77,7 @@ class VvPlatform(SandboxPlatform):
         """``{"code", "msg", "msec", "time", "data"}`` with the HTTP status of the failure.
 
         The HTTP 401 / 429 refusals are the bare ``{"code", "msg"}`` bodies of
-        ``shared/platforms.md`` §3 (a sandbox convention, not the API's envelope).
+        ``docs/protocols.md``, picture space (a sandbox convention, not the API's envelope).
         """
         code, status = int(failure.failure.code), failure.failure.http_status
         if status != 200:
@@ -378,3 +264,26 @@ def routes(state: SandboxState) -> list[Route]:
         Route(LOOKUP_PATH, lookup, methods=["POST"]),
         Route(TOKEN_PATH, token, methods=["POST"]),
     ]
+
+
+# Sandbox shops using this world's credentials (``sample_data/shops.toml`` holds them too).
+SHOPS: dict[str, dict[str, str]] = {
+    "tb_picture_main": {
+        "shop_id": "sbx_tb_shop_1",
+        "access_token": "sbx-vv-token-1",
+    },
+    "tb_picture_oauth": {
+        "shop_id": "sbx_tb_shop_2",
+        "client_id": "sbx-vv-client",
+        "client_secret": "sbx-vv-client-secret",
+    },
+}
+
+
+EMULATOR = Emulator(
+    KEY,
+    PLATFORM,
+    title="`taobao_picture`: vv-tool → Taobao picture space (upload and look-up)",
+    routes=routes,
+    shops=SHOPS,
+)

@@ -21,14 +21,15 @@ from dataclasses import dataclass, field
 
 from starlette.responses import JSONResponse, Response
 
-from imgkit.sandbox.failures import Failure, catalogue
 from imgkit.sandbox.imageinfo import inspect_image
 from imgkit.sandbox.pipeline import Call
+from imgkit.sandbox.registry import Emulator
 from imgkit.sandbox.seeded import seeded_key
 from imgkit.sandbox.state import SandboxState
 from imgkit.sandbox.store import IMAGE_ROUTE
 from imgkit.sandbox.timestamps import format_gmt8
-from imgkit.sandbox.top import TopApi, TopPlatform, authenticate, success_body
+from imgkit.sandbox.tmall_item_failures import API_FAILURES as API_FAILURES
+from imgkit.sandbox.top import TOP_GATEWAY, TopApi, TopPlatform, authenticate, success_body
 from imgkit.sandbox.world import TMALL_LOOKUP_METHOD, TMALL_METHOD, World
 
 KEY = "tmall_item"
@@ -36,153 +37,9 @@ MAX_BYTES = 3145728
 MAX_IMAGES = 5
 FORMATS = frozenset({"jpeg", "png", "gif"})
 RECTANGLE = "rectangle"
-_SVC = "isv.item-image-upload-service-error:"
 # ASCII digits only: str.isdigit() also takes superscript and fullwidth digits, which
 # int() then refuses (an HTTP 500) or silently reads.
 _NUMBER = re.compile(r"[0-9]+")
-
-
-def _e(key: str, sub_code: str, sub_msg: str, trigger: str, code: int = 15) -> Failure:
-    msg = "Remote service error" if code == 15 else "Invalid Arguments"
-    return Failure(key, code, msg, sub_code=sub_code, sub_msg=sub_msg, trigger=trigger)
-
-
-API_FAILURES = catalogue(
-    Failure(
-        "missing_image",
-        40,
-        "Missing Required Arguments",
-        sub_code="isv.missing-parameter:image",
-        sub_msg="缺少必要的参数:image",
-        trigger="no `image` part and no `id` to update",
-    ),
-    Failure(
-        "missing_num_iid",
-        40,
-        "Missing Required Arguments",
-        sub_code="isv.missing-parameter:iid-or-numIid",
-        sub_msg="参数:num_iid没有传入",
-        trigger="no `num_iid`",
-    ),
-    _e(
-        "rectangle_ratio",
-        "isv.invalid-parameter:is_rectangle",
-        "3:4主图的宽高比必须为3:4",
-        "`is_rectangle=true` with an image that is not 3:4",
-        code=41,
-    ),
-    _e(
-        "image_not_exist",
-        "isv.image-not-exist:invalid-image-id",
-        "image 不存在",
-        "an `id` that is not an image of that item",
-    ),
-    _e(
-        "check_failed",
-        _SVC + "IC_IMAGE_CHECK_IMAGE_IS_UNSUCCESSFUL",
-        "检查图片失败",
-        "an `image` that is not an image (text, random bytes) or is corrupt/truncated",
-    ),
-    _e(
-        "image_num",
-        "isv.invalid-permission:image-num",
-        "商品图片不能超过5张",
-        "a sixth image on an item (item 1489161933 already has 5)",
-    ),
-    _e(
-        "type_unsupported",
-        _SVC + "IC_IMAGE_TYPE_IS_UNSUPPORTED",
-        "不支持该图片类型",
-        "an image in a format other than jpg/png/gif (WEBP, BMP, TIFF…)",
-    ),
-    _e(
-        "update_item_permission",
-        "isv.invalid-permission:update-item",
-        "操作 update-item 权限不够、非法访问",
-        "item 1489161935 (an adult-category item)",
-    ),
-    _e(
-        "user_not_exist",
-        "isv.user-not-exist:invalid-nick",
-        "user 不存在",
-        "session `sbx-session-ghost` (its seller no longer exists), uploading or looking up",
-    ),
-    _e(
-        "too_large",
-        _SVC + "IC_ITEM_PIC_IS_TOO_LARGES",
-        "商品图片太大",
-        "an `image` over 3145728 bytes",
-    ),
-    _e(
-        "picture_space_permission",
-        "isv.invalid-permission:picture-space",
-        "操作 picture-space 权限不够、非法访问",
-        "session `sbx-session-single-pic` adding a non-main image (seller without multi-image "
-        "service)",
-    ),
-    _e(
-        "item_deleted",
-        "isv.item-is-delete:invalid-numIid-or-iid",
-        "根据num_iid或iid查询到的商品一经被删除",
-        "item 1489161934 (deleted)",
-    ),
-    _e(
-        "item_get_not_found",
-        "isv.item-get-service-error:ITEM_NOT_FOUND",
-        "没有找到宝贝",
-        "a `num_iid` the sandbox does not know; for the look-up `taobao.item.seller.get` "
-        "also an item of another seller",
-    ),
-    _e(
-        "picture_service_error",
-        "isv.picture-service-error",
-        "上传图片到图片空间报错",
-        "forced error `picture_service_error`",
-    ),
-    _e(
-        "pic_num_overflow",
-        _SVC + "IC_ITEM_PIC_NUM_OVERFLOW",
-        "宝贝图片数量超过限制",
-        "a `position` outside 0–4",
-    ),
-    _e(
-        "needs_deposit",
-        _SVC + "IC_STUFF_STATUS_NEW_LIMITED_WITH_NOPREPAY",
-        "该类目下发布、编辑和上架全新宝贝需要冻结消费者保障服务保证金",
-        "item 1489161937",
-    ),
-    _e(
-        "not_a_shop",
-        _SVC + "IC_STUFF_STATUS_NEW_LIMITED_WITH_NOSHOP",
-        "发布、编辑和上架全新宝贝必须是店铺卖家",
-        "item 1489161938",
-    ),
-    _e(
-        "alcohol",
-        _SVC + "ERROR_ALCOHOL_PERMISSION_INVALID",
-        "没有发布酒类宝贝的权限",
-        "item 1489161936 (an alcohol item)",
-    ),
-    _e(
-        "item_not_found",
-        _SVC + "ITEM_NOT_FOUND",
-        "没有找到宝贝",
-        "an item of another seller (e.g. 1489162001 with session `sbx-session-tmall-1`)",
-    ),
-    _e(
-        "icdb_qps",
-        _SVC + "ICDB_QPS_LIMIT",
-        "系统繁忙,请稍后重试",
-        "more than `tmall_seller_qps` uploads per second for one seller (set it with "
-        "`POST /_sandbox/limits`)",
-    ),
-    _e(
-        "user_info_error",
-        _SVC + "QUERY_USER_INFO_ERROR",
-        "系统错误,获取用户数据失败",
-        "item 1489161939",
-    ),
-)
 _ITEM_PROBLEMS = {
     "deleted": "item_deleted",
     "adult": "update_item_permission",
@@ -416,3 +273,32 @@ LOOKUP_API = TopApi(TMALL_LOOKUP_METHOD, PLATFORM, _lookup)
 def book(state: SandboxState) -> TmallBook:
     """The Tmall item images of ``state`` (for tests and inspection)."""
     return state.book(KEY, TmallBook.from_world, TmallBook)
+
+
+# Sandbox shops using this world's credentials (``sample_data/shops.toml`` holds them too).
+SHOPS: dict[str, dict[str, str]] = {
+    "tmall_store": {
+        "app_key": "21000001",
+        "app_secret": "sbx-top-secret-a",
+        "session": "sbx-session-tmall-1",
+        "sign_method": "hmac-sha256",
+    },
+    "tmall_outlet": {
+        "app_key": "21000002",
+        "app_secret": "sbx-top-secret-b",
+        "session": "sbx-session-tmall-2",
+        "sign_method": "md5",
+    },
+}
+
+
+EMULATOR = Emulator(
+    KEY,
+    PLATFORM,
+    title="`tmall_item`: taobao.item.img.upload.tmall and taobao.item.seller.get",
+    top_apis=(API, LOOKUP_API),
+    gateway=TOP_GATEWAY,
+    documented=API_FAILURES,
+    seeded_keys=seeded_keys,
+    shops=SHOPS,
+)

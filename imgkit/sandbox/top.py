@@ -36,12 +36,15 @@ from imgkit.sandbox.pipeline import (
     refuse,
     serve,
 )
+from imgkit.sandbox.registry import Emulator
 from imgkit.sandbox.signing import TOP_SIGN_METHODS, same_sign, top_sign
-from imgkit.sandbox.state import TOP_GATEWAY, SandboxState
+from imgkit.sandbox.state import SandboxState
 from imgkit.sandbox.timestamps import GMT8, parse_top_timestamp, within_skew
 from imgkit.sandbox.world import TopApp, TopSession
 
 PATH = "/router/rest"
+# Requests the TOP gateway refuses before it knows which API was meant are counted here.
+TOP_GATEWAY = "top_gateway"
 _BAN = "This ban will last for {seconds} more seconds"
 
 
@@ -260,6 +263,12 @@ class TopPlatform(SandboxPlatform):
 
 
 GATEWAY = TopPlatform(TOP_GATEWAY)
+GATEWAY_EMULATOR = Emulator(
+    TOP_GATEWAY,
+    GATEWAY,
+    title="TOP gateway (`/router/rest`, both `taobao_miniapp` and `tmall_item`)",
+    documented=GATEWAY_FAILURES,
+)
 
 
 @dataclass(frozen=True)
