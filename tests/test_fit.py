@@ -11,7 +11,7 @@ import hashlib
 import io
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -380,17 +380,17 @@ def test_oversized_jpeg_gets_the_highest_quality_that_fits() -> None:
 
 
 def test_quality_search_is_a_search(monkeypatch: pytest.MonkeyPatch) -> None:
-    import imgkit.intake.fitting as fitting
+    import imgkit.intake.fit_encoding as fit_encoding
 
     qualities: list[int] = []
-    save = fitting._save
+    save = fit_encoding.save
 
     def spy(image: Image.Image, fmt: str, **params: Any) -> bytes:
         if fmt == "jpeg":
             qualities.append(params["quality"])
         return save(image, fmt, **params)
 
-    monkeypatch.setattr(fitting, "_save", spy)
+    monkeypatch.setattr(fit_encoding, "save", spy)
     data = encode(noisy(800, 600), "JPEG", quality=98)
     img = opened(data)  # what fit re-encodes: the decoded source
     limit = len(encode(img, "JPEG", quality=70, optimize=True)) + 100
@@ -657,8 +657,8 @@ def test_fit_makes_every_fixable_row_clean(tmp_path: Path, cases: list[dict[str,
     assert by_source.loc["logo.png", "format"] == "png"
     assert by_source.loc["logo.webp", "format"] == "png"
     assert by_source.loc["rotated.jpg", "fit_actions"] == "rotated"
-    assert "recompressed" in by_source.loc["big.jpg", "fit_actions"]
-    assert "padded" in by_source.loc["square.jpg", "fit_actions"]
+    assert "recompressed" in cast(str, by_source.loc["big.jpg", "fit_actions"])
+    assert "padded" in cast(str, by_source.loc["square.jpg", "fit_actions"])
 
 
 def test_fit_leaves_unfixable_rows_and_urls_alone(tmp_path: Path) -> None:
@@ -681,10 +681,10 @@ def test_fit_leaves_unfixable_rows_and_urls_alone(tmp_path: Path) -> None:
 
     assert list(out["ok"]) == [False, False, False, True, True]
     assert out.loc[0, "issues"] == "not_image"
-    assert set(out.loc[1, "issues"].split(";")) == {"bad_target", "too_large"}
+    assert set(cast(str, out.loc[1, "issues"]).split(";")) == {"bad_target", "too_large"}
     for position in range(4):
-        original = batch.loc[position, "file"]
-        assert out.loc[position, "file"] == out.loc[position, "source_file"] == original
+        original = cast(str, batch.loc[position, "file"])
+        assert out.loc[position, "file"] == cast(str, out.loc[position, "source_file"]) == original
         assert out.loc[position, "fit_actions"] == ""
     assert out.loc[4, "fit_actions"] == "converted"
     assert out.loc[4, "ok"]
@@ -725,7 +725,7 @@ def test_one_file_for_two_platforms_gets_a_copy_each(tmp_path: Path) -> None:
     ).fillna("")
     out = fit(batch, tmp_path / "fit", shops=SHOPS)
     assert out["ok"].all()
-    assert out.loc[0, "file"] != out.loc[1, "file"]
+    assert cast(str, out.loc[0, "file"]) != out.loc[1, "file"]
     assert (out.loc[0, "format"], out.loc[1, "format"]) == ("gif", "png")
 
 
@@ -734,7 +734,7 @@ def test_default_cache_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert default_out_dir() == tmp_path / "home" / "cache" / "fit"
     webp = write(tmp_path / "a.webp", encode(noisy(100, 100), "WEBP"))
     out = fit(pd.DataFrame([row("doudian", webp)]), shops=SHOPS)
-    assert Path(out.loc[0, "file"]).parent == tmp_path / "home" / "cache" / "fit"
+    assert Path(cast(str, out.loc[0, "file"])).parent == tmp_path / "home" / "cache" / "fit"
 
 
 def test_without_imgkit_home_the_cache_is_the_systems(

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -369,12 +369,13 @@ def test_done_is_never_sent_again(journal: Journal, run: str) -> None:
     k = key()
     begin(journal, k, run=run)
     journal.confirm(k, "u", "1")
-    for attempt in (
+    attempts: tuple[Callable[[], object], ...] = (
         lambda: begin(journal, k, run=run),
         lambda: begin(journal, k, run=run, retry_safe=True),
         lambda: journal.fail(k, Category.TRANSIENT, "500", "late failure"),
         lambda: journal.pending(k, "m-1"),
-    ):
+    )
+    for attempt in attempts:
         with pytest.raises(JournalError) as err:
             attempt()
         assert err.value.code == "already_done"

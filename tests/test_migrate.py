@@ -20,7 +20,7 @@ import pytest
 import imgkit
 from imgkit import Sandbox
 from imgkit.engine.destination import legacy_key
-from imgkit.engine.journal import Journal, State, default_journal_path
+from imgkit.engine.journal import Entry, Journal, State, default_journal_path
 from imgkit.engine.migrate import SUFFIX, stored_there
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,7 +104,7 @@ def upload(batch: Path, sandbox: Sandbox, **options: object) -> pd.Series:
     return results.iloc[0]
 
 
-def user_entries() -> list[object]:
+def user_entries() -> list[Entry]:
     with Journal(default_journal_path()) as journal:
         return list(journal.entries())
 

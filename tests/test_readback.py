@@ -83,7 +83,7 @@ def results_frame(folder: Path, index: Any = None) -> pd.DataFrame:
             "width": pd.array([800, 540, None, 750, 1, 2, None, 3], dtype="Int64"),
             "height": pd.array([800, 720, None, 1000, 1, 2, None, 3], dtype="Int64"),
             "sent_at": pd.to_datetime(
-                [
+                [  # type: ignore[arg-type]  # the stubs refuse None in a list; pandas: NaT
                     "2024-05-01 09:30:00",
                     None,
                     None,

@@ -6,11 +6,12 @@ import inspect
 import io
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import pytest
 from PIL import Image
+from test_probe_heic import heic_bytes
 
 import imgkit
 import imgkit.intake.rules as rules
@@ -64,7 +65,7 @@ def test_a_clean_row_passes_on_every_platform(tmp_path: Path, platform: str) -> 
     assert result.loc[0, "issues"] == ""
     assert result.loc[0, "platform_key"] == platform
     assert (result.loc[0, "format"], result.loc[0, "width"]) == ("jpeg", 300)
-    assert len(result.loc[0, "sha256"]) == 64
+    assert len(cast(str, result.loc[0, "sha256"])) == 64
 
 
 def test_same_index_and_extra_columns_kept(tmp_path: Path) -> None:
@@ -89,8 +90,8 @@ def test_revalidating_a_validated_frame_gives_the_same_answer(tmp_path: Path) ->
 def test_unknown_platform_and_shop(tmp_path: Path) -> None:
     result = check(row("tmall_item", jpeg(tmp_path)) | {"platform": "京东", "shop": "nobody"})
     assert codes(result) == {"unknown_platform", "unknown_shop"}
-    assert "未知平台" in result.loc[0, "message"]
-    assert "unknown platform" in result.loc[0, "message"]
+    assert "未知平台" in cast(str, result.loc[0, "message"])
+    assert "unknown platform" in cast(str, result.loc[0, "message"])
     assert not result.loc[0, "fixable"]
 
 
@@ -103,10 +104,10 @@ def test_unknown_platform_message_names_the_value_and_the_accepted_keys(tmp_path
     )
     assert [codes(result, i) for i in range(3)] == [{"unknown_platform"}] * 3
     for index, value in ((0, "京东"), (1, "jd"), (2, "京东")):
-        line = result.loc[index, "message"].splitlines()[0]
+        line = cast(str, result.loc[index, "message"]).splitlines()[0]
         assert f"'{value}'" in line
         assert all(key in line for key in platform_keys()), line
-    assert "'jd'" not in result.loc[0, "message"]
+    assert "'jd'" not in cast(str, result.loc[0, "message"])
 
 
 def test_chinese_platform_aliases_resolve(tmp_path: Path) -> None:
@@ -129,13 +130,13 @@ def test_a_misconfigured_shop_costs_only_its_rows(tmp_path: Path) -> None:
     )
     assert result.loc[0, "ok"]
     assert codes(result, 1) == {"bad_shop"}
-    assert "app_secret" in result.loc[1, "message"]
+    assert "app_secret" in cast(str, result.loc[1, "message"])
 
 
 def test_no_shops_file_is_a_row_error_not_an_exception(tmp_path: Path) -> None:
     result = check(row("tmall_item", jpeg(tmp_path)), shops=tmp_path / "absent.toml")
     assert codes(result) == {"unknown_shop"}
-    assert "absent.toml" in result.loc[0, "message"]
+    assert "absent.toml" in cast(str, result.loc[0, "message"])
 
 
 def test_missing_empty_and_unreadable_files(tmp_path: Path) -> None:
@@ -229,7 +230,7 @@ def test_over_the_byte_limit_is_fixable_with_the_sizes_in_the_message(tmp_path: 
     result = check(row("qianmi_sku", big))  # Qianmi: 1 MB
     assert codes(result) == {"too_large"}
     assert result.loc[0, "fixable"]
-    assert "MB > 1.0 MB" in result.loc[0, "message"]
+    assert "MB > 1.0 MB" in cast(str, result.loc[0, "message"])
 
 
 @pytest.mark.parametrize(
@@ -248,7 +249,7 @@ def test_phone_pixel_rule(tmp_path: Path, size: tuple[int, int], ok: bool) -> No
     assert result.loc[0, "ok"] is ok or bool(result.loc[0, "ok"]) == ok
     if not ok:
         assert codes(result) == {"bad_dimensions"}
-        assert f"({size[0]}x{size[1]})" in result.loc[0, "message"]
+        assert f"({size[0]}x{size[1]})" in cast(str, result.loc[0, "message"])
     assert check(row("taobao_picture", image)).loc[0, "ok"]  # computer: no rule
 
 
@@ -356,7 +357,7 @@ def test_an_id_excel_turned_into_a_number_is_id_mangled_not_bad_target(
     assert codes(result) == {"id_mangled"}
     assert not result.loc[0, "ok"]
     assert not result.loc[0, "fixable"]
-    message = result.loc[0, "message"]
+    message = cast(str, result.loc[0, "message"])
     assert "Excel" in message
     assert "「文本」" in message
     assert "format the column as Text" in message
@@ -373,13 +374,13 @@ def test_a_mangled_replace_id_is_id_mangled(tmp_path: Path, platform: str) -> No
     for index, value in ((0, "1.65771735597434E+18"), (1, "6E+15")):
         assert "id_mangled" in codes(result, index)
         assert "bad_target" not in codes(result, index)
-        assert f"(replace_id = {value})" in result.loc[index, "message"]
+        assert f"(replace_id = {value})" in cast(str, result.loc[index, "message"])
 
 
 def test_both_ids_mangled_are_named_in_one_message(tmp_path: Path) -> None:
     result = check(row("tmall_item", jpeg(tmp_path), replace_id="6E+15") | {"target": "1.6E+18"})
     assert codes(result) == {"id_mangled"}
-    assert "(target = 1.6E+18, replace_id = 6E+15)" in result.loc[0, "message"]
+    assert "(target = 1.6E+18, replace_id = 6E+15)" in cast(str, result.loc[0, "message"])
 
 
 @pytest.mark.parametrize(
@@ -444,7 +445,7 @@ def test_a_second_validate_reads_no_file(tmp_path: Path, monkeypatch: pytest.Mon
 def test_rules_are_vectorized() -> None:
     import imgkit.intake.validation as validation
 
-    for module in (rules, validation):
+    for module in (rules, rules.core, *rules.FAMILIES, validation):
         source = inspect.getsource(module)
         for forbidden in (".apply(", "iterrows", "itertuples", "for index, row"):
             assert forbidden not in source, f"{module.__name__} uses {forbidden}"
@@ -482,14 +483,24 @@ def test_a_frame_without_row_numbers_keeps_its_index_and_blank_rows_go(tmp_path:
     assert result["ok"].all()
 
 
-def test_heic_is_fixable_only_where_it_can_be_converted(tmp_path: Path) -> None:
+@pytest.mark.parametrize("convertible", [False, True])
+def test_heic_is_fixable_only_where_it_can_be_converted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, convertible: bool
+) -> None:
+    # A real HEIC header (ftyp, meta with the primary item's ispe) that Pillow alone cannot
+    # decode: probed whole, refused by Tmall, and convertible only with pillow-heif.
     heic = tmp_path / "a.heic"
-    heic.write_bytes(b"\x00\x00\x00\x18ftypheic" + b"\x00" * 200)
+    heic.write_bytes(heic_bytes(1200, 1600))
+    monkeypatch.setattr(rules.image, "_heic_readable", lambda: convertible)
     result = check(row("tmall_item", heic))
-    if rules._heic_readable():
-        pytest.skip("pillow-heif is installed here")  # pragma: no cover
-    assert codes(result) in ({"format_unreadable"}, {"corrupt_image"})
-    assert not result.loc[0, "fixable"]
+    assert (result.loc[0, "format"], result.loc[0, "width"]) == ("heic", 1200)
+    if convertible:
+        assert codes(result) == {"format_refused"}
+        assert result.loc[0, "fixable"]
+    else:
+        assert codes(result) == {"format_unreadable"}
+        assert not result.loc[0, "fixable"]
+        assert "pillow-heif" in str(result.loc[0, "message"])
 
 
 def test_url_sources_are_downloaded_and_probed(tmp_path: Path, sandbox: imgkit.Sandbox) -> None:
@@ -560,6 +571,7 @@ def test_rows_that_fit_can_repair_still_count(tmp_path: Path) -> None:
     rows += [row("qianmi_sku", jpeg(tmp_path, f"{n}.jpg", size=(300 + n, 300))) for n in range(5)]
     result = check(*rows)
     limit = imgkit.platforms.get_adapter("qianmi_sku").limits.images_per_target
+    assert limit is not None
     flagged = ["too_many_images" in codes(result, i) for i in range(len(rows))]
     assert codes(result, 0) == {"format_refused"}
     assert flagged == [i >= limit for i in range(len(rows))]

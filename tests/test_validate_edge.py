@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import pytest
@@ -122,7 +122,7 @@ def test_a_top_shop_with_an_unknown_sign_method_is_a_bad_shop(
     result = validate(frame, shops=shops)
     assert result.loc[0, "issues"] == "bad_shop"
     assert not result.loc[0, "ok"]
-    message = result.loc[0, "message"]
+    message = cast(str, result.loc[0, "message"])
     assert shop in message
     assert "sign_method" in message
     assert all(method in message for method in ("md5", "hmac", "hmac-sha256")), message
@@ -142,8 +142,8 @@ def test_a_float_id_past_excels_precision_is_id_mangled(tmp_path: Path) -> None:
     )
     result = validate(frame, shops=SHOPS)
     assert result.loc[0, "issues"] == "id_mangled"
-    assert "E+18" in result.loc[0, "message"]
-    assert "bad_target" not in result.loc[0, "issues"]
+    assert "E+18" in cast(str, result.loc[0, "message"])
+    assert "bad_target" not in cast(str, result.loc[0, "issues"])
     assert result.loc[1, "ok"]
 
 

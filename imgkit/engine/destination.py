@@ -32,61 +32,68 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from imgkit.intake.cells import cell_text
+from imgkit.intake.headers import OPTIONAL_COLUMNS
+from imgkit.intake.options import normalize, option_registry
 from imgkit.intake.shops import Shop
 from imgkit.platforms import get_adapter, resolve_platform
-from imgkit.platforms.base import bool_text
 
-# Options that change where an image lands (or what it is called there), and so the key:
+# The options that change where an image lands (or what it is called there), and so the
+# key: every option an adapter declares but those of imgkit.intake.options.NOT_IN_KEY —
 # replace_id (which image is overwritten), position (which slot), is_major / is_rectangle
 # (main or extra image, Tmall), client_type (computer or phone picture, picture space),
-# title (the stored name: picture space, mini-app file_name, Douyin material_name).
-# Not need_distinct (how Douyin de-duplicates, not where), not is_https (the URL's scheme),
-# not the file's name or path (the bytes count, so a renamed or moved folder is not re-sent),
-# and no other column: notes, SKU names or row numbers must not cause a second upload.
-DESTINATION_OPTIONS = ("replace_id", "position", "is_major", "is_rectangle", "client_type", "title")
-_BOOLEANS = frozenset({"is_major", "is_rectangle"})
-_INTEGERS = frozenset({"replace_id", "position"})
-_INTEGER = re.compile(r"\+?(\d+)(?:\.0*)?")  # "3", "3.0": Excel hands numbers over as floats
+# title (the stored name: picture space, mini-app file_name, Douyin material_name); not
+# need_distinct (how Douyin de-duplicates, not where), not is_https (the URL's scheme).  Not
+# the file's name or path either (the bytes count, so a renamed or moved folder is not
+# re-sent), and no other column: notes, SKU names or row numbers must not cause a second
+# upload.
+DESTINATION_OPTIONS: tuple[str, ...] = tuple(
+    name for name in OPTIONAL_COLUMNS if option_registry()[name].in_key
+)
 _FINGERPRINT_HEX = 16  # 64 bits: enough to tell accounts apart, too short to be a secret
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 KEY_VERSION = "imgkit-destination/2"  # bump when normalization changes
 
 
-def _text(value: object) -> str:
-    if value is None or (isinstance(value, float) and value != value):  # None, NaN: absent
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
 def destination_options(options: Mapping[str, object] | None) -> dict[str, str]:
     """The options of ``options`` that go into the key, normalized; defaults dropped.
 
+    Each value is read as :func:`imgkit.intake.options.normalize` reads it where the
+    platform is not known (a validated row's canonical value is read unchanged), then
+    written as keys have always written it: a yes/no only when yes, a choice by its short
+    spelling (``phone`` for ``client:phone``), nothing for a default.
+
     >>> destination_options({"is_major": "1", "is_rectangle": "否", "position": 2.0,
     ...                      "client_type": "computer", "note": "red", "title": " 杯 "})
-    {'position': '2', 'is_major': 'true', 'title': '杯'}
+    {'title': '杯', 'position': '2', 'is_major': 'true'}
     """
     found: dict[str, str] = {}
+    registry = option_registry()
     for name in DESTINATION_OPTIONS:
-        value = _text((options or {}).get(name))
-        if name in _BOOLEANS:
-            value = "" if bool_text(value) == "false" else "true"  # false is every default
-        elif name in _INTEGERS and (match := _INTEGER.fullmatch(value)):
-            value = str(int(match.group(1)))
-        elif name == "client_type":
-            value = value.lower().removeprefix("client:")
-            value = "" if value == "computer" else value  # the picture space's default
+        option = registry[name]
+        value = normalize(name, (options or {}).get(name))
+        if option.kind == "bool":
+            value = "true" if value == "true" else ""  # false is every default
+        elif option.kind == "choice":
+            value = _short(value, option.choices)
+            value = "" if value == _short(option.default or "", option.choices) else value
         if value:
             found[name] = value
     return found
+
+
+def _short(value: str, choices: tuple[str, ...]) -> str:
+    """A choice as keys write it: lower-cased, without the ``prefix:`` its choices share."""
+    lowered = value.lower()
+    for choice in choices:
+        prefix, colon, _ = choice.lower().partition(":")
+        if colon and lowered.startswith(prefix + colon):
+            return lowered[len(prefix) + 1 :]
+    return lowered
 
 
 def endpoint_of(shop: Shop) -> str:
@@ -160,7 +167,7 @@ class Destination:
             shop.platform,
             endpoint_of(shop),
             account_of(shop, fingerprint_key),
-            _text(target),
+            cell_text(target),
             tuple(sorted(destination_options(options).items())),
         )
 
@@ -195,7 +202,7 @@ def legacy_key(
         "imgkit-journal/1",
         resolve_platform(platform),
         shop.strip(),
-        _text(target),
+        cell_text(target),
         sha256.strip().lower(),
         sorted(destination_options(options).items()),
     ]

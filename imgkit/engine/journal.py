@@ -49,129 +49,34 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, NoReturn
 
-from imgkit.errors import Category, ImgkitError
+from imgkit.engine.journal_schema import COLUMNS as _COLUMNS
+from imgkit.engine.journal_schema import (
+    SCHEMA_VERSION,
+    Entry,
+    JournalBusy,
+    JournalError,
+    Record,
+    State,
+    adopted_values,
+    setup,
+    upsert_statement,
+)
+from imgkit.engine.journal_schema import dumps as _dumps
+from imgkit.engine.journal_schema import entry_of as _entry
+from imgkit.errors import Category
 from imgkit.paths import data_dir
-from imgkit.secret import Secret
 
-SCHEMA_VERSION = 2
 FILE_NAME = "journal.sqlite"
 # A run that has not beaten for this long is gone (killed, or its machine is); a live run
 # beats every BEAT_S.  Far apart, so a busy machine cannot make a live run look dead.
 BEAT_S = 2.0
 STALE_S = 30.0
-_SECRET_HINTS = ("secret", "token", "session", "password")  # as in imgkit.intake.shops
 _CHUNK = 900  # below SQLite's historic limit of 999 parameters per statement
 _HOST = socket.gethostname()
-
-# Columns added by schema 2 to a file of schema 1 (a journal path given explicitly).
-_V2_COLUMNS = (
-    ("endpoint", "TEXT NOT NULL DEFAULT ''"),
-    ("account", "TEXT NOT NULL DEFAULT ''"),
-    ("file", "TEXT NOT NULL DEFAULT ''"),
-    ("options", "TEXT NOT NULL DEFAULT '{}'"),
-    ("retryable", "INTEGER NOT NULL DEFAULT 0"),
-    ("owner", "TEXT NOT NULL DEFAULT ''"),
-)
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS entries (
-    key TEXT PRIMARY KEY,
-    state TEXT NOT NULL CHECK (state IN ('sending', 'done', 'failed', 'pending')),
-    platform TEXT NOT NULL DEFAULT '', shop TEXT NOT NULL DEFAULT '',
-    target TEXT NOT NULL DEFAULT '', sha256 TEXT NOT NULL DEFAULT '',
-    url TEXT NOT NULL DEFAULT '', image_id TEXT NOT NULL DEFAULT '',
-    pending_id TEXT NOT NULL DEFAULT '', category TEXT NOT NULL DEFAULT '',
-    code TEXT NOT NULL DEFAULT '', message TEXT NOT NULL DEFAULT '',
-    attempts INTEGER NOT NULL DEFAULT 1, attempt_info TEXT NOT NULL DEFAULT '{}',
-    raw_json TEXT NOT NULL DEFAULT '{}', created REAL NOT NULL, updated REAL NOT NULL
-)""",
-    "CREATE INDEX IF NOT EXISTS entries_sending ON entries (state) WHERE state = 'sending'",
-    """CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL,
-    started REAL NOT NULL, beat REAL NOT NULL, ended REAL
-)""",
-    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-)
-_V2_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS entries_place ON entries (platform, endpoint, account, target)",
-    "CREATE INDEX IF NOT EXISTS entries_updated ON entries (updated)",
-)
-
-
-class JournalError(ImgkitError):
-    """The journal cannot be opened, or a transition would risk a second upload."""
-
-
-class JournalBusy(JournalError):
-    """Another live run is sending this entry right now: wait for its outcome."""
-
-
-class State(StrEnum):
-    """Where an upload stands."""
-
-    SENDING = "sending"
-    DONE = "done"
-    FAILED = "failed"
-    PENDING = "pending"
-
-
 _NOT_DONE = (State.SENDING, State.FAILED, State.PENDING)  # done is final but for a new confirm
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """What ``begin`` writes about an upload besides its key (all text, no secret)."""
-
-    platform: str
-    shop: str
-    target: str
-    sha256: str
-    endpoint: str = ""
-    account: str = ""
-    file: str = ""
-    options: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One journal row; ``created`` and ``updated`` are epoch seconds."""
-
-    key: str
-    state: State
-    platform: str
-    shop: str
-    target: str
-    sha256: str
-    url: str = ""
-    image_id: str = ""
-    pending_id: str = ""
-    category: str = ""
-    code: str = ""
-    message: str = ""
-    attempts: int = 0
-    attempt_info: Mapping[str, Any] = field(default_factory=dict)
-    raw_json: str = "{}"
-    created: float = 0.0
-    updated: float = 0.0
-    endpoint: str = ""
-    account: str = ""
-    file: str = ""
-    options: Mapping[str, str] = field(default_factory=dict)
-    retryable: bool = False
-    owner: str = ""
-
-    @property
-    def raw(self) -> Any:
-        """The platform's answer recorded by :meth:`Journal.confirm`, parsed."""
-        return json.loads(self.raw_json)
-
-
-_COLUMNS = ", ".join(f.name for f in fields(Entry))  # rows come back in Entry's field order
 
 
 def default_journal_path() -> Path:
@@ -181,24 +86,6 @@ def default_journal_path() -> Path:
     'journal.sqlite'
     """
     return data_dir() / FILE_NAME
-
-
-def _scrub(value: Any) -> Any:
-    """``value`` with secret-looking members masked (a journal must never hold a secret)."""
-    if isinstance(value, Secret):
-        return "***"
-    if isinstance(value, Mapping):
-        return {
-            str(k): "***" if any(h in str(k).lower() for h in _SECRET_HINTS) else _scrub(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [_scrub(v) for v in value]
-    return value
-
-
-def _dumps(value: Mapping[str, Any] | None) -> str:
-    return json.dumps(_scrub(value or {}), ensure_ascii=False, default=str)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -217,6 +104,29 @@ class Journal:
     One connection guarded by a lock: share one instance between threads, or call it from
     an asyncio loop's thread (every call is a short local transaction).  Several processes
     may open the same file at once; SQLite serializes their writes.
+
+    Parameters
+    ----------
+    path
+        The SQLite file (default: :func:`default_journal_path`, the user's journal);
+        ``":memory:"`` keeps it in memory, for tests.
+
+    Raises
+    ------
+    JournalError
+        When the file is not a journal SQLite can read.
+
+    Examples
+    --------
+    >>> with Journal(":memory:") as journal:
+    ...     journal.begin("k1", Record("qianmi_sku", "qianmi_shop", "18353/g1234", "ab" * 32))
+    ...     journal.fail("k1", Category.INVALID_INPUT, "bad_image", "refused")
+    ...     failed = journal.lookup("k1").state
+    ...     journal.begin("k1", Record("qianmi_sku", "qianmi_shop", "18353/g1234", "ab" * 32))
+    ...     journal.confirm("k1", "http://img.example/1.jpg", "5")
+    ...     done, unseen = journal.lookup("k1"), journal.lookup("k2")
+    >>> failed, done.state, done.image_id, unseen
+    (<State.FAILED: 'failed'>, <State.DONE: 'done'>, '5', None)
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
@@ -243,37 +153,8 @@ class Journal:
         self.fingerprint_key = self._fingerprint_key()
 
     def _setup(self) -> None:
-        db = self._db
-        # WAL: a commit is one append + fsync and readers never block the writer.  FULL:
-        # fsync the WAL on every commit (NORMAL could lose the last commits on power loss).
-        # fullfsync: macOS's fsync does not reach the platter without it; a no-op elsewhere.
-        self.wal = db.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("PRAGMA fullfsync=ON")
-        with db:  # commits, or rolls back on an error
-            db.execute("BEGIN IMMEDIATE")  # two processes creating the file at once agree
-            for statement in _SCHEMA:  # not executescript(): it would commit first
-                db.execute(statement)
-            (version,) = db.execute("SELECT max(version) FROM schema_version").fetchone()
-            if version is not None and version > SCHEMA_VERSION:
-                raise JournalError(
-                    f"journal {self.path} was written by a newer imgkit (schema {version}) / "
-                    "上传记录文件来自更新版本的 imgkit",
-                    code="journal_too_new",
-                )
-            if version is None or version < SCHEMA_VERSION:
-                have = {row[1] for row in db.execute("PRAGMA table_info(entries)")}
-                for name, kind in _V2_COLUMNS:
-                    if name not in have:
-                        db.execute(f"ALTER TABLE entries ADD COLUMN {name} {kind}")
-                if version is not None:  # entries keyed the 0.1 way live here: migrate them
-                    db.execute("INSERT OR REPLACE INTO meta VALUES ('legacy_keys', '1')")
-                db.execute("DELETE FROM schema_version")
-                db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-            for statement in _V2_INDEXES:
-                db.execute(statement)
-            legacy = db.execute("SELECT value FROM meta WHERE name = 'legacy_keys'").fetchone()
-            self.upgraded = legacy is not None
+        # The tables, and the upgrade of an older file: imgkit.engine.journal_schema.
+        self.wal, self.upgraded = setup(self._db, self.path)
 
     def _fingerprint_key(self) -> bytes:
         """The key of account fingerprints, made once per journal file and kept in it."""
@@ -423,17 +304,7 @@ class Journal:
         ``drop``: the entry's old key in this same journal (an upgraded 0.1 file), removed
         in the same transaction so that the upload is listed, and in doubt, only once.
         """
-        names = [f.name for f in fields(Entry)][1:]
-        values: list[Any] = [getattr(entry, name) for name in names]
-        for i, name in enumerate(names):
-            if name in ("attempt_info", "options"):
-                values[i] = json.dumps(dict(values[i]), ensure_ascii=False)
-            elif name == "state":
-                values[i] = str(values[i])
-            elif name == "retryable":
-                values[i] = int(values[i])
-            elif name == "owner":
-                values[i] = ""  # its run is not one of ours
+        names, values = adopted_values(entry)
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute(
@@ -455,18 +326,9 @@ class Journal:
     ) -> bool:
         """Move ``key`` to ``state`` if it is new, in one of the states ``after``, or
         matches ``extra``; True if it did.  One statement: one durable transaction."""
-        now = time.time()
-        sets = "".join(f", {name} = excluded.{name}" for name in values)
-        if state is State.SENDING:  # a new attempt counts, and forgets the last one's error
-            sets += ", attempts = attempts + 1, category = '', code = '', message = ''"
-        allowed = f"state IN ({', '.join('?' * len(after))})" if after else "0"
-        sql = (
-            f"INSERT INTO entries (key, state, created, updated, {', '.join(values)}) "
-            f"VALUES (?, ?, ?, ?{', ?' * len(values)}) ON CONFLICT (key) DO UPDATE SET "
-            f"state = excluded.state, updated = excluded.updated{sets} "
-            f"WHERE {allowed}{extra}"
+        sql, params = upsert_statement(
+            key, state, after, values, extra, extra_params, now=time.time()
         )
-        params = (key, str(state), now, now, *values.values(), *map(str, after), *extra_params)
         with self._lock:
             return bool(self._db.execute(sql, params).rowcount == 1)
 
@@ -569,13 +431,16 @@ class Journal:
         return f"Journal({str(self.path)!r})"
 
 
-_JSON_FIELDS = {i for i, f in enumerate(fields(Entry)) if f.name in ("attempt_info", "options")}
-
-
-def _entry(row: tuple[Any, ...]) -> Entry:
-    values = list(row)
-    values[1] = State(values[1])
-    for i in _JSON_FIELDS:
-        values[i] = json.loads(values[i] or "{}")
-    values[-2] = bool(values[-2])  # retryable
-    return Entry(*values)
+__all__ = [
+    "BEAT_S",
+    "FILE_NAME",
+    "SCHEMA_VERSION",
+    "STALE_S",
+    "Entry",
+    "Journal",
+    "JournalBusy",
+    "JournalError",
+    "Record",
+    "State",
+    "default_journal_path",
+]

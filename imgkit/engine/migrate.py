@@ -32,7 +32,8 @@ from typing import Protocol
 from urllib.parse import quote, urlsplit
 
 from imgkit.engine.destination import Destination, legacy_key
-from imgkit.engine.journal import Entry, Journal, State, _entry
+from imgkit.engine.journal import Entry, Journal, State
+from imgkit.engine.journal_schema import entry_of as _entry
 from imgkit.paths import legacy_cache_journal
 
 SUFFIX = ".imgkit-journal.sqlite"  # imgkit 0.1's journal beside a batch file

@@ -25,13 +25,15 @@ from imgkit.engine.destination import Destination, account_of, destination_optio
 from imgkit.engine.journal import Journal, State
 from imgkit.engine.migrate import adopt_legacy
 from imgkit.errors import Category
-from imgkit.intake.batch import OPTIONAL_COLUMNS
+from imgkit.intake.cells import cell_text
+from imgkit.intake.headers import OPTIONAL_COLUMNS
 from imgkit.intake.shops import Shop
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Adapter
 from imgkit.report.results import RowResult
 
-# The optional batch columns, all of which the adapters may read (written once, in batch).
+# The optional batch columns, all of which the adapters may read (derived from the adapters'
+# declarations: imgkit.intake.options).
 OPTION_COLUMNS = OPTIONAL_COLUMNS
 # Refusals that only a change to the row itself can cure: a retry sends such a row again
 # only once it changed (a new target or file is new work) or when forced.
@@ -93,10 +95,13 @@ class Row:
 def row_options(record: Mapping[Hashable, Any]) -> dict[str, str]:
     """The optional columns of one batch row that are set, as stripped text.
 
+    The row is a validated one: its options already hold their canonical text
+    (:func:`imgkit.validate` normalized them), which is read as it is.
+
     >>> row_options({"position": "2", "title": "", "note": "x"})
     {'position': '2'}
     """
-    values = {name: str(record.get(name) or "").strip() for name in OPTION_COLUMNS}
+    values = {name: cell_text(record.get(name)) for name in OPTION_COLUMNS}
     return {name: value for name, value in values.items() if value and value != "nan"}
 
 

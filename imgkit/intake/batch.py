@@ -15,6 +15,11 @@ shows it, ``1.65771735597434E+18``, which :func:`looks_mangled` recognises and v
 refuses.  Nothing is checked here beyond the columns: validation reports bad values row by
 row.  The headers as the user wrote them are kept in ``attrs["imgkit_headers"]``.
 
+The parts: the columns and their headers (:mod:`imgkit.intake.headers`; the optional
+columns are the adapters' options, :mod:`imgkit.intake.options`), a sheet's cells read
+as text (:mod:`imgkit.intake.sheets`, :mod:`imgkit.intake.cells`); this module finds the
+header in them and builds the frame.
+
 Example
 -------
 >>> batch = read_batch("sample_data/batch.csv")
@@ -34,82 +39,33 @@ Example
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import io
-import math
-import numbers
 import os
 import re
-import threading
-import unicodedata
-import warnings
 from bisect import bisect_right
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from imgkit.errors import ImgkitError
 
-REQUIRED_COLUMNS: tuple[str, ...] = ("platform", "shop", "file", "target")
-# Every option an adapter declares (``OptionSpec.name``); a test keeps the two in step.
-OPTIONAL_COLUMNS: tuple[str, ...] = (
-    "title",
-    "position",
-    "replace_id",
-    "is_major",
-    "is_rectangle",
-    "client_type",
-    "need_distinct",
-    "is_https",
+# _text and _texts: importable from here as before the cells moved to imgkit.intake.cells.
+from imgkit.intake.cells import cell_text as _text  # noqa: F401
+from imgkit.intake.cells import cell_texts as _texts  # noqa: F401
+from imgkit.intake.cells import header_text as _header_text
+from imgkit.intake.headers import (
+    HEADER_ALIASES,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    column_for,
 )
-
-# Headers accepted for each column besides its own name, compared after _normal().
-HEADER_ALIASES: dict[str, tuple[str, ...]] = {
-    "platform": ("平台", "平台名称", "platform name"),
-    "shop": ("店铺", "店铺名", "店铺名称", "店名", "shop name", "store", "store name"),
-    "file": (
-        "文件",
-        "图片",
-        "图片文件",
-        "文件路径",
-        "图片路径",
-        "图片地址",
-        "file path",
-        "path",
-        "image",
-        "image file",
-        "image path",
-        "image url",
-    ),
-    "target": (
-        "目标",
-        "目标ID",
-        "类目",
-        "分类ID",
-        "商品ID",
-        "文件夹",
-        "文件夹ID",
-        "target id",
-        "category id",
-        "item id",
-        "folder",
-        "folder id",
-    ),
-    "title": ("标题", "图片标题", "名称", "image title"),
-    "position": ("位置", "序号", "图片序号", "顺序", "order", "image position"),
-    "replace_id": ("替换ID", "替换图片ID", "图片ID", "replace image id"),
-    "is_major": ("主图", "是否主图", "major", "main image"),
-    "is_rectangle": ("长方形", "3:4", "是否3:4", "rectangle"),
-    "client_type": ("终端", "来源", "客户端", "client"),
-    "need_distinct": ("去重", "distinct", "dedup"),
-    "is_https": ("是否https", "https"),
-}
+from imgkit.intake.headers import normal_header as _normal
+from imgkit.intake.sheets import HEADER_SEARCH_ROWS as _HEADER_SEARCH_ROWS
+from imgkit.intake.sheets import Grid as _Grid
+from imgkit.intake.sheets import file_grid as _file_grid
+from imgkit.intake.sheets import frame_grid as _frame_grid
 
 ROW_COLUMN = "row"
 SOURCE_ATTR = "imgkit_source"
@@ -119,37 +75,10 @@ HEADERS_ATTR = "imgkit_headers"
 SCIENTIFIC_ID = re.compile(
     r"\A\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][+-]?[0-9]+\s*\Z", re.ASCII
 )
-# Excel keeps 15 significant digits and a float is exact only to 2**53: an integral float
-# this large may hold digits nobody typed.
-_UNTRUSTED_FLOAT = 1e15
-_HEADER_SEARCH_ROWS = 10  # a header further down than this is not a header
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 # A relative path normpath would leave as it is: no "~", no leading "/", no "." or ".."
 # segment, no "//", no trailing "/".  Windows paths all take the long way.
 _PLAIN = re.compile(r"(?![~/])(?!(?:.*/)?\.\.?(?:/|$))(?!.*//)(?!.*/$)", re.DOTALL)
-
-
-def _normal(header: str) -> str:
-    # NFKC folds full-width letters and colons ("3：4"); "*" marks the required columns
-    # of many templates.
-    folded = unicodedata.normalize("NFKC", header).casefold()
-    return re.sub(r"[\s_\-*]", "", folded)
-
-
-_LOOKUP: dict[str, str] = {
-    _normal(alias): column
-    for column in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
-    for alias in (column, *HEADER_ALIASES.get(column, ()))
-}
-
-
-def column_for(header: object) -> str | None:
-    """The batch column a header means, or None for a column of the user's own.
-
-    >>> column_for("Shop Name"), column_for("图片路径"), column_for("备注")
-    ('shop', 'file', None)
-    """
-    return _LOOKUP.get(_normal(_header_text(header)))
 
 
 def looks_mangled(text: str) -> bool:
@@ -276,286 +205,6 @@ def read_batch_positions(
                     headers[column] = earlier[column]
     # Grid row 0 of a DataFrame is its column labels: grid row i is frame position i - 1.
     return frame, np.array(kept, dtype=np.int64) - 1
-
-
-# --- reading the cells ------------------------------------------------------------------
-
-
-@dataclass
-class _Grid:
-    """A sheet: every cell as text, column by column, and what the frame needs besides."""
-
-    columns: list[list[str]]  # one list per sheet column, one cell per sheet row
-    raw_row: Callable[[int], Sequence[object]]  # a row as read (headers are read from it)
-    numbers: list[int]  # the number the user sees for each row
-    labels: list[Hashable] | None = None  # a DataFrame's column labels (row 0 is them)
-    merges: list[tuple[int, int, int]] = field(default_factory=list)  # first, last row; col
-    places: list[int] | None = None  # each column's 0-based sheet column (None: the same)
-
-
-def _text(value: object) -> str:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return ""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, bool | np.bool_):
-        return "true" if value else "false"
-    if isinstance(value, numbers.Integral):
-        return str(int(value))
-    if isinstance(value, numbers.Real):
-        number = float(value)
-        if math.isnan(number):
-            return ""
-        if not number.is_integer():
-            return str(value)
-        if abs(number) >= _UNTRUSTED_FLOAT:
-            # Its last digits may be Excel's or the float's, not the user's: show it as Excel
-            # does ("1.65771735597434E+18"), which validation refuses, rather than invent
-            # "1657717355974340096", which would pass.
-            return f"{number:.15G}"
-        # Excel and pandas hold ids as floats: 1489161932.0 is the id 1489161932.
-        return str(int(number))
-    if isinstance(value, dt.datetime):
-        if value.time() == dt.time(0) and value.tzinfo is None:
-            return value.date().isoformat()
-        return value.isoformat()
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def _texts(values: Iterable[object]) -> list[str]:
-    # The common cell is a plain str: skip _text's checks for it (100k-row batches).
-    return [v.strip() if type(v) is str else _text(v) for v in values]
-
-
-def _header_text(value: object) -> str:
-    # Excel turns a typed "3:4" header into the time 03:04.
-    if isinstance(value, dt.time) and not value.second and not value.microsecond:
-        return f"{value.hour}:{value.minute}"
-    return _text(value)
-
-
-def _frame_grid(frame: pd.DataFrame) -> _Grid:
-    labels: list[Hashable] = list(frame.columns)
-    columns = [
-        [_header_text(label), *_texts(frame.iloc[:, j].tolist())] for j, label in enumerate(labels)
-    ]
-
-    def raw_row(i: int) -> Sequence[object]:
-        return labels if i == 0 else frame.iloc[i - 1].tolist()
-
-    return _Grid(columns, raw_row, list(range(1, len(frame) + 2)), labels)
-
-
-def _file_grid(path: Path, sheet: str | int) -> _Grid:
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".xlsx", ".xlsm"):
-        raise ImgkitError(
-            f"{path}: not a batch file type (use .csv or .xlsx; save .xls as .xlsx) / "
-            f"不支持的批量文件类型 {path.name},请使用 .csv 或 .xlsx",
-            code="unknown_file_type",
-        )
-    if not path.is_file():
-        raise ImgkitError(f"no batch file at {path} / 找不到批量文件 {path}", code="no_batch_file")
-    return _csv_grid(path) if suffix == ".csv" else _xlsx_grid(path, sheet)
-
-
-class _Cells:
-    """Builds a grid from the cells that hold something, row by row.
-
-    Only rows with a value become grid rows (each keeps its sheet row number) and only
-    columns with a value become grid columns (each keeps its sheet column number), so the
-    cost is linear in the cells that hold values: a stray value in XFD200, or a million
-    formatted but empty rows, costs nothing more.
-    """
-
-    def __init__(self) -> None:
-        self.numbers: list[int] = []
-        self.columns: dict[int, list[str]] = {}
-        self.raw: list[dict[int, object]] = []  # the first rows as read: headers come from them
-
-    def add(self, number: int, cells: Iterable[tuple[int, object]]) -> None:
-        """Add sheet row ``number`` from its (0-based column, value) pairs."""
-        i = len(self.numbers)
-        raw: dict[int, object] = {}
-        for j, value in cells:
-            text = value.strip() if type(value) is str else _text(value)
-            if not text:
-                continue
-            column = self.columns.get(j)
-            if column is None:
-                column = self.columns[j] = []
-            if len(column) > i:  # the same cell twice in a damaged sheet: the last wins
-                column[i] = text
-            else:
-                if len(column) < i:
-                    column.extend([""] * (i - len(column)))
-                column.append(text)
-            raw[j] = value
-        if raw:
-            self.numbers.append(number)
-            if len(self.raw) < _HEADER_SEARCH_ROWS:
-                self.raw.append(raw)
-
-    def grid(self, merges: Iterable[tuple[int, int, int]] = ()) -> _Grid:
-        """The grid; ``merges`` are (first row, last row, 0-based sheet column)."""
-        n = len(self.numbers)
-        places = sorted(self.columns)
-        columns = [self.columns[j] for j in places]
-        for column in columns:
-            column.extend([""] * (n - len(column)))
-        at = {j: k for k, j in enumerate(places)}
-        raws = [[row.get(j) for j in places] for row in self.raw]
-
-        def raw_row(i: int) -> Sequence[object]:
-            return raws[i] if i < len(raws) else [column[i] for column in columns]
-
-        kept = [(first, last, at[j]) for first, last, j in merges if j in at and last > first]
-        return _Grid(columns, raw_row, self.numbers, merges=kept, places=places)
-
-
-# Python's csv module refuses a field over 131,072 characters by default; a batch cell that
-# long is validation's to refuse (a title too long, a path too long), row by row.
-_CSV_LOCK = threading.Lock()
-
-
-def _csv_grid(path: Path) -> _Grid:
-    raw = path.read_bytes()
-    try:
-        content = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Excel on a Chinese Windows saves "CSV" in the system code page (GBK ⊂ GB18030).
-        try:
-            content = raw.decode("gb18030")
-        except UnicodeDecodeError as exc:
-            raise ImgkitError(
-                f"{path}: neither UTF-8 nor GB18030 text / 文件编码无法识别(应为 UTF-8 或 GBK)",
-                code="bad_encoding",
-            ) from exc
-    # The csv module, not pandas: a title row above the header has fewer fields than the
-    # rows below, which pandas refuses.  Every cell is text either way.
-    cells = _Cells()
-    with _CSV_LOCK:
-        # The limit is the module's, not the reader's: raise it for this read only (no field
-        # can be longer than the file), and give the process its own limit back.
-        before = csv.field_size_limit()
-        csv.field_size_limit(max(before, len(content) + 1))
-        try:
-            for number, record in enumerate(csv.reader(io.StringIO(content, "")), 1):
-                cells.add(number, enumerate(record))
-        except csv.Error as exc:
-            raise ImgkitError(
-                f"{path}: not a readable CSV file ({exc}) / 无法读取 CSV 文件 {path.name}({exc})",
-                code="bad_batch_file",
-            ) from exc
-        finally:
-            csv.field_size_limit(before)
-    return cells.grid()
-
-
-def _damaged(path: Path, exc: BaseException) -> ImgkitError:
-    reason = str(exc) or type(exc).__name__
-    return ImgkitError(
-        f"{path}: not an Excel workbook (.xlsx) or damaged: {reason} / "
-        f"{path.name} 不是 Excel 工作簿(.xlsx)或文件已损坏:{reason}",
-        code="bad_batch_file",
-    )
-
-
-def _sheet_parser(base: Any) -> Any:
-    """openpyxl's sheet parser, quick over rows without cells."""
-
-    class Parser(base):  # type: ignore[misc]
-        row_counter: int
-        col_counter: int
-
-        def parse_row(self, row: Any) -> tuple[int, list[dict[str, Any]]]:
-            if len(row):
-                return super().parse_row(row)  # type: ignore[no-any-return]
-            # A formatted row without cells: its number is all there is.  A sheet whose
-            # every row was formatted has a million of them; openpyxl's own parse_row keeps
-            # each one's attributes.
-            number = row.get("r", "")
-            self.row_counter = int(number) if number.isdigit() else self.row_counter + 1
-            self.col_counter = 0
-            return self.row_counter, []
-
-    return Parser
-
-
-def _xlsx_grid(path: Path, sheet: str | int) -> _Grid:
-    import openpyxl
-    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
-    from openpyxl.worksheet._reader import WorkSheetParser
-    from openpyxl.worksheet.cell_range import CellRange
-
-    try:
-        with warnings.catch_warnings():
-            # openpyxl warns about features it does not read (data validation, styles);
-            # the cell values are all a batch needs.
-            warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-            # read_only streams the sheet instead of building every cell up to the sheet's
-            # stated dimension (one value in XFD200 made that 3 million cells).
-            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # whatever openpyxl trips on, the file is bad
-        raise _damaged(path, exc) from exc
-    try:
-        names = book.sheetnames
-        if isinstance(sheet, str):
-            matches = [n for n in names if n == sheet] or [
-                n for n in names if n.strip().casefold() == sheet.strip().casefold()
-            ]
-            wanted = matches[0] if matches else None
-        else:
-            wanted = names[sheet] if -len(names) <= sheet < len(names) else None
-        chosen = book[wanted] if wanted is not None else None
-        if not names:
-            raise ImgkitError(
-                f"{path}: the workbook holds no worksheet (damaged?) / "
-                f"{path.name} 中没有工作表(文件可能已损坏)",
-                code="bad_batch_file",
-            )
-        if not isinstance(chosen, ReadOnlyWorksheet):  # absent, or a chart sheet
-            listed = ", ".join(names)
-            raise ImgkitError(
-                f"{path.name}: no sheet {sheet!r} (sheets: {listed}) / 找不到工作表 {sheet!r}",
-                code="no_such_sheet",
-            )
-        cells = _Cells()
-        # The streaming parser read_only itself uses, driven directly: iter_rows pads every
-        # row to the sheet's width and forgets the merged ranges, which a batch needs.
-        sheet_: Any = chosen  # the private parts read_only's own iteration uses
-        book_: Any = book
-        source = sheet_._get_source()
-        parser = _sheet_parser(WorkSheetParser)(
-            source,
-            sheet_._shared_strings,
-            data_only=True,
-            epoch=book_.epoch,
-            date_formats=book_._date_formats,
-            timedelta_formats=book_._timedelta_formats,
-        )
-        try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-                for number, row in parser.parse():
-                    cells.add(number, ((c["column"] - 1, c["value"]) for c in row))
-                    # The parser keeps every formatted row's attributes: a million
-                    # formatted empty rows would pile up there for nothing.
-                    parser.row_dimensions.clear()
-                ranges = getattr(parser.merged_cells, "mergeCell", None) or ()
-                merges = [
-                    (r.min_row, r.max_row, r.min_col - 1)
-                    for r in (CellRange(m.ref) for m in ranges)
-                ]
-        except Exception as exc:  # a damaged sheet, in whatever way
-            raise _damaged(path, exc) from exc
-        finally:
-            source.close()
-    finally:
-        book.close()
-    return cells.grid(merges)
 
 
 # --- from cells to the batch frame ------------------------------------------------------
@@ -719,7 +368,9 @@ __all__ = [
     "HEADER_ALIASES",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
+    "ROW_COLUMN",
     "SCIENTIFIC_ID",
+    "SOURCE_ATTR",
     "column_for",
     "looks_mangled",
     "read_batch",

@@ -1,12 +1,13 @@
 """Facts about image files: real format (by content, never by extension), size, pixels, hash.
 
 Each file is read once, in full, for its SHA-256; the format and the pixel size come from
-the header bytes already in memory (JPEG SOF, PNG IHDR, GIF screen, WEBP/BMP headers),
-with Pillow only for other formats and for GIF frame counts.  Truncation is judged by
-walking the structure to its end marker (JPEG segments to the scan and then its EOI, PNG
-chunks to IEND, the GIF trailer), so data appended after it (a phone's "motion photo"
-video) is not mistaken for damage.  Results are cached by (path, size, mtime), so probing
-the same files again costs one ``stat`` each.  Probing runs in a thread pool.
+the header bytes already in memory (:mod:`imgkit.intake.sniff`: JPEG SOF, PNG IHDR, GIF
+screen, WEBP/BMP headers, HEIC ``ispe``), with Pillow only for other formats.  Truncation
+is judged by walking the structure to its end marker (JPEG segments to the scan and then
+its EOI, PNG chunks to IEND, the GIF trailer), so data appended after it (a phone's
+"motion photo" video) is not mistaken for damage.  Results are cached by (path, size,
+mtime), so probing the same files again costs one ``stat`` each.  Probing runs in a thread
+pool.
 
 Only regular files are read, and only up to :data:`imgkit.intake.files.READ_CAP`
 (:mod:`imgkit.intake.files`: ``not_regular_file``, ``file_too_large``).  URL sources are
@@ -36,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import re
 import struct
 import threading
 import warnings
@@ -50,17 +50,10 @@ import pandas as pd
 from PIL import Image
 
 from imgkit.intake.files import READ_CAP, Refused, read_capped, stat_or_refusal
+from imgkit.intake.sniff import gif_frames, header_size, truncated
+from imgkit.intake.sniff import sniff_format as sniff_format  # re-exported: its old home
 from imgkit.intake.sources import FetchError, fetch_sync
 
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\xff\xd8\xff", "jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"GIF87a", "gif"),
-    (b"GIF89a", "gif"),
-    (b"BM", "bmp"),
-    (b"II*\x00", "tiff"),
-    (b"MM\x00*", "tiff"),
-)
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "gif": "gif", "webp": "webp", "bmp": "bmp"}
 # What a file name's extension claims, for the mislabelled-extension warning.
 CLAIMED_FORMAT = {
@@ -96,18 +89,6 @@ PROBE_ERRORS = (
 )
 
 
-def sniff_format(head: bytes) -> str | None:
-    """The image format named by the first bytes of a file, or None."""
-    for magic, name in _MAGIC:
-        if head.startswith(magic):
-            return name
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1"):
-        return "heic"
-    return None
-
-
 @dataclass(frozen=True)
 class Probe:
     """What probing found.  ``error`` is one of :data:`PROBE_ERRORS`, or ""."""
@@ -119,169 +100,6 @@ class Probe:
     frames: int = 0
     sha256: str = ""
     error: str = ""
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    pos, end = 2, len(data)
-    while pos + 4 <= end:
-        if data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            pos += 2
-            continue
-        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
-        # SOF0–SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size.
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            if pos + 9 > end:
-                return None
-            height, width = struct.unpack(">HH", data[pos + 5 : pos + 9])
-            return width, height
-        pos += 2 + length
-    return None
-
-
-def _webp_size(data: bytes) -> tuple[int, int] | None:
-    chunk = data[12:16]
-    if chunk == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
-        width, height = struct.unpack("<HH", data[26:30])
-        return width & 0x3FFF, height & 0x3FFF
-    if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
-        bits = int.from_bytes(data[21:25], "little")
-        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-    if chunk == b"VP8X" and len(data) >= 30:
-        width = int.from_bytes(data[24:27], "little") + 1
-        height = int.from_bytes(data[27:30], "little") + 1
-        return width, height
-    return None
-
-
-def _gif_frames(data: bytes) -> int | None:
-    """Image descriptors in a GIF, or None when the block structure is broken."""
-    end = len(data)
-    pos = 13
-    if end < 13:
-        return None
-    if data[10] & 0x80:  # global colour table
-        pos += 3 << ((data[10] & 0x07) + 1)
-    frames = 0
-    while pos < end:
-        kind = data[pos]
-        if kind == 0x3B:  # trailer
-            return frames
-        if kind == 0x21:  # extension: label, then sub-blocks
-            pos += 2
-        elif kind == 0x2C:  # image descriptor
-            if pos + 10 > end:
-                return None
-            frames += 1
-            flags = data[pos + 9]
-            pos += 10
-            if flags & 0x80:  # local colour table
-                pos += 3 << ((flags & 0x07) + 1)
-            pos += 1  # LZW minimum code size
-        else:
-            return None
-        while pos < end and data[pos] != 0:  # sub-blocks
-            pos += data[pos] + 1
-        pos += 1
-    return None
-
-
-def _header_size(fmt: str, data: bytes) -> tuple[int, int] | None:
-    if fmt == "jpeg":
-        return _jpeg_size(data)
-    if fmt == "png" and len(data) >= 24 and data[12:16] == b"IHDR":
-        width, height = struct.unpack(">II", data[16:24])
-        return int(width), int(height)
-    if fmt == "gif" and len(data) >= 10:
-        width, height = struct.unpack("<HH", data[6:10])
-        return int(width), int(height)
-    if fmt == "webp":
-        return _webp_size(data)
-    if fmt == "bmp" and len(data) >= 26:
-        width, height = struct.unpack("<ii", data[18:26])
-        return abs(int(width)), abs(int(height))
-    return None
-
-
-# Where entropy-coded JPEG data ends: 0xFF followed by anything but a stuffed 0x00 or a
-# restart marker (D0-D7).  A regex finds it in C (~1 ms per MB), not byte by byte; this
-# form (no repeat) keeps the regex engine's fast literal scan.
-_JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7]")
-
-
-def _jpeg_complete(data: bytes) -> bool | None:
-    """Whether the JPEG reaches its EOI; None when its structure is not one this follows.
-
-    Header segments are skipped by their lengths (an EXIF thumbnail's own EOI inside APP1
-    does not count) up to the first scan; after it, markers are found in the scan data and
-    skipped in turn (a progressive JPEG has tables and scans until the EOI).  Whatever
-    follows the EOI (a motion photo's video) is never looked at.
-    """
-    pos, end = 2, len(data)
-    while True:
-        if pos + 4 > end:
-            return False
-        if data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-        elif marker == 0xD9:
-            return True
-        elif marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            pos += 2
-        else:
-            (length,) = struct.unpack_from(">H", data, pos + 2)
-            pos += 2 + length
-            if marker == 0xDA:  # start of scan
-                break
-    while (found := _JPEG_MARKER.search(data, pos)) is not None:
-        pos = found.end()
-        marker = data[pos - 1]
-        if marker == 0xD9:
-            return True
-        if marker == 0xFF:  # fill byte: the marker is the next one
-            pos -= 1
-            continue
-        if marker in (0xD8, 0x01):
-            continue
-        if pos + 2 > end:
-            return False
-        (length,) = struct.unpack_from(">H", data, pos)
-        pos += length
-    return False
-
-
-def _png_complete(data: bytes) -> bool | None:
-    """Whether the PNG's chunks reach a whole IEND; None when a chunk type is not letters."""
-    pos, end = 8, len(data)
-    while pos + 8 <= end:
-        length, kind = struct.unpack_from(">I4s", data, pos)
-        if not kind.isalpha():
-            return None
-        pos += 12 + int(length)
-        if kind == b"IEND":
-            return pos <= end
-    return False
-
-
-def _truncated(fmt: str, data: bytes) -> bool:
-    # Bytes after the end marker are legal (padding, appended data); a missing end marker
-    # is not.
-    if fmt == "jpeg":
-        complete, marker = _jpeg_complete(data), b"\xff\xd9"
-    elif fmt == "png":
-        complete, marker = _png_complete(data), b"IEND"
-    else:
-        return False
-    if complete is None:  # a structure the walk does not follow: look for the marker near the end
-        return marker not in data[-4096:]
-    return not complete
 
 
 def _pillow_facts(data: bytes) -> tuple[int, int, int] | str:
@@ -308,10 +126,10 @@ def probe_bytes(data: bytes) -> Probe:
     fmt = sniff_format(data[:32])
     if fmt is None:
         return Probe(bytes=size, sha256=digest, error="not_image")
-    dims = _header_size(fmt, data)
+    dims = header_size(fmt, data)
     frames = 1
     if fmt == "gif" and dims is not None:
-        counted = _gif_frames(data)
+        counted = gif_frames(data)
         if counted is None or counted == 0:
             return Probe(format=fmt, bytes=size, sha256=digest, error="corrupt_image")
         frames = counted
@@ -326,7 +144,7 @@ def probe_bytes(data: bytes) -> Probe:
         return Probe(format=fmt, bytes=size, sha256=digest, error="corrupt_image")
     if width * height > MAX_PIXELS:
         error = "decompression_bomb"
-    elif _truncated(fmt, data):
+    elif truncated(fmt, data):
         error = "corrupt_image"
     else:
         error = ""

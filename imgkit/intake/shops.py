@@ -33,16 +33,10 @@ True
 
 from __future__ import annotations
 
-import functools
 import json
-import logging
 import os
-import shlex
-import stat
 import sys
-import threading
 import tomllib
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -50,18 +44,46 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from imgkit.errors import ShopConfigError, UnknownPlatformError
+from imgkit.intake.shops_exposure import COMMON_FIELDS as _COMMON
+from imgkit.intake.shops_exposure import SECRET_HINTS as _SECRET_HINTS
+
+# The exposure warning lives in imgkit.intake.shops_exposure; importable from here too.
+from imgkit.intake.shops_exposure import ShopsFileExposedWarning as ShopsFileExposedWarning
+from imgkit.intake.shops_exposure import warn_if_exposed as warn_if_exposed
 from imgkit.platforms import get_adapter, resolve_platform
 from imgkit.secret import Secret
 
 ENV_VAR = "IMGKIT_SHOPS"
-_COMMON = ("platform", "base_url", "rate_per_s", "account")
-# Masked whatever the platform declares: a misdeclared adapter must not leak.
-_SECRET_HINTS = ("secret", "token", "session", "password")
 
 
 @dataclass(frozen=True)
 class Shop:
-    """One shop's credentials for one platform; secret fields are masked."""
+    """One shop's credentials for one platform; secret fields are masked.
+
+    Usually made by :func:`load_shops`, which checks the fields against the platform's
+    :class:`~imgkit.platforms.CredentialSpec` and wraps the secret ones.
+
+    Parameters
+    ----------
+    name
+        The shop's name (its table in the shops file; the batch's ``shop`` column).
+    platform
+        The platform's key (``tmall_item``, ``doudian``, ...).
+    base_url
+        ``scheme://host[:port]`` of the gateway (empty: the platform's real one).
+    fields
+        The credentials and other fields; secret ones as :class:`imgkit.secret.Secret`.
+    rate_per_s
+        This shop's own request rate (None: the platform's).
+    account
+        The account's stable name on the platform, when known (the journal keys on it).
+
+    Examples
+    --------
+    >>> shop = Shop("qm", "qianmi_sku", fields={"app_key": "1", "app_secret": Secret("x")})
+    >>> shop.fields["app_secret"], shop.get("app_secret"), shop.has("access_token")
+    (Secret('***'), 'x', False)
+    """
 
     name: str
     platform: str
@@ -114,7 +136,27 @@ def _rebuild_shop(
 
 
 class Shops(Mapping[str, Shop]):
-    """Shops by name, with look-up by shop name or platform."""
+    """Shops by name, with look-up by shop name or platform.
+
+    Parameters
+    ----------
+    shops
+        The shops by name (:func:`load_shops` makes them from a file or a mapping).
+    origin
+        Where they were read from (named in the error about an unknown shop).
+
+    Examples
+    --------
+    >>> shops = load_shops("sample_data/shops.toml", environ={})
+    >>> len(shops), shops.resolve("天猫").name, shops.resolve("qianmi_shop").platform
+    (7, 'tmall_store', 'qianmi_sku')
+    >>> [shop.name for shop in shops.for_platform("taobao_picture")]
+    ['tb_picture_main', 'tb_picture_oauth']
+    >>> shops["nope"]
+    Traceback (most recent call last):
+    ...
+    imgkit.errors.ShopConfigError: no shop named 'nope' in sample_data/shops.toml ...
+    """
 
     def __init__(self, shops: Mapping[str, Shop], origin: str = "") -> None:
         self._shops = dict(shops)
@@ -156,114 +198,6 @@ class Shops(Mapping[str, Shop]):
         if not candidates:
             return self[shop_or_platform]
         return candidates[0]
-
-
-class ShopsFileExposedWarning(UserWarning):
-    """A shops file other users of this machine may read: it holds credentials."""
-
-
-_LOG = logging.getLogger("imgkit.intake.shops")
-_WARNED: set[tuple[str, int, int]] = set()  # files warned about: (real path, device, inode)
-_WARNED_LOCK = threading.Lock()
-
-
-def warn_if_exposed(
-    path: str | os.PathLike[str],
-    tables: Mapping[str, Any],
-    fd: int | None = None,
-    *,
-    stacklevel: int = 3,
-) -> bool:
-    """Warn once per file per process when group or others have rights to a shops file.
-
-    Parameters
-    ----------
-    path
-        The shops file, as the user named it (the message repeats it in the command).
-    tables
-        What the file holds.  A file whose every credential is an ``env:NAME`` or one of
-        the sandbox's published credentials (the sample shops file's) holds nothing to
-        protect, and gets no warning.
-    fd
-        An open descriptor of it, if there is one (its mode is read without a second look
-        up of the path).
-    stacklevel
-        Passed to :func:`warnings.warn`, to point at the user's call.
-
-    Returns
-    -------
-    bool
-        True when this call warned: a :class:`ShopsFileExposedWarning`, also logged on the
-        logger ``imgkit.intake.shops``.  Never on Windows, whose permissions are not mode bits.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> shop = {"s": {"platform": "千米", "app_key": "1", "app_secret": "x",
-    ...               "access_token": "t"}}
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = os.path.join(folder, "shops.toml")
-    ...     with open(path, "w") as fh:
-    ...         _ = fh.write("")
-    ...     os.chmod(path, 0o600)
-    ...     warn_if_exposed(path, shop)
-    False
-    """
-    if os.name == "nt":
-        return False
-    try:
-        info = os.fstat(fd) if fd is not None else os.stat(path)
-    except OSError:
-        return False  # reading it will say what is wrong
-    if not stat.S_ISREG(info.st_mode) or not info.st_mode & 0o077:
-        return False
-    if not any(_holds_credential(table) for table in tables.values()):
-        return False
-    key = (os.path.realpath(path), info.st_dev, info.st_ino)
-    with _WARNED_LOCK:
-        if key in _WARNED:
-            return False
-        _WARNED.add(key)
-    name = os.fspath(path)
-    command = f"chmod 600 {shlex.quote(name)}"
-    message = (
-        f"shops file {name} is readable by other users of this machine; it holds "
-        f"credentials: run `{command}` / 店铺配置文件可被本机其他用户读取,其中含有凭证:"
-        f"请运行 {command}"
-    )
-    warnings.warn(ShopsFileExposedWarning(message), stacklevel=stacklevel)
-    _LOG.warning("%s", message)
-    return True
-
-
-def _holds_credential(table: object) -> bool:
-    """Whether a shop's table has a secret written in it that is not the sandbox's."""
-    if not isinstance(table, Mapping):
-        return False
-    published = _sandbox_secrets()
-    try:
-        declared = get_adapter(resolve_platform(str(table.get("platform", "")))).credentials
-        secret = declared.secret
-    except UnknownPlatformError:
-        secret = frozenset()
-    return any(
-        (key in secret or any(hint in key for hint in _SECRET_HINTS))
-        and not (isinstance(value, str) and value.startswith("env:"))
-        and bool(value)
-        and value not in published
-        for key, value in table.items()
-        if isinstance(key, str) and key not in _COMMON
-    )
-
-
-@functools.cache
-def _sandbox_secrets() -> frozenset[str]:
-    """The sandbox's credentials (``sample_data/shops.toml``): published, so they protect
-    nothing and a file holding only them needs no warning."""
-    from imgkit.sandbox.shops import sandbox_shops  # the sandbox only when a file is exposed
-
-    tables = sandbox_shops("http://127.0.0.1").values()
-    return frozenset(value for table in tables for key, value in table.items() if key != "platform")
 
 
 def user_config_dir() -> Path:
@@ -441,7 +375,38 @@ def load_shops(
 ) -> Shops:
     """Load shops from a TOML path, a mapping of tables, or the default file.
 
-    Raises :class:`imgkit.errors.ShopConfigError` naming the shop and field at fault.
+    Parameters
+    ----------
+    source
+        A shops file (TOML), a mapping of shop name to its table of fields, or
+        :class:`Shops` (returned as they are).  None reads ``$IMGKIT_SHOPS`` or
+        ``<user config dir>/imgkit/shops.toml``.
+    environ
+        Where ``env:NAME`` values and ``$IMGKIT_SHOPS`` are read (default: ``os.environ``).
+
+    Returns
+    -------
+    Shops
+        The shops by name, each checked against its platform's credential fields.
+
+    Raises
+    ------
+    imgkit.errors.ShopConfigError
+        Naming the shop and field at fault (a missing field, an unset variable, ...).
+
+    Examples
+    --------
+    >>> shops = load_shops("sample_data/shops.toml", environ={})
+    >>> shops["tmall_store"].platform, shops["tmall_store"].fields["session"]
+    ('tmall_item', Secret('***'))
+    >>> tables = {"dy": {"platform": "抖店", "appid": "a", "app_secret": "env:DY_SECRET",
+    ...                  "seller_nick": "38173182"}}
+    >>> load_shops(tables, environ={"DY_SECRET": "s3"})["dy"].get("app_secret")
+    's3'
+    >>> load_shops(tables, environ={})
+    Traceback (most recent call last):
+    ...
+    imgkit.errors.ShopConfigError: shop 'dy': field 'app_secret' reads environment variable ...
     """
     if isinstance(source, Shops):
         return source

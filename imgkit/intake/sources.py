@@ -25,7 +25,8 @@ import time
 
 import httpx
 
-from imgkit.engine.transport import AnswerTooLarge, Sender, send_sync, wire_of
+from imgkit.engine.blocking import send_sync, wire_of
+from imgkit.engine.transport import AnswerTooLarge, Sender
 from imgkit.errors import Category, ImgkitError
 
 MAX_REDIRECTS = 5

@@ -25,18 +25,24 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
+import httpx
 import numpy as np
 import pandas as pd
 
+from imgkit.aliases import BatchSource, ShopsSource
 from imgkit.errors import ShopConfigError
-from imgkit.intake.batch import OPTIONAL_COLUMNS, _texts, read_batch_positions
+from imgkit.intake.batch import read_batch_positions
+from imgkit.intake.cells import cell_texts
+from imgkit.intake.headers import OPTIONAL_COLUMNS
+from imgkit.intake.options import normalize_column
 from imgkit.intake.probe import PROBE_COLUMNS, Probe, probe_paths
 from imgkit.intake.rules import FIXABLE, RULES, Context, shown, unprobeable
-from imgkit.intake.shops import Shop, Shops, default_shops_path, make_shop, warn_if_exposed
+from imgkit.intake.shops import Shop, Shops, default_shops_path, make_shop
+from imgkit.intake.shops_exposure import warn_if_exposed
 
-RESULT_COLUMNS = ("platform_key", "ok", "issues", "message", "fixable", *PROBE_COLUMNS)
+VALIDATION_COLUMNS = ("platform_key", "ok", "issues", "message", "fixable", *PROBE_COLUMNS)
 REQUIRED = ("platform", "shop", "file", "target")
 
 # --- shops, read leniently so that one bad shop costs only its own rows ------------------
@@ -62,10 +68,21 @@ def _tables(shops: Any) -> tuple[Mapping[str, Any] | None, str]:
     return shops, ""
 
 
-def load_shops_lenient(shops: Any) -> tuple[dict[str, Shop], dict[str, str], str]:
+class LoadedShops(NamedTuple):
+    """A shops source read once by :func:`load_shops_lenient`; given again as a source, it
+    is taken as it is (an upload reads its shops once)."""
+
+    good: dict[str, Shop]
+    bad: dict[str, str]
+    problem: str
+
+
+def load_shops_lenient(shops: Any) -> LoadedShops:
     """(good shops, {bad shop: reason}, a problem with the whole source or "")."""
+    if isinstance(shops, LoadedShops):
+        return shops
     if isinstance(shops, Shops):
-        return dict(shops), {}, ""
+        return LoadedShops(dict(shops), {}, "")
     tables, problem = _tables(shops)
     good: dict[str, Shop] = {}
     bad: dict[str, str] = {}
@@ -74,7 +91,7 @@ def load_shops_lenient(shops: Any) -> tuple[dict[str, Shop], dict[str, str], str
             good[name] = make_shop(name, table)
         except ShopConfigError as exc:
             bad[name] = exc.message
-    return good, bad, problem
+    return LoadedShops(good, bad, problem)
 
 
 # --- putting it together --------------------------------------------------------------------
@@ -89,14 +106,14 @@ def _as_batch(batch: Any) -> tuple[pd.DataFrame, pd.Index]:
         # read_batch says what is wrong with it.)
         if {*REQUIRED, "row"} <= set(batch.columns) and batch.columns.is_unique:
             frame: pd.DataFrame = batch.drop(
-                columns=[c for c in RESULT_COLUMNS if c in batch.columns]
+                columns=[c for c in VALIDATION_COLUMNS if c in batch.columns]
             )
             labels = frame.index
             frame = frame.reset_index(drop=True)
             # Made by hand, it may hold None, NaN or numbers: text, as read_batch gives.
             for column in (*REQUIRED, *OPTIONAL_COLUMNS):
                 if column in frame.columns:
-                    frame[column] = pd.array(_texts(frame[column].tolist()), dtype="str")
+                    frame[column] = pd.array(cell_texts(frame[column].tolist()), dtype="str")
             return frame, labels
         frame, positions = read_batch_positions(batch)
         # The caller's index survives (results are matched to input rows by it), taken by
@@ -115,18 +132,60 @@ def _join(parts: list[tuple[pd.Series, pd.Series]], index: pd.Index, sep: str) -
     return out
 
 
-def validate(batch: Any, shops: Any = None, *, workers: int | None = None) -> pd.DataFrame:
+def validate(
+    batch: BatchSource,
+    shops: ShopsSource | LoadedShops = None,
+    *,
+    workers: int | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> pd.DataFrame:
     """Check every row of ``batch`` against its platform's limits and its shop.
 
     ``batch``: a DataFrame, CSV or XLSX path (see :func:`imgkit.read_batch`); ``shops``:
     a shops file, mapping or :class:`imgkit.Shops` (default: ``$IMGKIT_SHOPS``).  Returns the
     batch (same index) with ``platform_key, ok, issues, message, fixable`` and the probe
-    facts.  Raises only when the batch as a whole is unusable (a required column missing).
+    facts; its option columns hold each option's canonical text
+    (:func:`imgkit.intake.options.normalize`: ``是`` is ``true``, ``2.0`` is ``2``), the
+    messages quote the values as written.  Raises only when the batch as a whole is
+    unusable (a required column missing).
+
+    Parameters
+    ----------
+    batch
+        A DataFrame, or a CSV / XLSX path (see :func:`imgkit.read_batch`).
+    shops
+        A shops file, mapping or :class:`imgkit.Shops` (default: ``$IMGKIT_SHOPS``); a
+        bad shop costs only its own rows.
+    workers
+        Threads probing the files (default: chosen from the machine).
+    transport
+        A synchronous httpx transport the URL sources are downloaded through (``upload``
+        hands over the run's own); default: a bare one of validation's own.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The batch (same index) with ``platform_key, ok, issues, message, fixable`` and
+        the probe facts ``format, bytes, width, height, frames, sha256``.
+
+    Examples
+    --------
+    >>> checked = validate("sample_data/batch.csv", shops="sample_data/shops.toml")
+    >>> len(checked), bool(checked["ok"].all())
+    (15, True)
+    >>> first = checked.loc[0]
+    >>> first["platform_key"], first["format"], int(first["width"]), int(first["height"])
+    ('taobao_picture', 'jpeg', 800, 800)
+    >>> one = pd.DataFrame({"platform": ["千米"], "shop": ["qianmi_shop"], "target": ["18353/g1"],
+    ...                     "file": ["sample_data/images/mug.jpg"], "position": ["9"]})
+    >>> bad = validate(one, shops="sample_data/shops.toml").loc[0]
+    >>> bool(bad["ok"]), bad["issues"]
+    (False, 'bad_position')
     """
     # Inside, rows are known by position (0..n-1); the caller's labels go back on at the end.
     frame, labels = _as_batch(batch)
     good, bad, problem = load_shops_lenient(shops)
-    probes = _probe(frame["file"].astype(str), workers)
+    probes = _probe(frame["file"].astype(str), workers, transport)
     work = pd.concat([frame, probes], axis=1)
     ctx = Context(work, good, bad)
     errors = ctx.no_rows()
@@ -150,6 +209,12 @@ def validate(batch: Any, shops: Any = None, *, workers: int | None = None) -> pd
         codes.append((mask, pd.Series(rule.code, index=work.index, dtype=object)))
         messages.append((mask, text))
     out = frame.copy()
+    # The rules read the values as written (a message quotes them); everything after
+    # validation reads each option's canonical text, normalized here once.
+    for name in OPTIONAL_COLUMNS:
+        if name in out.columns:
+            canonical = normalize_column(name, out[name], ctx.platform)
+            out[name] = pd.array(canonical.tolist(), dtype="str")
     out["platform_key"] = ctx.platform
     out["ok"] = ~errors
     out["issues"] = _join(codes, work.index, ";")
@@ -161,7 +226,9 @@ def validate(batch: Any, shops: Any = None, *, workers: int | None = None) -> pd
     return out
 
 
-def _probe(files: pd.Series, workers: int | None) -> pd.DataFrame:
+def _probe(
+    files: pd.Series, workers: int | None, transport: httpx.BaseTransport | None = None
+) -> pd.DataFrame:
     """Probe facts for every row, numbered 0..n-1; a path no probe can open gets none.
 
     A path with a NUL byte or longer than the system opens is ``bad_path`` or
@@ -171,7 +238,7 @@ def _probe(files: pd.Series, workers: int | None) -> pd.DataFrame:
     blank = _no_probes(len(files))
     if skip.all():
         return blank
-    probed = probe_paths(files[~skip].tolist(), workers=workers)
+    probed = probe_paths(files[~skip].tolist(), workers=workers, client=transport)
     if not skip.any():
         probed.index = pd.RangeIndex(len(files))
         return probed

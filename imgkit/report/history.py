@@ -117,6 +117,26 @@ def history(
         ``pending``, ``failed``, ``sending``).
     journal
         The journal (default: the user's, :func:`imgkit.engine.journal.default_journal_path`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per entry, newest first, with the columns of :data:`HISTORY_COLUMNS`.
+
+    Examples
+    --------
+    >>> from imgkit.engine.journal import Journal, Record
+    >>> with Journal(":memory:") as journal:
+    ...     journal.begin("a", Record("doudian", "douyin_shop", "0", "ab" * 32))
+    ...     journal.confirm("a", "https://img.example/a.jpg", "m-1")
+    ...     journal.begin("b", Record("qianmi_sku", "qianmi_shop", "18353/g1234", "cd" * 32))
+    ...     journal.fail("b", "invalid_input", "bad_image", "refused")
+    ...     done = history(journal=journal, status="done", since="1d")
+    ...     every = history(journal=journal)
+    >>> done[["status", "platform", "url"]].to_dict("records")
+    [{'status': 'done', 'platform': 'doudian', 'url': 'https://img.example/a.jpg'}]
+    >>> sorted(every["status"]), list(every.columns) == list(HISTORY_COLUMNS)
+    (['done', 'failed'], True)
     """
     now = time.time()
     opened = journal if isinstance(journal, Journal) else Journal(journal)

@@ -32,8 +32,8 @@ STATUSES = (
     "skipped",
     "invalid",
     "failed",
-    "in_doubt",
     "pending_audit",
+    "in_doubt",
     "cancelled",
     "planned",
 )

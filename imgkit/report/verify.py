@@ -45,10 +45,12 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
 
+from imgkit.aliases import BatchSource, ShopsSource
 from imgkit.engine.pacing import PacerPool
 from imgkit.engine.transport import AnswerTooLarge, Sender
 from imgkit.engine.uploads import _run_sync
 from imgkit.errors import UnknownPlatformError
+from imgkit.intake.cells import cell_text as _text
 from imgkit.intake.probe import is_url
 from imgkit.intake.validation import load_shops_lenient
 from imgkit.platforms import get_adapter, resolve_platform
@@ -201,10 +203,6 @@ async def _download(
     return f"重定向过多 / more than {MAX_REDIRECTS} redirects"
 
 
-def _text(value: object) -> str:
-    return "" if value is None or pd.isna(value) else str(value).strip()  # type: ignore[call-overload]
-
-
 def _number(value: object) -> int | None:
     text = _text(value)
     try:
@@ -267,12 +265,12 @@ def _as_frame(results: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
 
 
 async def verify_async(
-    results: pd.DataFrame | str | os.PathLike[str],
+    results: BatchSource,
     *,
     concurrency: int = 8,
     rate_per_host: float = 10.0,
     timeout: float = 30.0,
-    shops: Any = None,
+    shops: ShopsSource = None,
     reencoded: bool | Iterable[str] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> pd.DataFrame:
@@ -301,7 +299,20 @@ async def verify_async(
     pandas.DataFrame
         ``results`` with ``verified`` (nullable boolean) and ``verify_reason``.
 
-    Example: see the module's docstring.
+    Examples
+    --------
+    A mock transport stands for the platform's image server (the module's example
+    uploads to the sandbox and downloads from it):
+
+    >>> data = Path("sample_data/images/mug.jpg").read_bytes()
+    >>> served = httpx.MockTransport(lambda request: httpx.Response(
+    ...     200, content=data, headers={"content-type": "image/jpeg"}))
+    >>> results = pd.DataFrame({"status": ["uploaded", "failed"], "platform": ["qianmi_sku"] * 2,
+    ...                         "url": ["http://img.example/mug.jpg", ""],
+    ...                         "sha256": [hashlib.sha256(data).hexdigest(), ""]})
+    >>> checked = asyncio.run(verify_async(results, transport=served))
+    >>> checked["verified"].tolist(), checked.loc[1, "verify_reason"]
+    ([True, <NA>], '未检查 / not checked: status failed')
     """
     frame = _as_frame(results)
     plans = await asyncio.to_thread(_plan, frame, reencoded, shops)
@@ -329,7 +340,7 @@ async def verify_async(
     return out
 
 
-def verify(results: pd.DataFrame | str | os.PathLike[str], **options: Any) -> pd.DataFrame:
+def verify(results: BatchSource, **options: Any) -> pd.DataFrame:
     """Synchronous :func:`verify_async` (same parameters); works inside Jupyter too.
 
     >>> import pandas as pd

@@ -1,0 +1,147 @@
+"""Fitting's pixels and bytes: plain colour modes, and encodings within a byte limit.
+
+:func:`standard` turns CMYK (through its colour profile), 16-bit and palette images into
+plain RGB, RGBA (only with real transparency) or L; :func:`flatten` puts transparency onto
+white; :func:`encode_within` writes JPEG at the highest quality in
+``QUALITY_MIN..QUALITY_MAX`` that fits (a binary search), or PNG/GIF when it fits as it
+is; :func:`search` shrinks by :data:`STEP` until an encoding fits.
+
+Example
+-------
+>>> from PIL import Image
+>>> pixels, actions = standard(Image.new("CMYK", (64, 64)))
+>>> pixels.mode, actions
+('RGB', ['to_rgb'])
+>>> data = encode_within(pixels, "jpeg", 10_000)
+>>> data is not None and len(data) <= 10_000
+True
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+from PIL import Image, ImageCms
+
+from imgkit.intake.fit_geometry import WHITE, CannotFit, Plan
+
+QUALITY_MIN = 40
+QUALITY_MAX = 95
+STEP = 0.9  # each downscale for bytes keeps this share of the width and height
+MAX_STEPS = 40  # 0.9**40 is 1.5 %: past that, give up
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def standard(image: Image.Image) -> tuple[Image.Image, list[str]]:
+    """``image`` as RGB, RGBA (only with real transparency) or L, and the actions taken."""
+    mode = image.mode
+    icc = image.info.get("icc_profile")
+    actions: list[str] = []
+    if mode == "CMYK":
+        out = _cmyk_to_rgb(image, icc)
+        actions.append("to_rgb")
+    elif mode in _SIXTEEN_BIT:
+        out = image.convert("I").point(lambda v: v / 256).convert("L")
+    elif mode in ("1", "F", "L"):
+        out = image.convert("L")
+    elif mode in ("P", "PA"):
+        transparent = mode == "PA" or "transparency" in image.info
+        out = image.convert("RGBA" if transparent else "RGB")
+    elif mode in ("LA", "La", "RGBA", "RGBa"):
+        out = image.convert("RGBA")
+    else:
+        out = image.convert("RGB")
+    if out.mode == "RGBA":
+        low, _high = out.getchannel("A").getextrema()
+        if isinstance(low, int | float) and low >= 255:
+            out = out.convert("RGB")
+    keep_icc = isinstance(icc, bytes) and (
+        (mode in ("RGB", "RGBA") and out.mode in ("RGB", "RGBA"))
+        or (mode == "L" and out.mode == "L")
+    )
+    out.info = {"icc_profile": icc} if keep_icc else {}
+    return out, actions
+
+
+def _cmyk_to_rgb(image: Image.Image, icc: object) -> Image.Image:
+    if isinstance(icc, bytes):
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            converted = ImageCms.profileToProfile(
+                image, source, ImageCms.createProfile("sRGB"), outputMode="RGB"
+            )
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            converted = None
+        if converted is not None:
+            return converted
+    return image.convert("RGB")
+
+
+def flatten(image: Image.Image) -> Image.Image:
+    """An RGBA image onto white, as RGB."""
+    if image.mode != "RGBA":
+        return image
+    canvas = Image.new("RGB", image.size, WHITE)
+    canvas.paste(image, mask=image.getchannel("A"))
+    canvas.info = dict(image.info)  # the colour profile, if any
+    return canvas
+
+
+def save(image: Image.Image, fmt: str, **params: Any) -> bytes:
+    icc = image.info.get("icc_profile")
+    if isinstance(icc, bytes) and fmt in ("jpeg", "png"):
+        params["icc_profile"] = icc
+    buf = io.BytesIO()
+    if fmt == "jpeg":
+        image.save(buf, "JPEG", optimize=True, **params)
+    elif fmt == "png":
+        image.save(buf, "PNG", optimize=True, **params)
+    else:
+        image.save(buf, "GIF", optimize=True, **params)
+    return buf.getvalue()
+
+
+def _best_jpeg(image: Image.Image, max_bytes: int) -> bytes | None:
+    """The JPEG of the highest quality in QUALITY_MIN..QUALITY_MAX within ``max_bytes``."""
+    top = save(image, "jpeg", quality=QUALITY_MAX)
+    if len(top) <= max_bytes:
+        return top
+    best = save(image, "jpeg", quality=QUALITY_MIN)
+    if len(best) > max_bytes:
+        return None
+    low, high = QUALITY_MIN + 1, QUALITY_MAX - 1
+    while low <= high:
+        mid = (low + high) // 2
+        data = save(image, "jpeg", quality=mid)
+        if len(data) <= max_bytes:
+            best, low = data, mid + 1
+        else:
+            high = mid - 1
+    return best
+
+
+def encode_within(image: Image.Image, fmt: str, max_bytes: int) -> bytes | None:
+    if fmt == "jpeg":
+        return _best_jpeg(flatten(image), max_bytes)
+    data = save(image, fmt)
+    return data if len(data) <= max_bytes else None
+
+
+def search(
+    make: Callable[[float], tuple[Plan, list[bytes | None]]],
+) -> tuple[bytes, int, Plan]:
+    """Shrink by STEP until ``make`` produces bytes that fit.
+
+    ``make(factor)`` returns the plan and, per candidate format, the bytes or None; the
+    first bytes found win.  Returns (bytes, candidate index, plan).
+    """
+    factor = 1.0
+    for _ in range(MAX_STEPS):
+        plan, attempts = make(factor)
+        for index, data in enumerate(attempts):
+            if data is not None:
+                return data, index, plan
+        factor *= STEP
+    raise CannotFit("the image cannot get small enough in bytes")

@@ -1,0 +1,248 @@
+"""What every rule is made of: the :class:`Rule` record, the :func:`rule` decorator that
+registers one, and the :class:`Context` of derived columns the rules share.
+
+A rule is a function of the :class:`Context` returning a boolean mask over the batch.  It
+declares, where it is defined, its code, severity, whether :func:`imgkit.fit` repairs it,
+its words in Chinese and English and (optionally) a per-row detail naming the value and
+the limit.  The decorator checks the declaration and adds it to the registry, in the order
+of definition; :data:`imgkit.intake.rules.RULES` is that registry.
+
+Example
+-------
+>>> frame = pd.DataFrame({"platform": ["tmall_item", "jd"], "file": ["a.jpg", "b.jpg"],
+...                       "probe_error": ["", ""], "format": ["jpeg", "jpeg"]})
+>>> ctx = Context(frame, {}, {})
+>>> ctx.platform.tolist(), ctx.col("title").tolist()
+(['tmall_item', ''], ['', ''])
+>>> shown(pd.Series(["x" * 100])).str.len().tolist()
+[61]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from imgkit.errors import UnknownPlatformError
+from imgkit.intake.headers import OPTIONAL_COLUMNS
+from imgkit.intake.options import TRUE_WORDS, option_registry
+from imgkit.intake.shops import Shop
+from imgkit.platforms import get_adapter, resolve_platform
+
+Severity = Literal["error", "warning"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning")
+Check = Callable[["Context"], pd.Series]
+
+# The yes/no options and the client types' short words, read off the adapters' OptionSpecs
+# (imgkit.intake.options), so a new option is checked the moment an adapter declares it.
+BOOL_OPTIONS = tuple(name for name in OPTIONAL_COLUMNS if option_registry()[name].kind == "bool")
+CLIENT_TYPES = {
+    word: choice
+    for word, choice in option_registry()["client_type"].spellings().items()
+    if ":" not in word  # "phone", not "client:phone": the full choice is taken as written
+}
+# A value shown in a message is cut to this many characters: a 200,000-character cell
+# must not become a 200,000-character message.
+SHOWN_CHARS = 60
+_CODE = re.compile(r"[a-z][a-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One check: a code, a severity, whether fit repairs it, words, and the mask function.
+
+    ``zh`` and ``en`` say what is wrong; ``detail`` (optional) gives a per-row text naming
+    the value and the limit (numbers and names, so that one text serves both languages).
+    """
+
+    code: str
+    severity: Severity
+    fixable: bool
+    zh: str
+    en: str
+    check: Check
+    detail: Check | None = None
+
+    def __post_init__(self) -> None:
+        # A declaration that is incomplete fails at import, not in a user's batch.
+        if not _CODE.fullmatch(self.code):
+            raise ValueError(f"rule code {self.code!r} is not snake_case")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"rule {self.code}: severity {self.severity!r} not in {SEVERITIES}")
+        if not self.zh.strip() or not self.en.strip():
+            raise ValueError(f"rule {self.code}: both the Chinese and the English words are needed")
+
+
+_REGISTRY: dict[str, Rule] = {}
+
+
+def register(entry: Rule) -> Rule:
+    """Add ``entry`` to the registry (after those before it); a code is registered once."""
+    if entry.code in _REGISTRY:
+        raise ValueError(f"rule code {entry.code!r} is registered twice")
+    _REGISTRY[entry.code] = entry
+    return entry
+
+
+def rule(
+    code: str,
+    *,
+    severity: Severity,
+    zh: str,
+    en: str,
+    fixable: bool = False,
+    detail: Check | None = None,
+) -> Callable[[Check], Check]:
+    """Declare the decorated function as the check of rule ``code`` and register it.
+
+    The function itself is returned unchanged (it stays callable and testable alone).
+
+    >>> @rule("always_fine_example", severity="warning", zh="示例", en="example")
+    ... def always_fine_example(ctx: Context) -> pd.Series:
+    ...     '''Never holds.'''
+    ...     return ctx.no_rows()
+    >>> registered()[-1].code, registered()[-1].fixable
+    ('always_fine_example', False)
+    >>> unregister("always_fine_example")
+    """
+
+    def declare(check: Check) -> Check:
+        register(Rule(code, severity, fixable, zh, en, check, detail))
+        return check
+
+    return declare
+
+
+def unregister(code: str) -> None:
+    """Take ``code`` out of the registry (for examples and tests)."""
+    _REGISTRY.pop(code, None)
+
+
+def registered() -> tuple[Rule, ...]:
+    """Every registered rule, in the order of registration (the order validation runs)."""
+    return tuple(_REGISTRY.values())
+
+
+# --- the frame and its derived columns ----------------------------------------------------
+
+
+class Context:
+    """The frame under validation with its derived columns, computed once and shared."""
+
+    def __init__(self, frame: pd.DataFrame, shops: dict[str, Shop], bad_shops: dict[str, str]):
+        self.frame = frame
+        self.shops = shops
+        self.bad_shops = bad_shops
+        keys: dict[str, str] = {}
+        for value in frame["platform"].unique():
+            try:
+                keys[value] = resolve_platform(value)
+            except UnknownPlatformError:
+                keys[value] = ""
+        self.platform = frame["platform"].map(keys).astype(str)
+        self.adapters = {key: get_adapter(key) for key in set(keys.values()) if key}
+        self.has_image = (frame["probe_error"] == "") & (frame["format"] != "")
+        self._columns: dict[str, pd.Series] = {}
+        self._memo: dict[str, Any] = {}
+
+    def mask(self, rule: Rule) -> pd.Series:
+        """``rule``'s mask over the frame (NaN as False), computed once and shared."""
+        found: pd.Series = self.once(
+            "rule:" + rule.code, lambda: rule.check(self).fillna(False).astype(bool)
+        )
+        return found
+
+    def once(self, name: str, compute: Callable[[], Any]) -> Any:
+        """``compute()`` the first time ``name`` is asked for; the same answer after."""
+        if name not in self._memo:
+            self._memo[name] = compute()
+        return self._memo[name]
+
+    def no_rows(self) -> pd.Series:
+        """An all-False mask over the frame."""
+        return pd.Series(False, index=self.frame.index, dtype=bool)
+
+    def col(self, name: str) -> pd.Series:
+        """An input column as stripped text ("" when the column is absent); computed once."""
+        if name not in self._columns:
+            if name not in self.frame.columns:
+                column = pd.Series("", index=self.frame.index, dtype=object)
+            else:
+                column = self.frame[name].fillna("").astype(str).str.strip()
+            self._columns[name] = column
+        return self._columns[name]
+
+    def limit(self, attribute: str) -> pd.Series:
+        """A per-row limit read from each row's adapter (NaN for unknown platforms)."""
+        values = {key: getattr(a.limits, attribute) for key, a in self.adapters.items()}
+        return pd.to_numeric(self.platform.map(values), errors="coerce")
+
+    def platforms_where(self, predicate: Callable[[Any], bool]) -> list[str]:
+        """Platform keys in this batch whose adapter satisfies ``predicate``."""
+        return [key for key, adapter in self.adapters.items() if predicate(adapter)]
+
+    def on(self, keys: list[str]) -> pd.Series:
+        """Rows of the given platforms."""
+        return self.platform.isin(keys)
+
+    def option_true(self, name: str) -> pd.Series:
+        """A boolean option as written by a person ("1", "是", "TRUE"...)."""
+        return self.col(name).str.lower().isin(TRUE_WORDS)
+
+    @cached_property
+    def client_type(self) -> pd.Series:
+        """``client_type`` normalized (``phone`` → ``client:phone``)."""
+        raw = self.col("client_type")
+        return raw.str.lower().map(CLIENT_TYPES).fillna(raw)
+
+    @cached_property
+    def title(self) -> pd.Series:
+        """The title the platform will use: the given one, else the file name's stem."""
+        title = self.col("title").copy()
+        untitled = title == ""
+        if untitled.any():
+            files = self.frame["file"].astype(str)[untitled]
+            stem = files.str.replace(r"^.*[\\/]", "", regex=True)
+            title.loc[untitled] = stem.str.replace(r"\.[^.]*$", "", regex=True)
+        return title
+
+    def option_value(self, name: str) -> pd.Series:
+        """An option as the pixel rules compare it (booleans as true/false)."""
+        if name in BOOL_OPTIONS:
+            return self.option_true(name).map({True: "true", False: "false"})
+        if name == "client_type":
+            return self.client_type
+        return self.col(name)
+
+
+def as_mask(ctx: Context, values: pd.Series | np.ndarray | bool) -> pd.Series:
+    """``values`` as a boolean mask over the frame's index."""
+    return pd.Series(values, index=ctx.frame.index, dtype=bool)
+
+
+def shown(values: pd.Series) -> pd.Series:
+    """Values cut to :data:`SHOWN_CHARS` characters ("…" marks a cut), for messages.
+
+    >>> shown(pd.Series(["short", "x" * 100])).str.len().tolist()
+    [5, 61]
+    """
+    text = values.astype(str)
+    long = text.str.len() > SHOWN_CHARS
+    if not long.any():
+        return text
+    return text.where(~long, text.str.slice(0, SHOWN_CHARS) + "…")
+
+
+def per_platform(ctx: Context, words: Callable[[Any], str]) -> pd.Series:
+    """``words(adapter)`` for each row's platform ("" for an unknown platform).
+
+    Computed once per platform of the batch, then mapped onto the rows.
+    """
+    texts = {key: words(adapter) for key, adapter in ctx.adapters.items()}
+    return ctx.platform.map(texts).fillna("").astype(str)

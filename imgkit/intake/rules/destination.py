@@ -1,0 +1,82 @@
+"""Rules on where a row goes: its platform and its shop.
+
+Example
+-------
+>>> import pandas as pd
+>>> from imgkit.intake.rules.core import Context
+>>> frame = pd.DataFrame({"platform": ["tmall_item", "jd"], "shop": ["s", "s"],
+...                       "file": ["a.jpg"] * 2, "probe_error": [""] * 2, "format": [""] * 2})
+>>> unknown_platform(Context(frame, {}, {})).tolist()
+[False, True]
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from imgkit.intake.rules.core import Context, rule, shown
+from imgkit.platforms import platform_keys
+
+
+def unknown_platform_detail(ctx: Context) -> pd.Series:
+    """The value as written and the platform keys imgkit accepts.
+
+    Built once per distinct value of the column, then mapped onto the rows.
+    """
+    platform = ctx.col("platform")
+    known = ", ".join(platform_keys())
+    values = pd.Series(platform.unique())
+    words = dict(
+        zip(
+            values.tolist(),
+            ("'" + shown(values) + f"' (可用平台 / accepted: {known})").tolist(),
+            strict=True,
+        )
+    )
+    return platform.map(words)
+
+
+@rule(
+    "unknown_platform",
+    severity="error",
+    zh="未知平台",
+    en="unknown platform",
+    detail=unknown_platform_detail,
+)
+def unknown_platform(ctx: Context) -> pd.Series:
+    """The platform column names no platform imgkit knows."""
+    return ctx.platform == ""
+
+
+# The shop rules' details (the shop's name, what is wrong with its configuration or the
+# shops file) are added by validation, which alone knows the shops source.
+@rule("unknown_shop", severity="error", zh="店铺不在店铺配置中", en="shop not configured")
+def unknown_shop(ctx: Context) -> pd.Series:
+    """The shop is in no shops configuration."""
+    shop = ctx.col("shop")
+    return ~shop.isin(list(ctx.shops)) & ~shop.isin(list(ctx.bad_shops))
+
+
+@rule("bad_shop", severity="error", zh="店铺配置不完整或有误", en="shop misconfigured")
+def bad_shop(ctx: Context) -> pd.Series:
+    """The shop's configuration is unusable (a missing credential, say)."""
+    return ctx.col("shop").isin(list(ctx.bad_shops))
+
+
+def shop_platform_detail(ctx: Context) -> pd.Series:
+    """The shop and the platform it belongs to."""
+    of_shop = ctx.col("shop").map({n: s.platform for n, s in ctx.shops.items()}).fillna("")
+    return "('" + shown(ctx.col("shop")) + "' → " + of_shop.astype(str) + ")"
+
+
+@rule(
+    "shop_platform_mismatch",
+    severity="error",
+    zh="店铺属于另一个平台",
+    en="the shop belongs to another platform",
+    detail=shop_platform_detail,
+)
+def shop_platform_mismatch(ctx: Context) -> pd.Series:
+    """The shop belongs to another platform than the row names."""
+    of_shop = ctx.col("shop").map({n: s.platform for n, s in ctx.shops.items()})
+    return of_shop.notna() & (ctx.platform != "") & (of_shop != ctx.platform)

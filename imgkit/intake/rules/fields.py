@@ -1,0 +1,314 @@
+"""Rules on a row's other cells: its title, its ids (target, replace id), its position and
+its options, each against what the row's platform accepts.
+
+Example
+-------
+>>> import pandas as pd
+>>> from imgkit.intake.rules.core import Context
+>>> frame = pd.DataFrame({"platform": ["tmall_item"] * 2, "file": ["a.jpg"] * 2,
+...                       "probe_error": [""] * 2, "format": ["jpeg"] * 2,
+...                       "target": ["1489161940", "1.65772E+18"], "position": ["1", "7"]})
+>>> ctx = Context(frame, {}, {})
+>>> id_mangled(ctx).tolist(), bad_position(ctx).tolist()
+([False, True], [False, True])
+>>> position_detail(ctx).tolist()[1]
+"(position = '7'; 范围 / range 0–4)"
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from imgkit.intake.options import BOOL_WORDS
+from imgkit.intake.rules.core import (
+    BOOL_OPTIONS,
+    CLIENT_TYPES,
+    Context,
+    as_mask,
+    per_platform,
+    rule,
+    shown,
+)
+
+# A number in scientific notation ("1.65772E+18", "6E+15", "1.6577e18"): what Excel shows,
+# and saves in a CSV, for an id typed into a number cell; the digits past the 15th are gone.
+SCIENTIFIC = r"[+-]?\d+(?:\.\d+)?[eE][+-]?\d+"
+# The id columns such a number can hide in, checked in this order.
+ID_COLUMNS = ("target", "replace_id")
+# Digits Python's \d takes and no platform does: full-width (U+FF10-FF19), Arabic-Indic...
+WIDE_DIGITS = r"(?![0-9])\d"
+_WIDE_NOTE = (
+    "(不接受全角数字,请使用半角数字 / full-width digits are not accepted: use half-width digits)"
+)
+# The options a platform may not use, checked by option_ignored.
+IGNORABLE_OPTIONS = ("position", "is_major", "is_rectangle", "client_type", "need_distinct")
+
+# --- titles -----------------------------------------------------------------------------------
+
+
+def _title_over(ctx: Context, cut: bool) -> pd.Series:
+    keys = ctx.platforms_where(lambda a: a.limits.title_max and a.limits.title_cut == cut)
+    return ctx.on(keys) & (ctx.col("title").str.len() > ctx.limit("title_max"))
+
+
+def title_detail(ctx: Context) -> pd.Series:
+    """The title's length and the platform's limit, in characters."""
+    length = ctx.col("title").str.len().astype(str)
+    limit = ctx.limit("title_max").fillna(0).astype(int).astype(str)
+    return "(" + length + " > " + limit + " 字符 / characters)"
+
+
+@rule(
+    "title_will_be_cut",
+    severity="warning",
+    zh="标题过长,将被截断",
+    en="title too long: it will be cut",
+    detail=title_detail,
+)
+def title_will_be_cut(ctx: Context) -> pd.Series:
+    """A title over the limit of a platform that cuts it."""
+    return _title_over(ctx, cut=True)
+
+
+@rule(
+    "title_too_long",
+    severity="error",
+    zh="标题过长",
+    en="title too long",
+    detail=title_detail,
+)
+def title_too_long(ctx: Context) -> pd.Series:
+    """A title over the limit of a platform that refuses it."""
+    return _title_over(ctx, cut=False)
+
+
+def title_collision_detail(ctx: Context) -> pd.Series:
+    """The title as the platform will see it."""
+    return "(title = '" + shown(ctx.title) + "')"
+
+
+@rule(
+    "title_collision",
+    severity="warning",
+    zh="标题与本批次中另一行相同,将被加上(1)",
+    en="same title as an earlier row: the platform will add (1)",
+    detail=title_collision_detail,
+)
+def title_collision(ctx: Context) -> pd.Series:
+    """Two rows of one shop's picture space get the same title: the later gets "(1)"."""
+    keys = ctx.platforms_where(lambda a: a.limits.title_dedup)
+    cut = ctx.title.str.slice(0, 50)
+    names = pd.DataFrame({"p": ctx.platform, "s": ctx.col("shop"), "t": cut})
+    return ctx.on(keys) & names.duplicated(keep="first")
+
+
+# --- ids and positions ------------------------------------------------------------------------
+
+
+def _mangled(ctx: Context, column: str) -> pd.Series:
+    def compute() -> pd.Series:
+        if column not in ctx.frame.columns:
+            return as_mask(ctx, False)
+        value = ctx.col(column)
+        return as_mask(ctx, value.str.fullmatch(SCIENTIFIC).fillna(False).astype(bool))
+
+    mangled: pd.Series = ctx.once(f"mangled:{column}", compute)
+    return mangled
+
+
+def id_mangled_detail(ctx: Context) -> pd.Series:
+    """Each id column holding such a number, with the value as read."""
+    text = pd.Series("", index=ctx.frame.index, dtype=object)
+    for column in ID_COLUMNS:
+        named = column + " = " + shown(ctx.col(column))
+        text = text.where(~_mangled(ctx, column), (text + ", ").where(text != "", "") + named)
+    return "(" + text + ")"
+
+
+@rule(
+    "id_mangled",
+    severity="error",
+    zh="ID 被 Excel 存成了数字,超过 15 位的数字已丢失精度(如 1.65772E+18);"
+    "请把该列设为「文本」格式后重新填写原始ID",
+    en="Excel stored this id as a number and lost its digits (e.g. 1.65772E+18); "
+    "format the column as Text and type the original id again",
+    detail=id_mangled_detail,
+)
+def id_mangled(ctx: Context) -> pd.Series:
+    """The target or replace id is a number in scientific notation (Excel lost its digits)."""
+    out = as_mask(ctx, False)
+    for column in ID_COLUMNS:
+        out |= _mangled(ctx, column)
+    return out
+
+
+def _wide_digits(values: pd.Series) -> pd.Series:
+    # re.UNICODE: Python's re, whose \d takes every script's digits (RE2's takes 0-9).
+    return values.str.contains(WIDE_DIGITS, flags=re.UNICODE, regex=True).astype(bool)
+
+
+def target_detail(ctx: Context) -> pd.Series:
+    """The target as written; a word about full-width digits where it has them."""
+    target = ctx.col("target")
+    text = "(target = '" + shown(target) + "')"
+    return text.where(~_wide_digits(target), _WIDE_NOTE)
+
+
+@rule(
+    "bad_target",
+    severity="error",
+    zh="目标格式不正确",
+    en="malformed target",
+    detail=target_detail,
+)
+def bad_target(ctx: Context) -> pd.Series:
+    """The target is not well-formed for the platform (e.g. Qianmi needs num_iid/sku_id).
+
+    A target Excel turned into scientific notation is reported as ``id_mangled`` only.
+    """
+    target = ctx.col("target")
+    out = as_mask(ctx, False)
+    for key, adapter in ctx.adapters.items():
+        rows = ctx.platform == key
+        # The pattern as the platform means it, with ASCII classes (\d is 0-9, not U+FF11),
+        # and as Python reads it (\s includes the ideographic space): both must match.
+        # The flags also keep pandas on Python's re (pyarrow's RE2 reads \d its own way).
+        pattern, chosen = adapter.target_pattern, target[rows]
+        well_formed = chosen.str.fullmatch(pattern, flags=re.ASCII) & chosen.str.fullmatch(
+            pattern, flags=re.UNICODE
+        )
+        out.loc[rows] = ~well_formed.astype(bool).to_numpy()
+    # No platform's ids have full-width digits, whatever its pattern lets through (Qianmi's
+    # "num_iid/sku_id" takes any character but "/" and spaces).
+    wide = _wide_digits(target) & (ctx.platform != "")
+    return (out | wide) & ~_mangled(ctx, "target")
+
+
+def _span(adapter: object) -> str:
+    span = getattr(getattr(adapter, "limits", None), "positions", None)
+    return "" if span is None else f"{span.start}–{span.stop - 1}"
+
+
+def position_detail(ctx: Context) -> pd.Series:
+    """The position as written and the platform's range; a word about full-width digits."""
+    position = ctx.col("position")
+    text = "(position = '" + shown(position) + "'; 范围 / range " + per_platform(ctx, _span) + ")"
+    return text.where(~_wide_digits(position), _WIDE_NOTE)
+
+
+@rule(
+    "bad_position",
+    severity="error",
+    zh="位置超出范围",
+    en="position out of range",
+    detail=position_detail,
+)
+def bad_position(ctx: Context) -> pd.Series:
+    """A position that is not a whole number in the platform's range."""
+    position = ctx.col("position")
+    # ASCII digits only: full-width 3 (U+FF13) is a digit to Python and pandas, not to the
+    # platforms.
+    digits = position.str.fullmatch(r"[0-9]{1,9}").astype(bool)
+    number = pd.to_numeric(position.where(digits), errors="coerce")
+    out = as_mask(ctx, False)
+    for key, adapter in ctx.adapters.items():
+        span = adapter.limits.positions
+        if span is None:
+            continue
+        inside = number.between(span.start, span.stop - 1)
+        out |= (ctx.platform == key) & (position != "") & ~inside.fillna(False).astype(bool)
+    return out
+
+
+# --- options ----------------------------------------------------------------------------------
+
+
+def _declares(ctx: Context, option: str) -> list[str]:
+    return ctx.platforms_where(lambda a: any(o.name == option for o in a.options))
+
+
+@rule(
+    "replace_unsupported",
+    severity="error",
+    zh="该平台不支持按ID替换",
+    en="the platform cannot replace by id",
+)
+def replace_unsupported(ctx: Context) -> pd.Series:
+    """A replace id on a platform that cannot replace (it would upload a new image)."""
+    return (
+        (ctx.col("replace_id") != "") & (ctx.platform != "") & ~ctx.on(_declares(ctx, "replace_id"))
+    )
+
+
+def _named(ctx: Context, broken: dict[str, pd.Series]) -> pd.Series:
+    """ "(name = 'value', ...)" of the options broken on each row ("" where none is)."""
+    text = pd.Series("", index=ctx.frame.index, dtype=object)
+    for name, mask in broken.items():
+        named = name + " = '" + shown(ctx.col(name)) + "'"
+        text = text.where(~mask, (text + ", ").where(text != "", "") + named)
+    return ("(" + text + ")").where(text != "", "")
+
+
+def _bad_options(ctx: Context) -> dict[str, pd.Series]:
+    def compute() -> dict[str, pd.Series]:
+        broken = {name: ~ctx.col(name).str.lower().isin(BOOL_WORDS) for name in BOOL_OPTIONS}
+        client = ctx.client_type
+        broken["client_type"] = (client != "") & ~client.isin(list(CLIENT_TYPES.values()))
+        return broken
+
+    found: dict[str, pd.Series] = ctx.once("bad_options", compute)
+    return found
+
+
+def bad_option_detail(ctx: Context) -> pd.Series:
+    """Each option with a value it cannot take, as written."""
+    return _named(ctx, _bad_options(ctx))
+
+
+@rule(
+    "bad_option",
+    severity="error",
+    zh="选项取值无效",
+    en="invalid option value",
+    detail=bad_option_detail,
+)
+def bad_option(ctx: Context) -> pd.Series:
+    """A yes/no option that is neither, or an unknown client type."""
+    out = as_mask(ctx, False)
+    for mask in _bad_options(ctx).values():
+        out |= mask
+    return out
+
+
+def _ignored(ctx: Context) -> dict[str, pd.Series]:
+    def compute() -> dict[str, pd.Series]:
+        return {
+            name: (ctx.col(name) != "") & (ctx.platform != "") & ~ctx.on(_declares(ctx, name))
+            for name in IGNORABLE_OPTIONS
+            if name in ctx.frame.columns
+        }
+
+    found: dict[str, pd.Series] = ctx.once("ignored_options", compute)
+    return found
+
+
+def option_ignored_detail(ctx: Context) -> pd.Series:
+    """Each option set that the platform does not use, as written."""
+    return _named(ctx, _ignored(ctx))
+
+
+@rule(
+    "option_ignored",
+    severity="warning",
+    zh="该平台不使用此选项",
+    en="the platform ignores this option",
+    detail=option_ignored_detail,
+)
+def option_ignored(ctx: Context) -> pd.Series:
+    """An option column set on a platform that does not use it."""
+    out = as_mask(ctx, False)
+    for mask in _ignored(ctx).values():
+        out |= mask
+    return out
