@@ -54,7 +54,7 @@ from PIL import Image
 from sandbox_process import start_sandbox, stop_sandbox
 
 import imgkit
-from imgkit.engine import runner as engine
+from imgkit.engine import run as engine
 from imgkit.intake.probe import clear_cache
 from imgkit.sandbox import sandbox_shops
 
@@ -314,7 +314,7 @@ def main() -> None:
         if margin is not None:
             print(
                 f"  (imgkit paces each shop at {margin:g} x its rate_per_s, "
-                f"imgkit.engine.runner.RATE_MARGIN, so {margin:.0%} of the ceiling is its own best)"
+                f"imgkit.engine.run.RATE_MARGIN, so {margin:.0%} of the ceiling is its own best)"
             )
         a = pacing(control, base_url, files[: args.n], args, grouped=False)
         share = report_pacing(a, "rows interleaved (shop 1, 2, 3, 4, 1, ...)")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from imgkit.aliases import BatchSource, ShopsSource
 from imgkit.engine.journal import Journal
 from imgkit.engine.retry import RetryPolicy
 from imgkit.engine.single import upload_one
@@ -34,6 +35,7 @@ from imgkit.shells import accessor as _accessor  # registers df.imgkit
 
 __version__ = "0.1.0.dev0"
 __all__ = [
+    "BatchSource",
     "Category",
     "ImgkitError",
     "Journal",
@@ -44,6 +46,7 @@ __all__ = [
     "Shop",
     "ShopConfigError",
     "Shops",
+    "ShopsSource",
     "UnknownPlatformError",
     "__version__",
     "fit",

@@ -23,7 +23,7 @@ Example
 >>> from imgkit.platforms import get_adapter
 >>> from imgkit.platforms.base import Job
 >>> from imgkit.intake.shops import make_shop
->>> from imgkit.engine.transport import AnswerTooLarge, Sender
+>>> from imgkit.engine.transport import Sender
 >>> data = b"GIF89a-bytes"
 >>> def platform(request):  # a Tmall item listing one image with those bytes
 ...     if request.url.path == "/img/7.gif":
@@ -53,9 +53,11 @@ from dataclasses import dataclass
 
 import httpx
 
+from imgkit.engine.exchange import Link, Means, Token, Wire, call
 from imgkit.engine.pacing import PacerPool
-from imgkit.engine.transport import AnswerTooLarge, Sender
-from imgkit.errors import Category
+from imgkit.engine.retry import Decision
+from imgkit.engine.tokens import RunTokens
+from imgkit.engine.transport import AnswerTooLarge
 from imgkit.intake.shops import Shop
 from imgkit.platforms.base import Adapter, Job, Lookup, Outcome
 
@@ -88,53 +90,72 @@ class Verdict:
     reason: str = ""
 
 
+class _Asking:
+    """The retry policy of a look-up: ask again after a failure that may pass (rate
+    limited, busy, a dropped connection), :data:`LOOKUP_TRIES` times in all."""
+
+    def decide(
+        self, outcome: Outcome, attempt: int, elapsed: float, *, retry_safe: bool
+    ) -> Decision:
+        if not outcome.retryable:
+            return Decision(False, 0.0, "refused / 被拒绝", "final")
+        if attempt >= LOOKUP_TRIES:  # read now: tests lower it
+            return Decision(False, 0.0, "kept failing / 一直失败", "attempts")
+        delay = outcome.retry_after or min(0.2 * 2 ** (attempt - 1), 1.0)
+        return Decision(True, delay, "asked again / 再次查询", "retry")
+
+
 async def _listing(
-    client: Sender, pacers: PacerPool, adapter: Adapter, shop: Shop, job: Job, token: str
+    means: Means, adapter: Adapter, shop: Shop, job: Job, token: str | None
 ) -> Lookup | str:
-    """The look-up's answer, or why there is none."""
-    for attempt in range(LOOKUP_TRIES):
-        request = adapter.build_lookup_request(job, shop, now=time.time(), token=token)
-        if request is None:
-            return f"{adapter.key} has no look-up for this upload"
-        async with pacers.turn(adapter.key, shop.name) as pacer:  # counts against the rate
-            try:
-                answer = adapter.parse_lookup_response(await client.send(request))
-            except httpx.TransportError as exc:
-                answer = Outcome(ok=False, retryable=True, message=type(exc).__name__)
-            if isinstance(answer, Outcome) and answer.category is Category.RATE_LIMITED:
-                pacer.backoff(answer.retry_after)
-        if isinstance(answer, Lookup):
-            return answer
-        if not answer.retryable:
-            return f"look-up refused: {answer.code} {answer.message}".strip()
-        await asyncio.sleep(answer.retry_after or min(0.2 * 2**attempt, 1.0))
+    """The look-up's answer, or why there is none (``token`` None: the means' own)."""
+    if adapter.build_lookup_request(job, shop, now=time.time(), token=token or "") is None:
+        return f"{adapter.key} has no look-up for this upload"
+
+    async def build(fetch: Token) -> httpx.Request | Outcome:
+        given = await fetch() if token is None else token
+        request = adapter.build_lookup_request(job, shop, now=time.time(), token=given)
+        assert request is not None
+        return request
+
+    answer = await call(means, adapter, shop, build, adapter.parse_lookup_response,
+                        policy=_Asking())  # fmt: skip
+    if isinstance(answer, Lookup):
+        return answer
+    if not answer.retryable:
+        return f"look-up refused: {answer.code} {answer.message}".strip()
     return "look-up kept failing"
 
 
 async def look_up(
-    client: Sender,
+    client: Wire,
     pacers: PacerPool,
     adapter: Adapter,
     shop: Shop,
     job: Job,
-    token: str,
+    token: str | None,
     sha256: str,
     *,
     claimed: set[str],
     pending_wait_s: float = 60.0,
+    means: Means | None = None,
 ) -> Verdict:
     """Settle an unanswered upload of ``job`` (whose bytes hash to ``sha256``).
 
     ``claimed`` holds ids of images already recorded for other rows at the same target:
     those are never taken as this row's.  While the listing says a matching image is still
     being processed and none listed matches, it is asked again for up to
-    ``pending_wait_s`` seconds (the engine passes its audit wait).
+    ``pending_wait_s`` seconds (the engine passes its audit wait).  Every listing goes
+    through :func:`imgkit.engine.exchange.call`, over ``means`` when given (the run: its
+    client, pacers and tokens, ``token`` None to use them), else ``client`` and ``pacers``.
     """
+    if means is None:
+        means = Link(client, pacers, RunTokens())
     deadline = time.monotonic() + pending_wait_s
     delay = PENDING_FIRST_S
     compared: set[str] = set()  # candidates whose bytes did not match: a material's bytes stay
     while True:
-        listing = await _listing(client, pacers, adapter, shop, job, token)
+        listing = await _listing(means, adapter, shop, job, token)
         if isinstance(listing, str):
             return Verdict("unknown", reason=listing)
         verdict = await _compare(client, listing, job, sha256, claimed | compared, compared)
@@ -152,7 +173,7 @@ async def look_up(
 
 
 async def _compare(
-    client: Sender, listing: Lookup, job: Job, sha256: str, skip: set[str], compared: set[str]
+    client: Wire, listing: Lookup, job: Job, sha256: str, skip: set[str], compared: set[str]
 ) -> Verdict:
     """Download the candidates of ``listing`` (but ``skip``) and compare them with the bytes
     sent; ids whose bytes differ are added to ``compared``."""

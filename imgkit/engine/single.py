@@ -1,13 +1,18 @@
 """``upload_one``: one image, one request, through the platform's adapter.
 
 For quick use and for trying a shop's credentials.  There is no retry and no polling here
-(the upload engine adds concurrency, pacing, retries and audit polling for batches).
+(the upload engine adds concurrency, pacing, retries and audit polling for batches), but
+the exchange is the engine's own (:func:`imgkit.engine.exchange.call`): the same token
+fetch and refresh (a refused token is dropped and fetched again, once), the same mapping
+of every failure to an :class:`imgkit.platforms.base.Outcome` (a shop that cannot make a
+valid request is ``bad_shop``, an unreadable answer ``unreadable``), in ``upload`` and
+here alike.
 
-Requests go straight to an httpx transport under :func:`imgkit.engine.transport.send_sync`'s
+Requests go straight to an httpx transport under :func:`imgkit.engine.blocking.send_sync`'s
 rules (a total deadline, a cap on the answer), never through ``httpx.Client.send``: its
 logger prints every URL, and TOP's ``session`` and Qianmi's ``access_token`` travel in the
-query string.  URL sources are downloaded under the same rules (redirects only within the
-URL's host).
+query string.  URL sources are downloaded through the same wire under the same rules
+(redirects only within the URL's host).
 
 Example
 -------
@@ -21,90 +26,33 @@ Example
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-from imgkit.engine.transport import MAX_ANSWER_BYTES, send_sync, wire_of
-from imgkit.errors import Category, ImgkitError
+from imgkit.aliases import ShopsSource
+from imgkit.engine.blocking import SyncWire
+from imgkit.engine.exchange import Link, Token, call
+from imgkit.engine.tokens import TokenCache
+from imgkit.errors import Category
 from imgkit.intake.files import READ_CAP, read_file
+from imgkit.intake.options import normalize
 from imgkit.intake.probe import sniff_format
-from imgkit.intake.shops import Shop, Shops, load_shops
+from imgkit.intake.shops import load_shops
 from imgkit.intake.sources import FetchError, fetch_sync
 from imgkit.platforms import get_adapter
-from imgkit.platforms.base import NOT_SENT, UNREADABLE, Adapter, CodeRule, Job, Outcome
+from imgkit.platforms.base import Adapter, CodeRule, Job, Outcome
 from imgkit.scrub import register, scrubber_for
 
-# Sends a built request and returns the whole answer (see _wire).
-Send = Callable[[httpx.Request], httpx.Response]
+__all__ = ["TokenCache", "read_source", "upload_one"]
 
-
-class TokenCache:
-    """Access tokens fetched with client credentials, per (platform, token URL, shop).
-
-    Shared by every caller in the process; thread-safe.
-    """
-
-    _tokens: dict[tuple[str, ...], tuple[str, float]] = {}  # noqa: RUF012 - shared
-    _lock = threading.Lock()
-    # Refresh a fetched token this long before it expires.
-    margin_s = 60.0
-
-    @staticmethod
-    def _key(adapter: Adapter, shop: Shop, request: httpx.Request) -> tuple[str, ...]:
-        # The request body holds the credentials: changed credentials mean a new token.
-        digest = hashlib.sha256(request.read()).hexdigest()
-        return (adapter.key, str(request.url), shop.name, digest)
-
-    def get(self, adapter: Adapter, shop: Shop, client: httpx.Client | Send) -> str:
-        """A valid token for ``shop`` ("" when it needs none), fetched when missing or stale.
-
-        ``client`` is an ``httpx.Client`` or a function sending a request.
-        """
-        request = adapter.token_request(shop)
-        if request is None:
-            return ""
-        key = self._key(adapter, shop, request)
-        with self._lock:
-            cached = self._tokens.get(key)
-        if cached is not None and cached[1] > time.time():
-            return cached[0]
-        send = client.send if isinstance(client, httpx.Client) else client
-        answer = send(request)
-        try:
-            token, lifetime = adapter.parse_token_response(answer)
-        except (RecursionError, ValueError, TypeError, OverflowError) as exc:  # hostile answer
-            raise ImgkitError(f"unreadable token answer: {type(exc).__name__}") from exc
-        expires = time.time() + max(lifetime - self.margin_s, 1.0)
-        register(token)  # a bearer token is a secret: the logs never show it
-        with self._lock:
-            self._tokens[key] = (token, expires)
-        return token
-
-    def values(self) -> list[str]:
-        """Every cached token (to scrub them from what a server echoes back)."""
-        with self._lock:
-            return [token for token, _expires in self._tokens.values()]
-
-    def invalidate(self, adapter: Adapter, shop: Shop) -> bool:
-        """Forget ``shop``'s token (refused by the platform); True if one was cached."""
-        request = adapter.token_request(shop)
-        if request is None:
-            return False
-        with self._lock:
-            return self._tokens.pop(self._key(adapter, shop, request), None) is not None
-
-    @classmethod
-    def clear(cls) -> None:
-        """Forget every token."""
-        with cls._lock:
-            cls._tokens.clear()
+T = TypeVar("T")
 
 
 def read_source(file: str | os.PathLike[str], adapter: Adapter) -> Job:
@@ -143,65 +91,28 @@ def _download(
     )
 
 
-def _wire(client: httpx.Client | httpx.BaseTransport, timeout: float, deadline_s: float) -> Send:
-    """Send through ``client``'s transport (never its URL-logging ``send``) with the
-    deadline and the answer cap of the engine's Sender."""
-
-    def send(request: httpx.Request) -> httpx.Response:
-        return send_sync(
-            wire_of(client, request.url),
-            request,
-            timeout=timeout,
-            deadline_s=deadline_s,
-            max_answer_bytes=MAX_ANSWER_BYTES,
-        )
-
-    return send
-
-
-def _parsed(parse: Callable[[httpx.Response], Outcome], response: httpx.Response) -> Outcome:
-    """``parse(response)``, or "unreadable" when the JSON itself defeats the parser (nested
-    too deep: RecursionError; an integer too long: ValueError)."""
+def _complete(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to its end from synchronous code, in or out of a running loop
+    (Jupyter): then on a private loop in a worker thread."""
     try:
-        return parse(response)
-    except (RecursionError, ValueError) as exc:
-        # The request was sent and answered: whatever the answer said, it may be stored.
-        return Outcome.failure(
-            UNREADABLE,
-            code=f"HTTP {response.status_code}",
-            message=type(exc).__name__,
-            maybe_stored=True,
-        )
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    box: dict[str, Any] = {}
 
+    def work() -> None:
+        try:
+            box["result"] = asyncio.run(coroutine)
+        except BaseException as exc:  # handed to the calling thread below
+            box["error"] = exc
 
-def _send(adapter: Adapter, job: Job, shop: Shop, http: Send, token: str) -> Outcome:
-    request = adapter.build_request(job, shop, now=time.time(), token=token)
-    try:
-        response = http(request)
-    except httpx.TransportError as exc:
-        return adapter.parse_transport_error(exc)
-    return _parsed(adapter.parse_response, response)
-
-
-_TOKEN_REFUSED = CodeRule(
-    Category.AUTH,
-    False,
-    "无法获取访问令牌,请检查客户端凭证",
-    "no access token: check the client credentials",
-)
-
-
-def _send_with_token(
-    adapter: Adapter, job: Job, shop: Shop, http: Send, tokens: TokenCache
-) -> Outcome:
-    try:
-        token = tokens.get(adapter, shop, http)
-    except ImgkitError as exc:
-        return Outcome.failure(_TOKEN_REFUSED, code=exc.code, message=exc.message)
-    except httpx.TransportError as exc:
-        # Only the token request failed: the image was not sent.
-        return Outcome.failure(NOT_SENT, code="token", message=type(exc).__name__)
-    return _send(adapter, job, shop, http, token)
+    worker = threading.Thread(target=work, name="imgkit-upload-one", daemon=True)
+    worker.start()
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    result: T = box["result"]
+    return result
 
 
 def upload_one(
@@ -209,7 +120,7 @@ def upload_one(
     file: str | os.PathLike[str],
     target: str,
     *,
-    shops: str | os.PathLike[str] | Mapping[str, Any] | Shops | None = None,
+    shops: ShopsSource = None,
     timeout: float = 60.0,
     deadline_s: float | None = None,
     client: httpx.Client | httpx.BaseTransport | None = None,
@@ -221,8 +132,18 @@ def upload_one(
     ``is_major``, ``is_rectangle``, ``client_type``, ...).  ``timeout`` bounds each phase
     of a request, ``deadline_s`` the whole of it (default twice ``timeout``, as for
     batches); ``client`` lends its transport (mounts, proxies, certificates).  Returns the
-    adapter's :class:`imgkit.platforms.base.Outcome`; raises only for unusable input (an
-    unknown shop, an unreadable file).
+    adapter's :class:`imgkit.platforms.base.Outcome` — every failure of the exchange is
+    one, a shop whose values cannot make a request (``bad_shop``) included; raises only for
+    unusable input (an unknown shop, an unreadable file).
+
+    Examples
+    --------
+    >>> import imgkit
+    >>> with imgkit.Sandbox() as sb:
+    ...     out = imgkit.upload_one("tmall_item", "sample_data/images/mug.jpg", "1489161940",
+    ...                             shops=sb.shops, position="2.0", is_major="否")
+    >>> out.ok, out.url.endswith(".jpg"), out.category
+    (True, True, None)
     """
     shop = load_shops(shops).resolve(platform_or_shop)
     adapter = get_adapter(shop.platform)
@@ -233,25 +154,29 @@ def upload_one(
         data=source.data,
         fmt=source.fmt,
         source_url=source.source_url,
-        options={k: "" if v is None else str(v) for k, v in options.items()},
+        # The canonical text validation would give (imgkit.intake.options): "2.0" is "2".
+        options={k: normalize(k, v, shop.platform) for k, v in options.items()},
     )
     scrubber = scrubber_for(shop)
     register(scrubber)  # no log line shows them, httpx's included
     budget = 2.0 * timeout if deadline_s is None else deadline_s
     # A bare transport: no proxies from the environment, no logging of signed URLs.
     wire = client if client is not None else httpx.HTTPTransport(retries=0)
-    http = _wire(wire, timeout, budget)
     try:
         if job.source_url is not None and not adapter.accepts_url_source:
             fetched = _download(job, wire, adapter.limits.max_bytes, budget)
             if isinstance(fetched, Outcome):
                 return fetched
             job = fetched
+        sending = job
         tokens = TokenCache()
-        outcome = _send_with_token(adapter, job, shop, http, tokens)
-        if outcome.category is Category.AUTH and tokens.invalidate(adapter, shop):
-            # A cached token may have been revoked early: fetch a fresh one, once.
-            outcome = _send_with_token(adapter, job, shop, http, tokens)
+        link = Link(SyncWire(wire, timeout=timeout, deadline_s=budget), None, tokens, scrubber)
+
+        async def build(token: Token) -> httpx.Request | Outcome:
+            return adapter.build_request(sending, shop, now=time.time(), token=await token())
+
+        # One attempt (no retry), but a refused token is fetched again once, as in upload().
+        outcome = _complete(call(link, adapter, shop, build, adapter.parse_response))
         # A server may echo the request: nothing of the shop's, nor its token, goes back.
         for token in tokens.values():
             scrubber.add(token)

@@ -36,16 +36,18 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from imgkit.aliases import BatchSource, ShopsSource
+from imgkit.engine.bridge import AsyncBridge
 from imgkit.engine.journal import Journal
 from imgkit.engine.migrate import legacy_sources
 from imgkit.engine.pacing import PacerPool
 from imgkit.engine.plan import make_rows, plan
 from imgkit.engine.progress import Progress
 from imgkit.engine.retry import RetryPolicy
-from imgkit.engine.runner import Run, execute, poll_audit, record_outcome, shop_rates
+from imgkit.engine.run import Run, shop_rates
+from imgkit.engine.scheduler import execute
 from imgkit.engine.transport import Sender
-from imgkit.intake.validation import load_shops_lenient, validate
-from imgkit.platforms.base import Outcome
+from imgkit.intake.validation import LoadedShops, load_shops_lenient, validate
 from imgkit.report.readback import read_results
 from imgkit.report.results import RESULT_COLUMNS, RowResult, replace_rows, results_frame
 from imgkit.scrub import register, scrubber_for_shops
@@ -77,6 +79,21 @@ def open_journal(journal: JournalChoice) -> Journal | None:
     return Journal(journal)
 
 
+def _validate_through(
+    batch: Any,
+    shops: LoadedShops,
+    transport: httpx.AsyncBaseTransport | None,
+    loop: asyncio.AbstractEventLoop,
+) -> pd.DataFrame:
+    """Validate (in a worker thread), downloading URL sources through the run's
+    ``transport`` on the run's ``loop`` when one is given (an in-process sandbox serves
+    them too), else through a transport of validation's own."""
+    if transport is None:
+        return validate(batch, shops)
+    with AsyncBridge(transport, loop) as bridge:
+        return validate(batch, shops, transport=bridge)
+
+
 def _labels(force: ForceChoice, index: pd.Index) -> frozenset[Hashable]:
     """The index labels ``force`` names: all (True), none (False), a boolean mask, labels."""
     if force is True:
@@ -89,8 +106,8 @@ def _labels(force: ForceChoice, index: pd.Index) -> frozenset[Hashable]:
 
 
 async def upload_async(
-    batch: pd.DataFrame | str | os.PathLike[str],
-    shops: Any = None,
+    batch: BatchSource,
+    shops: ShopsSource = None,
     *,
     journal: JournalChoice = None,
     force: ForceChoice = False,
@@ -132,11 +149,28 @@ async def upload_async(
     dry_run
         Send nothing: rows that would be sent are ``planned``.
     transport
-        Replaces the network (e.g. ``Sandbox.asgi_transport()``).
+        Replaces the network for the whole run (e.g. ``Sandbox.asgi_transport()``): the
+        uploads, the polls and look-ups, and the downloads of URL sources.
 
-    Example: see the module's docstring.
+    Returns
+    -------
+    pandas.DataFrame
+        The results frame: one row per input row, same index (:mod:`imgkit.report.results`).
+
+    Examples
+    --------
+    >>> import asyncio, imgkit
+    >>> with imgkit.Sandbox() as sb:
+    ...     results = asyncio.run(imgkit.upload_async(
+    ...         "sample_data/batch.csv", sb.shops, journal=False, progress=False))
+    >>> results["status"].value_counts().to_dict()
+    {'uploaded': 15}
     """
-    validated = await asyncio.to_thread(validate, batch, shops)
+    # Read once: validation and the run see the same shops (a file edited meanwhile
+    # cannot give one a shop the other does not know).
+    loaded = await asyncio.to_thread(load_shops_lenient, shops)
+    loop = asyncio.get_running_loop()
+    validated = await asyncio.to_thread(_validate_through, batch, loaded, transport, loop)
     if validated.empty:
         log.warning(EMPTY_BATCH)
         empty = results_frame(validated, {})
@@ -154,7 +188,7 @@ async def upload_async(
         frame.index = labels
         return frame
 
-    good, _bad, _problem = load_shops_lenient(shops)
+    good, _bad, _problem = loaded
     scrubber = scrubber_for_shops(good.values())
     register(scrubber)  # no log line shows a secret, httpx's included
     opened = open_journal(journal)
@@ -240,9 +274,7 @@ def _run_sync(make: Any) -> pd.DataFrame:
     return result
 
 
-def upload(
-    batch: pd.DataFrame | str | os.PathLike[str], shops: Any = None, **options: Any
-) -> pd.DataFrame:
+def upload(batch: BatchSource, shops: ShopsSource = None, **options: Any) -> pd.DataFrame:
     """Synchronous :func:`upload_async` (same parameters); works in a script and inside a
     running event loop.
 
@@ -269,6 +301,7 @@ def _public_signature(function: Any) -> inspect.Signature:
 # ``upload?`` in Jupyter and ``help(upload)`` list every option of upload_async, which
 # declares them once.
 upload.__dict__["__signature__"] = _public_signature(upload_async)
+upload_async.__dict__["__signature__"] = _public_signature(upload_async)
 
 
 def _inputs(results: pd.DataFrame) -> pd.DataFrame:
@@ -283,8 +316,8 @@ def _as_results(results: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def retry_failed(
-    results: pd.DataFrame | str | os.PathLike[str],
-    shops: Any = None,
+    results: BatchSource,
+    shops: ShopsSource = None,
     *,
     force: ForceChoice = False,
     **options: Any,
@@ -337,35 +370,35 @@ def retry_failed(
 async def _refresh_async(
     results: pd.DataFrame, shops: Any, journal: JournalChoice, audit_wait_s: float, transport: Any
 ) -> dict[int, RowResult]:
+    """Poll the ``pending_audit`` rows of ``results`` through the engine: the rows are
+    made by the planning path (:func:`imgkit.engine.plan.make_rows`) and run by
+    :func:`imgkit.engine.scheduler.execute`, whose rows under audit are polled, never sent."""
     good, _bad, _problem = load_shops_lenient(shops)
     opened = open_journal(journal)
-    found: dict[int, RowResult] = {}
     try:
         positions = np.flatnonzero((results["status"].astype(str) == "pending_audit").to_numpy())
         pending = results.iloc[positions]
         known = pending["shop"].astype(str).str.strip().isin(list(good)).to_numpy()
+        # Validated when it was uploaded: its row is valid (make_rows sends valid rows only).
         wanted = pending.assign(ok=True, issues="").reset_index(drop=True)[known]
         key = opened.fingerprint_key if opened is not None else b""
         rows, _ = make_rows(wanted, good, key)
+        for row in rows:
+            row.pending_id = str(wanted.at[cast(int, row.index), "image_id"])
         async with Sender(8, timeout=60.0, transport=transport) as client:
             run = Run(client, PacerPool(shop_rates(good)), RetryPolicy(), opened, audit_wait_s)
             run.scrubber = scrubber_for_shops(good.values())
-            for row in rows:
-                row.pending_id = str(wanted.at[cast(int, row.index), "image_id"])
-                waiting = Outcome(ok=False, pending_id=row.pending_id)
-                outcome = await poll_audit(run, row, waiting)
-                record_outcome(run, row, outcome)
-                position = int(positions[cast(int, row.index)])  # wanted is numbered 0..n
-                found[position] = RowResult.from_outcome(run.scrubber.outcome(outcome), 0, 0.0)
+            await execute(run, rows)
     finally:
         if opened is not None and opened is not journal:
             opened.close()
-    return found
+    # wanted is numbered 0..n-1: its numbers are positions in ``positions``.
+    return {int(positions[cast(int, i)]): result for i, result in run.results.items()}
 
 
 def refresh(
-    results: pd.DataFrame | str | os.PathLike[str],
-    shops: Any = None,
+    results: BatchSource,
+    shops: ShopsSource = None,
     *,
     journal: JournalChoice = None,
     audit_wait_s: float = 10.0,
@@ -393,3 +426,15 @@ def refresh(
         return replace_rows(frame, positions, new)
 
     return _run_sync(work)
+
+
+def _retry_signature() -> inspect.Signature:
+    """retry_failed's own parameters, then every option of :func:`upload` it passes on."""
+    own = list(inspect.signature(retry_failed).parameters.values())[:-1]  # not **options
+    taken = {p.name for p in own}
+    passed = [p for p in _public_signature(upload_async).parameters.values()]
+    extra = [p for p in passed if p.kind is p.KEYWORD_ONLY and p.name not in taken]
+    return inspect.signature(retry_failed).replace(parameters=[*own, *extra])
+
+
+retry_failed.__dict__["__signature__"] = _retry_signature()
