@@ -26,7 +26,8 @@ for the results may cut a secret in two, and its first half is still a leak.
 Values shorter than :data:`MIN_LENGTH` (6) characters are ignored, and so are empty ones:
 blanking every "1" or "test" would destroy ordinary text, and such a value is no secret
 worth the name.  All patterns of a scrubber are compiled into one regular expression, once
-(again only after :meth:`Scrubber.add`); a scrubber without secrets does no work at all.
+(again only after :meth:`Scrubber.add`; :mod:`imgkit.scrub_forms` builds it); a scrubber
+without secrets does no work at all.
 
 Logs.  :func:`register` adds secrets to one process-wide scrubber and, the first time,
 calls :func:`install_log_filter`, which wraps the logging record factory: every record
@@ -48,16 +49,16 @@ Example
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from imgkit.errors import UnknownPlatformError
 from imgkit.platforms import get_adapter
+from imgkit.scrub_forms import MIN_LENGTH, Compiled, base64_cores, compile_secrets
 from imgkit.secret import Secret
 
 if TYPE_CHECKING:
@@ -65,74 +66,14 @@ if TYPE_CHECKING:
     from imgkit.platforms.base import Outcome
 
 MARK = "[redacted]"
-MIN_LENGTH = 6
+# Looked up here at each (re)build, so a test can count or break the builds.
+_compile = compile_secrets
 # A message from an answer is cut to this many characters, always after scrubbing (a cut
 # first could split a secret where it is no longer recognisable): enough for any
 # platform's words, short enough for a workbook cell, the journal and a person.
 MESSAGE_MAX = 600
 # The loggers whose records install_log_filter scrubs (and their children).
 LOGGERS = ("imgkit", "httpx", "httpcore", "aiohttp")
-_SAFE = str.maketrans("+/", "-_")  # standard base64 to URL-safe
-_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
-
-
-def _hex(byte: int) -> str:
-    """A byte's two hex digits as a case-insensitive pattern: ``[eE]4``."""
-    return "".join(f"[{d.lower()}{d.upper()}]" if d.isalpha() else d for d in f"{byte:02x}")
-
-
-def _json_escape(code: int) -> str:
-    """The ``\\u`` escape (four hex digits) of one UTF-16 unit, any number of backslashes,
-    either case."""
-    return r"\\+u" + _hex(code >> 8) + _hex(code & 0xFF)
-
-
-def _char(c: str) -> str:
-    """Every form one character of a secret may take in text, as a pattern."""
-    forms = [re.escape(c)]
-    # Percent-encoding of each UTF-8 byte; "%25" is an encoded "%" (double encoding).
-    forms.append("".join("%(?:25)?" + _hex(b) for b in c.encode("utf-8")))
-    code = ord(c)
-    if c == " ":
-        forms.append(r"\+")
-    if code > 0xFFFF:  # JSON writes it as a surrogate pair
-        high, low = divmod(code - 0x10000, 0x400)
-        forms.append(_json_escape(0xD800 + high) + _json_escape(0xDC00 + low))
-    else:
-        forms.append(_json_escape(code))
-    if c in '"\\/':
-        forms.append(r"\\+" + re.escape(c))
-    if c in _HTML or code > 0x7E:
-        forms.append(re.escape(_HTML.get(c, f"&#{code};")))
-        digits = "".join(f"[{d}{d.upper()}]" if d.isalpha() else d for d in f"{code:x}")
-        forms.append(f"&#[xX]0*{digits};")
-    return forms[0] if len(forms) == 1 else "(?:" + "|".join(forms) + ")"
-
-
-def _literal(value: str) -> str:
-    """A pattern matching ``value`` with each character in any of its forms."""
-    return "".join(_char(c) for c in value)
-
-
-def base64_cores(value: str) -> list[str]:
-    """The base64 runs that ``value``'s UTF-8 bytes produce at each of the 3 alignments.
-
-    At alignment ``k`` the secret follows ``k`` other bytes (mod 3); only the characters
-    whose 6 bits all come from the secret are kept.  URL-safe forms are not listed: they
-    differ only in ``-_`` for ``+/``.
-
-    >>> base64_cores("secret")
-    ['c2VjcmV0', 'NlY3Jld', 'zZWNyZX']
-    >>> [base64.b64encode(b).decode() for b in (b"id:secret", b":secret", b"x:secret")]
-    ['aWQ6c2VjcmV0', 'OnNlY3JldA==', 'eDpzZWNyZXQ=']
-    """
-    data = value.encode("utf-8")
-    cores = []
-    for k in range(3):
-        encoded = base64.b64encode(b"\0" * k + data + b"\0\0").decode("ascii")
-        first, end = -(-8 * k // 6), 8 * (k + len(data)) // 6
-        cores.append(encoded[first:end])
-    return cores
 
 
 class Scrubber:
@@ -148,7 +89,7 @@ class Scrubber:
 
     def __init__(self, secrets: Iterable[str | Secret] = ()) -> None:
         self._secrets: set[str] = set()
-        self._compiled: _Compiled | None = None
+        self._compiled: Compiled | None = None
         self._lock = threading.Lock()
         for value in secrets:
             self.add(value)
@@ -198,7 +139,7 @@ class Scrubber:
         compiled = self._patterns()
         return None if compiled is None else compiled.whole
 
-    def _patterns(self) -> _Compiled | None:
+    def _patterns(self) -> Compiled | None:
         compiled = self._compiled
         if compiled is None and self._secrets:
             with self._lock:
@@ -281,43 +222,6 @@ def clip(text: str, limit: int = MESSAGE_MAX) -> str:
     ('xx…', 600)
     """
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-class _Compiled(NamedTuple):
-    """A scrubber's patterns: every whole secret; a cut-off one at the end of a text."""
-
-    whole: re.Pattern[str]
-    tail: re.Pattern[str]
-    window: int  # how far from the end a cut-off secret can start, in characters
-
-
-def _prefixes(value: str) -> str:
-    """A pattern matching the first ``MIN_LENGTH`` or more characters of ``value``."""
-    pattern = ""
-    for c in reversed(value[MIN_LENGTH:]):
-        pattern = f"(?:{_char(c)}{pattern})?"
-    return _literal(value[:MIN_LENGTH]) + pattern
-
-
-def _compile(secrets: list[str]) -> _Compiled:
-    """One pattern: each secret's forms (longest secrets first), then its base64 runs;
-    and the pattern of a secret cut off at the end of a text."""
-    branches = [_literal(value) for value in secrets]
-    cores = {core for value in secrets for core in base64_cores(value)}
-    for core in sorted(cores, key=len, reverse=True):
-        branches.append(_literal(core))
-        url_safe = core.translate(_SAFE)
-        if url_safe != core:
-            branches.append(_literal(url_safe))
-    # Every branch starts with one of these characters: checking them first lets the
-    # search skip most positions of a long text in one step instead of trying each branch.
-    starts = {c for value in [*secrets, *cores] for c in (value[0], value[0].translate(_SAFE))}
-    first = "".join(sorted(re.escape(c) for c in starts | {"%", "\\", "&", "+"}))
-    whole = re.compile(f"(?=[{first}])(?:{'|'.join(branches)})")
-    tail = re.compile("(?:" + "|".join(_prefixes(value) for value in secrets) + r")\Z")
-    # The longest form of a character is its double-encoded UTF-8 (4 x "%25XX") or a
-    # doubly escaped surrogate pair; 24 characters per character is more than either.
-    return _Compiled(whole, tail, 24 * max(len(value) for value in secrets))
 
 
 def scrubber_for(shop: Shop) -> Scrubber:

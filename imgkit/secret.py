@@ -20,7 +20,21 @@ MASK = "***"
 
 
 class Secret:
-    """A masked credential value."""
+    """A masked credential value: shows ``***`` everywhere but :meth:`reveal`.
+
+    Parameters
+    ----------
+    value : str
+        The credential (an app secret, an access token).
+
+    Examples
+    --------
+    >>> token = Secret("t0ps3cret")
+    >>> token, f"Bearer {token}", bool(token)
+    (Secret('***'), 'Bearer ***', True)
+    >>> token == Secret("t0ps3cret"), token.reveal()
+    (True, 't0ps3cret')
+    """
 
     __slots__ = ("_value",)
 

@@ -1,7 +1,7 @@
 """Shared fixtures: one real sandbox server per test session (per xdist worker).
 
 Tests talk to it over loopback HTTP with requests built by ``spec_clients`` (written from
-``shared/platforms.md``, not from the sandbox code).  The state is reset before each test.
+``docs/protocols.md``, not from the sandbox code).  The state is reset before each test.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Independent, spec-only request builders for the five upload APIs and the look-ups.
 
-Everything here is written from ``platforms.md``, ``docs/lookups.md`` and the seed pages
+Everything here is written from ``docs/protocols.md`` and ``docs/lookups.md``
 alone; it shares no code with ``imgkit`` or its sandbox, so a sandbox test built on it
 checks the sandbox against the written protocol rather than against itself.
 

@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 import pytest
@@ -122,13 +123,27 @@ def settle(sandbox: Sandbox) -> dict[str, int]:
     """
     deadline = time.monotonic() + 10
     last, still = sandbox.stats()["total"], 0.0
-    while still < 0.3 or last["requests"] != len(sandbox.state.request_log()):
+    while still < 0.3 or last["requests"] != answered(sandbox):
         assert time.monotonic() < deadline, "the sandbox is still busy 10 s after the kill"
         time.sleep(0.05)
         now = sandbox.stats()["total"]
         still = still + 0.05 if now == last else 0.0
         last = now
     return dict(last)
+
+
+# Faults drawn before the handler runs: the request's only log entry is the fault's.
+BEFORE_HANDLER = frozenset({"fault:http_500", "fault:drop_before_store"})
+
+
+def answered(sandbox: Sandbox) -> int:
+    """How many API requests the sandbox has finished with: one log entry each, besides
+    the extra entry of a fault drawn after the handler (``silent`` logs the answer the
+    handler gave, then the fault)."""
+    return sum(
+        not record.outcome.startswith("fault:") or record.outcome in BEFORE_HANDLER
+        for record in sandbox.state.request_log()
+    )
 
 
 def journal_states(path: Path) -> dict[str, tuple[str, str]]:
@@ -171,9 +186,15 @@ class Crash:
 
 
 def crash_and_rerun(
-    sandbox: Sandbox, tmp_path: Path, kill_at: int, platforms: list[str], **options: str
+    sandbox: Sandbox,
+    tmp_path: Path,
+    kill_at: int,
+    platforms: list[str],
+    rerun_faults: dict[str, object] | None = None,
+    **options: str,
 ) -> Crash:
-    """Kill a run at ``kill_at`` stored images, then re-run it here with the same journal."""
+    """Kill a run at ``kill_at`` stored images, then re-run it here with the same journal
+    (under ``rerun_faults`` when given, else under the faults the child ran with)."""
     files = write_images(tmp_path / "images", ROWS)
     batch = write_batch(tmp_path / "batch.csv", files, platforms, **options)
     shops = write_shops(tmp_path / "shops.toml", sandbox.shops)
@@ -195,6 +216,8 @@ def crash_and_rerun(
     assert len(crash.stored_before) == before["stored"] >= kill_at
     # Nothing reaches the platform without an intent in the journal first.
     assert {crash.state(sha) for sha in crash.stored_before} <= {"done", "pending", "sending"}
+    if rerun_faults is not None:
+        sandbox.state.set_faults(rerun_faults)
     crash.results = imgkit.upload(batch, shops=shops, progress=False)
     assert len(crash.results) == ROWS
     text = journal_bytes(journal)
@@ -245,10 +268,10 @@ def test_a_killed_run_rerun_never_stores_a_row_twice(
             assert row["url"] == url != "", where
         elif state == "sending":  # the look-up found the dead run's copy, or proved none
             assert row["status"] == "uploaded", where
-            assert found[row.name] == (row["sha256"] in crash.stored_before), where
+            assert found[cast(int, row.name)] == (row["sha256"] in crash.stored_before), where
         else:  # never begun (or failed for sure): sent now
             assert row["status"] == "uploaded", where
-            assert not found[row.name], where
+            assert not found[cast(int, row.name)], where
         if row["status"] in ("uploaded", "skipped"):
             assert row["sha256"] in stored_now, where
         else:  # in doubt: stored or not, as the dead run left it
@@ -344,11 +367,18 @@ def test_rows_in_doubt_stay_in_doubt_on_every_later_run(sandbox: Sandbox, tmp_pa
 def test_need_distinct_waits_for_the_first_copys_audit_before_resending(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    sandbox.state.set_faults({"seed": 7, "latency_ms": LATENCY_MS, "audit_delay_s": 1.5})
-    crash = crash_and_rerun(sandbox, tmp_path, 6, ["doudian"], need_distinct="true")
+    """Rows the dead run stored but never heard back about are re-sent with
+    ``need_distinct`` only once their first copy has passed its audit."""
+    rerun = {"seed": 7, "latency_ms": LATENCY_MS, "audit_delay_s": 1.5}
+    # Deterministic, not left to timing: every upload is stored and then never answered
+    # (``silent``), so each image stored before the kill is one the child had in flight.
+    # Four is within the engine's eight workers, all held at once.
+    sandbox.state.set_faults({**rerun, "silent": 1.0, "silent_s": 60})
+    crash = crash_and_rerun(sandbox, tmp_path, 4, ["doudian"], rerun, need_distinct="true")
     sending = {sha for sha, (state, _url) in crash.journal.items() if state == "sending"}
-    if not sending & crash.stored_before:
-        pytest.skip("the kill left no stored row in doubt")
+    assert crash.stored_before, "the kill came after images were stored"
+    assert crash.stored_before <= sending, "every stored image was on the wire at the kill"
+    assert sandbox.stats()["doudian"]["faults"]["silent"] >= len(crash.stored_before)
     stats = sandbox.stats()["total"]
     assert stats["duplicates"] == 0, stats
     assert stats["stored"] == ROWS, stats

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pandas as pd
@@ -86,8 +86,8 @@ def test_same_index_and_invalid_rows_are_never_sent(sandbox: Sandbox, tmp_path: 
     assert list(results.index) == ["a", "b"]
     assert results.loc["a", "status"] == "uploaded"
     assert results.loc["b", "status"] == "invalid"
-    assert "bad_target" in results.loc["b", "code"]
-    assert "目标格式不正确" in results.loc["b", "message"]
+    assert "bad_target" in cast(str, results.loc["b", "code"])
+    assert "目标格式不正确" in cast(str, results.loc["b", "message"])
     assert sandbox.stats()["tmall_item"]["requests"] == 1
 
 
@@ -128,7 +128,7 @@ def test_permanent_failures_are_not_retried(sandbox: Sandbox, tmp_path: Path) ->
     assert results.loc[0, "category"] == "not_found"
     assert results.loc[0, "attempts"] == 1
     assert not results.loc[0, "retryable"]
-    assert "isv.item-is-delete" in results.loc[0, "code"]
+    assert "isv.item-is-delete" in cast(str, results.loc[0, "code"])
 
 
 def test_an_auth_failure_stops_only_that_shop(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -197,7 +197,7 @@ def test_without_a_look_up_the_row_stays_in_doubt(tmp_path: Path) -> None:
     results = imgkit.upload(frame, sandbox_shops("http://sandbox"), transport=wire, **options)
     assert results.loc[0, "status"] == "in_doubt"
     assert results.loc[0, "category"] == "timeout"
-    assert "may have been stored" in results.loc[0, "message"]
+    assert "may have been stored" in cast(str, results.loc[0, "message"])
     assert wire.refused == 1  # asked once: "invalid method" is not worth asking again
     stats = sandbox.stats()["tmall_item"]
     assert (stats["stored"], stats["duplicates"]) == (1, 0)
@@ -212,7 +212,7 @@ def test_douyin_audits_are_polled_to_the_end(sandbox: Sandbox, tmp_path: Path) -
     assert results.loc[0, "url"]
     assert results.loc[1, "status"] == "failed"
     assert results.loc[1, "category"] == "audit_rejected"
-    assert "素材违规" in results.loc[1, "message"]
+    assert "素材违规" in cast(str, results.loc[1, "message"])
 
 
 def test_audits_still_running_at_the_end_are_pending(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -340,11 +340,12 @@ def test_url_sources_are_downloaded_for_platforms_that_cannot_fetch(
 ) -> None:
     first = run(batch("doudian", images(tmp_path, 1)), sandbox)
     frame = batch("qianmi_sku", [Path("x")])
-    frame["file"] = [first.loc[0, "url"]]
+    frame["file"] = [cast(str, first.loc[0, "url"])]
     results = run(frame, sandbox)
     assert results.loc[0, "status"] == "uploaded", results.loc[0, "message"]
     with sandbox.client() as http:
-        assert http.get(results.loc[0, "url"]).content == http.get(first.loc[0, "url"]).content
+        url, first_url = cast(str, results.loc[0, "url"]), cast(str, first.loc[0, "url"])
+        assert http.get(url).content == http.get(first_url).content
 
 
 def test_a_batch_sorted_by_shop_still_uses_every_shops_rate(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 import shutil
 import subprocess
 import sys
@@ -160,7 +161,10 @@ def test_readme_quick_start_has_exactly_two_commands() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     commands = [line for line in quick.splitlines() if line.startswith("pip install")]
-    assert commands == ["pip install -e . && imgkit demo", 'pip install -e ".[test]" && pytest']
+    assert commands == [
+        "pip install -e . && imgkit demo",
+        'pip install -e ".[test]" && pytest --cov=imgkit --cov-fail-under=95',
+    ]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert commands[1] in ci.splitlines()
 
@@ -211,3 +215,81 @@ def test_the_wheel_carries_every_sample_file() -> None:
         ".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "imgkit").rglob("__init__.py")
     }
     assert found <= set(setuptools["packages"]), found - set(setuptools["packages"])
+
+
+def _readme_section(title: str) -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    return readme.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_layout_matches_the_tree() -> None:
+    """Every path the Layout names exists, and it names every folder of ``imgkit/`` and
+    every top-level module: a folder added, renamed or removed shows up here."""
+    layout = _readme_section("Layout")
+    rows = [line for line in layout.splitlines() if line.startswith("| `")]
+    named = {path for row in rows for path in re.findall(r"`([\w./-]+)`", row.split(" | ", 1)[0])}
+    missing = sorted(path for path in named if not (ROOT / path).exists())
+    assert not missing, f"README Layout names what is not in the tree: {missing}"
+    package = ROOT / "imgkit"
+    folders = {f"imgkit/{p.parent.name}/" for p in package.glob("*/__init__.py")}
+    modules = {f"imgkit/{p.name}" for p in package.glob("*.py")}
+    unnamed = sorted((folders | modules) - named)
+    assert not unnamed, f"README Layout does not name: {unnamed}"
+    assert {"imgkit/intake/", "imgkit/engine/", "imgkit/report/"} <= folders
+
+
+def test_architecture_maps_every_folder() -> None:
+    """docs/architecture.md has a module-map section per folder of ``imgkit/``, and every
+    ``imgkit/...`` path it names exists."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    sections = set(re.findall(r"^### `(imgkit/\w+/)`$", text, flags=re.MULTILINE))
+    folders = {f"imgkit/{p.parent.name}/" for p in (ROOT / "imgkit").glob("*/__init__.py")}
+    assert sections == folders, (sections ^ folders, "docs/architecture.md, Module map")
+    named = set(re.findall(r"`(imgkit/[\w./-]+)`", text))
+    assert not [path for path in named if not (ROOT / path).exists()], named
+
+
+def _repository_files() -> list[Path]:
+    """The files of the checkout: git's tracked and new (not ignored) files when git is
+    there, else every file outside dot-folders and caches."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        ).stdout.decode("utf-8")
+        paths = [ROOT / name for name in listed.split("\0") if name]
+    except (OSError, subprocess.CalledProcessError):
+        skip = {"__pycache__", "build", "dist"}
+        paths = [
+            p
+            for p in ROOT.rglob("*")
+            if not any(part.startswith(".") or part in skip for part in p.relative_to(ROOT).parts)
+        ]
+    return [p for p in paths if p.is_file()]
+
+
+# A reference to something outside the repository: the workspace the project was written
+# in, its shared protocol notes and seed pages, a home directory ("[k]" keeps this very
+# pattern from matching itself).
+OUTSIDE = re.compile(
+    r"\.\./shared|\bshared/(?:platforms|seeds|design|style)|\bseeds/\d{3}_|/wor[k]/"
+    r"|platforms\.md §|(?<![\w./])/(?:home|Users|root)/\w"
+)
+
+
+def test_no_file_points_outside_the_repository() -> None:
+    """The protocol facts live in docs/protocols.md; nothing cites a file a clone lacks."""
+    files = _repository_files()
+    assert (ROOT / "docs" / "protocols.md") in files
+    found = []
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:  # images, workbooks, coverage data
+            continue
+        for match in OUTSIDE.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            found.append(f"{path.relative_to(ROOT)}:{line}: {match.group()}")
+    assert not found, "points outside the repository:\n" + "\n".join(found)

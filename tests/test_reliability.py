@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import pytest
@@ -262,7 +262,7 @@ def test_a_row_in_doubt_from_an_earlier_run_past_its_deadline_stays_in_doubt(
     sandbox.state.set_faults({})
     third = run(frame, sandbox, timeout=2)
     assert third.loc[0, "status"] == "uploaded", third[["status", "message"]]
-    assert third.loc[0, "message"].endswith(LOOKED_UP)
+    assert cast(str, third.loc[0, "message"]).endswith(LOOKED_UP)
     assert sandbox.stats()["total"]["stored"] == 1
 
 
@@ -281,5 +281,5 @@ def test_a_platform_that_stores_after_the_client_gave_up_gets_one_copy(
     stats = sandbox.stats()["total"]
     assert (stats["stored"], stats["duplicates"]) == (1, 0), (stats, results["message"].tolist())
     assert results.loc[0, "status"] == "uploaded", results[["status", "message"]]
-    assert results.loc[0, "message"].endswith(LOOKED_UP)
+    assert cast(str, results.loc[0, "message"]).endswith(LOOKED_UP)
     assert results.loc[0, "attempts"] == 1

@@ -474,9 +474,9 @@ def test_cli_output_and_exports_hide_secrets(
     for path in tmp_path.glob("*.xlsx"):
         outputs[path.name] = xlsx_blob(path).decode("utf-8", "replace")
     problems = [
-        f"{where}: {'; '.join(found)}"
+        f"{where}: {'; '.join(hits)}"
         for where, out in outputs.items()
-        if (found := leaks(out, SECRETS))
+        if (hits := leaks(out, SECRETS))
     ]
     assert not problems, " | ".join(problems)
 

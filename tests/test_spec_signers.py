@@ -1,6 +1,6 @@
 """The spec-side clients themselves: signature vectors, GMT+8 clock, wire shapes.
 
-These tests never touch the sandbox; they pin ``spec_clients`` to ``platforms.md`` so that
+These tests never touch the sandbox; they pin ``spec_clients`` to ``docs/protocols.md`` so that
 sandbox tests built on it test the sandbox against the written protocol.
 """
 

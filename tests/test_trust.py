@@ -15,6 +15,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import cast
 
 import openpyxl
 import pandas as pd
@@ -168,7 +169,7 @@ def test_a_row_fixed_by_hand_is_sent_once(sandbox: Sandbox, tmp_path: Path) -> N
     requests = sandbox.stats()["total"]["requests"]
     unchanged = imgkit.retry_failed(workbook, shops=sandbox.shops, progress=False)
     assert unchanged["status"].tolist() == ["uploaded", "failed"]
-    assert "force=True" in unchanged.loc[1, "message"]
+    assert "force=True" in cast(str, unchanged.loc[1, "message"])
     assert sandbox.stats()["total"]["requests"] == requests
 
     # Fixed by hand in the workbook: new work, sent once.
@@ -229,9 +230,9 @@ def test_a_shop_value_that_cannot_sign_is_a_validation_issue(
     )
     results = upload(frame, shops)
     assert results["status"].tolist() == ["invalid", "uploaded"]
-    assert "bad_shop" in results.loc[0, "code"]
-    assert "sign_method" in results.loc[0, "message"]
-    assert "md5" in results.loc[0, "message"]  # the values it may take
+    assert "bad_shop" in cast(str, results.loc[0, "code"])
+    assert "sign_method" in cast(str, results.loc[0, "message"])
+    assert "md5" in cast(str, results.loc[0, "message"])  # the values it may take
     assert sandbox.stats()["tmall_item"]["requests"] == 0
 
 
@@ -259,7 +260,7 @@ def test_a_request_the_adapter_cannot_build_stops_that_shop_only(
     assert results["status"].tolist() == ["failed", "failed", "uploaded"]
     assert set(results.loc[:1, "code"]) == {"bad_shop"}
     assert not results["message"].str.contains("internal error").any()
-    assert results.loc[0, "message"].count("cannot sign") == 1
+    assert cast(str, results.loc[0, "message"]).count("cannot sign") == 1
 
 
 # --- two runs at once, and Ctrl-C -------------------------------------------------------------
@@ -389,5 +390,5 @@ def test_a_forced_resend_that_fails_keeps_the_first_copy_known(
     sandbox.state.set_faults({})
     later = upload(frame, sandbox.shops)  # a plain run: the first copy is still there
     assert later.loc[0, "status"] == "skipped"
-    assert later.loc[0, "url"] == first.loc[0, "url"]
+    assert cast(str, later.loc[0, "url"]) == first.loc[0, "url"]
     assert copies(sandbox)[sha(files[0])] == 1

@@ -2,7 +2,7 @@
 
 Requests are built only with ``spec_clients``.  Credentials and targets are literals of
 the sandbox world as ``docs/sandbox.md`` lists them; expected codes and sub-codes are
-literals from ``shared/platforms.md`` §1 and the seed pages (001: mini-app, 002: Tmall), so
+literals from ``docs/protocols.md`` (TOP) and the official pages of the two methods, so
 the sandbox is checked against the written protocol, not against its own catalogue.
 
 The recipes here reach the *gateway* entries of a TOP catalogue (both APIs share them);
