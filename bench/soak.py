@@ -56,7 +56,7 @@ from soak_lib import (
 )
 
 import imgkit
-from imgkit.intake.shops import write_shops
+from imgkit.intake.shops_files import write_shops
 from imgkit.report.verify import verify_counts
 
 # Statuses nothing more will happen to, and the categories a ``failed`` row may not end

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from imgkit.aliases import BatchSource, ShopsSource
 from imgkit.engine.journal import Journal
+from imgkit.engine.refresh import refresh
 from imgkit.engine.retry import RetryPolicy
 from imgkit.engine.single import upload_one
-from imgkit.engine.uploads import refresh, retry_failed, upload, upload_async
+from imgkit.engine.uploads import retry_failed, upload, upload_async
 from imgkit.errors import Category, ImgkitError, ShopConfigError, UnknownPlatformError
 from imgkit.intake.batch import read_batch
 from imgkit.intake.fitting import fit

@@ -35,7 +35,7 @@ import imgkit
 from imgkit import Sandbox
 from imgkit.engine.journal import FILE_NAME, Journal, default_journal_path
 from imgkit.engine.migrate import SUFFIX
-from imgkit.intake.shops import write_shops
+from imgkit.intake.shops_files import write_shops
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 

@@ -45,7 +45,8 @@ from PIL import Image
 import imgkit
 from imgkit.engine.retry import RetryPolicy
 from imgkit.errors import ImgkitError
-from imgkit.intake.shops import load_shops, write_shops
+from imgkit.intake.shops import load_shops
+from imgkit.intake.shops_files import write_shops
 
 ROOT = Path(__file__).resolve().parent.parent
 TAG = "7f3a9c"

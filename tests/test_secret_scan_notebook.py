@@ -28,7 +28,7 @@ from test_secret_scan import (
     shop_tables,
 )
 
-from imgkit.intake.shops import write_shops
+from imgkit.intake.shops_files import write_shops
 
 __all__ = ["python3_kernel"]  # the fixture, used by name below
 

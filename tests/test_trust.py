@@ -24,7 +24,7 @@ from PIL import Image
 
 import imgkit
 from imgkit import Sandbox
-from imgkit.intake.shops import write_shops
+from imgkit.intake.shops_files import write_shops
 from imgkit.report.results import RESULT_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ from PIL import Image
 import imgkit
 from imgkit import Sandbox
 from imgkit.engine.retry import RetryPolicy
-from imgkit.intake.shops import write_shops
+from imgkit.intake.shops_files import write_shops
 
 ONCE = RetryPolicy(max_attempts=1)
 

@@ -1,4 +1,5 @@
-"""The main job: ``upload``, ``upload_async``, ``refresh`` and ``retry_failed``.
+"""The main job: ``upload``, ``upload_async`` and ``retry_failed`` (``refresh`` is
+:mod:`imgkit.engine.refresh`).
 
 ``upload(batch, shops)`` validates the batch, uploads every valid row through the engine
 (:mod:`imgkit.engine.runner`) and returns the results frame (:mod:`imgkit.report.results`):
@@ -30,7 +31,7 @@ import threading
 from collections import Counter
 from collections.abc import Coroutine, Hashable, Iterable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import numpy as np
@@ -41,7 +42,7 @@ from imgkit.engine.bridge import AsyncBridge
 from imgkit.engine.journal import Journal
 from imgkit.engine.migrate import legacy_sources
 from imgkit.engine.pacing import PacerPool
-from imgkit.engine.plan import make_rows, plan
+from imgkit.engine.plan import plan
 from imgkit.engine.progress import Progress
 from imgkit.engine.retry import RetryPolicy
 from imgkit.engine.run import Run, shop_rates
@@ -365,67 +366,6 @@ def retry_failed(
         )
     )
     return replace_rows(frame, positions, redone)
-
-
-async def _refresh_async(
-    results: pd.DataFrame, shops: Any, journal: JournalChoice, audit_wait_s: float, transport: Any
-) -> dict[int, RowResult]:
-    """Poll the ``pending_audit`` rows of ``results`` through the engine: the rows are
-    made by the planning path (:func:`imgkit.engine.plan.make_rows`) and run by
-    :func:`imgkit.engine.scheduler.execute`, whose rows under audit are polled, never sent."""
-    good, _bad, _problem = load_shops_lenient(shops)
-    opened = open_journal(journal)
-    try:
-        positions = np.flatnonzero((results["status"].astype(str) == "pending_audit").to_numpy())
-        pending = results.iloc[positions]
-        known = pending["shop"].astype(str).str.strip().isin(list(good)).to_numpy()
-        # Validated when it was uploaded: its row is valid (make_rows sends valid rows only).
-        wanted = pending.assign(ok=True, issues="").reset_index(drop=True)[known]
-        key = opened.fingerprint_key if opened is not None else b""
-        rows, _ = make_rows(wanted, good, key)
-        for row in rows:
-            row.pending_id = str(wanted.at[cast(int, row.index), "image_id"])
-        async with Sender(8, timeout=60.0, transport=transport) as client:
-            run = Run(client, PacerPool(shop_rates(good)), RetryPolicy(), opened, audit_wait_s)
-            run.scrubber = scrubber_for_shops(good.values())
-            await execute(run, rows)
-    finally:
-        if opened is not None and opened is not journal:
-            opened.close()
-    # wanted is numbered 0..n-1: its numbers are positions in ``positions``.
-    return {int(positions[cast(int, i)]): result for i, result in run.results.items()}
-
-
-def refresh(
-    results: BatchSource,
-    shops: ShopsSource = None,
-    *,
-    journal: JournalChoice = None,
-    audit_wait_s: float = 10.0,
-    transport: httpx.AsyncBaseTransport | None = None,
-) -> pd.DataFrame:
-    """Poll the rows still ``pending_audit`` again; return the results with them updated.
-
-    ``results``: a results frame, or a results workbook / CSV.  What the audits say is
-    recorded in the journal (``journal=False`` records nothing).
-
-    >>> import pandas as pd
-    >>> frame = pd.DataFrame({"status": ["uploaded"], "shop": ["s"]})
-    >>> refresh(frame, shops={}, journal=False).equals(frame)
-    True
-    """
-    frame = _as_results(results)
-
-    async def work() -> pd.DataFrame:
-        found = await _refresh_async(frame, shops, journal, audit_wait_s, transport)
-        if not found:
-            return frame.copy()
-        positions = sorted(found)
-        names = ("status", "url", "category", "code", "message")
-        new = pd.DataFrame({n: [getattr(found[p], n) for p in positions] for n in names})
-        return replace_rows(frame, positions, new)
-
-    return _run_sync(work)
 
 
 def _retry_signature() -> inspect.Signature:

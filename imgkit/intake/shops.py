@@ -33,7 +33,6 @@ True
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tomllib
@@ -44,12 +43,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from imgkit.errors import ShopConfigError, UnknownPlatformError
-from imgkit.intake.shops_exposure import COMMON_FIELDS as _COMMON
-from imgkit.intake.shops_exposure import SECRET_HINTS as _SECRET_HINTS
+from imgkit.intake.shops_files import COMMON_FIELDS as _COMMON
+from imgkit.intake.shops_files import SECRET_HINTS as _SECRET_HINTS
 
-# The exposure warning lives in imgkit.intake.shops_exposure; importable from here too.
-from imgkit.intake.shops_exposure import ShopsFileExposedWarning as ShopsFileExposedWarning
-from imgkit.intake.shops_exposure import warn_if_exposed as warn_if_exposed
+# The exposure warning lives in imgkit.intake.shops_files; importable from here too.
+from imgkit.intake.shops_files import ShopsFileExposedWarning as ShopsFileExposedWarning
+from imgkit.intake.shops_files import warn_if_exposed as warn_if_exposed
 from imgkit.platforms import get_adapter, resolve_platform
 from imgkit.secret import Secret
 
@@ -328,44 +327,6 @@ def make_shop(
 
 def _describe(group: tuple[tuple[str, ...], ...]) -> str:
     return " or ".join(" + ".join(option) for option in group)
-
-
-def shops_toml(tables: Mapping[str, Mapping[str, Any]]) -> str:
-    """Shop tables as the text of a shops file (TOML: a table per shop).
-
-    Values are written as JSON strings and numbers, which are TOML's too.
-
-    >>> print(shops_toml({"s": {"platform": "tmall_item", "rate_per_s": 5}}))
-    [s]
-    platform = "tmall_item"
-    rate_per_s = 5
-    <BLANKLINE>
-    """
-    lines = []
-    for name, fields in tables.items():
-        lines.append(f"[{name}]")
-        lines.extend(
-            f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in fields.items()
-        )
-        lines.append("")
-    return "\n".join(lines)
-
-
-def write_shops(path: str | os.PathLike[str], tables: Mapping[str, Mapping[str, Any]]) -> Path:
-    """Write a shops file readable by its owner only (it holds credentials).
-
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     table = {"platform": "天猫", "app_key": "1", "app_secret": "x", "session": "y"}
-    ...     path = write_shops(Path(folder) / "shops.toml", {"s": table})
-    ...     oct(path.stat().st_mode & 0o777), load_shops(path, environ={})["s"].platform
-    ('0o600', 'tmall_item')
-    """
-    written = Path(path)
-    written.touch(mode=0o600)
-    written.chmod(0o600)  # an existing file keeps its mode on touch
-    written.write_text(shops_toml(tables), encoding="utf-8")
-    return written
 
 
 def load_shops(

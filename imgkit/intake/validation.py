@@ -40,7 +40,7 @@ from imgkit.intake.options import normalize_column
 from imgkit.intake.probe import PROBE_COLUMNS, Probe, probe_paths
 from imgkit.intake.rules import FIXABLE, RULES, Context, shown, unprobeable
 from imgkit.intake.shops import Shop, Shops, default_shops_path, make_shop
-from imgkit.intake.shops_exposure import warn_if_exposed
+from imgkit.intake.shops_files import warn_if_exposed
 
 VALIDATION_COLUMNS = ("platform_key", "ok", "issues", "message", "fixable", *PROBE_COLUMNS)
 REQUIRED = ("platform", "shop", "file", "target")

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import io
 import logging
 import os
@@ -353,6 +354,10 @@ def verify(results: BatchSource, **options: Any) -> pd.DataFrame:
         return _run_sync(lambda: verify_async(results, **options))
     except asyncio.CancelledError:  # Ctrl-C: nothing half-checked is worth returning
         raise KeyboardInterrupt from None
+
+
+# ``verify?`` in Jupyter lists verify_async's options, which are declared once, there.
+verify.__dict__["__signature__"] = inspect.signature(verify_async)
 
 
 def verify_counts(verified: pd.DataFrame) -> dict[str, int]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from imgkit import __version__
-from imgkit.intake.shops import shops_toml
+from imgkit.intake.shops_files import shops_toml
 from imgkit.sandbox import DEFAULT_PORT, Sandbox, SandboxError
 
 

@@ -1,4 +1,5 @@
-"""Shops files other users may read: the one-time warning, and what counts as a credential.
+"""Shops files and who may read them: writing one owner-only (:func:`write_shops`), the
+one-time warning when others can read one, and what counts as a credential.
 
 A shops file that group or others have rights to and that holds a credential gets a
 :class:`ShopsFileExposedWarning` once per file per process (not on Windows, whose rights
@@ -17,6 +18,7 @@ True
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import shlex
@@ -24,6 +26,7 @@ import stat
 import threading
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from imgkit.errors import UnknownPlatformError
@@ -150,3 +153,42 @@ __all__ = [
     "holds_credential",
     "warn_if_exposed",
 ]
+
+
+def shops_toml(tables: Mapping[str, Mapping[str, Any]]) -> str:
+    """Shop tables as the text of a shops file (TOML: a table per shop).
+
+    Values are written as JSON strings and numbers, which are TOML's too.
+
+    >>> print(shops_toml({"s": {"platform": "tmall_item", "rate_per_s": 5}}))
+    [s]
+    platform = "tmall_item"
+    rate_per_s = 5
+    <BLANKLINE>
+    """
+    lines = []
+    for name, fields in tables.items():
+        lines.append(f"[{name}]")
+        lines.extend(
+            f"{key} = {json.dumps(value, ensure_ascii=False)}" for key, value in fields.items()
+        )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_shops(path: str | os.PathLike[str], tables: Mapping[str, Mapping[str, Any]]) -> Path:
+    """Write a shops file readable by its owner only (it holds credentials).
+
+    >>> import tempfile
+    >>> from imgkit.intake.shops import load_shops
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     table = {"platform": "天猫", "app_key": "1", "app_secret": "x", "session": "y"}
+    ...     path = write_shops(Path(folder) / "shops.toml", {"s": table})
+    ...     oct(path.stat().st_mode & 0o777), load_shops(path, environ={})["s"].platform
+    ('0o600', 'tmall_item')
+    """
+    written = Path(path)
+    written.touch(mode=0o600)
+    written.chmod(0o600)  # an existing file keeps its mode on touch
+    written.write_text(shops_toml(tables), encoding="utf-8")
+    return written
