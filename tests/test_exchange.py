@@ -25,7 +25,7 @@ from imgkit.engine.exchange import Link, Token, call
 from imgkit.engine.pacing import PacerPool
 from imgkit.engine.tokens import RunTokens, TokenCache
 from imgkit.engine.transport import Sender
-from imgkit.errors import Category, ImgkitError
+from imgkit.errors import Category, ImgkitError, ShopConfigError
 from imgkit.intake.shops import Shop, make_shop
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Adapter, Job, Outcome
@@ -148,7 +148,7 @@ def test_a_build_time_error_is_the_row_outcome_in_upload_and_upload_one(
     adapter = get_adapter("taobao_picture")
 
     def refuse(*args: Any, **kwargs: Any) -> httpx.Request:
-        raise ImgkitError("position must be a number", code="bad_value")
+        raise ShopConfigError("shop 'tb_picture_main': position must be a number")
 
     monkeypatch.setattr(type(adapter), "build_request", refuse)
     one = imgkit.upload_one("tb_picture_main", MUG, "0", shops=sandbox.shops)
@@ -158,6 +158,30 @@ def test_a_build_time_error_is_the_row_outcome_in_upload_and_upload_one(
     assert out.loc[0, "status"] == "failed"
     assert out.loc[0, "code"] == "bad_shop"
     assert sandbox.state.request_log() == []  # nothing was sent
+
+
+def test_a_row_the_adapter_cannot_build_keeps_its_code_and_the_shop_goes_on(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An adapter's coded refusal of one row (its target) is that row's failure, with the
+    adapter's own code: not ``bad_shop``, and the shop's other rows are still sent."""
+    adapter = get_adapter("taobao_picture")
+    build = type(adapter).build_request
+
+    def refuse_one(self: Adapter, job: Job, *args: Any, **kwargs: Any) -> httpx.Request:
+        if job.target == "7":
+            raise ImgkitError("target '7' cannot be used", code="bad_target")
+        return build(self, job, *args, **kwargs)
+
+    monkeypatch.setattr(type(adapter), "build_request", refuse_one)
+    one = imgkit.upload_one("tb_picture_main", MUG, "7", shops=sandbox.shops)
+    assert (one.ok, one.code) == (False, "bad_target")
+    batch = pd.concat(
+        [one_row("tb_picture_main", str(MUG), "7"), one_row("tb_picture_main", str(MUG))]
+    )
+    out = upload(batch.reset_index(drop=True), sandbox, concurrency=1)
+    assert out["code"].tolist()[0] == "bad_target"
+    assert out["status"].tolist() == ["failed", "uploaded"], out[["status", "code", "message"]]
 
 
 def douyin(sandbox: Sandbox) -> Shop:
@@ -305,6 +329,26 @@ def test_the_shops_are_read_once_per_upload(
     out = upload(one_row("tb_picture_main", str(MUG)), sandbox, dry_run=True)
     assert out["status"].tolist() == ["planned"]
     assert len(reads) == 1
+
+
+class SlowTokens(Seen):
+    """Token answers take a while, so that other rows want a token meanwhile."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == TOKEN_PATH:
+            await asyncio.sleep(0.3)
+        return await super().handle_async_request(request)
+
+
+def test_rows_that_need_a_token_at_once_share_one_fetch(sandbox: Sandbox) -> None:
+    """Rows that find no token while another row is fetching one wait for that fetch."""
+    TokenCache.clear()
+    seen = SlowTokens()
+    files = [MUG.with_name(name) for name in ("mug.jpg", "backpack.jpg", "watch.jpg", "cap.png")]
+    batch = pd.concat([one_row(OAUTH, str(file)) for file in files])
+    out = upload(batch.reset_index(drop=True), sandbox, transport=seen, concurrency=4)
+    assert set(out["status"]) == {"uploaded"}, out[["status", "code", "message"]]
+    assert seen.paths.count(TOKEN_PATH) == 1, seen.paths
 
 
 def test_only_the_refused_token_is_dropped(sandbox: Sandbox) -> None:

@@ -41,6 +41,7 @@ from imgkit.platforms import (
     CredentialSpec,
     Job,
     Limits,
+    OptionSpec,
     Outcome,
     PlatformDeclaration,
     declaration,
@@ -116,6 +117,20 @@ def test_a_taken_alias_is_refused() -> None:
         register_platform(Squatter)
     with pytest.raises(KeyError):
         unregister_platform("squatter")
+
+
+def test_a_platform_with_an_option_no_batch_column_holds_is_refused() -> None:
+    """Batch columns, option normalization and the journal key are fixed at import: an
+    adapter registered later with a new option would be validated and never sent."""
+    base = type(get_adapter("tmall_item"))
+
+    class Foldered(base):  # type: ignore[misc, valid-type]
+        declaration = PlatformDeclaration("foldered", lookup=True, replace=True)
+        options = (*base.options, OptionSpec("folder_id", "the album folder", kind="int"))
+
+    with pytest.raises(ValueError, match=r"\['folder_id'\] are not batch columns"):
+        register_platform(Foldered)
+    assert "foldered" not in platform_keys()
 
 
 # --- the sandbox --------------------------------------------------------------------------

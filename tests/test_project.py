@@ -163,7 +163,7 @@ def test_readme_quick_start_has_exactly_two_commands() -> None:
     commands = [line for line in quick.splitlines() if line.startswith("pip install")]
     assert commands == [
         "pip install -e . && imgkit demo",
-        'pip install -e ".[test]" && pytest --cov=imgkit --cov-fail-under=95',
+        'pip install -e ".[test]" && pytest -n 2 --cov=imgkit --cov-fail-under=95',
     ]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert commands[1] in ci.splitlines()

@@ -94,6 +94,29 @@ def test_refresh_polls_pending_audits_again(sandbox: Sandbox, tmp_path: Path) ->
     assert list(later.index) == list(first.index)
 
 
+def test_refresh_never_sends_a_pending_row_whose_id_was_lost(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """A ``pending_audit`` row whose ``image_id`` was blanked (by hand, in Excel) cannot be
+    polled; refresh leaves it as it is rather than upload the image a second time."""
+    sandbox.state.set_faults({"audit_delay_s": 1.0})
+    first = imgkit.upload(
+        doudian(images(tmp_path, 2)),
+        shops=sandbox.shops,
+        journal=False,
+        progress=False,
+        audit_wait_s=0.1,
+    )
+    assert set(first["status"]) == {"pending_audit"}
+    stored = sandbox.stats()["total"]["stored"]
+    edited = first.copy()
+    edited.loc[edited.index[0], "image_id"] = ""
+    time.sleep(1.1)
+    later = imgkit.refresh(edited, shops=sandbox.shops, journal=False)
+    assert later["status"].tolist() == ["pending_audit", "uploaded"]
+    assert sandbox.stats()["total"]["stored"] == stored  # nothing was uploaded again
+
+
 def test_retry_failed_sends_only_what_can_succeed_now(sandbox: Sandbox, tmp_path: Path) -> None:
     files = images(tmp_path, 3)
     frame = doudian(files)

@@ -46,6 +46,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -55,7 +56,7 @@ import httpx
 from imgkit.engine.pacing import AdaptivePacer, PacerPool
 from imgkit.engine.retry import Decision, RetryPolicy
 from imgkit.engine.tokens import Tokens
-from imgkit.errors import Category, ImgkitError
+from imgkit.errors import Category, ImgkitError, ShopConfigError
 from imgkit.intake.shops import Shop
 from imgkit.platforms.base import NOT_SENT, UNREADABLE, Adapter, CodeRule, Outcome
 from imgkit.scrub import Scrubber, register
@@ -77,6 +78,7 @@ BAD_SHOP = CodeRule(
     "the shop's settings cannot make a valid request: check the shops file",
 )
 _REFUSED = ("平台拒绝了该请求", "the platform refused the request")
+_ROW_REFUSED = ("该行的值无法组成有效请求", "the row's values cannot make a valid request")
 _NO_TOKEN = ("无法获取访问令牌,请检查客户端凭证", "no access token: check the client credentials")
 # What a hostile answer can make a parser raise (nested too deep, an integer too long...).
 _UNPARSEABLE = (RecursionError, ValueError, TypeError, OverflowError, KeyError, IndexError)
@@ -179,11 +181,21 @@ class _NoToken(Exception):
 
 
 def refused(exc: ImgkitError | ValueError) -> Outcome:
-    """A build step's error as the row's outcome: the shop cannot make a valid request.
+    """A build step's error as the row's outcome.
 
-    >>> refused(ValueError("no such position")).code
+    An :class:`ImgkitError` with a code of its own is about the row (a target the adapter
+    cannot split, no image): that code, and the rest of the shop goes on.  Anything else
+    (a :class:`ShopConfigError`, a bare ``ValueError``) means the shop's settings cannot
+    make a valid request: ``bad_shop``, which stops the shop.
+
+    >>> refused(ValueError("unknown sign_method")).code
     'bad_shop'
+    >>> refused(ImgkitError("target 'x' must be '<num_iid>/<sku_id>'", code="bad_target")).code
+    'bad_target'
     """
+    if isinstance(exc, ImgkitError) and exc.code and not isinstance(exc, ShopConfigError):
+        rule = CodeRule(exc.category, False, *_ROW_REFUSED)
+        return Outcome.failure(rule, code=exc.code, message=exc.message)
     message = exc.message if isinstance(exc, ImgkitError) else str(exc)
     return Outcome.failure(BAD_SHOP, code="bad_shop", message=message)
 
@@ -231,6 +243,24 @@ async def fetch_token(means: Means, adapter: Adapter, shop: Shop) -> str:
     kept = means.tokens.cached(adapter, shop)
     if kept is not None:
         return kept
+    # One fetch per shop at a time: rows that find no token while another row is fetching
+    # one wait for it, instead of each fetching its own (a platform that revokes the old
+    # token when it issues a new one would refuse all but the last).
+    locks = _FETCHING.setdefault(means.tokens, {})
+    async with locks.setdefault((adapter.key, shop.name), asyncio.Lock()):
+        kept = means.tokens.cached(adapter, shop)
+        if kept is not None:
+            return kept
+        return await _fetch_token(means, adapter, shop)
+
+
+# The token fetches under way, per token store (a run's, upload_one's) and shop.
+_FETCHING: weakref.WeakKeyDictionary[Tokens, dict[tuple[str, str], asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _fetch_token(means: Means, adapter: Adapter, shop: Shop) -> str:
 
     async def build(token: Token) -> httpx.Request | Outcome:
         request = adapter.token_request(shop)

@@ -45,6 +45,10 @@ async def _refresh_async(
         positions = np.flatnonzero((results["status"].astype(str) == "pending_audit").to_numpy())
         pending = results.iloc[positions]
         known = pending["shop"].astype(str).str.strip().isin(list(good)).to_numpy()
+        # Only a row with the id of its pending upload can be polled; one without (blank,
+        # edited away) stays as it is: the engine would take it for an upload to send.
+        ids = pending["image_id"] if "image_id" in pending else pd.Series("", index=pending.index)
+        known = known & ids.fillna("").astype(str).str.strip().ne("").to_numpy()
         # Validated when it was uploaded: its row is valid (make_rows sends valid rows only).
         wanted = pending.assign(ok=True, issues="").reset_index(drop=True)[known]
         key = opened.fingerprint_key if opened is not None else b""

@@ -115,7 +115,8 @@ def register_platform(
 
     Its declaration gives the key and aliases; ``replace`` allows re-registering a key.
     Raises :class:`ValueError` when the declaration is inconsistent (see
-    :func:`declaration_problems`), or when its key or an alias is already taken.
+    :func:`declaration_problems`), when it declares an option no built-in platform has
+    (batch columns are fixed at import), or when its key or an alias is already taken.
     Returns the declaration.
 
     >>> from imgkit.platforms.doudian import DoudianAdapter
@@ -132,6 +133,16 @@ def register_platform(
     """
     instance = adapter() if isinstance(adapter, type) else adapter
     problems = declaration_problems(instance)
+    # The batch's option columns, their normalization and the journal key are fixed when
+    # imgkit is imported (imgkit.intake.options reads the built-in adapters then): an
+    # option no built-in platform declares would be validated and never sent.
+    known = {option.name for cls in _BUILTINS for option in cls.options}
+    new = [option.name for option in instance.options if option.name not in known]
+    if new:
+        problems.append(
+            f"{type(instance).declaration.key}: option(s) {new} are not batch columns: "
+            "a new option is added in a built-in adapter (docs/adding-a-platform.md)"
+        )
     if problems:
         raise ValueError("; ".join(problems))
     spec = type(instance).declaration
@@ -232,8 +243,11 @@ def _load(spec: str) -> type[Adapter]:
     return adapter
 
 
+# The built-in adapters, loaded: their options are the batch's option columns.
+_BUILTINS: list[type[Adapter]] = []
 for _spec in BUILTIN_ADAPTERS:
-    register_platform(_load(_spec))
+    _BUILTINS.append(_load(_spec))
+    register_platform(_BUILTINS[-1])
 del _spec
 
 __all__ = [
