@@ -24,11 +24,11 @@ from PIL import Image
 
 import imgkit
 from imgkit import ImgkitError, Sandbox
-from imgkit.engine.blocking import send_sync
-from imgkit.engine.transport import AnswerTooLarge, Sender
 from imgkit.intake.files import READ_CAP, read_capped, read_file
 from imgkit.intake.probe import probe_bytes, probe_file, probe_paths
 from imgkit.intake.sources import FetchError, fetch_source, fetch_sync
+from imgkit.net.blocking import send_sync
+from imgkit.net.transport import AnswerTooLarge, Sender
 from imgkit.platforms.base import UNREADABLE
 
 MIB = 1024 * 1024

@@ -24,9 +24,9 @@ from imgkit import Sandbox
 from imgkit.engine.exchange import Link, Token, call
 from imgkit.engine.pacing import PacerPool
 from imgkit.engine.tokens import RunTokens, TokenCache
-from imgkit.engine.transport import Sender
 from imgkit.errors import Category, ImgkitError, ShopConfigError
 from imgkit.intake.shops import Shop, make_shop
+from imgkit.net.transport import Sender
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Adapter, Job, Outcome
 from imgkit.sandbox.taobao_picture import TOKEN_PATH, TOKEN_TTL_S, UPLOAD_PATH

@@ -29,8 +29,8 @@ from imgkit.engine.pacing import PacerPool
 from imgkit.engine.retry import RetryPolicy
 from imgkit.engine.settle import Verdict, look_up
 from imgkit.engine.single import TokenCache
-from imgkit.engine.transport import AiohttpTransport, Sender
 from imgkit.intake.shops import Shop, load_shops
+from imgkit.net.transport import AiohttpTransport, Sender
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Adapter, Job, Lookup, Outcome
 from imgkit.sandbox import AuditRule

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from imgkit.engine.transport import AiohttpTransport, Sender
+from imgkit.net.transport import AiohttpTransport, Sender
 from imgkit.platforms import get_adapter
 
 Behaviour = Callable[[socket.socket, bytes], None]

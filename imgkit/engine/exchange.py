@@ -7,7 +7,7 @@ look-ups and token fetches, in ``upload`` and ``upload_one`` alike.  Each attemp
 2. builds the request (the adapter's build step, which may ask for a token: fetched, or
    taken from the run's store, by :func:`fetch_token`, itself an exchange);
 3. sends it through the run's client (:class:`Wire`: the engine's
-   :class:`imgkit.engine.transport.Sender`, or ``upload_one``'s synchronous wire);
+   :class:`imgkit.net.transport.Sender`, or ``upload_one``'s synchronous wire);
 4. maps whatever happened to an answer or an :class:`imgkit.platforms.base.Outcome`: a
    build-time error (``bad_shop``), a missing token (``token`` / the platform's code), a
    transport error (the adapter's ``parse_transport_error``: ``connect`` never sent,
@@ -21,7 +21,7 @@ look-ups and token fetches, in ``upload`` and ``upload_one`` alike.  Each attemp
 Example
 -------
 >>> import asyncio, httpx
->>> from imgkit.engine.transport import Sender
+>>> from imgkit.net.transport import Sender
 >>> from imgkit.engine.tokens import RunTokens
 >>> from imgkit.intake.shops import make_shop
 >>> from imgkit.platforms import get_adapter

@@ -26,9 +26,9 @@ from imgkit.engine.plan import make_rows
 from imgkit.engine.retry import RetryPolicy
 from imgkit.engine.run import Run, shop_rates
 from imgkit.engine.scheduler import execute
-from imgkit.engine.transport import Sender
 from imgkit.engine.uploads import JournalChoice, _as_results, _run_sync, open_journal
 from imgkit.intake.validation import load_shops_lenient
+from imgkit.net.transport import Sender
 from imgkit.report.results import RowResult, replace_rows
 from imgkit.scrub import scrubber_for_shops
 

@@ -22,9 +22,9 @@ from imgkit.engine.plan import Row
 from imgkit.engine.progress import Progress
 from imgkit.engine.retry import RetryPolicy
 from imgkit.engine.tokens import RunTokens
-from imgkit.engine.transport import Sender
 from imgkit.errors import Category
 from imgkit.intake.shops import Shop
+from imgkit.net.transport import Sender
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Outcome
 from imgkit.report.results import RowResult

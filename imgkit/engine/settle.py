@@ -23,7 +23,7 @@ Example
 >>> from imgkit.platforms import get_adapter
 >>> from imgkit.platforms.base import Job
 >>> from imgkit.intake.shops import make_shop
->>> from imgkit.engine.transport import Sender
+>>> from imgkit.net.transport import Sender
 >>> data = b"GIF89a-bytes"
 >>> def platform(request):  # a Tmall item listing one image with those bytes
 ...     if request.url.path == "/img/7.gif":
@@ -57,8 +57,8 @@ from imgkit.engine.exchange import Link, Means, Token, Wire, call
 from imgkit.engine.pacing import PacerPool
 from imgkit.engine.retry import Decision
 from imgkit.engine.tokens import RunTokens
-from imgkit.engine.transport import AnswerTooLarge
 from imgkit.intake.shops import Shop
+from imgkit.net.transport import AnswerTooLarge
 from imgkit.platforms.base import Adapter, Job, Lookup, Outcome
 
 log = logging.getLogger("imgkit.engine.settle")

@@ -8,7 +8,7 @@ of every failure to an :class:`imgkit.platforms.base.Outcome` (a shop that canno
 valid request is ``bad_shop``, an unreadable answer ``unreadable``), in ``upload`` and
 here alike.
 
-Requests go straight to an httpx transport under :func:`imgkit.engine.blocking.send_sync`'s
+Requests go straight to an httpx transport under :func:`imgkit.net.blocking.send_sync`'s
 rules (a total deadline, a cap on the answer), never through ``httpx.Client.send``: its
 logger prints every URL, and TOP's ``session`` and Qianmi's ``access_token`` travel in the
 query string.  URL sources are downloaded through the same wire under the same rules
@@ -37,7 +37,6 @@ from typing import Any, TypeVar
 import httpx
 
 from imgkit.aliases import ShopsSource
-from imgkit.engine.blocking import SyncWire
 from imgkit.engine.exchange import Link, Token, call
 from imgkit.engine.tokens import TokenCache
 from imgkit.errors import Category
@@ -46,6 +45,7 @@ from imgkit.intake.options import normalize
 from imgkit.intake.probe import sniff_format
 from imgkit.intake.shops import load_shops
 from imgkit.intake.sources import FetchError, fetch_sync
+from imgkit.net.blocking import SyncWire
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Adapter, CodeRule, Job, Outcome
 from imgkit.scrub import register, scrubber_for

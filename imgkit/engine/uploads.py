@@ -38,7 +38,6 @@ import numpy as np
 import pandas as pd
 
 from imgkit.aliases import BatchSource, ShopsSource
-from imgkit.engine.bridge import AsyncBridge
 from imgkit.engine.journal import Journal
 from imgkit.engine.migrate import legacy_sources
 from imgkit.engine.pacing import PacerPool
@@ -47,8 +46,9 @@ from imgkit.engine.progress import Progress
 from imgkit.engine.retry import RetryPolicy
 from imgkit.engine.run import Run, shop_rates
 from imgkit.engine.scheduler import execute
-from imgkit.engine.transport import Sender
 from imgkit.intake.validation import LoadedShops, load_shops_lenient, validate
+from imgkit.net.bridge import AsyncBridge
+from imgkit.net.transport import Sender
 from imgkit.report.readback import read_results
 from imgkit.report.results import RESULT_COLUMNS, RowResult, replace_rows, results_frame
 from imgkit.scrub import register, scrubber_for_shops

@@ -1,6 +1,6 @@
 """Downloading an image URL (a row's ``file`` that is an http(s) address) safely.
 
-A URL source is fetched under the rules of every exchange (:mod:`imgkit.engine.transport`: a
+A URL source is fetched under the rules of every exchange (:mod:`imgkit.net.transport`: a
 total deadline, a size cap, which here is the platform's largest upload), following at
 most :data:`MAX_REDIRECTS` redirects, only over http(s) and only within the URL's own
 host: a redirect elsewhere is refused with a plain-words error naming the host, so that a
@@ -8,7 +8,7 @@ batch never makes imgkit fetch from, or reveal its requests to, a place the user
 write.  Errors are :class:`FetchError`, an :class:`imgkit.errors.ImgkitError` whose
 message leaves out the URL's query (a signed URL carries its signature there).
 
-:func:`fetch_source` is the engine's (through the run's :class:`imgkit.engine.transport.Sender`),
+:func:`fetch_source` is the engine's (through the run's :class:`imgkit.net.transport.Sender`),
 :func:`fetch_sync` validation's and ``upload_one``'s (through a synchronous transport).
 
 Example
@@ -25,9 +25,9 @@ import time
 
 import httpx
 
-from imgkit.engine.blocking import send_sync, wire_of
-from imgkit.engine.transport import AnswerTooLarge, Sender
 from imgkit.errors import Category, ImgkitError
+from imgkit.net.blocking import send_sync, wire_of
+from imgkit.net.transport import AnswerTooLarge, Sender
 
 MAX_REDIRECTS = 5
 _REDIRECTS = (301, 302, 303, 307, 308)

@@ -48,12 +48,12 @@ from PIL import Image, ImageOps
 
 from imgkit.aliases import BatchSource, ShopsSource
 from imgkit.engine.pacing import PacerPool
-from imgkit.engine.transport import AnswerTooLarge, Sender
 from imgkit.engine.uploads import _run_sync
 from imgkit.errors import UnknownPlatformError
 from imgkit.intake.cells import cell_text as _text
 from imgkit.intake.probe import is_url
 from imgkit.intake.validation import load_shops_lenient
+from imgkit.net.transport import AnswerTooLarge, Sender
 from imgkit.platforms import get_adapter, resolve_platform
 from imgkit.report.readback import read_results
 

@@ -16,7 +16,7 @@ a POST on its own (it retries only idempotent methods).
 Every exchange has a total deadline (connect + send + the whole answer: a server dripping
 one byte a second cannot hold a row) and a cap on the answer (:data:`MAX_ANSWER_BYTES`; an
 answer over it is :class:`AnswerTooLarge`, a ``ReadError``: the request was sent).
-:func:`imgkit.engine.blocking.send_sync` applies the same rules to synchronous httpx
+:func:`imgkit.net.blocking.send_sync` applies the same rules to synchronous httpx
 transports; :mod:`imgkit.intake.sources` downloads image URLs under them.
 
 Example

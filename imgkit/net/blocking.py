@@ -1,4 +1,4 @@
-"""The synchronous side of the wire: :class:`imgkit.engine.transport.Sender`'s rules for
+"""The synchronous side of the wire: :class:`imgkit.net.transport.Sender`'s rules for
 synchronous httpx transports, for ``upload_one`` and validation's downloads.
 
 :func:`send_sync` sends one request through a synchronous transport with a total deadline
@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from imgkit.engine.transport import _GRACE_S, MAX_ANSWER_BYTES, AnswerTooLarge, _too_large
+from imgkit.net.transport import _GRACE_S, MAX_ANSWER_BYTES, AnswerTooLarge, _too_large
 
 
 class SyncWire:

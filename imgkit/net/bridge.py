@@ -11,7 +11,7 @@ The async transport runs on the run's own event loop (validation runs in a worke
 while that loop waits for it), so its connections stay on the loop that made them; without a
 loop it gets a private one in a thread. The answer's body comes back chunk by chunk (never
 read whole first), so the download cap and deadline of
-:func:`imgkit.engine.blocking.send_sync` still hold.
+:func:`imgkit.net.blocking.send_sync` still hold.
 
 Example
 -------
@@ -134,7 +134,7 @@ class _Chunks(httpx.SyncByteStream):
 
 def _async_traced(request: httpx.Request) -> httpx.Request:
     """``request`` with its synchronous ``trace`` callback (set by
-    :func:`imgkit.engine.blocking.send_sync` to watch the connection) wrapped for httpcore's
+    :func:`imgkit.net.blocking.send_sync` to watch the connection) wrapped for httpcore's
     asynchronous interface, which refuses a plain function."""
     trace = request.extensions.get("trace")
     if trace is None or asyncio.iscoroutinefunction(trace):
