@@ -362,3 +362,20 @@ def test_only_the_refused_token_is_dropped(sandbox: Sandbox) -> None:
         assert tokens.invalidate(adapter, shop, "fresh")
         assert tokens.cached(adapter, shop) is None
     TokenCache.clear()
+
+
+def test_the_bridge_refuses_to_block_its_own_loop() -> None:
+    """Used from the thread of the loop it sends on, the bridge would wait for that very
+    loop for ever: it refuses at once instead."""
+    from imgkit.net.bridge import AsyncBridge
+
+    async def served(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(204)
+
+    async def main() -> None:
+        bridge = AsyncBridge(httpx.MockTransport(served), asyncio.get_running_loop())
+        with pytest.raises(RuntimeError, match="its own loop"):
+            bridge.handle_request(httpx.Request("GET", "http://x.test/"))
+        bridge.close()
+
+    asyncio.run(main())

@@ -71,6 +71,13 @@ class AsyncBridge(httpx.BaseTransport):
         self._closed = False
 
     def _run(self, step: Coroutine[Any, Any, T]) -> T:
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:  # waiting here would block the loop that must answer
+            step.close()
+            raise RuntimeError("an AsyncBridge cannot be used from its own loop's thread")
         return asyncio.run_coroutine_threadsafe(step, self._loop).result()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
