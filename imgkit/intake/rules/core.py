@@ -21,7 +21,7 @@ Example
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -224,6 +224,14 @@ class Context:
 def as_mask(ctx: Context, values: pd.Series | np.ndarray | bool) -> pd.Series:
     """``values`` as a boolean mask over the frame's index."""
     return pd.Series(values, index=ctx.frame.index, dtype=bool)
+
+
+def any_of(ctx: Context, masks: Iterable[pd.Series]) -> pd.Series:
+    """The rows where any of ``masks`` holds (none: no row)."""
+    out = as_mask(ctx, False)
+    for mask in masks:
+        out |= mask
+    return out
 
 
 def shown(values: pd.Series) -> pd.Series:

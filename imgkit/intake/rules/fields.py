@@ -26,6 +26,7 @@ from imgkit.intake.rules.core import (
     BOOL_OPTIONS,
     CLIENT_TYPES,
     Context,
+    any_of,
     as_mask,
     per_platform,
     rule,
@@ -138,10 +139,7 @@ def id_mangled_detail(ctx: Context) -> pd.Series:
 )
 def id_mangled(ctx: Context) -> pd.Series:
     """The target or replace id is a number in scientific notation (Excel lost its digits)."""
-    out = as_mask(ctx, False)
-    for column in ID_COLUMNS:
-        out |= _mangled(ctx, column)
-    return out
+    return any_of(ctx, (_mangled(ctx, column) for column in ID_COLUMNS))
 
 
 def _wide_digits(values: pd.Series) -> pd.Series:
@@ -276,10 +274,7 @@ def bad_option_detail(ctx: Context) -> pd.Series:
 )
 def bad_option(ctx: Context) -> pd.Series:
     """A yes/no option that is neither, or an unknown client type."""
-    out = as_mask(ctx, False)
-    for mask in _bad_options(ctx).values():
-        out |= mask
-    return out
+    return any_of(ctx, _bad_options(ctx).values())
 
 
 def _ignored(ctx: Context) -> dict[str, pd.Series]:
@@ -308,7 +303,4 @@ def option_ignored_detail(ctx: Context) -> pd.Series:
 )
 def option_ignored(ctx: Context) -> pd.Series:
     """An option column set on a platform that does not use it."""
-    out = as_mask(ctx, False)
-    for mask in _ignored(ctx).values():
-        out |= mask
-    return out
+    return any_of(ctx, _ignored(ctx).values())
