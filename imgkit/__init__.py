@@ -31,6 +31,7 @@ from imgkit.platforms.base import Outcome
 from imgkit.report.history import history
 from imgkit.report.readback import read_results
 from imgkit.report.verify import verify, verify_async
+from imgkit.samples import sample_data
 from imgkit.secret import Secret
 from imgkit.shells import accessor as _accessor  # registers df.imgkit
 
@@ -61,6 +62,7 @@ __all__ = [
     "refresh",
     "resolve_platform",
     "retry_failed",
+    "sample_data",
     "upload",
     "upload_async",
     "upload_one",

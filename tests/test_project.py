@@ -209,7 +209,7 @@ def test_the_wheel_carries_every_sample_file() -> None:
     assert len(files) >= 10
     missed = [f for f in files if not any(f.match(pattern) for pattern in patterns)]
     assert not missed, f"not shipped in the wheel: {missed}"
-    assert imgkit.shells.cli.sample_batch() == folder / "batch.csv"
+    assert imgkit.samples.sample_batch() == folder / "batch.csv"
     # The package list is explicit (for the mapping above): no package may be left out.
     found = {
         ".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "imgkit").rglob("__init__.py")

@@ -41,6 +41,7 @@ from imgkit.intake.probe import PROBE_COLUMNS, Probe, probe_paths
 from imgkit.intake.rules import FIXABLE, RULES, Context, shown, unprobeable
 from imgkit.intake.shops import Shop, Shops, default_shops_path, make_shop
 from imgkit.intake.shops_files import warn_if_exposed
+from imgkit.words import DEFAULT_LANG, Lang, check_lang
 
 VALIDATION_COLUMNS = ("platform_key", "ok", "issues", "message", "fixable", *PROBE_COLUMNS)
 REQUIRED = ("platform", "shop", "file", "target")
@@ -138,6 +139,7 @@ def validate(
     *,
     workers: int | None = None,
     transport: httpx.BaseTransport | None = None,
+    lang: Lang = DEFAULT_LANG,
 ) -> pd.DataFrame:
     """Check every row of ``batch`` against its platform's limits and its shop.
 
@@ -161,6 +163,8 @@ def validate(
     transport
         A synchronous httpx transport the URL sources are downloaded through (``upload``
         hands over the run's own); default: a bare one of validation's own.
+    lang
+        The language of the messages: ``"zh"``, ``"en"`` or ``"both"`` (``中文 / English``).
 
     Returns
     -------
@@ -183,11 +187,12 @@ def validate(
     (False, 'bad_position')
     """
     # Inside, rows are known by position (0..n-1); the caller's labels go back on at the end.
+    lang = check_lang(lang)
     frame, labels = _as_batch(batch)
     good, bad, problem = load_shops_lenient(shops)
     probes = _probe(frame["file"].astype(str), workers, transport)
     work = pd.concat([frame, probes], axis=1)
-    ctx = Context(work, good, bad)
+    ctx = Context(work, good, bad, lang)
     errors = ctx.no_rows()
     unfixable = ctx.no_rows()
     codes: list[tuple[pd.Series, pd.Series]] = []
@@ -200,8 +205,8 @@ def validate(
             errors |= mask
             if not rule.fixable:
                 unfixable |= mask
-        label = "错误" if rule.severity == "error" else "提示"
-        text = pd.Series(f"[{label}] {rule.zh} / {rule.en}", index=work.index, dtype=object)
+        label = ctx.say("错误", "error") if rule.severity == "error" else ctx.say("提示", "warning")
+        text = pd.Series(f"[{label}] {ctx.say(rule.zh, rule.en)}", index=work.index, dtype=object)
         if rule.detail is not None:
             text = text + " " + rule.detail(ctx).astype(str)
         if rule.code in ("unknown_shop", "bad_shop"):

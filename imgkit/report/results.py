@@ -26,6 +26,7 @@ import pandas as pd
 
 from imgkit.errors import Category
 from imgkit.platforms.base import Outcome
+from imgkit.words import DEFAULT_LANG, Lang, Words
 
 STATUSES = (
     "uploaded",
@@ -145,6 +146,47 @@ def summary(results: pd.DataFrame) -> pd.DataFrame:
     table = table[present]
     table.columns.name = "status"
     return table
+
+
+# The words of each status, for people (the workbook, the CLI, the one-line summary).
+STATUS_NAMES: dict[str, Words] = {
+    "uploaded": Words("已上传", "uploaded"),
+    "skipped": Words("已跳过", "skipped"),
+    "invalid": Words("无效", "invalid"),
+    "failed": Words("失败", "failed"),
+    "pending_audit": Words("待审核", "pending audit"),
+    "in_doubt": Words("存疑", "in doubt"),
+    "cancelled": Words("已取消", "cancelled"),
+    "planned": Words("计划上传", "planned"),
+}
+
+
+def summary_line(results: pd.DataFrame, lang: Lang = DEFAULT_LANG) -> str:
+    """One line saying what became of a batch: rows, then the count of each status present.
+
+    >>> import pandas as pd
+    >>> done = pd.DataFrame({"status": ["uploaded", "uploaded", "failed", "skipped"]})
+    >>> summary_line(done, "en")
+    '4 rows: 2 uploaded, 1 skipped, 1 failed'
+    >>> summary_line(done, "zh")
+    '共 4 行: 已上传 2, 已跳过 1, 失败 1'
+    """
+    counts = results["status"].astype(str).value_counts() if len(results) else {}
+    parts = []
+    for status in STATUSES:
+        count = int(counts.get(status, 0)) if len(results) else 0
+        if count:
+            name = STATUS_NAMES[status]
+            if lang == "zh":
+                parts.append(f"{name.zh} {count}")
+            elif lang == "en":
+                parts.append(f"{count} {name.en}")
+            else:
+                parts.append(f"{count} {name.en} ({name.zh})")
+    head = {"zh": f"共 {len(results)} 行", "en": f"{len(results)} rows"}.get(
+        lang, f"{len(results)} rows / 行"
+    )
+    return f"{head}: {', '.join(parts)}" if parts else head
 
 
 def replace_rows(

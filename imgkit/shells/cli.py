@@ -20,12 +20,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from imgkit import __version__
 from imgkit.intake.shops_files import shops_toml
+from imgkit.samples import sample_batch
 from imgkit.sandbox import DEFAULT_PORT, Sandbox, SandboxError
 
 
@@ -55,20 +55,6 @@ def _sandbox(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
-
-
-def sample_batch() -> Path:
-    """The sample batch: the repository's ``sample_data/batch.csv`` in a checkout, the copy
-    the wheel carries (``imgkit.sample_data``) in an installed package.
-
-    >>> sample_batch().name, (sample_batch().parent / "images" / "mug.jpg").is_file()
-    ('batch.csv', True)
-    """
-    checkout = Path(__file__).resolve().parents[2] / "sample_data"
-    if (checkout / "batch.csv").is_file():
-        return checkout / "batch.csv"
-    # An installed wheel is unpacked on disk: its data files are real paths.
-    return Path(str(resources.files("imgkit.sample_data").joinpath("batch.csv")))
 
 
 def _demo(args: argparse.Namespace) -> int:

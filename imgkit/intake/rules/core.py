@@ -34,6 +34,7 @@ from imgkit.intake.headers import OPTIONAL_COLUMNS
 from imgkit.intake.options import TRUE_WORDS, option_registry
 from imgkit.intake.shops import Shop
 from imgkit.platforms import get_adapter, resolve_platform
+from imgkit.words import DEFAULT_LANG, Lang, say
 
 Severity = Literal["error", "warning"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning")
@@ -135,8 +136,15 @@ def registered() -> tuple[Rule, ...]:
 class Context:
     """The frame under validation with its derived columns, computed once and shared."""
 
-    def __init__(self, frame: pd.DataFrame, shops: dict[str, Shop], bad_shops: dict[str, str]):
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        shops: dict[str, Shop],
+        bad_shops: dict[str, str],
+        lang: Lang = DEFAULT_LANG,
+    ):
         self.frame = frame
+        self.lang = lang
         self.shops = shops
         self.bad_shops = bad_shops
         keys: dict[str, str] = {}
@@ -150,6 +158,10 @@ class Context:
         self.has_image = (frame["probe_error"] == "") & (frame["format"] != "")
         self._columns: dict[str, pd.Series] = {}
         self._memo: dict[str, Any] = {}
+
+    def say(self, zh: str, en: str) -> str:
+        """``zh``, ``en`` or ``"zh / en"``: the words a detail uses, in the run's language."""
+        return say(zh, en, self.lang)
 
     def mask(self, rule: Rule) -> pd.Series:
         """``rule``'s mask over the frame (NaN as False), computed once and shared."""
