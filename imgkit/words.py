@@ -19,7 +19,7 @@ too large: 600000 > 500000 bytes
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple, cast
+from typing import Literal, NamedTuple
 
 Lang = Literal["zh", "en", "both"]
 LANGS: tuple[Lang, ...] = ("zh", "en", "both")
@@ -38,12 +38,13 @@ def check_lang(lang: object) -> Lang:
     ...
     ValueError: lang 'fr' 不支持 / is not supported (可用 / accepted: zh, en, both)
     """
-    text = str(lang).strip().casefold() if isinstance(lang, str) else lang
-    if text not in LANGS:
-        raise ValueError(
-            f"lang {lang!r} 不支持 / is not supported (可用 / accepted: {', '.join(LANGS)})"
-        )
-    return cast(Lang, text)
+    text = lang.strip().casefold() if isinstance(lang, str) else lang
+    for known in LANGS:
+        if text == known:
+            return known
+    raise ValueError(
+        f"lang {lang!r} 不支持 / is not supported (可用 / accepted: {', '.join(LANGS)})"
+    )
 
 
 def say(zh: str, en: str, lang: Lang) -> str:
@@ -65,7 +66,7 @@ class Words(NamedTuple):
 
     zh: str
     en: str
-    detail: str = ""
+    detail: str | Words = ""
 
     def render(self, lang: Lang = DEFAULT_LANG) -> str:
         """The words in ``lang``, then ``": detail"`` when there is one.
@@ -73,8 +74,11 @@ class Words(NamedTuple):
         >>> Words("已取消", "cancelled").render("zh")
         '已取消'
         """
+        detail = render(self.detail, lang)
+        if not self.zh and not self.en:  # nothing of our own to say: the detail alone
+            return detail
         words = say(self.zh, self.en, lang)
-        return f"{words}: {self.detail}" if self.detail else words
+        return f"{words}: {detail}" if detail else words
 
     def __str__(self) -> str:
         return self.render(DEFAULT_LANG)

@@ -31,6 +31,7 @@ from imgkit.intake.shops import Shop
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Adapter
 from imgkit.report.results import RowResult
+from imgkit.words import Words
 
 # The optional batch columns, all of which the adapters may read (derived from the adapters'
 # declarations: imgkit.intake.options).
@@ -47,10 +48,11 @@ ROW_REFUSALS = frozenset(
         Category.AUDIT_REJECTED,
     }
 )
-SKIPPED = "已上传过(见上传记录) / uploaded before (see the journal: imgkit.history())"
-REFUSED_BEFORE = (
-    "平台此前已拒绝该行且该行未修改,未重发;修改后重试或使用 force=True / the platform refused "
-    "this row before and it has not changed: not sent again (fix it, or pass force=True)"
+SKIPPED = Words("已上传过(见上传记录)", "uploaded before (see the journal: imgkit.history())")
+REFUSED_BEFORE = Words(
+    "平台此前已拒绝该行且该行未修改,未重发;修改后重试或使用 force=True",
+    "the platform refused this row before and it has not changed: not sent again (fix it, "
+    "or pass force=True)",
 )
 
 
@@ -202,7 +204,7 @@ def plan(
         elif entry.state is State.SENDING:
             row.in_doubt_since = entry.updated
         elif retry and not entry.retryable and entry.category in ROW_REFUSALS:
-            words = f"{entry.message}; {REFUSED_BEFORE}" if entry.message else REFUSED_BEFORE
+            words = REFUSED_BEFORE._replace(detail=entry.message)  # what it said then
             decided[row.index] = RowResult(
                 "failed", category=entry.category, code=entry.code, message=words
             )

@@ -31,10 +31,16 @@ from imgkit.intake.validation import load_shops_lenient
 from imgkit.net.transport import Sender
 from imgkit.report.results import RowResult, replace_rows
 from imgkit.scrub import scrubber_for_shops
+from imgkit.words import DEFAULT_LANG, Lang, check_lang
 
 
 async def _refresh_async(
-    results: pd.DataFrame, shops: Any, journal: JournalChoice, audit_wait_s: float, transport: Any
+    results: pd.DataFrame,
+    shops: Any,
+    journal: JournalChoice,
+    audit_wait_s: float,
+    transport: Any,
+    lang: Lang = DEFAULT_LANG,
 ) -> dict[int, RowResult]:
     """Poll the ``pending_audit`` rows of ``results`` through the engine: the rows are
     made by the planning path (:func:`imgkit.engine.plan.make_rows`) and run by
@@ -58,6 +64,7 @@ async def _refresh_async(
         async with Sender(8, timeout=60.0, transport=transport) as client:
             run = Run(client, PacerPool(shop_rates(good)), RetryPolicy(), opened, audit_wait_s)
             run.scrubber = scrubber_for_shops(good.values())
+            run.lang = lang
             await execute(run, rows)
     finally:
         if opened is not None and opened is not journal:
@@ -73,11 +80,13 @@ def refresh(
     journal: JournalChoice = None,
     audit_wait_s: float = 10.0,
     transport: httpx.AsyncBaseTransport | None = None,
+    lang: Lang = DEFAULT_LANG,
 ) -> pd.DataFrame:
     """Poll the rows still ``pending_audit`` again; return the results with them updated.
 
     ``results``: a results frame, or a results workbook / CSV.  What the audits say is
-    recorded in the journal (``journal=False`` records nothing).
+    recorded in the journal (``journal=False`` records nothing).  The new messages are in
+    ``lang`` (``"zh"``, ``"en"`` or ``"both"``).
 
     >>> import pandas as pd
     >>> frame = pd.DataFrame({"status": ["uploaded"], "shop": ["s"]})
@@ -85,9 +94,10 @@ def refresh(
     True
     """
     frame = _as_results(results)
+    lang = check_lang(lang)
 
     async def work() -> pd.DataFrame:
-        found = await _refresh_async(frame, shops, journal, audit_wait_s, transport)
+        found = await _refresh_async(frame, shops, journal, audit_wait_s, transport, lang)
         if not found:
             return frame.copy()
         positions = sorted(found)

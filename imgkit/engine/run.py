@@ -29,6 +29,7 @@ from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Outcome
 from imgkit.report.results import RowResult
 from imgkit.scrub import Scrubber, clip
+from imgkit.words import DEFAULT_LANG, Lang, render
 
 # Pace this much under a limit: requests spaced exactly at the limit arrive with network
 # jitter, and a platform counting a one-second window would then see one too many.
@@ -61,6 +62,8 @@ class Run:
     # The run's shop secrets (and tokens it fetches): scrubbed from every text that leaves
     # for the results or the journal, whatever a server echoed back.
     scrubber: Scrubber = field(default_factory=Scrubber)
+    # The language rows' messages are written in.
+    lang: Lang = DEFAULT_LANG
 
 
 def shop_rates(shops: dict[str, Shop]) -> Callable[[str, str], float]:
@@ -113,7 +116,8 @@ def record_outcome(run: Run, row: Row, outcome: Outcome) -> None:
 def finish(run: Run, row: Row, result: RowResult) -> None:
     """Give ``row`` its result (scrubbed of every secret of the run)."""
     scrub = run.scrubber.text
-    result.message, result.code = clip(scrub(result.message)), scrub(result.code)
+    message = render(result.message, run.lang)
+    result.message, result.code = clip(scrub(message)), scrub(result.code)
     result.url, result.image_id = scrub(result.url), scrub(result.image_id)
     run.results[row.index] = result
     if run.progress is not None:

@@ -41,6 +41,7 @@ from imgkit.intake.probe import is_url, sniff_format
 from imgkit.intake.sources import fetch_source
 from imgkit.platforms.base import CodeRule, Job, Outcome
 from imgkit.report.results import CANCELLED, RowResult
+from imgkit.words import Words
 
 log = logging.getLogger("imgkit.engine.runner")
 
@@ -65,7 +66,9 @@ _IN_DOUBT = CodeRule(
     "may have been stored; not sent again to avoid a duplicate: check the platform, and if it "
     "is not there send it with retry_failed(..., force=True)",
 )
-_OTHER_RUN = "由同时运行的另一个 imgkit 上传 / uploaded by another imgkit run at the same time"
+_OTHER_RUN = Words(
+    "由同时运行的另一个 imgkit 上传", "uploaded by another imgkit run at the same time"
+)
 _FILE_CHANGED = CodeRule(
     Category.INVALID_INPUT, False, "文件在校验后被修改或无法读取", "file changed or unreadable"
 )
@@ -341,12 +344,11 @@ async def _settle_earlier(run: Run, row: Row, started: float) -> bool:
 
 def _shop_stopped(run: Run, row: Row, attempts: int) -> RowResult:
     stop = run.stopped[row.shop.name]
-    words = "not sent: the shop failed earlier / 未发送:该店铺此前已失败"
     return RowResult(
         "failed",
         category=stop.category,
         code=stop.code,
-        message=f"{words}; {stop.message}",
+        message=Words("未发送:该店铺此前已失败", "not sent: the shop failed earlier", stop.message),
         attempts=attempts,
     )
 

@@ -28,6 +28,7 @@ from imgkit.engine.runner import send_row
 from imgkit.errors import Category
 from imgkit.platforms.base import CodeRule, Outcome
 from imgkit.report.results import CANCELLED, RowResult
+from imgkit.words import Words
 
 log = logging.getLogger("imgkit.engine.runner")
 
@@ -140,14 +141,13 @@ async def _one(run: Run, row: Row) -> None:
         raise
     except Exception as exc:  # one row's surprise must not lose the batch
         log.exception("row %s failed unexpectedly", row.index)
-        words = "imgkit 内部错误 / imgkit internal error"
         # Sent (now or by an earlier run) and not settled: it may have been stored.
         status = "in_doubt" if row.on_wire or row.in_doubt_since else "failed"
         result = RowResult(
             status,
             category=str(Category.UNKNOWN),
             code=type(exc).__name__,
-            message=f"{words}: {exc}",
+            message=Words("imgkit 内部错误", "imgkit internal error", str(exc)),
         )
         finish(run, row, result)
 

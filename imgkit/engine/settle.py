@@ -60,6 +60,7 @@ from imgkit.engine.tokens import RunTokens
 from imgkit.intake.shops import Shop
 from imgkit.net.transport import AnswerTooLarge
 from imgkit.platforms.base import Adapter, Job, Lookup, Outcome
+from imgkit.words import Words
 
 log = logging.getLogger("imgkit.engine.settle")
 
@@ -74,9 +75,9 @@ MAX_DOWNLOADS = 20
 PENDING_FIRST_S = 0.5
 PENDING_MAX_S = 5.0
 
-FOUND_MESSAGE = (
-    "请求未获可信的应答,经查询确认图片已存储 / no answer that could be trusted came back; "
-    "a look-up found the image stored"
+FOUND_MESSAGE = Words(
+    "请求未获可信的应答,经查询确认图片已存储",
+    "no answer that could be trusted came back; a look-up found the image stored",
 )
 
 
@@ -208,7 +209,11 @@ async def _compare(
             continue
         if hashlib.sha256(answer.content).hexdigest() == sha256:
             found = Outcome(
-                ok=True, url=candidate.url, image_id=candidate.image_id, message=FOUND_MESSAGE
+                ok=True,
+                url=candidate.url,
+                image_id=candidate.image_id,
+                zh=FOUND_MESSAGE.zh,
+                en=FOUND_MESSAGE.en,
             )
             return Verdict("stored", found)
         compared.add(candidate.image_id)

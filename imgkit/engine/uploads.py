@@ -52,10 +52,13 @@ from imgkit.net.transport import Sender
 from imgkit.report.readback import read_results
 from imgkit.report.results import RESULT_COLUMNS, RowResult, replace_rows, results_frame
 from imgkit.scrub import register, scrubber_for_shops
+from imgkit.words import DEFAULT_LANG, Lang, Words, check_lang
 
 log = logging.getLogger("imgkit.engine.uploads")
 
-EMPTY_BATCH = "批量表没有数据行,未上传任何图片 / the batch has no rows: nothing was uploaded"
+EMPTY_BATCH = Words(
+    "批量表没有数据行,未上传任何图片", "the batch has no rows: nothing was uploaded"
+)
 NOTE_ATTR = "imgkit_note"
 # Statuses retry_failed looks at again: never uploaded, skipped or still under audit.
 RETRY_STATUSES = ("failed", "in_doubt", "cancelled", "invalid")
@@ -85,14 +88,15 @@ def _validate_through(
     shops: LoadedShops,
     transport: httpx.AsyncBaseTransport | None,
     loop: asyncio.AbstractEventLoop,
+    lang: Lang = DEFAULT_LANG,
 ) -> pd.DataFrame:
     """Validate (in a worker thread), downloading URL sources through the run's
     ``transport`` on the run's ``loop`` when one is given (an in-process sandbox serves
     them too), else through a transport of validation's own."""
     if transport is None:
-        return validate(batch, shops)
+        return validate(batch, shops, lang=lang)
     with AsyncBridge(transport, loop) as bridge:
-        return validate(batch, shops, transport=bridge)
+        return validate(batch, shops, transport=bridge, lang=lang)
 
 
 def _labels(force: ForceChoice, index: pd.Index) -> frozenset[Hashable]:
@@ -121,6 +125,7 @@ async def upload_async(
     grace_s: float = 5.0,
     dry_run: bool = False,
     transport: httpx.AsyncBaseTransport | None = None,
+    lang: Lang = DEFAULT_LANG,
     _retry: bool = False,
 ) -> pd.DataFrame:
     """Validate ``batch``, upload its valid rows, and return the results frame.
@@ -152,6 +157,8 @@ async def upload_async(
     transport
         Replaces the network for the whole run (e.g. ``Sandbox.asgi_transport()``): the
         uploads, the polls and look-ups, and the downloads of URL sources.
+    lang
+        The language of the messages: ``"zh"``, ``"en"`` or ``"both"`` (``中文 / English``).
 
     Returns
     -------
@@ -169,13 +176,14 @@ async def upload_async(
     """
     # Read once: validation and the run see the same shops (a file edited meanwhile
     # cannot give one a shop the other does not know).
+    lang = check_lang(lang)
     loaded = await asyncio.to_thread(load_shops_lenient, shops)
     loop = asyncio.get_running_loop()
-    validated = await asyncio.to_thread(_validate_through, batch, loaded, transport, loop)
+    validated = await asyncio.to_thread(_validate_through, batch, loaded, transport, loop, lang)
     if validated.empty:
-        log.warning(EMPTY_BATCH)
-        empty = results_frame(validated, {})
-        empty.attrs[NOTE_ATTR] = EMPTY_BATCH
+        log.warning("%s", EMPTY_BATCH)
+        empty = results_frame(validated, {}, lang)
+        empty.attrs[NOTE_ATTR] = EMPTY_BATCH.render(lang)
         return empty
     # Rows are known by position inside a run, so that repeated index labels (a batch made
     # with pd.concat) never share a result; the caller's labels come back on the way out.
@@ -201,7 +209,7 @@ async def upload_async(
         rows, decided = plan(checked, good, opened, force=forced, retry=_retry, legacy=legacy)
         if dry_run:
             decided.update({row.index: RowResult("planned") for row in rows})
-            return labelled(results_frame(checked, decided))
+            return labelled(results_frame(checked, decided, lang))
         # ``timeout`` bounds the whole of each request, the answer read to its last byte.
         wire = Sender(concurrency, timeout=timeout, deadline_s=timeout, transport=transport)
         async with wire as client:
@@ -214,6 +222,7 @@ async def upload_async(
                 results=dict(decided),
                 row_deadline_s=row_deadline_s,
                 scrubber=scrubber,
+                lang=lang,
             )
             if opened is not None:
                 run.run_id = opened.start_run()
@@ -224,7 +233,7 @@ async def upload_async(
                 run.progress.close()
                 if opened is not None:
                     opened.end_run(run.run_id)
-        return labelled(results_frame(checked, run.results))
+        return labelled(results_frame(checked, run.results, lang))
     finally:
         if opened is not None and opened is not journal:
             opened.close()

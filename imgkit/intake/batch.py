@@ -70,6 +70,9 @@ from imgkit.intake.sheets import frame_grid as _frame_grid
 ROW_COLUMN = "row"
 SOURCE_ATTR = "imgkit_source"
 HEADERS_ATTR = "imgkit_headers"
+# The frame's columns in the order the sheet had them (read_batch puts its own columns
+# first): read_results gives a results table back in the order it was written.
+ORDER_ATTR = "imgkit_order"
 # A number written the way Excel shows one it cannot show whole ("1.65772E+18"): an id in
 # this form lost its last digits before imgkit saw it.  ASCII only: Excel writes no other.
 SCIENTIFIC_ID = re.compile(
@@ -233,6 +236,7 @@ def _build(
         return [cols[j][i] for i in kept]
 
     out: dict[Hashable, list[str]] = {}
+    written: dict[int, Hashable] = {j: c for j, c in enumerate(canon) if c}
     known = {c: j for j, c in enumerate(canon) if c}
     for column in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS):
         if column in known:
@@ -246,7 +250,9 @@ def _build(
         if not h and labels is None and not filled[j, kept].any():
             continue  # an unnamed, empty column: Excel's formatting, not data
         name: Hashable = labels[j] if labels is not None else (h or f"Unnamed: {places[j]}")
-        out[_unique(name, out, suffixes)] = values(j)
+        name = _unique(name, out, suffixes)
+        out[name] = values(j)
+        written[j] = name
     prefix = os.path.join(base, "")
     out["file"] = [_absolute(f, prefix) for f in out["file"]]
 
@@ -259,6 +265,9 @@ def _build(
     else:
         numbers = [grid.numbers[i] for i in kept]
     frame[ROW_COLUMN] = np.array(numbers, dtype=np.int64)
+    if row_col is not None:
+        written[row_col] = ROW_COLUMN
+    frame.attrs[ORDER_ATTR] = [written[j] for j in sorted(written) if written[j] in frame]
     frame.attrs[HEADERS_ATTR] = {
         column: header[known[column]]
         for column in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
@@ -365,6 +374,7 @@ def _row_number(value: str, where: str) -> int:
 
 __all__ = [
     "HEADERS_ATTR",
+    "ORDER_ATTR",
     "HEADER_ALIASES",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",

@@ -40,6 +40,7 @@ import pandas as pd
 from imgkit.errors import ImgkitError
 from imgkit.intake.batch import (
     HEADERS_ATTR,
+    ORDER_ATTR,
     ROW_COLUMN,
     SOURCE_ATTR,
     read_batch,
@@ -149,7 +150,7 @@ def read_results(
             for column, header in headers.items():
                 if header == column and isinstance(earlier.get(column), str):
                     headers[column] = earlier[column]
-    out = pd.DataFrame(_in_results_order(columns), index=index)
+    out = pd.DataFrame(_as_written(columns, frame.attrs.get(ORDER_ATTR), names), index=index)
     if SOURCE_ATTR in frame.attrs:  # not for a DataFrame that never came from a file
         out.attrs[SOURCE_ATTR] = frame.attrs[SOURCE_ATTR]
     out.attrs[HEADERS_ATTR] = headers
@@ -250,6 +251,21 @@ def _index(
             return pd.RangeIndex(len(numbers))
         return pd.Index(np.array(numbers, dtype=np.int64))
     return pd.Index(values)
+
+
+def _as_written(
+    columns: dict[Hashable, Any], order: object, names: Mapping[Hashable, str]
+) -> dict[Hashable, Any]:
+    """``columns`` in the order the table had them (``order``: read_batch's record of it),
+    ``row`` where it was, or (not written) where a results frame keeps it."""
+    if isinstance(order, list):
+        first = [names.get(label, label) for label in order]
+        first = [c for c in first if c in columns]
+        ordered = {c: columns[c] for c in [*first, *(c for c in columns if c not in first)]}
+        if ROW_COLUMN in first:
+            return ordered
+        columns = ordered
+    return _in_results_order(columns)
 
 
 def _in_results_order(columns: dict[Hashable, Any]) -> dict[Hashable, Any]:

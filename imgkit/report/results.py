@@ -12,7 +12,7 @@ Example
 >>> import pandas as pd
 >>> frame = results_frame(pd.DataFrame({"file": ["a.jpg"]}), {})
 >>> frame.loc[0, "status"], list(frame.columns)[:3]
-('cancelled', ['file', 'status', 'url'])
+('cancelled', ['status', 'url', 'image_id'])
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import pandas as pd
 
 from imgkit.errors import Category
 from imgkit.platforms.base import Outcome
-from imgkit.words import DEFAULT_LANG, Lang, Words
+from imgkit.words import DEFAULT_LANG, Lang, Words, render
 
 STATUSES = (
     "uploaded",
@@ -53,7 +53,20 @@ RESULT_COLUMNS = (
     "width",
     "height",
 )
-CANCELLED = "已取消,未发送 / cancelled before it was sent"
+# The columns a person reads first, in this order; the rest follow as they were.
+LEADING_COLUMNS = (
+    "row",
+    "status",
+    "platform",
+    "shop",
+    "target",
+    "url",
+    "image_id",
+    "message",
+    "category",
+    "code",
+)
+CANCELLED = Words("已取消,未发送", "cancelled before it was sent")
 # Validation's columns that the results frame does not repeat (its message is reused).
 _VALIDATION_ONLY = ("ok", "issues", "fixable", "frames", "probe_error", "format")
 
@@ -67,7 +80,8 @@ class RowResult:
     image_id: str = ""
     category: str = ""
     code: str = ""
-    message: str = ""
+    # Words until the run writes it down in its language (imgkit.engine.run.finish).
+    message: str | Words = ""
     retryable: bool = False
     attempts: int = 0
     elapsed_s: float = 0.0
@@ -80,7 +94,7 @@ class RowResult:
                 "uploaded",
                 outcome.url,
                 outcome.image_id,
-                message=outcome.message,  # e.g. how a look-up confirmed it
+                message=Words(outcome.zh, outcome.en, outcome.message),  # e.g. a look-up's
                 attempts=attempts,
                 elapsed_s=elapsed_s,
             )
@@ -89,8 +103,7 @@ class RowResult:
         else:  # sent, no answer and no look-up to settle it: neither stored nor failed
             status = "in_doubt" if outcome.maybe_stored else "failed"
         code = " ".join(part for part in (outcome.code, outcome.sub_code) if part)
-        words = f"{outcome.zh} / {outcome.en}".strip(" /")
-        message = f"{words}: {outcome.message}" if outcome.message else words
+        message = Words(outcome.zh, outcome.en, outcome.message)
         return cls(
             status,
             image_id=outcome.pending_id or outcome.image_id,
@@ -103,8 +116,13 @@ class RowResult:
         )
 
 
-def results_frame(validated: pd.DataFrame, results: Mapping[Hashable, RowResult]) -> pd.DataFrame:
-    """The validated batch with the result columns; rows without a result are ``cancelled``."""
+def results_frame(
+    validated: pd.DataFrame,
+    results: Mapping[Hashable, RowResult],
+    lang: Lang = DEFAULT_LANG,
+) -> pd.DataFrame:
+    """The validated batch with the result columns, the columns that matter first (see
+    :data:`LEADING_COLUMNS`); rows without a result are ``cancelled``; messages in ``lang``."""
     frame = validated.drop(columns=[c for c in _VALIDATION_ONLY if c in validated.columns])
     message = frame.pop("message") if "message" in frame.columns else None
     never = RowResult("cancelled", message=CANCELLED)
@@ -115,7 +133,7 @@ def results_frame(validated: pd.DataFrame, results: Mapping[Hashable, RowResult]
         "image_id": [r.image_id for r in rows],
         "category": [r.category for r in rows],
         "code": [r.code for r in rows],
-        "message": [r.message for r in rows],
+        "message": [render(r.message, lang) for r in rows],
         "retryable": [r.retryable for r in rows],
         "attempts": [r.attempts for r in rows],
         "elapsed_s": [round(r.elapsed_s, 3) for r in rows],
@@ -129,7 +147,22 @@ def results_frame(validated: pd.DataFrame, results: Mapping[Hashable, RowResult]
         if name not in frame.columns:
             frame[name] = ""
         frame[name] = frame.pop(name)
-    return frame
+    return lead(frame)
+
+
+def lead(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the :data:`LEADING_COLUMNS` it has first, the others after in order.
+
+    So that a notebook's display (which elides the middle of a wide frame) and a workbook
+    show what happened to each row before the details.
+
+    >>> import pandas as pd
+    >>> list(lead(pd.DataFrame(columns=["file", "url", "status", "x"])).columns)
+    ['status', 'url', 'file', 'x']
+    """
+    first = [c for c in LEADING_COLUMNS if c in frame.columns]
+    rest = [c for c in frame.columns if c not in first]
+    return frame[[*first, *rest]]
 
 
 def summary(results: pd.DataFrame) -> pd.DataFrame:
@@ -171,10 +204,10 @@ def summary_line(results: pd.DataFrame, lang: Lang = DEFAULT_LANG) -> str:
     >>> summary_line(done, "zh")
     '共 4 行: 已上传 2, 已跳过 1, 失败 1'
     """
-    counts = results["status"].astype(str).value_counts() if len(results) else {}
+    counts = results["status"].astype(str).value_counts().to_dict() if len(results) else {}
     parts = []
     for status in STATUSES:
-        count = int(counts.get(status, 0)) if len(results) else 0
+        count = int(counts.get(status, 0))
         if count:
             name = STATUS_NAMES[status]
             if lang == "zh":
