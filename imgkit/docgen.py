@@ -1,13 +1,14 @@
 """Regenerate the docs that are built from code: ``python -m imgkit.docgen [DOCS_DIR]``.
 
 ``docs/sandbox-errors.md`` (the sandbox's error catalogues), ``docs/platforms.md`` (the
-adapters' declarations) and ``docs/validation.md`` (the rule table).  Tests compare the
+adapters' declarations), ``docs/validation.md`` (the rule table) and ``docs/cli.md`` (every
+command's ``--help`` and the exit codes).  Tests compare the
 committed files with :func:`generated`, so the docs cannot drift from the code.
 
 Example
 -------
 >>> sorted(generated())
-['platforms.md', 'sandbox-errors.md', 'validation.md']
+['cli.md', 'platforms.md', 'sandbox-errors.md', 'validation.md']
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from imgkit.intake.rules import rules_markdown
 from imgkit.platforms.docs import platforms_markdown
 from imgkit.sandbox.docs import error_tables
+from imgkit.shells.cli_docs import cli_markdown
 
 
 def generated() -> dict[str, str]:
@@ -26,6 +28,7 @@ def generated() -> dict[str, str]:
         "sandbox-errors.md": error_tables(),
         "platforms.md": platforms_markdown(),
         "validation.md": rules_markdown(),
+        "cli.md": cli_markdown(),
     }
 
 

@@ -36,8 +36,9 @@ def sample_data() -> Path:
     checkout = Path(__file__).resolve().parents[1] / "sample_data"
     if (checkout / "batch.csv").is_file():
         return checkout
-    # An installed wheel is unpacked on disk: its data files are real paths.
-    return Path(str(resources.files("imgkit.sample_data")))
+    # An installed wheel is unpacked on disk: its data files are real paths.  The folder is
+    # a namespace package (no __init__.py), whose files() is no path itself: ask a file's.
+    return Path(str(resources.files("imgkit.sample_data").joinpath("batch.csv"))).parent
 
 
 def sample_batch() -> Path:

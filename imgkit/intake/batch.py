@@ -374,9 +374,9 @@ def _row_number(value: str, where: str) -> int:
 
 __all__ = [
     "HEADERS_ATTR",
-    "ORDER_ATTR",
     "HEADER_ALIASES",
     "OPTIONAL_COLUMNS",
+    "ORDER_ATTR",
     "REQUIRED_COLUMNS",
     "ROW_COLUMN",
     "SCIENTIFIC_ID",

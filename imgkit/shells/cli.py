@@ -1,5 +1,9 @@
-"""The ``imgkit`` command line.
+"""The ``imgkit`` command line: a thin shell over the library (``docs/cli.md``).
 
+``imgkit validate|fit|upload BATCH`` and ``imgkit retry|refresh RESULTS`` call the library
+functions of those names (:mod:`imgkit.shells.cli_batch`); ``imgkit template PATH``,
+``imgkit shops check`` and ``imgkit demo`` are in :mod:`imgkit.shells.cli_misc`; tables,
+outputs and the exit codes in :mod:`imgkit.shells.cli_terminal`.
 ``imgkit sandbox [--port N] [--host H]`` serves the sandbox of all five platforms and
 prints the shops configuration that points at it; ``imgkit demo`` uploads the sample batch
 to the embedded sandbox, prints a summary and writes the results workbook; ``imgkit journal
@@ -18,15 +22,20 @@ imgkit ...
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from imgkit import __version__
 from imgkit.intake.shops_files import shops_toml
-from imgkit.samples import sample_batch
 from imgkit.sandbox import DEFAULT_PORT, Sandbox, SandboxError
+from imgkit.shells.cli_batch import add_batch_commands
+from imgkit.shells.cli_misc import add_misc_commands
+from imgkit.shells.cli_terminal import CONFIG, INTERRUPTED, NOT_ALL_DONE, error
+from imgkit.words import check_lang
 
 
 def _write_table(table: Any, out: Path, sheet: str) -> Path:
@@ -55,34 +64,6 @@ def _sandbox(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
-
-
-def _demo(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from imgkit.engine.uploads import upload
-    from imgkit.report.results import summary
-
-    batch = Path(args.batch) if args.batch else sample_batch()
-    if not batch.exists():
-        print(
-            f"imgkit demo: no batch at {batch} / 找不到批次文件 {batch}",
-            file=sys.stderr,
-        )
-        return 2
-    with Sandbox() as sandbox:
-        print(f"imgkit demo: sandbox of all five platforms at {sandbox.base_url}")
-        results = upload(batch, shops=sandbox.shops, journal=False, progress=True)
-        stats = sandbox.stats()
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print()
-        print(summary(results).to_string())
-        print()
-        print(results[["row", "platform", "shop", "status", "url", "image_id"]].to_string())
-    results.to_excel(args.out, index=False, sheet_name="results")
-    print(f"\nresults workbook: {args.out}")
-    print(f"sandbox: {stats['total']['stored']} stored, {stats['total']['duplicates']} duplicates")
-    return 0 if results["status"].isin(["uploaded", "skipped"]).all() else 1
 
 
 def _journal(args: argparse.Namespace) -> int:
@@ -171,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"imgkit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    add_batch_commands(commands)
+    add_misc_commands(commands)
     sandbox = commands.add_parser(
         "sandbox",
         help="serve the local emulator of all five platforms",
@@ -186,17 +169,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="warning", choices=["debug", "info", "warning", "error"]
     )
     sandbox.set_defaults(run=_sandbox)
-    demo = commands.add_parser(
-        "demo",
-        help="upload the sample batch to the embedded sandbox and write a results workbook",
-        description="Start the sandbox, upload the sample batch to all five platforms "
-        "with progress bars, print a summary and write the results to Excel.",
-    )
-    demo.add_argument(
-        "--batch", default=None, help="the batch to upload (default: the sample batch)"
-    )
-    demo.add_argument("--out", default="imgkit-demo-results.xlsx", help="results workbook")
-    demo.set_defaults(run=_demo)
     journal = commands.add_parser(
         "journal",
         help="list or export what the journal remembers (every image sent, where, its URL)",
@@ -239,13 +211,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status."""
+    """Run the CLI; returns the exit status (:data:`imgkit.shells.cli_terminal.EXIT_CODES`).
+
+    Errors end as one bilingual line on stderr, never a traceback.
+    """
+    from imgkit.errors import ImgkitError
+
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    status: int = args.run(args)
+    lang = check_lang(getattr(args, "lang", "both"))
+    try:
+        status: int = args.run(args)
+    except KeyboardInterrupt:
+        error(args.command, "已中断", "interrupted", lang)
+        return INTERRUPTED
+    except ImgkitError as exc:
+        # The library's messages are bilingual already, and never carry a secret.
+        print(f"imgkit {args.command}: {exc.message}", file=sys.stderr)
+        return CONFIG
+    except (OSError, ValueError, tomllib.TOMLDecodeError) as exc:
+        error(args.command, f"无法读取: {exc}", f"cannot read: {exc}", lang)
+        return CONFIG
+    except Exception as exc:
+        if os.environ.get("IMGKIT_TRACEBACK"):  # for a bug report: the whole story
+            raise
+        kind = type(exc).__name__
+        error(args.command, f"意外错误 {kind}: {exc}", f"unexpected error {kind}: {exc}", lang)
+        return NOT_ALL_DONE
     return status
 
 

@@ -1,0 +1,13 @@
+"""Excel both ways: the styled results workbook (:func:`to_excel`) and the batch template
+a colleague fills (:func:`template`).
+
+Example
+-------
+>>> from imgkit.excel import to_excel
+>>> to_excel.__name__
+'to_excel'
+"""
+
+from imgkit.excel.workbook import to_excel
+
+__all__ = ["to_excel"]
