@@ -19,6 +19,7 @@ from typing import Any
 
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 # Excel's own "Good / Neutral / Bad" cell colours, which every spreadsheet user reads.
@@ -69,6 +70,19 @@ def style_header(sheet: Worksheet, row: int = 1) -> None:
         cell.alignment = Alignment(vertical="center")
 
 
+def print_setup(sheet: Worksheet) -> None:
+    """Printed (or turned into a PDF) landscape, one page wide, the header on every page."""
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    properties = sheet.sheet_properties
+    if properties.pageSetUpPr is None:
+        properties.pageSetUpPr = PageSetupProperties()
+    properties.pageSetUpPr.fitToPage = True
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0  # as many pages down as it takes
+    sheet.print_title_rows = "1:1"
+
+
 def fit_widths(sheet: Worksheet, columns: Iterable[Iterable[Any]]) -> None:
     """Set each column's width from its longest value (header included), within bounds.
 
@@ -97,5 +111,6 @@ __all__ = [
     "WRAP",
     "display_width",
     "fit_widths",
+    "print_setup",
     "style_header",
 ]

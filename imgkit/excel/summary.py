@@ -22,10 +22,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from imgkit.errors import Category
-from imgkit.excel.styles import BOLD, TITLE_FONT, fit_widths, style_header
+from imgkit.excel.styles import BOLD, TITLE_FONT, WRAP, display_width, fit_widths, style_header
 from imgkit.report.results import STATUS_NAMES, STATUSES
 from imgkit.words import Lang, Words, say
 
@@ -125,11 +126,15 @@ def write_summary(
     present = [s for s in STATUSES if s in set(results["status"].astype(str))]
     lines: list[list[Any]] = [[say("上传结果汇总", "Summary of the upload", lang)], []]
     header_rows: list[int] = []
+    spread: list[tuple[int, int]] = []  # (sheet row, column): its text spans to the right
 
-    def table(header: list[Any], rows: list[list[Any]]) -> None:
+    def table(header: list[Any], rows: list[list[Any]], wide: int = 0) -> None:
         lines.append(header)
         header_rows.append(len(lines))
-        lines.extend(rows)
+        for row in rows:
+            lines.append(row)
+            if wide:
+                spread.append((len(lines), wide))
         lines.append([])
 
     names = [STATUS_NAMES[s].render(lang) for s in present]
@@ -142,6 +147,7 @@ def write_summary(
     totals = [int((results["status"].astype(str) == s).sum()) for s in present]
     by_platform.append([say("合计", "total", lang), *totals, len(results)])
     table([say("平台", "platform", lang), *names, say("行数", "rows", lang)], by_platform)
+    counted = list(lines)  # the widths of the columns are the counts table's
 
     found = categories(results)
     if found:
@@ -156,6 +162,7 @@ def write_summary(
                 say("怎么办", "what to do", lang),
             ],
             advice,
+            wide=3,
         )
 
     about: list[list[Any]] = [
@@ -172,7 +179,7 @@ def write_summary(
         if any(word in name.casefold() for word in _SECRET_WORDS):
             continue
         about.append([name, "" if value is None else str(value)])
-    table([say("项目", "item", lang), say("值", "value", lang)], about)
+    table([say("项目", "item", lang), say("值", "value", lang)], about, wide=2)
 
     for line in lines:
         sheet.append(line)
@@ -183,7 +190,21 @@ def write_summary(
         if cell.value == say("合计", "total", lang):
             for total in sheet[cell.row]:
                 total.font = BOLD
-    width = max((len(line) for line in lines), default=1)
-    fit_widths(
-        sheet, [[line[j] if j < len(line) else "" for line in lines[1:]] for j in range(width)]
+    span = max(len(line) for line in counted)
+    firsts = [line[0] if line else "" for line in lines[1:]]
+    rest = [[line[j] if j < len(line) else "" for line in counted[1:]] for j in range(1, span)]
+    fit_widths(sheet, [firsts, *rest])
+    # A long text (what to do, a setting's value) spans the counts table's width, wrapped.
+    room = sum(
+        sheet.column_dimensions[get_column_letter(j)].width or 10 for j in range(2, span + 1)
     )
+    for row, column in spread:
+        if column < span:
+            sheet.merge_cells(start_row=row, start_column=column, end_row=row, end_column=span)
+        cell = sheet.cell(row=row, column=column)
+        cell.alignment = WRAP
+        across = room - sum(
+            sheet.column_dimensions[get_column_letter(j)].width or 10 for j in range(2, column)
+        )
+        lines_needed = max(1, -(-display_width(str(cell.value or "")) // max(int(across), 1)))
+        sheet.row_dimensions[row].height = 15 * lines_needed

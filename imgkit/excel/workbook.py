@@ -39,6 +39,7 @@ from imgkit.excel.styles import (
     TEXT_FORMAT,
     WRAP,
     fit_widths,
+    print_setup,
     style_header,
 )
 from imgkit.excel.summary import write_summary
@@ -129,6 +130,8 @@ def to_excel(
     issues = issues_rows(results)
     if issues:
         _write_issues(book.create_sheet(SHEET_NAMES["issues"][lang]), issues, lang)
+    for each in book.worksheets:
+        print_setup(each)
     book.save(out)
     return out
 
