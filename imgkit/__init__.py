@@ -22,7 +22,7 @@ from imgkit.engine.retry import RetryPolicy
 from imgkit.engine.single import upload_one
 from imgkit.engine.uploads import retry_failed, upload, upload_async
 from imgkit.errors import Category, ImgkitError, ShopConfigError, UnknownPlatformError
-from imgkit.excel import to_excel
+from imgkit.excel import template, to_excel
 from imgkit.intake.batch import read_batch
 from imgkit.intake.fitting import fit
 from imgkit.intake.shops import Shop, Shops, load_shops
@@ -64,6 +64,7 @@ __all__ = [
     "resolve_platform",
     "retry_failed",
     "sample_data",
+    "template",
     "to_excel",
     "upload",
     "upload_async",

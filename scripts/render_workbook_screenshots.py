@@ -61,7 +61,9 @@ def trimmed(page: Path, share: float = 1.0) -> Image.Image:
     if share < 1.0:
         image = image.crop((0, 0, round(image.width * share), image.height))
     if image.width > WIDTH:
-        image = image.resize((WIDTH, round(image.height * WIDTH / image.width)), Image.Resampling.LANCZOS)
+        image = image.resize(
+            (WIDTH, round(image.height * WIDTH / image.width)), Image.Resampling.LANCZOS
+        )
     return image
 
 

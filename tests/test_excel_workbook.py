@@ -50,7 +50,7 @@ def test_the_workbook_reads_back_as_the_same_frame(
     for name in ("bytes", "width", "height"):
         expected[name] = expected[name].astype("Int64")
     assert list(back.columns) == list(expected.columns)
-    pd.testing.assert_frame_equal(back, expected, check_dtype=False)
+    pd.testing.assert_frame_equal(back, expected)
     assert back["retryable"].dtype == bool
     assert back["attempts"].dtype == np.int64
     assert back["target"].tolist() == uploaded["target"].tolist()  # ids stay text

@@ -8,6 +8,7 @@ Example
 'to_excel'
 """
 
+from imgkit.excel.batch_template import template
 from imgkit.excel.workbook import to_excel
 
-__all__ = ["to_excel"]
+__all__ = ["template", "to_excel"]

@@ -94,10 +94,21 @@ _LOOKUP: dict[str, str] = {
 def column_for(header: object) -> str | None:
     """The batch column a header means, or None for a column of the user's own.
 
+    A header in both languages, as imgkit's templates write them (``平台 / platform``),
+    means a column when every part names it.
+
     >>> column_for("Shop Name"), column_for("图片路径"), column_for("备注")
     ('shop', 'file', None)
+    >>> column_for("目标 / target"), column_for("目标 / title")
+    ('target', None)
     """
-    return _LOOKUP.get(normal_header(header_text(header)))
+    text = header_text(header)
+    found = _LOOKUP.get(normal_header(text))
+    if found is None and "/" in text:
+        parts = {_LOOKUP.get(normal_header(part)) for part in text.split("/")}
+        if len(parts) == 1:
+            found = parts.pop()
+    return found
 
 
 __all__ = [
