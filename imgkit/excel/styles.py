@@ -22,20 +22,10 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
-# Excel's own "Good / Neutral / Bad" cell colours, which every spreadsheet user reads.
-_GREEN, _GREY, _AMBER, _RED = "C6EFCE", "EDEDED", "FFEB9C", "FFC7CE"
+from imgkit.report.results import STATUS_COLOURS
+
 STATUS_FILLS: dict[str, PatternFill] = {
-    status: PatternFill("solid", fgColor=colour)
-    for status, colour in {
-        "uploaded": _GREEN,
-        "skipped": _GREY,
-        "cancelled": _GREY,
-        "pending_audit": _AMBER,
-        "in_doubt": _AMBER,
-        "planned": _AMBER,
-        "failed": _RED,
-        "invalid": _RED,
-    }.items()
+    status: PatternFill("solid", fgColor=colour) for status, colour in STATUS_COLOURS.items()
 }
 HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 HEADER_FONT = Font(bold=True, color="FFFFFF")

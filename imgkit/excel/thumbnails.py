@@ -2,48 +2,26 @@
 
 Example
 -------
->>> thumbnail_png("sample_data/images/mug.jpg")[:4]
-b'\\x89PNG'
->>> thumbnail_png("no such file.jpg") is None
-True
+>>> from openpyxl import Workbook
+>>> import pandas as pd
+>>> add_thumbnails(Workbook().active, pd.DataFrame({"file": ["sample_data/images/mug.jpg"]}), 3)
+1
 """
 
 from __future__ import annotations
 
 import io
-import os
 
 import pandas as pd
 from openpyxl.drawing.image import Image as SheetImage
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
-from PIL import Image, UnidentifiedImageError
 
 from imgkit.intake.probe import is_url
+from imgkit.report.thumbnail import thumbnail_png
 
 MAX_THUMBNAILS = 500  # pictures per sheet: a workbook of 100,000 rows stays small
 THUMBNAIL_PX = 48
-MAX_SOURCE_BYTES = 50 * 2**20  # a file larger than any platform takes is not opened
-MAX_SOURCE_PIXELS = 50_000_000  # nor one that would decode to more than this
-
-
-def thumbnail_png(file: str | os.PathLike[str]) -> bytes | None:
-    """A PNG of at most :data:`THUMBNAIL_PX` pixels a side of ``file``; None when the
-    file is missing, too large, not an image or damaged."""
-    try:
-        if os.path.getsize(file) > MAX_SOURCE_BYTES:
-            return None
-        with Image.open(file) as image:
-            if image.width * image.height > MAX_SOURCE_PIXELS:
-                return None
-            image.draft("RGB", (THUMBNAIL_PX * 2, THUMBNAIL_PX * 2))  # JPEG: decode small
-            image.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
-            small = image.convert("RGBA")
-    except (OSError, ValueError, UnidentifiedImageError, Image.DecompressionBombError):
-        return None
-    out = io.BytesIO()
-    small.save(out, format="PNG")
-    return out.getvalue()
 
 
 def add_thumbnails(sheet: Worksheet, results: pd.DataFrame, column: int) -> int:
@@ -59,7 +37,7 @@ def add_thumbnails(sheet: Worksheet, results: pd.DataFrame, column: int) -> int:
         text = "" if file is None or file is pd.NA else str(file)
         if not text or is_url(text):
             continue
-        png = thumbnail_png(text)
+        png = thumbnail_png(text, THUMBNAIL_PX)
         if png is None:
             continue
         picture = SheetImage(io.BytesIO(png))
@@ -69,4 +47,4 @@ def add_thumbnails(sheet: Worksheet, results: pd.DataFrame, column: int) -> int:
     return added
 
 
-__all__ = ["MAX_THUMBNAILS", "THUMBNAIL_PX", "add_thumbnails", "thumbnail_png"]
+__all__ = ["MAX_THUMBNAILS", "THUMBNAIL_PX", "add_thumbnails"]

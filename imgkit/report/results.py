@@ -192,6 +192,19 @@ STATUS_NAMES: dict[str, Words] = {
     "cancelled": Words("已取消", "cancelled"),
     "planned": Words("计划上传", "planned"),
 }
+# Each status's colour (RGB hex), Excel's own "Good / Neutral / Bad" cell colours that
+# every spreadsheet user reads: green done, grey nothing happened, amber waiting on
+# someone, red wrong.  The workbook's fills and the notebook view both read these.
+STATUS_COLOURS: dict[str, str] = {
+    "uploaded": "C6EFCE",
+    "skipped": "EDEDED",
+    "cancelled": "EDEDED",
+    "pending_audit": "FFEB9C",
+    "in_doubt": "FFEB9C",
+    "planned": "FFEB9C",
+    "failed": "FFC7CE",
+    "invalid": "FFC7CE",
+}
 
 
 def summary_line(results: pd.DataFrame, lang: Lang = DEFAULT_LANG) -> str:

@@ -15,14 +15,20 @@ True
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+from imgkit.words import Lang
+
+if TYPE_CHECKING:  # imported when called: importing imgkit stays light
+    from imgkit.report.view import View
 
 
 @pd.api.extensions.register_dataframe_accessor("imgkit")
 class ImgkitAccessor:
-    """``df.imgkit.validate()``, ``.fit()`` and ``.upload()`` on a batch frame."""
+    """``df.imgkit.validate()``, ``.fit()`` and ``.upload()`` on a batch frame; ``.view()``
+    on a results or validated frame."""
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self._frame = frame
@@ -46,3 +52,16 @@ class ImgkitAccessor:
         from imgkit.intake.fitting import fit
 
         return fit(self._frame, out_dir, shops=shops)
+
+    def view(self, lang: Lang = "both", thumbnails: bool = False, limit: int = 200) -> View:
+        """Same as :func:`imgkit.report.view.view` on this frame: a table to look at.
+
+        >>> import pandas as pd
+        >>> print(pd.DataFrame({"status": ["uploaded"]}).imgkit.view(lang="en"))
+        1 rows: 1 uploaded
+          status
+        uploaded
+        """
+        from imgkit.report.view import view
+
+        return view(self._frame, lang=lang, thumbnails=thumbnails, limit=limit)
