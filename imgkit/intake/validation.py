@@ -38,13 +38,15 @@ from imgkit.intake.cells import cell_texts
 from imgkit.intake.headers import OPTIONAL_COLUMNS
 from imgkit.intake.options import normalize_column
 from imgkit.intake.probe import PROBE_COLUMNS, Probe, probe_paths
-from imgkit.intake.rules import FIXABLE, RULES, Context, shown, unprobeable
+from imgkit.intake.rules import FIXABLE, RULES, Context, unprobeable, written
 from imgkit.intake.shops import Shop, Shops, default_shops_path, make_shop
 from imgkit.intake.shops_files import warn_if_exposed
 from imgkit.words import DEFAULT_LANG, Lang, check_lang
 
 VALIDATION_COLUMNS = ("platform_key", "ok", "issues", "message", "fixable", *PROBE_COLUMNS)
 REQUIRED = ("platform", "shop", "file", "target")
+# A shop not configured is answered with the names that are, up to this many.
+SHOPS_LISTED = 10
 
 # --- shops, read leniently so that one bad shop costs only its own rows ------------------
 
@@ -265,11 +267,19 @@ def _no_probes(n: int = 0) -> pd.DataFrame:
 
 
 def _shop_detail(ctx: Context, code: str, problem: str) -> pd.Series:
+    """What is wrong with the shop: its configuration's fault, or (not configured) the
+    name as written, the shops that are configured and the shops source's own problem."""
     shop = ctx.col("shop")
     if code == "bad_shop":
         return ": " + shop.map(ctx.bad_shops).fillna("")
-    suffix = f" ({problem})" if problem else ""
-    return ": '" + shown(shop) + "'" + suffix
+    names = sorted([*ctx.shops, *ctx.bad_shops])
+    if names:
+        listed = ", ".join(names[:SHOPS_LISTED]) + (", …" if len(names) > SHOPS_LISTED else "")
+        known = f"{ctx.say('已配置的店铺', 'configured shops')}: {listed}"
+    else:
+        known = ctx.say("没有配置任何店铺", "no shop is configured")
+    suffix = f"; {problem}" if problem else ""
+    return " (" + written(ctx, "shop", shop) + "; " + known + suffix + ")"
 
 
 def issues_table(validated: pd.DataFrame) -> pd.DataFrame:

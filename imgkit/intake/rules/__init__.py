@@ -26,7 +26,7 @@ True
 from __future__ import annotations
 
 from imgkit.intake.rules import counts, destination, fields, image, reading
-from imgkit.intake.rules.core import Context, Rule, Severity, registered, rule, shown
+from imgkit.intake.rules.core import Context, Rule, Severity, registered, rule, shown, written
 from imgkit.intake.rules.reading import unprobeable
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "rules_markdown",
     "shown",
     "unprobeable",
+    "written",
 ]
 
 # The families register their rules on import; this is the order validation runs them

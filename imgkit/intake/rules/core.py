@@ -259,6 +259,22 @@ def shown(values: pd.Series) -> pd.Series:
     return text.where(~long, text.str.slice(0, SHOWN_CHARS) + "…")
 
 
+def written(ctx: Context, name: str, values: pd.Series) -> pd.Series:
+    """``name = 'value'`` for each row (cut, see :func:`shown`); an empty cell is called
+    empty, in the run's language, rather than shown as ``''``.
+
+    >>> frame = pd.DataFrame({"platform": ["doudian"] * 2, "file": ["a.jpg"] * 2,
+    ...                       "probe_error": [""] * 2, "format": ["jpeg"] * 2})
+    >>> written(Context(frame, {}, {}, "en"), "target", pd.Series(["x", ""])).tolist()
+    ["target = 'x'", 'the target cell is empty']
+    """
+    text = values.fillna("").astype(str)
+    named = name + " = '" + shown(text) + "'"
+    # "the file cell", not "file": "file is empty" would read as a file of no bytes.
+    empty = ctx.say(f"{name} 列为空", f"the {name} cell is empty")
+    return named.where(text != "", empty)
+
+
 def per_platform(ctx: Context, words: Callable[[Any], str]) -> pd.Series:
     """``words(adapter)`` for each row's platform ("" for an unknown platform).
 

@@ -46,7 +46,7 @@ def unsendable(ctx: Context) -> pd.Series:
 def too_many_detail(ctx: Context) -> pd.Series:
     """The platform's limit of images per target."""
     limit = ctx.limit("images_per_target").fillna(0).astype(int).astype(str)
-    return "(上限 / limit " + limit + ")"
+    return "(" + ctx.say("上限", "limit") + " " + limit + ")"
 
 
 @rule(

@@ -14,25 +14,20 @@ from __future__ import annotations
 
 import pandas as pd
 
-from imgkit.intake.rules.core import Context, rule, shown
+from imgkit.intake.rules.core import Context, rule, shown, written
 from imgkit.platforms import platform_keys
 
 
 def unknown_platform_detail(ctx: Context) -> pd.Series:
-    """The value as written and the platform keys imgkit accepts.
+    """The value as written (or that the cell is empty) and the platform keys imgkit accepts.
 
     Built once per distinct value of the column, then mapped onto the rows.
     """
     platform = ctx.col("platform")
-    known = ", ".join(platform_keys())
-    values = pd.Series(platform.unique())
-    words = dict(
-        zip(
-            values.tolist(),
-            ("'" + shown(values) + f"' (可用平台 / accepted: {known})").tolist(),
-            strict=True,
-        )
-    )
+    accepted = f"{ctx.say('可用平台', 'accepted')}: {', '.join(platform_keys())}"
+    values = pd.Series(platform.unique(), dtype=object)
+    found = written(ctx, "platform", values)
+    words = dict(zip(values.tolist(), ("(" + found + "; " + accepted + ")").tolist(), strict=True))
     return platform.map(words)
 
 
@@ -64,9 +59,11 @@ def bad_shop(ctx: Context) -> pd.Series:
 
 
 def shop_platform_detail(ctx: Context) -> pd.Series:
-    """The shop and the platform it belongs to."""
+    """The shop, the platform it belongs to and the platform the row names."""
     of_shop = ctx.col("shop").map({n: s.platform for n, s in ctx.shops.items()}).fillna("")
-    return "('" + shown(ctx.col("shop")) + "' → " + of_shop.astype(str) + ")"
+    belongs, row = ctx.say("属于", "belongs to"), ctx.say("本行平台", "the row names")
+    shop = "'" + shown(ctx.col("shop")) + "' "
+    return "(" + shop + belongs + " " + of_shop.astype(str) + "; " + row + " " + ctx.platform + ")"
 
 
 @rule(

@@ -31,7 +31,9 @@ from imgkit.intake.rules.core import (
     per_platform,
     rule,
     shown,
+    written,
 )
+from imgkit.words import Lang
 
 # A number in scientific notation ("1.65772E+18", "6E+15", "1.6577e18"): what Excel shows,
 # and saves in a CSV, for an id typed into a number cell; the digits past the 15th are gone.
@@ -41,8 +43,11 @@ ID_COLUMNS = ("target", "replace_id")
 # Digits Python's \d takes and no platform does: full-width (U+FF10-FF19), Arabic-Indic...
 WIDE_DIGITS = r"(?![0-9])\d"
 _WIDE_NOTE = (
-    "(不接受全角数字,请使用半角数字 / full-width digits are not accepted: use half-width digits)"
+    "不接受全角数字,请使用半角数字",
+    "full-width digits are not accepted: use half-width digits",
 )
+# How a target pattern reads to a person (a pattern not listed: the adapter's example).
+_PATTERN_WORDS = {r"\d+": ("纯数字", "digits only")}
 # The options a platform may not use, checked by option_ignored.
 IGNORABLE_OPTIONS = ("position", "is_major", "is_rectangle", "client_type", "need_distinct")
 
@@ -58,7 +63,7 @@ def title_detail(ctx: Context) -> pd.Series:
     """The title's length and the platform's limit, in characters."""
     length = ctx.col("title").str.len().astype(str)
     limit = ctx.limit("title_max").fillna(0).astype(int).astype(str)
-    return "(" + length + " > " + limit + " 字符 / characters)"
+    return "(" + length + " > " + limit + " " + ctx.say("字符", "characters") + ")"
 
 
 @rule(
@@ -147,11 +152,41 @@ def _wide_digits(values: pd.Series) -> pd.Series:
     return values.str.contains(WIDE_DIGITS, flags=re.UNICODE, regex=True).astype(bool)
 
 
+def _wide(ctx: Context, name: str) -> pd.Series:
+    """``(name = 'value'; use half-width digits)``."""
+    return "(" + written(ctx, name, ctx.col(name)) + "; " + ctx.say(*_WIDE_NOTE) + ")"
+
+
+def target_form(adapter: object, lang: Lang) -> str:
+    """What a well-formed target of ``adapter``'s platform is, from its declaration.
+
+    English: the adapter's ``target_meaning`` and how its ``target_pattern`` reads; Chinese
+    (the adapters declare their meaning in English only): the field it names and the pattern.
+
+    >>> from imgkit.platforms import get_adapter
+    >>> target_form(get_adapter("tmall_item"), "en")
+    "the seller's item id (num_iid), digits only"
+    >>> target_form(get_adapter("qianmi_sku"), "zh")
+    '<num_iid>/<sku_id>'
+    """
+    meaning = str(getattr(adapter, "target_meaning", ""))
+    pattern = str(getattr(adapter, "target_pattern", ""))
+    zh_pattern, en_pattern = _PATTERN_WORDS.get(pattern, ("", ""))
+    if lang == "en":
+        return ", ".join(p for p in (meaning.replace("`", ""), en_pattern) if p)
+    names = re.findall(r"`([^`]+)`", meaning)
+    field = names[0] if names else pattern
+    chinese = f"{zh_pattern} ({field})" if zh_pattern else field
+    return chinese if lang == "zh" else f"{chinese} / {target_form(adapter, 'en')}"
+
+
 def target_detail(ctx: Context) -> pd.Series:
-    """The target as written; a word about full-width digits where it has them."""
+    """The target as written (or that it is empty) and the form the platform expects; a
+    word about full-width digits where it has them."""
     target = ctx.col("target")
-    text = "(target = '" + shown(target) + "')"
-    return text.where(~_wide_digits(target), _WIDE_NOTE)
+    expected = per_platform(ctx, lambda adapter: target_form(adapter, ctx.lang))
+    text = "(" + written(ctx, "target", target) + "; " + ctx.say("应为", "expected") + ": "
+    return (text + expected + ")").where(~_wide_digits(target), _wide(ctx, "target"))
 
 
 @rule(
@@ -192,8 +227,9 @@ def _span(adapter: object) -> str:
 def position_detail(ctx: Context) -> pd.Series:
     """The position as written and the platform's range; a word about full-width digits."""
     position = ctx.col("position")
-    text = "(position = '" + shown(position) + "'; 范围 / range " + per_platform(ctx, _span) + ")"
-    return text.where(~_wide_digits(position), _WIDE_NOTE)
+    span = ctx.say("范围", "range") + " " + per_platform(ctx, _span)
+    text = "(" + written(ctx, "position", position) + "; " + span + ")"
+    return text.where(~_wide_digits(position), _wide(ctx, "position"))
 
 
 @rule(
@@ -240,13 +276,25 @@ def replace_unsupported(ctx: Context) -> pd.Series:
     )
 
 
-def _named(ctx: Context, broken: dict[str, pd.Series]) -> pd.Series:
-    """ "(name = 'value', ...)" of the options broken on each row ("" where none is)."""
+def _named(ctx: Context, broken: dict[str, pd.Series], accepted: bool = False) -> pd.Series:
+    """ "(name = 'value', ...)" of the options broken on each row ("" where none is); with
+    ``accepted``, each followed by the values it takes."""
     text = pd.Series("", index=ctx.frame.index, dtype=object)
     for name, mask in broken.items():
-        named = name + " = '" + shown(ctx.col(name)) + "'"
+        named = written(ctx, name, ctx.col(name))
+        if accepted:
+            named = named + " (" + ctx.say("可用", "accepted") + ": " + _accepted(ctx, name) + ")"
         text = text.where(~mask, (text + ", ").where(text != "", "") + named)
     return ("(" + text + ")").where(text != "", "")
+
+
+def _accepted(ctx: Context, name: str) -> str:
+    """The values option ``name`` takes, as a person may write them."""
+    if name == "client_type":
+        return ", ".join(sorted(CLIENT_TYPES))
+    # The Chinese words are accepted too; an English message names the English ones.
+    words = sorted(w for w in BOOL_WORDS if w and (ctx.lang != "en" or w.isascii()))
+    return "/".join(words)
 
 
 def _bad_options(ctx: Context) -> dict[str, pd.Series]:
@@ -261,8 +309,8 @@ def _bad_options(ctx: Context) -> dict[str, pd.Series]:
 
 
 def bad_option_detail(ctx: Context) -> pd.Series:
-    """Each option with a value it cannot take, as written."""
-    return _named(ctx, _bad_options(ctx))
+    """Each option with a value it cannot take, as written, and the values it takes."""
+    return _named(ctx, _bad_options(ctx), accepted=True)
 
 
 @rule(

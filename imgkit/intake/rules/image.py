@@ -14,7 +14,7 @@ Example
 >>> too_large(ctx).tolist()
 [False, True]
 >>> too_large_detail(ctx).tolist()[1]
-'(4.77 MB > 1.0 MB)'
+'(4.77 MB > 上限 / limit 1.0 MB)'
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ def _heic_readable() -> bool:
 def format_detail(ctx: Context) -> pd.Series:
     """The content's format and the formats the platform takes."""
     accepted = per_platform(ctx, lambda a: ", ".join(sorted(a.limits.formats)))
-    return "(" + ctx.frame["format"].astype(str) + "; 可用格式 / accepted: " + accepted + ")"
+    found = ctx.say("格式", "format") + " " + ctx.frame["format"].astype(str)
+    return "(" + found + "; " + ctx.say("可用格式", "accepted") + ": " + accepted + ")"
 
 
 @rule(
@@ -89,7 +90,15 @@ def _extension(ctx: Context) -> pd.Series:
 
 def extension_detail(ctx: Context) -> pd.Series:
     """The extension and the format the content really has."""
-    return "(." + _extension(ctx) + " → " + ctx.frame["format"].astype(str) + ")"
+    named = ctx.say("扩展名", "extension") + " ." + _extension(ctx) + "; "
+    return (
+        "("
+        + named
+        + ctx.say("内容为", "the content is")
+        + " "
+        + ctx.frame["format"].astype(str)
+        + ")"
+    )
 
 
 @rule(
@@ -114,7 +123,7 @@ def _mb(values: pd.Series) -> pd.Series:
 def too_large_detail(ctx: Context) -> pd.Series:
     """The size and the limit, in MB."""
     size, limit = _mb(ctx.frame["bytes"]), _mb(ctx.limit("max_bytes").fillna(0))
-    return "(" + size + " MB > " + limit + " MB)"
+    return "(" + size + " MB > " + ctx.say("上限", "limit") + " " + limit + " MB)"
 
 
 @rule(
@@ -158,7 +167,7 @@ def _compute_pixel_masks(ctx: Context) -> tuple[pd.Series, pd.Series, pd.Series,
             ):
                 if bound is not None:
                     broken |= series < bound if too_small else series > bound
-            words = _words(pixel_rule)
+            words = _words(pixel_rule, ctx)
             sizes |= applies & broken
             size_words = _append(size_words, applies & broken, words)
             if pixel_rule.ratio is not None:
@@ -169,10 +178,10 @@ def _compute_pixel_masks(ctx: Context) -> tuple[pd.Series, pd.Series, pd.Series,
     return sizes, ratios, size_words, ratio_words
 
 
-def _words(pixel_rule: PixelRule) -> str:
+def _words(pixel_rule: PixelRule, ctx: Context) -> str:
     """The rule as the adapter words it, else its bounds in numbers."""
     if pixel_rule.zh and pixel_rule.en:
-        return f"{pixel_rule.zh} / {pixel_rule.en}"
+        return ctx.say(pixel_rule.zh, pixel_rule.en)
     parts = [
         f"{name} {op} {bound}"
         for name, op, bound in (
@@ -185,7 +194,7 @@ def _words(pixel_rule: PixelRule) -> str:
     ]
     if pixel_rule.ratio is not None:
         parts.append(f"ratio {pixel_rule.ratio[0]}:{pixel_rule.ratio[1]}")
-    return "要求 / required: " + ", ".join(parts)
+    return ctx.say("要求", "required") + ": " + ", ".join(parts)
 
 
 def _append(text: pd.Series, mask: pd.Series, words: str) -> pd.Series:

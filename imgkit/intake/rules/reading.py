@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from imgkit.intake.probe import PROBE_ERRORS
-from imgkit.intake.rules.core import Check, Context, Rule, register, rule
+from imgkit.intake.rules.core import Check, Context, Rule, register, rule, written
 
 # What no path or URL holds: NUL (the OS refuses it) and other control characters (a
 # newline or tab pasted with the cell).  Checked before probing, which could not open them.
@@ -94,15 +94,17 @@ def path_length_detail(ctx: Context) -> pd.Series:
     out = pd.Series("", index=files.index, dtype=object)
     suspect = files.str.len() > MAX_NAME_BYTES // 4
     if suspect.any():
-        texts = [_lengths(value) for value in files[suspect].tolist()]
+        texts = [_lengths(value, ctx) for value in files[suspect].tolist()]
         out.loc[suspect] = np.array(texts, dtype=object)
     return out
 
 
-def _lengths(value: str) -> str:
+def _lengths(value: str, ctx: Context) -> str:
     path = len(value.encode("utf-8", "surrogatepass"))
     name = max(len(part.encode("utf-8", "surrogatepass")) for part in value.split("/"))
-    return f"(路径 {path} 字节,最长的名称 {name} 字节 / path {path} bytes, longest name {name})"
+    zh = f"路径 {path} 字节,最长的名称 {name} 字节"
+    en = f"path {path} bytes, longest name {name} bytes"
+    return f"({ctx.say(zh, en)}; {ctx.say('上限', 'limit')} {MAX_PATH_BYTES}/{MAX_NAME_BYTES})"
 
 
 @rule(
@@ -148,9 +150,14 @@ def _probe_rule(code: str) -> Check:
     return check
 
 
+def file_detail(ctx: Context) -> pd.Series:
+    """The file as written (or that the cell is empty): which file the probe could not read."""
+    return "(" + written(ctx, "file", ctx.col("file")) + ")"
+
+
 def _register_probe_rules() -> tuple[Rule, ...]:
     return tuple(
-        register(Rule(code, "error", False, zh, en, _probe_rule(code)))
+        register(Rule(code, "error", False, zh, en, _probe_rule(code), file_detail))
         for code, (zh, en) in PROBE_WORDS.items()
     )
 
