@@ -236,3 +236,25 @@ def test_finished_is_cheap() -> None:
     progress.close()
     assert progress.counts()["total"]["uploaded"] == rows
     assert per_row < 50e-6, f"{per_row * 1e6:.1f} us per finished() call"
+
+
+def test_an_upload_counts_invalid_and_skipped_rows_in_its_bars(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import imgkit
+
+    batch = imgkit.read_batch(imgkit.sample_data() / "batch.csv")
+    batch.loc[batch.index[0], "platform"] = "jd"  # a platform imgkit does not know
+    journal = tmp_path / "journal.sqlite"
+    with imgkit.Sandbox() as sb:
+        first = imgkit.upload(batch, shops=sb.shops, journal=journal, progress=True)
+        capsys.readouterr()
+        second = imgkit.upload(batch, shops=sb.shops, journal=journal, progress=True)
+    rows = len(batch)
+    assert (first["status"] == "uploaded").sum() == rows - 1
+    assert (second["status"] == "skipped").sum() == rows - 1
+    drawn = [line for line in final_lines(capsys.readouterr().err) if line.startswith("imgkit")]
+    total = drawn[-1]  # the overall bar as it was left
+    assert f"{rows}/{rows}" in total  # every row counted, not only those sent
+    assert f"skipped={rows - 1}" in total
+    assert "invalid=1" in total

@@ -2,9 +2,13 @@
 
 A :class:`Progress` shows one overall bar for the batch and, when the batch spans more
 than one platform, one bar per platform below it.  Each bar's postfix counts the rows
-``uploaded``, ``failed`` and ``retrying`` (plus ``pending_audit`` and ``cancelled`` once
-there are any).  In Jupyter the bars are widgets (``tqdm.auto``); in a terminal they are
-text bars at distinct positions, left on screen with their final counts when closed.
+``uploaded``, ``failed`` and ``retrying`` (plus ``skipped``, ``invalid``, ``in_doubt``,
+``pending_audit`` and ``cancelled`` once there are any).  The bars count every row of the
+batch: rows decided before anything is sent (invalid, or skipped because the journal
+says they are stored) are counted at once, so a bar's total is the batch's size.
+
+In Jupyter the bars are widgets (``tqdm.auto``); in a terminal they are text bars at
+distinct positions, left on screen with their final counts when closed.
 ``enabled=False`` draws nothing at all and only counts.
 
 The engine reports each row's life::
@@ -40,11 +44,23 @@ from tqdm.auto import tqdm
 
 from imgkit.report.results import STATUSES
 
-__all__ = ["TOTAL", "Progress"]
+__all__ = ["TOTAL", "Progress", "notebook_bars"]
 
 #: The key of the whole batch in :meth:`Progress.counts`.
 TOTAL = "total"
 _RETRYING = "retrying"
+# Statuses a bar names only once some row has them.
+_SOMETIMES = ("skipped", "invalid", "in_doubt", "pending_audit", "cancelled")
+
+
+def notebook_bars() -> bool:
+    """Whether the bars are notebook widgets (``tqdm.auto`` chose ``tqdm.notebook``: this
+    runs in a Jupyter kernel) rather than text.
+
+    >>> notebook_bars()
+    False
+    """
+    return any(kind.__module__ == "tqdm.notebook" for kind in tqdm.__mro__)
 
 
 def _zero() -> dict[str, int]:
@@ -63,12 +79,9 @@ def _postfix(counts: Mapping[str, int]) -> str:
     # OrderedDict and formats each value on every call, ten times the cost (about 4.5 us
     # against 0.5 us per call), and it runs once per row per bar.
     text = f"uploaded={counts['uploaded']}, failed={counts['failed']}, retrying={counts[_RETRYING]}"
-    if counts.get("in_doubt"):
-        text += f", in_doubt={counts['in_doubt']}"
-    if counts["pending_audit"]:
-        text += f", pending_audit={counts['pending_audit']}"
-    if counts["cancelled"]:
-        text += f", cancelled={counts['cancelled']}"
+    for status in _SOMETIMES:
+        if counts.get(status):
+            text += f", {status}={counts[status]}"
     return text
 
 
@@ -79,9 +92,10 @@ class Progress:
     overall bar labelled ``desc`` plus one bar per platform when there are several
     platforms; a single-platform batch gets only the overall bar, labelled with its
     platform key.  ``file``: where text bars are written (``sys.stderr`` when None).
-    ``enabled=False``: no bars and no output, counts only.
-
-    Rows of a platform not in ``rows_per_platform`` are counted under ``"total"`` only.
+    ``enabled=False``: no bars and no output, counts only.  ``others``: rows of no known
+    platform (an invalid row naming a platform imgkit does not know), in the overall
+    bar's total; they are counted under ``"total"`` only, as are rows of any platform not
+    in ``rows_per_platform``.
 
     >>> progress = Progress({"taobao_picture": 3}, enabled=False)
     >>> progress.finished("taobao_picture", "uploaded")
@@ -98,6 +112,7 @@ class Progress:
         enabled: bool = True,
         desc: str = "imgkit",
         file: Any = None,
+        others: int = 0,
     ) -> None:
         if TOTAL in rows_per_platform:
             raise ValueError(f"{TOTAL!r} is the key of the whole batch, not a platform")
@@ -117,7 +132,7 @@ class Progress:
         width = max(len(label) for label in labels)
         common: dict[str, Any] = {"file": file, "unit": "img", "leave": True}
         self._total_bar = tqdm(
-            total=sum(rows_per_platform.values()),
+            total=sum(rows_per_platform.values()) + others,
             desc=labels[0].ljust(width),
             # None: tqdm takes the first free line, so these bars go below a bar the caller
             # already shows (an outer loop over batches) instead of drawing over it.

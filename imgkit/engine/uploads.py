@@ -29,7 +29,7 @@ import logging
 import os
 import threading
 from collections import Counter
-from collections.abc import Coroutine, Hashable, Iterable
+from collections.abc import Coroutine, Hashable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +41,24 @@ from imgkit.aliases import BatchSource, ShopsSource
 from imgkit.engine.journal import Journal
 from imgkit.engine.migrate import legacy_sources
 from imgkit.engine.pacing import PacerPool
-from imgkit.engine.plan import plan
-from imgkit.engine.progress import Progress
+from imgkit.engine.plan import Row, plan
+from imgkit.engine.progress import Progress, notebook_bars
 from imgkit.engine.retry import RetryPolicy
 from imgkit.engine.run import Run, shop_rates
 from imgkit.engine.scheduler import execute
+from imgkit.errors import UnknownPlatformError
 from imgkit.intake.validation import LoadedShops, load_shops_lenient, validate
 from imgkit.net.bridge import AsyncBridge
 from imgkit.net.transport import Sender
+from imgkit.platforms import resolve_platform
 from imgkit.report.readback import read_results
-from imgkit.report.results import RESULT_COLUMNS, RowResult, replace_rows, results_frame
+from imgkit.report.results import (
+    RESULT_COLUMNS,
+    RowResult,
+    replace_rows,
+    results_frame,
+    summary_line,
+)
 from imgkit.scrub import register, scrubber_for_shops
 from imgkit.words import DEFAULT_LANG, Lang, Words, check_lang
 
@@ -226,17 +234,51 @@ async def upload_async(
             )
             if opened is not None:
                 run.run_id = opened.start_run()
-            run.progress = Progress(Counter(row.adapter.key for row in rows), enabled=progress)
+            run.progress = _progress(checked, rows, decided, enabled=progress)
             try:
                 await execute(run, rows, concurrency, grace_s=grace_s)
             finally:
                 run.progress.close()
                 if opened is not None:
                     opened.end_run(run.run_id)
-        return labelled(results_frame(checked, run.results, lang))
+        results = labelled(results_frame(checked, run.results, lang))
+        if progress and notebook_bars():
+            # Under the notebook's bars, one line that says what became of the batch (a
+            # terminal's bars keep their final counts; the CLI prints its own line).
+            print(summary_line(results, lang))
+        return results
     finally:
         if opened is not None and opened is not journal:
             opened.close()
+
+
+def _progress(
+    checked: pd.DataFrame,
+    rows: list[Row],
+    decided: Mapping[Hashable, RowResult],
+    *,
+    enabled: bool,
+) -> Progress:
+    """Bars over every row of the batch: the rows to send, and the rows already decided
+    (invalid, skipped) counted at once, under their platform where it is known."""
+    keys = {value: _platform_key(value) for value in checked["platform"].unique()}
+    platform_of = checked["platform"].map(keys).to_dict()  # by label: decided's keys
+    decided_keys = [(str(platform_of[i]), result.status) for i, result in decided.items()]
+    per_platform = Counter(row.adapter.key for row in rows)
+    per_platform.update(key for key, _ in decided_keys if key)
+    others = sum(1 for key, _ in decided_keys if not key)
+    progress = Progress(per_platform, enabled=enabled, others=others)
+    for key, status in decided_keys:
+        progress.finished(key, status)
+    return progress
+
+
+def _platform_key(value: object) -> str:
+    """The platform key ``value`` names, or "" when it names none."""
+    try:
+        return resolve_platform(str(value))
+    except UnknownPlatformError:
+        return ""
 
 
 def _run_sync(make: Any) -> pd.DataFrame:
