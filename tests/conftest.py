@@ -1,4 +1,5 @@
-"""Shared fixtures: one real sandbox server per test session (per xdist worker).
+"""Shared fixtures: one real sandbox server per test session (per xdist worker), and the
+Jupyter kernel the notebook tests run in.
 
 Tests talk to it over loopback HTTP with requests built by ``spec_clients`` (written from
 ``docs/protocols.md``, not from the sandbox code).  The state is reset before each test.
@@ -6,6 +7,8 @@ Tests talk to it over loopback HTTP with requests built by ``spec_clients`` (wri
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,3 +46,23 @@ def client(sandbox: Sandbox) -> Iterator[httpx.Client]:
     """An httpx client whose ``base_url`` is the sandbox."""
     with sandbox.client(timeout=10.0) as http:
         yield http
+
+
+# The kernelspec name the notebook tests run under, pinned to this interpreter.
+KERNEL = "python3"
+
+
+@pytest.fixture
+def python3_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The ``python3`` kernelspec, running this interpreter (where imgkit is installed)."""
+    spec = tmp_path / "jupyter" / "kernels" / KERNEL
+    spec.mkdir(parents=True)
+    kernel = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"Python 3 ({sys.executable})",
+        "language": "python",
+        "metadata": {"debugger": False},
+    }
+    (spec / "kernel.json").write_text(json.dumps(kernel), encoding="utf-8")
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    return KERNEL

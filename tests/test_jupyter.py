@@ -8,19 +8,15 @@ and never picks up a ``python3`` kernel of another Python installed on the machi
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import nbclient
 import nbformat
-import pytest
 
 from imgkit.sandbox import sandbox_shops
 
 ROOT = Path(__file__).resolve().parent.parent
-TOUR = ROOT / "notebooks" / "sandbox_tour.ipynb"
-KERNEL = "python3"
 _SECRET_HINTS = ("secret", "token", "session", "password")
 
 SETUP = """\
@@ -106,22 +102,6 @@ shutil.rmtree(folder, ignore_errors=True)
 """
 
 
-@pytest.fixture
-def python3_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The ``python3`` kernelspec, running this interpreter (where imgkit is installed)."""
-    spec = tmp_path / "jupyter" / "kernels" / KERNEL
-    spec.mkdir(parents=True)
-    kernel = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": f"Python 3 ({sys.executable})",
-        "language": "python",
-        "metadata": {"debugger": False},
-    }
-    (spec / "kernel.json").write_text(json.dumps(kernel), encoding="utf-8")
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    return KERNEL
-
-
 def execute(nb: Any, cwd: Path, kernel_name: str) -> Any:
     client = nbclient.NotebookClient(
         nb,
@@ -181,7 +161,11 @@ def test_upload_in_a_real_kernel(python3_kernel: str, tmp_path: Path) -> None:
     sources = [SETUP, SYNC, ASYNC, BAR_SYNC, BAR_ASYNC, SHOW, STOP]
     nb = v4.new_notebook(cells=[v4.new_markdown_cell("# imgkit in a kernel")])
     nb.cells += [v4.new_code_cell(source) for source in sources]
-    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": python3_kernel,
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.validate(nb)
 
     execute(nb, tmp_path, python3_kernel)
@@ -195,15 +179,11 @@ def test_upload_in_a_real_kernel(python3_kernel: str, tmp_path: Path) -> None:
     widget = "application/vnd.jupyter.widget-view+json"  # tqdm.auto chose the notebook bar
     assert any(widget in output.get("data", {}) for output in code[3].outputs), code[3].outputs
     assert any(widget in output.get("data", {}) for output in code[4].outputs), code[4].outputs
+    # Under the bars, the one-line summary of the run (in both languages by default).
+    for number in (3, 4):
+        printed = [o["text"] for o in code[number].outputs if o["output_type"] == "stream"]
+        assert "3 rows / 行: 3 uploaded (已上传)\n" in printed, code[number].outputs
+    assert not [o for o in code[1].outputs if o["output_type"] == "stream"]  # progress=False
     shown = "\n".join(t for n, t in output_texts(nb) if n == 6)
     assert "Secret('***')" in shown
     assert "douyin_shop" in shown
-
-
-def test_the_sandbox_tour_runs_in_a_real_kernel(python3_kernel: str) -> None:
-    nb = nbformat.read(TOUR, as_version=4)
-    execute(nb, TOUR.parent, python3_kernel)
-    assert_clean(nb)
-    code = [cell for cell in nb.cells if cell.cell_type == "code"]
-    assert all(cell.execution_count for cell in code)
-    assert any("picture_path" in t for _, t in output_texts(nb))

@@ -16,8 +16,9 @@ import nbclient
 import nbformat
 import pandas as pd
 import pytest
+from conftest import KERNEL
 from echo_server import EchoServer
-from test_jupyter import KERNEL, execute, output_texts, python3_kernel
+from test_jupyter import execute, output_texts
 from test_secret_scan import (
     IMAGE,
     SECRETS,
@@ -29,8 +30,6 @@ from test_secret_scan import (
 )
 
 from imgkit.intake.shops_files import write_shops
-
-__all__ = ["python3_kernel"]  # the fixture, used by name below
 
 CELLS = [
     """\
