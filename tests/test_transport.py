@@ -93,6 +93,22 @@ def test_an_answer_arrives_whole_with_its_headers(server: Callable[[Behaviour], 
     assert b"content-length: 8" in seen[0].lower()
 
 
+def test_a_large_body_leaves_whole_and_warns_of_nothing(server: Callable[[Behaviour], str]) -> None:
+    """A 3 MB photo's body: sent byte for byte with its length, and no ResourceWarning
+    (which the suite turns into an error) from aiohttp about large bytes bodies."""
+    seen: list[bytes] = []
+    body = bytes(range(256)) * (3 * 2**20 // 256)
+
+    def answer(conn: socket.socket, request: bytes) -> None:
+        seen.append(request)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    response = _send(server(answer), body=body)
+    assert response.status_code == 200
+    assert seen[0].endswith(body)
+    assert f"content-length: {len(body)}".encode() in seen[0].lower()
+
+
 def test_a_gzipped_answer_is_decoded_once(server: Callable[[Behaviour], str]) -> None:
     def answer(conn: socket.socket, request: bytes) -> None:
         body = gzip.compress(b'{"ok": true}')

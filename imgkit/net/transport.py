@@ -35,6 +35,7 @@ Example
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -47,6 +48,8 @@ from yarl import URL
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
 # Request extensions through which Sender hands its limits to a transport that enforces
 # them itself (AiohttpTransport), so that it can tell a connect phase from a read phase.
+# Bodies over this many bytes are handed to aiohttp as a file (its own limit for bytes).
+LARGE_BODY_BYTES = 2**20
 DEADLINE_KEY = "imgkit.deadline_s"
 CAP_KEY = "imgkit.max_answer_bytes"
 # Sender's own timer around such a transport fires this much later than the transport's,
@@ -162,7 +165,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         headers: CIMultiDict[str] = CIMultiDict(
             (name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw
         )
-        body = request.content if request.method not in ("GET", "HEAD") else None
+        body: bytes | io.BytesIO | None = None
+        if request.method not in ("GET", "HEAD"):
+            body = request.content
+            if len(body) > LARGE_BODY_BYTES:
+                # aiohttp warns that a large bytes body "might lock the event loop" (a
+                # ResourceWarning per upload of a 3 MB photo); a file-like body it streams.
+                body = io.BytesIO(body)
         cap: int | None = request.extensions.get(CAP_KEY)
         try:
             async with session.request(
