@@ -57,6 +57,7 @@ __all__ = [
     "history",
     "issues_table",
     "load_shops",
+    "panel",
     "platform_keys",
     "read_batch",
     "read_results",
@@ -77,6 +78,7 @@ del _accessor
 
 if TYPE_CHECKING:
     from imgkit.sandbox import Sandbox
+    from imgkit.shells.panel import panel
 
 
 def __getattr__(name: str) -> Any:
@@ -86,4 +88,8 @@ def __getattr__(name: str) -> Any:
         from imgkit.sandbox import Sandbox
 
         return Sandbox
+    if name == "panel":  # ipywidgets too: loaded when a panel is asked for
+        from imgkit.shells.panel import panel
+
+        return panel
     raise AttributeError(f"module 'imgkit' has no attribute {name!r}")

@@ -9,7 +9,9 @@ says they are stored) are counted at once, so a bar's total is the batch's size.
 
 In Jupyter the bars are widgets (``tqdm.auto``); in a terminal they are text bars at
 distinct positions, left on screen with their final counts when closed.
-``enabled=False`` draws nothing at all and only counts.
+``enabled=False`` draws nothing at all and only counts.  A ``listener`` is called with
+:meth:`Progress.counts` after every change: how a notebook panel shows live counts
+without bars.
 
 The engine reports each row's life::
 
@@ -32,7 +34,7 @@ A ``Progress`` is not thread-safe: the engine calls it from its event loop's thr
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -44,8 +46,10 @@ from tqdm.auto import tqdm
 
 from imgkit.report.results import STATUSES
 
-__all__ = ["TOTAL", "Progress", "notebook_bars"]
+__all__ = ["TOTAL", "Progress", "ProgressListener", "notebook_bars"]
 
+#: Called with the counts (by platform and ``"total"``, then by status) after each change.
+ProgressListener = Callable[[dict[str, dict[str, int]]], None]
 #: The key of the whole batch in :meth:`Progress.counts`.
 TOTAL = "total"
 _RETRYING = "retrying"
@@ -113,6 +117,7 @@ class Progress:
         desc: str = "imgkit",
         file: Any = None,
         others: int = 0,
+        listener: ProgressListener | None = None,
     ) -> None:
         if TOTAL in rows_per_platform:
             raise ValueError(f"{TOTAL!r} is the key of the whole batch, not a platform")
@@ -121,6 +126,9 @@ class Progress:
         self._bars: dict[str, tqdm[Any]] = {}
         self._total_bar: tqdm[Any] | None = None
         self._closed = False
+        self._listener = listener
+        self._expected = dict(rows_per_platform)
+        self._others = others
         if not enabled:
             # No tqdm object at all, not even a disabled one: nothing can print, and no
             # tqdm monitor thread is started for a silent run.
@@ -180,6 +188,16 @@ class Progress:
                 bar.set_postfix_str(_postfix(counts), refresh=False)
                 if advance:
                     bar.update(advance)
+        if self._listener is not None:
+            self._listener(self.counts())
+
+    def totals(self) -> dict[str, int]:
+        """Rows expected, per platform and under ``"total"``.
+
+        >>> Progress({"doudian": 2}, enabled=False, others=1).totals()
+        {'doudian': 2, 'total': 3}
+        """
+        return {**self._expected, TOTAL: sum(self._expected.values()) + self._others}
 
     def counts(self) -> dict[str, dict[str, int]]:
         """Rows by status and rows ``retrying`` now, per platform and under ``"total"``.

@@ -42,7 +42,7 @@ from imgkit.engine.journal import Journal
 from imgkit.engine.migrate import legacy_sources
 from imgkit.engine.pacing import PacerPool
 from imgkit.engine.plan import Row, plan
-from imgkit.engine.progress import Progress, notebook_bars
+from imgkit.engine.progress import Progress, ProgressListener, notebook_bars
 from imgkit.engine.retry import RetryPolicy
 from imgkit.engine.run import Run, shop_rates
 from imgkit.engine.scheduler import execute
@@ -125,7 +125,7 @@ async def upload_async(
     journal: JournalChoice = None,
     force: ForceChoice = False,
     concurrency: int = 8,
-    progress: bool = True,
+    progress: bool | ProgressListener = True,
     policy: RetryPolicy | None = None,
     audit_wait_s: float = 60.0,
     timeout: float = 60.0,
@@ -160,6 +160,10 @@ async def upload_async(
         run looks it up), else ``failed`` / ``timeout`` and never sent.
     grace_s
         After Ctrl-C, how long requests already on the wire may take to be answered.
+    progress
+        True: progress bars (widgets in a notebook, text in a terminal); False: none; a
+        function: no bars, the function is called with the live counts (by platform and
+        ``"total"``, then by status) after every change.
     dry_run
         Send nothing: rows that would be sent are ``planned``.
     transport
@@ -242,7 +246,7 @@ async def upload_async(
                 if opened is not None:
                     opened.end_run(run.run_id)
         results = labelled(results_frame(checked, run.results, lang))
-        if progress and notebook_bars():
+        if progress is True and notebook_bars():
             # Under the notebook's bars, one line that says what became of the batch (a
             # terminal's bars keep their final counts; the CLI prints its own line).
             print(summary_line(results, lang))
@@ -257,7 +261,7 @@ def _progress(
     rows: list[Row],
     decided: Mapping[Hashable, RowResult],
     *,
-    enabled: bool,
+    enabled: bool | ProgressListener,
 ) -> Progress:
     """Bars over every row of the batch: the rows to send, and the rows already decided
     (invalid, skipped) counted at once, under their platform where it is known."""
@@ -267,7 +271,8 @@ def _progress(
     per_platform = Counter(row.adapter.key for row in rows)
     per_platform.update(key for key, _ in decided_keys if key)
     others = sum(1 for key, _ in decided_keys if not key)
-    progress = Progress(per_platform, enabled=enabled, others=others)
+    listener = None if isinstance(enabled, bool) else enabled
+    progress = Progress(per_platform, enabled=enabled is True, others=others, listener=listener)
     for key, status in decided_keys:
         progress.finished(key, status)
     return progress

@@ -23,6 +23,7 @@ from imgkit.words import Lang
 
 if TYPE_CHECKING:  # imported when called: importing imgkit stays light
     from imgkit.report.view import View
+    from imgkit.shells.panel import Panel
 
 
 @pd.api.extensions.register_dataframe_accessor("imgkit")
@@ -65,3 +66,16 @@ class ImgkitAccessor:
         from imgkit.report.view import view
 
         return view(self._frame, lang=lang, thumbnails=thumbnails, limit=limit)
+
+    def panel(self, shops: Any = None, lang: Lang = "both", journal: Any = None) -> Panel:
+        """Same as :func:`imgkit.panel` on this frame: validate, fit and upload by clicking.
+
+        >>> import imgkit, pandas as pd
+        >>> shown = imgkit.read_batch(imgkit.sample_data() / "batch.csv").imgkit.panel(lang="en")
+        >>> shown.status.value.endswith("15 rows")
+        True
+        >>> shown.close()
+        """
+        from imgkit.shells.panel import panel
+
+        return panel(self._frame, shops, lang=lang, journal=journal)

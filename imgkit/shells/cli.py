@@ -2,7 +2,8 @@
 
 ``imgkit validate|fit|upload BATCH`` and ``imgkit retry|refresh RESULTS`` call the library
 functions of those names (:mod:`imgkit.shells.cli_batch`); ``imgkit template PATH``,
-``imgkit shops check`` and ``imgkit demo`` are in :mod:`imgkit.shells.cli_misc`; tables,
+``imgkit shops check`` and ``imgkit demo`` are in :mod:`imgkit.shells.cli_misc`, ``imgkit
+panel`` (the notebook panel as a web page) in :mod:`imgkit.shells.cli_panel`; tables,
 outputs and the exit codes in :mod:`imgkit.shells.cli_terminal`.
 ``imgkit sandbox [--port N] [--host H]`` serves the sandbox of all five platforms and
 prints the shops configuration that points at it; ``imgkit demo`` uploads the sample batch
@@ -34,6 +35,7 @@ from imgkit.intake.shops_files import shops_toml
 from imgkit.sandbox import DEFAULT_PORT, Sandbox, SandboxError
 from imgkit.shells.cli_batch import add_batch_commands
 from imgkit.shells.cli_misc import add_misc_commands
+from imgkit.shells.cli_panel import add_panel_command
 from imgkit.shells.cli_terminal import CONFIG, INTERRUPTED, NOT_ALL_DONE, error
 from imgkit.words import check_lang
 
@@ -154,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     add_batch_commands(commands)
     add_misc_commands(commands)
+    add_panel_command(commands)
     sandbox = commands.add_parser(
         "sandbox",
         help="serve the local emulator of all five platforms",
