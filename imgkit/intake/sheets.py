@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pandas as pd
 
@@ -199,6 +199,17 @@ def _sheet_parser(base: Any) -> Any:
 
 
 def _xlsx_grid(path: Path, sheet: str | int) -> Grid:
+    # The file is opened here, not by openpyxl: when load_workbook fails half-way it
+    # leaves its own handle open, and the ResourceWarning comes at some later GC.
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise _damaged(path, exc) from exc
+    with handle:
+        return _xlsx_grid_of(path, handle, sheet)
+
+
+def _xlsx_grid_of(path: Path, handle: BinaryIO, sheet: str | int) -> Grid:
     import openpyxl
     from openpyxl.worksheet._read_only import ReadOnlyWorksheet
     from openpyxl.worksheet._reader import WorkSheetParser
@@ -211,7 +222,7 @@ def _xlsx_grid(path: Path, sheet: str | int) -> Grid:
             warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
             # read_only streams the sheet instead of building every cell up to the sheet's
             # stated dimension (one value in XFD200 made that 3 million cells).
-            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
     except Exception as exc:  # whatever openpyxl trips on, the file is bad
         raise _damaged(path, exc) from exc
     try:

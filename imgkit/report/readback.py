@@ -165,19 +165,25 @@ def _results_sheet(path: Path) -> str | int:
         return 0  # read_batch ignores the sheet of a CSV, and reports a missing file
     import openpyxl
 
+    # Opened here, not by openpyxl, which leaves its handle open when it fails half-way.
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-            # read_only reads the sheet list alone, not the cells: cheap for a big workbook.
-            book = openpyxl.load_workbook(path, read_only=True)
-    except Exception:  # whatever openpyxl trips on: read_batch says what is wrong with it
+        handle = path.open("rb")
+    except OSError:  # read_batch says what is wrong with it
         return 0
-    try:
-        names = book.sheetnames
-    except Exception:  # a damaged workbook, found out late
-        return 0
-    finally:
-        book.close()
+    with handle:
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+                # read_only reads the sheet list alone, not the cells: cheap for a big book.
+                book = openpyxl.load_workbook(handle, read_only=True)
+        except Exception:  # whatever openpyxl trips on: read_batch says what is wrong
+            return 0
+        try:
+            names = book.sheetnames
+        except Exception:  # a damaged workbook, found out late
+            return 0
+        finally:
+            book.close()
     for wanted in RESULTS_SHEETS:
         for name in names:
             if name.strip().casefold() == wanted:
