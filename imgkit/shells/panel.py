@@ -50,7 +50,8 @@ from imgkit.words import DEFAULT_LANG, LANGS, Lang, say
 
 log = logging.getLogger(__name__)
 ACTIONS = ("validate", "fit", "dry_run", "upload", "cancel", "retry", "refresh", "export")
-CLASSES = {name: "imgkit-" + name.replace("_", "-") for name in (*ACTIONS, "status", "results")}
+SECTIONS = ("status", "validation", "fitting", "counts", "results", "history")
+CLASSES = {name: "imgkit-" + name.replace("_", "-") for name in (*ACTIONS, *SECTIONS)}
 LABELS: dict[str, tuple[str, str]] = {
     "validate": ("校验", "Validate"),
     "fit": ("修正", "Fit"),
@@ -83,7 +84,12 @@ class Panel:
         self.buttons["cancel"].disabled = True
         self.status = widgets.HTML(work.describe_source())
         self.status.add_class(CLASSES["status"])
-        self.source = widgets.FileUpload(accept=".csv,.xlsx,.xlsm", multiple=False)
+        self.source = widgets.FileUpload(
+            accept=".csv,.xlsx,.xlsm",
+            multiple=False,
+            description=say("选择批次文件", "Choose a batch file", lang),
+            layout=widgets.Layout(width="auto"),
+        )
         self.sheet = widgets.Dropdown(options=[], description=say("工作表", "sheet", lang))
         self.shops_path = widgets.Text(
             value=str(work.shops_source) if isinstance(work.shops_source, (str, Path)) else "",
@@ -98,7 +104,6 @@ class Panel:
         self.fitting = widgets.HTML()
         self.counts = widgets.HTML()
         self.results = widgets.HTML()
-        self.results.add_class(CLASSES["results"])
         statuses = [(say("全部", "all", lang), "")]
         statuses += [(STATUS_NAMES[s].render(lang), s) for s in STATUS_NAMES]
         self.status_filter = widgets.Dropdown(
@@ -115,6 +120,8 @@ class Panel:
         self.download = widgets.HTML()
         self.history = widgets.HTML()
         self.history_button = widgets.Button(description=say("历史", "History", lang))
+        for name in SECTIONS[1:]:
+            getattr(self, name).add_class(CLASSES[name])
         self._wire()
         self.widget = self._layout()
 
@@ -392,7 +399,11 @@ class Panel:
 
         from openpyxl import load_workbook
 
-        names = load_workbook(io.BytesIO(content), read_only=True).sheetnames
+        book = load_workbook(io.BytesIO(content), read_only=True)
+        try:
+            names = book.sheetnames
+        finally:
+            book.close()
         if list(self.sheet.options) != names:
             self.sheet.options = names  # the observer reads the file again with the first
 
