@@ -257,7 +257,10 @@ class Panel:
             return
         self._apply_source()
         self._rates = tables.Rates()
-        self._say("正在上传…", "uploading…") if not dry_run else self._say("试运行…", "dry run…")
+        if dry_run:
+            self._say("试运行…", "dry run…")
+        else:
+            self._say("正在上传…", "uploading…")
         future = self.runner.submit(
             lambda: self.work.upload(dry_run=dry_run, on_counts=self._live_counts)
         )
@@ -282,7 +285,7 @@ class Panel:
 
     def _fit(self) -> Callable[[], None]:
         fitted = self.work.fit()
-        before = self.work.validated
+        before = self.work.before_fit
         checked = self.work.validate()  # what the fitted batch is now
 
         def show() -> None:

@@ -84,6 +84,7 @@ class PanelWork:
         self.source = ""
         self.validated: pd.DataFrame | None = None
         self.fitted: pd.DataFrame | None = None
+        self.before_fit: pd.DataFrame | None = None
         self.results: pd.DataFrame | None = None
         self.counts: Counts = {}
         self.exported: Path | None = None
@@ -103,7 +104,7 @@ class PanelWork:
         frame = read_batch(batch, sheet=sheet)
         self.batch = frame
         self.source = "DataFrame" if isinstance(batch, pd.DataFrame) else str(batch)
-        self.validated = self.fitted = self.results = None
+        self.validated = self.fitted = self.before_fit = self.results = None
         self.counts = {}
         return frame
 
@@ -159,10 +160,12 @@ class PanelWork:
     def fit(self, out_dir: str | os.PathLike[str] | None = None) -> pd.DataFrame:
         """:func:`imgkit.fit` of the batch; the upload then sends the fitted copies."""
         from imgkit.intake.fitting import fit
+        from imgkit.intake.validation import validate
 
-        if self.validated is None:
-            self.validate()
-        self.fitted = fit(self._need_batch(), out_dir, shops=self.shops())
+        batch = self._need_batch()
+        # What the batch was before, for the before -> after table (not a fitted copy's).
+        self.before_fit = validate(batch, self.shops(), lang=self.lang)
+        self.fitted = fit(batch, out_dir, shops=self.shops())
         return self.fitted
 
     async def upload(
