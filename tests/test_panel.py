@@ -118,6 +118,9 @@ def test_validate_upload_export_and_history_on_the_sample_batch(
     assert shown.results.value.count('href="http://127.0.0.1') == 15
     for key in imgkit.platform_keys():
         assert f">{key}<" in shown.counts.value
+    assert "rate (img/s)" in shown.counts.value
+    assert set(shown.work.shop_done) == set(results["shop"])  # a rate for every shop
+    assert sum(shown.work.shop_done.values()) == 15
     assert sandbox.stats()["total"]["stored"] == 15
     # Filter, sort and preview, as a person narrowing the table.
     shown.status_filter.value = "failed"

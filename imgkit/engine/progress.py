@@ -10,8 +10,9 @@ says they are stored) are counted at once, so a bar's total is the batch's size.
 In Jupyter the bars are widgets (``tqdm.auto``); in a terminal they are text bars at
 distinct positions, left on screen with their final counts when closed.
 ``enabled=False`` draws nothing at all and only counts.  A ``listener`` is called with
-:meth:`Progress.counts` after every change: how a notebook panel shows live counts
-without bars.
+the :class:`Progress` after every change (its :meth:`Progress.counts`, and the rows each
+shop has finished, :meth:`Progress.shop_done`): how a notebook panel shows live counts
+and rates without bars.
 
 The engine reports each row's life::
 
@@ -49,7 +50,7 @@ from imgkit.report.results import STATUSES
 __all__ = ["TOTAL", "Progress", "ProgressListener", "notebook_bars"]
 
 #: Called with the counts (by platform and ``"total"``, then by status) after each change.
-ProgressListener = Callable[[dict[str, dict[str, int]]], None]
+ProgressListener = Callable[["Progress"], None]
 #: The key of the whole batch in :meth:`Progress.counts`.
 TOTAL = "total"
 _RETRYING = "retrying"
@@ -127,6 +128,7 @@ class Progress:
         self._total_bar: tqdm[Any] | None = None
         self._closed = False
         self._listener = listener
+        self._shop_done: dict[str, int] = {}
         self._expected = dict(rows_per_platform)
         self._others = others
         if not enabled:
@@ -168,9 +170,22 @@ class Progress:
         """A row of ``platform`` that was waiting (:meth:`retrying`) is being sent again."""
         self._change(platform, _RETRYING, -1, advance=0)
 
-    def finished(self, platform: str, status: str) -> None:
-        """A row of ``platform`` ended with ``status`` (a results-frame status)."""
+    def finished(self, platform: str, status: str, shop: str = "") -> None:
+        """A row of ``platform`` (sent through ``shop``, when it was) ended with ``status``
+        (a results-frame status)."""
+        if shop:
+            self._shop_done[shop] = self._shop_done.get(shop, 0) + 1
         self._change(platform, status, 1, advance=1)
+
+    def shop_done(self) -> dict[str, int]:
+        """Rows finished by the run so far, per shop (rows decided before sending: none).
+
+        >>> progress = Progress({"doudian": 2}, enabled=False)
+        >>> progress.finished("doudian", "uploaded", shop="douyin_shop")
+        >>> progress.shop_done()
+        {'douyin_shop': 1}
+        """
+        return dict(self._shop_done)
 
     def _change(self, platform: str, key: str, step: int, advance: int) -> None:
         # The hot path: a few dict operations, a short f-string per bar, and tqdm's update,
@@ -189,7 +204,7 @@ class Progress:
                 if advance:
                     bar.update(advance)
         if self._listener is not None:
-            self._listener(self.counts())
+            self._listener(self)
 
     def totals(self) -> dict[str, int]:
         """Rows expected, per platform and under ``"total"``.

@@ -121,4 +121,4 @@ def finish(run: Run, row: Row, result: RowResult) -> None:
     result.url, result.image_id = scrub(result.url), scrub(result.image_id)
     run.results[row.index] = result
     if run.progress is not None:
-        run.progress.finished(row.adapter.key, result.status)
+        run.progress.finished(row.adapter.key, result.status, row.shop.name)

@@ -162,8 +162,9 @@ async def upload_async(
         After Ctrl-C, how long requests already on the wire may take to be answered.
     progress
         True: progress bars (widgets in a notebook, text in a terminal); False: none; a
-        function: no bars, the function is called with the live counts (by platform and
-        ``"total"``, then by status) after every change.
+        function: no bars, the function is called with the
+        :class:`imgkit.engine.progress.Progress` after every change (its live counts by
+        platform and status, and the rows each shop has finished).
     dry_run
         Send nothing: rows that would be sent are ``planned``.
     transport

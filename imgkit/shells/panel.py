@@ -45,7 +45,7 @@ from imgkit.report.results import STATUS_NAMES, summary_line
 from imgkit.report.thumbnail import thumbnail_png
 from imgkit.report.view import view
 from imgkit.shells import panel_tables as tables
-from imgkit.shells.panel_work import Background, Counts, JournalChoice, PanelWork, plain_error
+from imgkit.shells.panel_work import Background, JournalChoice, PanelWork, plain_error
 from imgkit.words import DEFAULT_LANG, LANGS, Lang, say
 
 log = logging.getLogger(__name__)
@@ -334,8 +334,9 @@ class Panel:
 
         return show
 
-    def _live_counts(self, counts: Counts) -> None:
-        self._rates.add(counts)
+    def _live_counts(self, work: PanelWork) -> None:
+        self._rates.add(work.shop_done)
+        counts = work.counts
         now = time.monotonic()
         if now - self._drawn_at < COUNTS_EVERY_S:
             return

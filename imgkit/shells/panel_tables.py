@@ -150,29 +150,28 @@ def fit_html(before: pd.DataFrame, after: pd.DataFrame, lang: Lang) -> str:
 
 
 class Rates:
-    """Rows finished per second by platform, over the last few seconds of counts."""
+    """Rows finished per second by shop, over the last few seconds of counts."""
 
     WINDOW_S = 5.0
 
     def __init__(self) -> None:
         self._seen: list[tuple[float, dict[str, int]]] = []
 
-    def add(self, counts: Mapping[str, Mapping[str, int]], now: float | None = None) -> None:
-        """Note the counts at ``now``."""
+    def add(self, done: Mapping[str, int], now: float | None = None) -> None:
+        """Note the rows each shop has finished, at ``now``."""
         at = time.monotonic() if now is None else now
-        done = {key: sum(v for s, v in c.items() if s != "retrying") for key, c in counts.items()}
-        self._seen.append((at, done))
+        self._seen.append((at, dict(done)))
         while self._seen and at - self._seen[0][0] > self.WINDOW_S:
             self._seen.pop(0)
 
     def per_second(self) -> dict[str, float]:
-        """Rows finished per second by platform (0 before two observations).
+        """Rows finished per second by shop (none before two observations).
 
         >>> rates = Rates()
-        >>> rates.add({"doudian": {"uploaded": 0}}, now=0.0)
-        >>> rates.add({"doudian": {"uploaded": 4}}, now=2.0)
+        >>> rates.add({"douyin_shop": 0}, now=0.0)
+        >>> rates.add({"douyin_shop": 4}, now=2.0)
         >>> rates.per_second()
-        {'doudian': 2.0}
+        {'douyin_shop': 2.0}
         """
         if len(self._seen) < 2:
             return {}
@@ -182,10 +181,9 @@ class Rates:
 
 
 def counts_html(counts: Mapping[str, Mapping[str, int]], rates: Rates, lang: Lang) -> str:
-    """The live counts by platform (and in all), with each platform's current rate."""
+    """The live counts by platform (and in all), then each shop's current rate."""
     if not counts:
         return ""
-    per_second = rates.per_second()
     records = []
     for key, by_status in counts.items():
         record: dict[str, Any] = {"platform": key}
@@ -193,9 +191,13 @@ def counts_html(counts: Mapping[str, Mapping[str, int]], rates: Rates, lang: Lan
             if any(c.get(status) for c in counts.values()):
                 record[STATUS_NAMES[status].render(lang)] = by_status.get(status, 0)
         record[say("重试中", "retrying", lang)] = by_status.get("retrying", 0)
-        record[say("速率 (张/秒)", "rate (img/s)", lang)] = f"{per_second.get(key, 0.0):.1f}"
         records.append(record)
-    return table(pd.DataFrame(records))
+    rate = say("速率 (张/秒)", "rate (img/s)", lang)
+    shops = [
+        {say("店铺", "shop", lang): shop, rate: f"{per_second:.1f}"}
+        for shop, per_second in sorted(rates.per_second().items())
+    ]
+    return table(pd.DataFrame(records)) + (table(pd.DataFrame(shops)) if shops else "")
 
 
 def filtered(

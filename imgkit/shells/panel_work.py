@@ -87,6 +87,7 @@ class PanelWork:
         self.before_fit: pd.DataFrame | None = None
         self.results: pd.DataFrame | None = None
         self.counts: Counts = {}
+        self.shop_done: dict[str, int] = {}
         self.exported: Path | None = None
         self._sandbox: Any = None
         if batch is not None:
@@ -169,16 +170,20 @@ class PanelWork:
         return self.fitted
 
     async def upload(
-        self, *, dry_run: bool = False, on_counts: Callable[[Counts], None] | None = None
+        self, *, dry_run: bool = False, on_counts: Callable[[PanelWork], None] | None = None
     ) -> pd.DataFrame:
-        """:func:`imgkit.upload_async` of the batch to send; ``on_counts`` sees the live
-        counts.  Cancelled (:meth:`Background.cancel`), it returns every row as it is."""
+        """:func:`imgkit.upload_async` of the batch to send; ``on_counts`` is called when
+        the live counts (:attr:`counts`, :attr:`shop_done`) change.  Cancelled
+        (:meth:`Background.cancel`), it returns every row as it is."""
+        from imgkit.engine.progress import Progress
         from imgkit.engine.uploads import upload_async
 
-        def counted(counts: Counts) -> None:
-            self.counts = counts
+        self.shop_done = {}
+
+        def counted(progress: Progress) -> None:
+            self.counts, self.shop_done = progress.counts(), progress.shop_done()
             if on_counts is not None:
-                on_counts(counts)
+                on_counts(self)
 
         self.results = await upload_async(
             self._to_send(), self.shops(), journal=self.journal, progress=counted,
