@@ -34,44 +34,30 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from pathlib import Path
 from typing import Any
 
-import ipywidgets as widgets
 import pandas as pd
 
 from imgkit.aliases import ShopsSource
-from imgkit.report.results import STATUS_NAMES, summary_line
+from imgkit.report.results import summary_line
 from imgkit.report.thumbnail import thumbnail_png
 from imgkit.report.view import view
 from imgkit.shells import panel_tables as tables
+from imgkit.shells.panel_widgets import ACTIONS, CLASSES, PanelWidgets
 from imgkit.shells.panel_work import Background, JournalChoice, PanelWork, plain_error
-from imgkit.words import DEFAULT_LANG, LANGS, Lang, say
+from imgkit.words import DEFAULT_LANG, Lang, say
 
 log = logging.getLogger(__name__)
-ACTIONS = ("validate", "fit", "dry_run", "upload", "cancel", "retry", "refresh", "export")
-SECTIONS = ("status", "validation", "fitting", "counts", "results", "history")
-CLASSES = {name: "imgkit-" + name.replace("_", "-") for name in (*ACTIONS, *SECTIONS)}
-LABELS: dict[str, tuple[str, str]] = {
-    "validate": ("校验", "Validate"),
-    "fit": ("修正", "Fit"),
-    "dry_run": ("试运行", "Dry run"),
-    "upload": ("上传", "Upload"),
-    "cancel": ("取消", "Cancel"),
-    "retry": ("重试失败", "Retry failed"),
-    "refresh": ("刷新审核", "Refresh audits"),
-    "export": ("导出 Excel", "Export to Excel"),
-}
-LANG_NAMES = {"zh": "中文", "en": "English", "both": "中文 / English"}
 PREVIEW_PX = 160
 COUNTS_EVERY_S = 0.25  # the live counts are redrawn at most this often
 
 
-class Panel:
-    """The widgets, bound to a :class:`PanelWork`; ``panel.widget`` is the whole panel."""
+class Panel(PanelWidgets):
+    """The widgets (:class:`PanelWidgets`), bound to a :class:`PanelWork`'s calls;
+    ``panel.widget`` is the whole panel."""
 
     def __init__(self, work: PanelWork) -> None:
-        self.work = work
+        super().__init__(work)
         self.runner = Background()
         # Set while no action runs: an action ends when its answer is shown, a moment
         # after its call returns (wait() waits for this, not only for the call).
@@ -79,59 +65,9 @@ class Panel:
         self._idle.set()
         self._rates = tables.Rates()
         self._drawn_at = 0.0
-        lang = work.lang
-        self.buttons = {name: self._button(name) for name in ACTIONS}
-        self.buttons["cancel"].disabled = True
-        self.status = widgets.HTML(work.describe_source())
-        self.status.add_class(CLASSES["status"])
-        self.source = widgets.FileUpload(
-            accept=".csv,.xlsx,.xlsm",
-            multiple=False,
-            description=say("选择批次文件", "Choose a batch file", lang),
-            layout=widgets.Layout(width="auto"),
-        )
-        self.sheet = widgets.Dropdown(options=[], description=say("工作表", "sheet", lang))
-        self.shops_path = widgets.Text(
-            value=str(work.shops_source) if isinstance(work.shops_source, (str, Path)) else "",
-            placeholder="shops.toml",
-            description=say("店铺文件", "shops file", lang),
-        )
-        self.sandbox = widgets.Checkbox(
-            value=work.use_sandbox, description=say("内置沙箱", "embedded sandbox", lang)
-        )
-        self.lang = widgets.ToggleButtons(options=[(LANG_NAMES[k], k) for k in LANGS], value=lang)
-        self.validation = widgets.HTML()
-        self.fitting = widgets.HTML()
-        self.counts = widgets.HTML()
-        self.results = widgets.HTML()
-        statuses = [(say("全部", "all", lang), "")]
-        statuses += [(STATUS_NAMES[s].render(lang), s) for s in STATUS_NAMES]
-        self.status_filter = widgets.Dropdown(
-            options=statuses, description=say("状态", "status", lang)
-        )
-        self.search = widgets.Text(placeholder=say("搜索", "search", lang))
-        self.sort_by = widgets.Dropdown(
-            options=["", "row", "status", "platform", "shop", "target", "category"],
-            description=say("排序", "sort by", lang),
-        )
-        self.row_pick = widgets.Dropdown(options=[], description=say("预览", "preview", lang))
-        self.preview = widgets.HTML()
-        self.export_path = widgets.Text(value=str(Path.cwd() / "imgkit-results.xlsx"))
-        self.download = widgets.HTML()
-        self.history = widgets.HTML()
-        self.history_button = widgets.Button(description=say("历史", "History", lang))
-        for name in SECTIONS[1:]:
-            getattr(self, name).add_class(CLASSES[name])
         self._wire()
-        self.widget = self._layout()
 
-    # --- building -----------------------------------------------------------------------
-
-    def _button(self, name: str) -> widgets.Button:
-        zh, en = LABELS[name]
-        button = widgets.Button(description=say(zh, en, self.work.lang))
-        button.add_class(CLASSES[name])
-        return button
+    # --- wiring -------------------------------------------------------------------------
 
     def _wire(self) -> None:
         on: dict[str, Callable[[], Any]] = {
@@ -153,41 +89,6 @@ class Panel:
         for control in (self.status_filter, self.search, self.sort_by):
             control.observe(lambda _change: self._draw_results(), names="value")
         self.row_pick.observe(lambda _change: self._draw_preview(), names="value")
-
-    def _layout(self) -> widgets.VBox:
-        lang = self.work.lang
-
-        def heading(zh: str, en: str) -> widgets.HTML:
-            return widgets.HTML(
-                f"<h4 style='margin:8px 0 2px'>{html.escape(say(zh, en, lang))}</h4>"
-            )
-
-        b = self.buttons
-        return widgets.VBox(
-            [
-                widgets.HTML("<h3 style='margin:0'>imgkit</h3>"),
-                widgets.HBox([self.source, self.sheet]),
-                widgets.HBox([self.shops_path, self.sandbox]),
-                self.lang,
-                widgets.HBox([b["validate"], b["fit"], b["dry_run"], b["upload"], b["cancel"]]),
-                self.status,
-                heading("校验", "Validation"),
-                self.validation,
-                heading("修正", "Fit"),
-                self.fitting,
-                heading("进度", "Progress"),
-                self.counts,
-                heading("结果", "Results"),
-                widgets.HBox([self.status_filter, self.search, self.sort_by]),
-                self.results,
-                widgets.HBox([self.row_pick, self.preview]),
-                widgets.HBox([b["retry"], b["refresh"], b["export"], self.export_path]),
-                self.download,
-                heading("历史", "History"),
-                self.history_button,
-                self.history,
-            ]
-        )
 
     # --- running ------------------------------------------------------------------------
 
