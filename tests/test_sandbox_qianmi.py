@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import httpx
 import pytest
+import spec_clients
 from spec_clients import (
     build_qianmi_upload_request,
     gmt8_at,
@@ -613,3 +614,19 @@ def test_invalid_argument_solution_is_the_seed_example(client: httpx.Client) -> 
 def test_an_empty_image_payload_is_a_missing_image(client: httpx.Client) -> None:
     response = upload(client, None, extra={"image": "jpg@"})
     error(response, "9", SVC + "01030038")
+
+
+@pytest.mark.parametrize(
+    "spoil", [str.lower, lambda sign: f" {sign} "], ids=["lowercase-hex", "space-padded"]
+)
+def test_only_the_exact_uppercase_signature_is_accepted(
+    client: httpx.Client,
+    sandbox: Sandbox,
+    spoil: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A signer that forgets .upper() after hexdigest() is refused, as Qianmi refuses it."""
+    right = spec_clients.qianmi_sign
+    monkeypatch.setattr(spec_clients, "qianmi_sign", lambda *a, **k: spoil(right(*a, **k)))
+    error(upload(client), "25")
+    assert stats(sandbox)["stored"] == 0

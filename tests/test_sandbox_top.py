@@ -9,11 +9,13 @@ limits and the error envelope.  The per-API tests are ``test_sandbox_tmall.py`` 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
 import pytest
+import spec_clients
 from spec_clients import GMT8, build_top_request, epoch_ms_now, gmt8_at, make_jpeg
 from top_support import (
     APP_B,
@@ -438,3 +440,21 @@ def test_forcing_an_unknown_error_is_refused_by_the_control_endpoint(
     assert response.status_code == 400
     assert "no_such" in response.json()["error"]
     assert succeeded(call(client, TMALL_API))
+
+
+@pytest.mark.parametrize("api", APIS, ids=API_IDS)
+@pytest.mark.parametrize(
+    "spoil", [str.lower, lambda sign: f" {sign} "], ids=["lowercase-hex", "space-padded"]
+)
+def test_only_the_exact_uppercase_signature_is_accepted(
+    client: httpx.Client,
+    sandbox: Sandbox,
+    api: Api,
+    spoil: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The likeliest signer bug (hexdigest() without .upper()) fails here as on TOP."""
+    right = spec_clients.top_sign
+    monkeypatch.setattr(spec_clients, "top_sign", lambda *a, **k: spoil(right(*a, **k)))
+    error_of(call(client, api), 25)
+    assert sandbox.stats()[api.platform]["stored"] == 0

@@ -73,5 +73,11 @@ def qianmi_sign(params: Mapping[str, str], secret: str) -> str:
 
 
 def same_sign(expected: str, given: str) -> bool:
-    """Compare signatures in constant time; TOP and Qianmi compare hex case-insensitively."""
-    return hmac.compare_digest(expected.upper(), given.strip().upper())
+    """Compare signatures in constant time, exactly: TOP and Qianmi sign in uppercase hex,
+    and a lowercase or padded ``sign`` is refused as the platforms refuse it (a signer that
+    forgets ``.upper()`` after ``hexdigest()`` must fail here, not in production).
+
+    >>> same_sign("ABC123", "ABC123"), same_sign("ABC123", "abc123"), same_sign("ABC123", " ABC123")
+    (True, False, False)
+    """
+    return hmac.compare_digest(expected.encode(), given.encode())

@@ -326,7 +326,8 @@ def authenticate(call: Call, platform: TopPlatform, method: str) -> TopCaller:
     if sign_method not in TOP_SIGN_METHODS:
         raise fail("invalid_signature")
     expected = top_sign(call.params, app.secret, sign_method)
-    if not same_sign(expected, call.param("sign")):
+    # As sent, not stripped: the platform compares the signature exactly.
+    if not same_sign(expected, call.params.get("sign", "")):
         raise fail("invalid_signature")
     if app.ip_whitelist is not None and call.client_ip not in app.ip_whitelist:
         raise fail("forbidden")
