@@ -759,9 +759,10 @@ def test_need_distinct_is_per_seller(client: httpx.Client, sandbox: Sandbox) -> 
     assert (stats(sandbox)["stored"], stats(sandbox)["duplicates"]) == (2, 0)
 
 
-def test_need_distinct_must_be_true_or_false(client: httpx.Client) -> None:
-    refused(
-        upload(client, file=make_jpeg(), need_distinct="yes"),
+@pytest.mark.parametrize("value", ["yes", "True", "FALSE"])
+def test_need_distinct_must_be_true_or_false(client: httpx.Client, value: str) -> None:
+    refused(  # exactly "true" / "false": Python's str(True) is refused too
+        upload(client, file=make_jpeg(), need_distinct=value),
         40004,
         "isv.parameter-invalid:need_distinct",
     )

@@ -314,6 +314,10 @@ def test_position_0_to_4_is_accepted(client: httpx.Client, position: str) -> Non
         ({"position": "first"}, "position"),
         ({"is_major": "yes"}, "is_major"),
         ({"is_rectangle": "1"}, "is_rectangle"),
+        # Exactly "true" / "false": Python's str(True) is refused, as Tmall refuses it.
+        ({"is_major": "True"}, "is_major"),
+        ({"is_rectangle": "TRUE"}, "is_rectangle"),
+        ({"is_major": "False"}, "is_major"),
         ({"id": "²"}, "id"),
         ({"num_iid": fullwidth(ITEM)}, "num_iid"),
     ],

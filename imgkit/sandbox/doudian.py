@@ -217,7 +217,7 @@ async def _upload(call: Call) -> Response:
     folders = state.world.doudian_sellers[seller].folders
     if folder_id not in folders:
         raise PLATFORM.fail("param_invalid", name="folder_id")
-    distinct = call.param("need_distinct").lower()
+    distinct = call.param("need_distinct")  # exactly "true" / "false": "True" is refused
     if distinct not in ("", "true", "false"):
         raise PLATFORM.fail("param_invalid", name="need_distinct")
     url = call.param("url")

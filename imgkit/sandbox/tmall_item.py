@@ -102,7 +102,9 @@ PLATFORM = TopPlatform(KEY, API_FAILURES)
 
 
 def _flag(call: Call, name: str) -> bool:
-    text = call.param(name).lower()
+    # Exactly "true" or "false", as the error table documents: "True" is refused, so a
+    # client that sends Python's str(True) fails here, not on Tmall.
+    text = call.param(name)
     if text not in ("", "true", "false"):
         raise PLATFORM.fail("invalid_argument", name=name)
     return text == "true"
