@@ -7,11 +7,10 @@ Tests talk to it over loopback HTTP with requests built by ``spec_clients`` (wri
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+import browser_harness as bh
 import httpx
 import pytest
 
@@ -49,20 +48,24 @@ def client(sandbox: Sandbox) -> Iterator[httpx.Client]:
 
 
 # The kernelspec name the notebook tests run under, pinned to this interpreter.
-KERNEL = "python3"
+KERNEL = bh.KERNEL
+# Names of shop settings that hold a secret (the tests look for leaks of their values).
+SECRET_HINTS = ("secret", "token", "session", "password")
+
+
+def shop_secrets(shops: Mapping[str, Mapping[str, object]]) -> list[str]:
+    """Every secret value of ``shops`` (a sandbox's shop tables)."""
+    return [
+        str(value)
+        for shop in shops.values()
+        for name, value in shop.items()
+        if any(hint in name for hint in SECRET_HINTS)
+    ]
 
 
 @pytest.fixture
 def python3_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """The ``python3`` kernelspec, running this interpreter (where imgkit is installed)."""
-    spec = tmp_path / "jupyter" / "kernels" / KERNEL
-    spec.mkdir(parents=True)
-    kernel = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": f"Python 3 ({sys.executable})",
-        "language": "python",
-        "metadata": {"debugger": False},
-    }
-    (spec / "kernel.json").write_text(json.dumps(kernel), encoding="utf-8")
+    name = bh.write_kernelspec(tmp_path / "jupyter")
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    return KERNEL
+    return name

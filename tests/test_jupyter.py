@@ -13,11 +13,11 @@ from typing import Any
 
 import nbclient
 import nbformat
+from conftest import shop_secrets
 
 from imgkit.sandbox import sandbox_shops
 
 ROOT = Path(__file__).resolve().parent.parent
-_SECRET_HINTS = ("secret", "token", "session", "password")
 
 SETUP = """\
 import asyncio
@@ -129,13 +129,7 @@ def output_texts(nb: Any) -> list[tuple[int, str]]:
 
 
 def secrets() -> set[str]:
-    shops = sandbox_shops("http://127.0.0.1:1")
-    return {
-        value
-        for shop in shops.values()
-        for name, value in shop.items()
-        if any(hint in name for hint in _SECRET_HINTS)
-    }
+    return set(shop_secrets(sandbox_shops("http://127.0.0.1:1")))
 
 
 def assert_clean(nb: Any) -> None:

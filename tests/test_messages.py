@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import shop_secrets
 from PIL import Image
 
 import imgkit
@@ -191,12 +192,7 @@ def test_an_unknown_shop_lists_the_shops_configured(
     assert "shop = 'tmall_stor'" in text
     assert "tmall_store" in text
     assert "qianmi_shop" in text
-    secrets = [
-        str(value)
-        for shop in sandbox.shops.values()
-        for name, value in shop.items()
-        if any(hint in name for hint in ("secret", "token", "session"))
-    ]
+    secrets = shop_secrets(sandbox.shops)
     assert len(secrets) >= 5
     assert not [s for s in secrets if s in text]
     in_language(text, lang)

@@ -9,6 +9,7 @@ are also copied there (``docs/img/`` holds the ones the docs show).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -64,6 +65,21 @@ def result_statuses(page: Page) -> list[str]:
     return [text.strip() for text in cells.all_inner_texts()]
 
 
+@contextlib.contextmanager
+def panel_in_lab(notebook: Path, tmp_path: Path) -> Iterator[Page]:
+    """``notebook`` opened and run in JupyterLab in Chromium, until its panel shows."""
+    with (
+        bh.jupyter_lab(notebook.parent, tmp_path / "lab") as lab,
+        bh.chromium() as browser,
+        bh.new_page(browser) as page,
+        bh.evidence_on_failure(page, tmp_path / "evidence", lab),
+    ):
+        bh.open_notebook(page, lab, notebook.name)
+        bh.run_all_cells(page)
+        bh.wait_for_output(page, ".imgkit-upload", RUN_S)
+        yield page
+
+
 def validate_fit_upload(page: Page, tmp_path: Path, prefix: str) -> None:
     """Press Validate, Fit and Upload on the sample batch and check each answer."""
     bh.click(page, ".imgkit-validate")
@@ -91,15 +107,7 @@ def test_jupyterlab_validate_fit_upload_and_cancel(sandbox: Sandbox, tmp_path: P
         root / "sample.ipynb",
         [panel_cell(imgkit.sample_data() / "batch.csv", shops, tmp_path / "journal.sqlite")],
     )
-    with (
-        bh.jupyter_lab(root, tmp_path / "lab") as lab,
-        bh.chromium() as browser,
-        bh.new_page(browser) as page,
-        bh.evidence_on_failure(page, tmp_path / "evidence", lab),
-    ):
-        bh.open_notebook(page, lab, sample.name)
-        bh.run_all_cells(page)
-        bh.wait_for_output(page, ".imgkit-validate", RUN_S)
+    with panel_in_lab(sample, tmp_path) as page:
         validate_fit_upload(page, tmp_path, "panel-lab")
     stats = sandbox.stats()["total"]
     assert stats["stored"] == 15
@@ -129,15 +137,7 @@ def test_cancel_in_the_browser_loses_no_row(sandbox: Sandbox, tmp_path: Path) ->
         root / "cancel.ipynb", [panel_cell(batch, shops, tmp_path / "journal.sqlite")]
     )
     sandbox.state.set_faults({"seed": 1, "latency_ms": [700, 900]})
-    with (
-        bh.jupyter_lab(root, tmp_path / "lab") as lab,
-        bh.chromium() as browser,
-        bh.new_page(browser) as page,
-        bh.evidence_on_failure(page, tmp_path / "evidence", lab),
-    ):
-        bh.open_notebook(page, lab, notebook.name)
-        bh.run_all_cells(page)
-        bh.wait_for_output(page, ".imgkit-upload", RUN_S)
+    with panel_in_lab(notebook, tmp_path) as page:
         bh.click(page, ".imgkit-upload")
         deadline = time.monotonic() + RUN_S
         while sandbox.stats()["total"]["stored"] < 2:  # some stored, most not yet sent
