@@ -102,6 +102,27 @@ def routes(state: SandboxState) -> list[Route]:
     async def get_clock(request: Request) -> Response:
         return JSONResponse(clock_json())
 
+    async def set_settings(request: Request) -> Response:
+        try:
+            settings = state.set_settings(await _json_body(request))
+        except FaultConfigError as exc:
+            return _bad(exc)
+        return JSONResponse(settings.to_json())
+
+    async def get_settings(request: Request) -> Response:
+        return JSONResponse(state.settings.to_json())
+
+    async def expire(request: Request) -> Response:
+        try:
+            body = await _json_body(request)
+            if set(body) != {"credential"}:
+                raise FaultConfigError('the body must be {"credential": "<token or session>"}')
+            state.expire(body["credential"])
+        except FaultConfigError as exc:
+            return _bad(exc)
+        # The credential is not echoed back: a control answer is a log line too.
+        return JSONResponse({"expired": len(state.settings.expired)})
+
     async def reset(request: Request) -> Response:
         state.reset()
         return JSONResponse({"reset": True})
@@ -129,6 +150,9 @@ def routes(state: SandboxState) -> list[Route]:
         Route("/_sandbox/audit", audit, methods=["POST"]),
         Route("/_sandbox/clock", set_clock, methods=["POST"]),
         Route("/_sandbox/clock", get_clock, methods=["GET"]),
+        Route("/_sandbox/settings", set_settings, methods=["POST"]),
+        Route("/_sandbox/settings", get_settings, methods=["GET"]),
+        Route("/_sandbox/expire", expire, methods=["POST"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),
         Route("/_sandbox/health", health, methods=["GET"]),
         Route(IMAGE_ROUTE + "/{key:path}", image, methods=["GET"]),

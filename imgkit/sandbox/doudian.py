@@ -217,9 +217,10 @@ async def _upload(call: Call) -> Response:
     folders = state.world.doudian_sellers[seller].folders
     if folder_id not in folders:
         raise PLATFORM.fail("param_invalid", name="folder_id")
-    distinct = call.param("need_distinct")  # exactly "true" / "false": "True" is refused
-    if distinct not in ("", "true", "false"):
-        raise PLATFORM.fail("param_invalid", name="need_distinct")
+    try:  # exactly "true" / "false" ("True" is refused) unless boolean_case is "any"
+        distinct = state.settings.flag(call.param("need_distinct")) is True
+    except ValueError:
+        raise PLATFORM.fail("param_invalid", name="need_distinct") from None
     url = call.param("url")
     upload = call.files.get("file")
     name = call.param("material_name") or (upload.filename if upload else "") or "image"
@@ -247,7 +248,7 @@ async def _upload(call: Call) -> Response:
     rule = _matching_rule(state, name, facts.sha256)
     if rule is not None and rule.at_upload:
         raise PLATFORM.fail("content_violation")
-    if distinct == "true":
+    if distinct:
         with state.lock:
             for existing in materials.materials.values():
                 if (

@@ -62,7 +62,8 @@ class Emulator:
     the TOP gateway gives its ``top_apis`` instead and names the ``gateway``.
     ``documented`` is the catalogue its docs section lists (default: every failure of
     ``platform``); ``seeded_keys`` the image keys its world seeds (served by ``/img/``);
-    ``shops`` the sandbox shops using its credentials (:func:`imgkit.sandbox.sandbox_shops`).
+    ``shops`` the sandbox shops using its credentials (:func:`imgkit.sandbox.sandbox_shops`);
+    ``shapes`` the alternative answer shapes it can be set to answer in.
     """
 
     key: str
@@ -75,6 +76,9 @@ class Emulator:
     seeded_keys: Callable[[World], set[str]] | None = None
     # Shops (name → fields, without ``base_url``) holding credentials of the sandbox world.
     shops: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Alternative answer shapes the platform is known to use, selectable with
+    # ``POST /_sandbox/settings {"shapes": {key: shape}}`` (see imgkit.sandbox.settings).
+    shapes: tuple[str, ...] = ()
 
     @property
     def failures(self) -> Mapping[str, Failure]:

@@ -27,6 +27,7 @@ from imgkit.sandbox import registry
 from imgkit.sandbox.faults import FaultConfigError, FaultPlan, is_number
 from imgkit.sandbox.imageinfo import ImageFacts
 from imgkit.sandbox.ratelimit import SlidingWindow
+from imgkit.sandbox.settings import SandboxSettings
 from imgkit.sandbox.store import ImageStore, StoredImage
 from imgkit.sandbox.timestamps import Clock
 from imgkit.sandbox.world import World, default_world
@@ -152,9 +153,13 @@ class SandboxState:
         self.reset()
 
     def reset(self) -> None:
-        """Forget every upload, counter, fault, limit and audit rule; use real time again."""
+        """Forget every upload, counter, fault, limit, audit rule, setting and expiry.
+
+        The clock follows real time again and every setting is back at its strict default.
+        """
         with self.lock:
             self.clock = Clock()
+            self.settings = SandboxSettings()
             self.store = ImageStore()
             self.faults = FaultPlan()
             self.limits = RateLimits()
@@ -224,6 +229,43 @@ class SandboxState:
         with self.lock:
             self.clock.fix(at)
             return self.clock.fixed
+
+    def set_settings(self, raw: Mapping[str, Any]) -> SandboxSettings:
+        """Change the sandbox's adjustable readings (see :mod:`imgkit.sandbox.settings`).
+
+        Examples
+        --------
+        >>> state = SandboxState()
+        >>> state.set_settings({"boolean_case": "any"}).boolean_case
+        'any'
+        >>> state.reset()
+        >>> state.settings.boolean_case
+        'exact'
+        """
+        known = {key: e.shapes for key, e in registry.emulators().items()}
+        with self.lock:
+            self.settings.update(raw, known)
+            return self.settings
+
+    def expire(self, credential: str) -> None:
+        """Make a token or session read as expired from now on (until :meth:`reset`).
+
+        Examples
+        --------
+        >>> state = SandboxState()
+        >>> state.expire("sbx-vv-token-1")
+        >>> state.is_expired("sbx-vv-token-1"), state.is_expired("sbx-qm-token-1")
+        (True, False)
+        """
+        if not isinstance(credential, str) or not credential:
+            raise FaultConfigError("'credential' must be a non-empty string")
+        with self.lock:
+            self.settings.expired.add(credential)
+
+    def is_expired(self, credential: str) -> bool:
+        """Whether :meth:`expire` was called for ``credential``."""
+        with self.lock:
+            return credential in self.settings.expired
 
     def add_audit_rule(self, rule: AuditRule) -> None:
         """Make matching Douyin materials be rejected (see ``docs/sandbox.md``)."""

@@ -102,12 +102,13 @@ PLATFORM = TopPlatform(KEY, API_FAILURES)
 
 
 def _flag(call: Call, name: str) -> bool:
-    # Exactly "true" or "false", as the error table documents: "True" is refused, so a
-    # client that sends Python's str(True) fails here, not on Tmall.
-    text = call.param(name)
-    if text not in ("", "true", "false"):
-        raise PLATFORM.fail("invalid_argument", name=name)
-    return text == "true"
+    # Exactly "true" or "false", as the error table documents ("True" is refused, so a
+    # client that sends Python's str(True) fails here, not on Tmall), unless the sandbox
+    # setting boolean_case is "any".
+    try:
+        return call.state.settings.flag(call.param(name)) is True
+    except ValueError:
+        raise PLATFORM.fail("invalid_argument", name=name) from None
 
 
 def _number(call: Call, name: str) -> int | None:
