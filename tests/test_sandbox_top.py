@@ -26,8 +26,10 @@ from top_support import (
     MINIAPP_API,
     SECRET_B,
     TMALL_API,
+    TMALL_ROOT,
     TMALL_SESSION_B,
     Api,
+    body_of,
     call,
     control,
     error_of,
@@ -84,9 +86,62 @@ def test_missing_method_is_refused_by_the_gateway(client: httpx.Client, sandbox:
 
 
 @pytest.mark.parametrize("api", APIS, ids=API_IDS)
-def test_format_xml_is_refused(client: httpx.Client, sandbox: Sandbox, api: Api) -> None:
-    error_of(call(client, api, extra={"format": "xml"}), 23)
+@pytest.mark.parametrize("value", ["xml", None, "JSON", " json", ""], ids=repr)
+def test_a_request_not_asking_for_json_is_answered_in_xml(
+    client: httpx.Client, sandbox: Sandbox, api: Api, value: str | None
+) -> None:
+    # TOP's default format is XML: a client that forgets format=json (or sends it in
+    # another spelling) gets XML back and breaks here, as it would on the platform.
+    response = call(client, api, extra={"format": value})
+    assert response.headers["content-type"].startswith("text/xml"), response.text
+    assert response.text.startswith('<?xml version="1.0" encoding="utf-8" ?><error_response>')
+    error = error_of(response, 23)
+    assert error["sub_code"] == "isv.invalid-format"
     assert sandbox.stats()[api.platform]["stored"] == 0
+
+
+@pytest.mark.parametrize("api", APIS, ids=API_IDS)
+def test_sign_method_is_required(client: httpx.Client, sandbox: Sandbox, api: Api) -> None:
+    # The request is signed with md5, TOP's first method, but says nothing: no default.
+    error = error_of(call(client, api, extra={"sign_method": None}), 40)
+    assert error["sub_code"] == "isv.missing-parameter:sign_method"
+    assert sandbox.stats()[api.platform]["stored"] == 0
+
+
+@pytest.mark.parametrize("api", APIS, ids=API_IDS)
+def test_simplify_true_drops_the_response_root(
+    client: httpx.Client, sandbox: Sandbox, api: Api
+) -> None:
+    plain = body_of(call(client, api, make_jpeg(color=(1, 2, 3))))
+    simple = body_of(call(client, api, make_jpeg(color=(3, 2, 1)), params={"simplify": "true"}))
+    (root,) = plain
+    assert root.endswith("_response")
+    assert set(simple) == set(plain[root]), simple  # the members, without the root
+    assert isinstance(simple["request_id"], str)
+    assert sandbox.stats()[api.platform]["stored"] == 2
+
+
+def test_simplify_keeps_error_response_and_reads_booleans_exactly(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    error_of(call(client, TMALL_API, params={"simplify": "true", "num_iid": "x"}), 41)
+    error = error_of(call(client, TMALL_API, params={"simplify": "True"}), 41)
+    assert error["sub_code"] == "isv.invalid-parameter:simplify"
+    sandbox.state.set_settings({"boolean_case": "any"})
+    assert TMALL_ROOT not in body_of(call(client, TMALL_API, params={"simplify": "True"}))
+
+
+@pytest.mark.parametrize("api", APIS, ids=API_IDS)
+def test_a_session_expired_on_demand_is_refused_like_an_expired_one(
+    client: httpx.Client, sandbox: Sandbox, api: Api
+) -> None:
+    assert succeeded(call(client, api, make_jpeg(color=(9, 9, 1))))
+    assert client.post("/_sandbox/expire", json={"credential": api.session}).status_code == 200
+    expired = error_of(call(client, api, make_jpeg(color=(9, 9, 2))), 27)
+    reference = error_of(call(client, api, session="sbx-session-expired"), 27)
+    assert (expired["sub_code"], expired["msg"]) == (reference["sub_code"], reference["msg"])
+    client.post("/_sandbox/reset")
+    assert succeeded(call(client, api, make_jpeg(color=(9, 9, 3))))
 
 
 def test_unparseable_body_is_a_parameter_error(client: httpx.Client, sandbox: Sandbox) -> None:

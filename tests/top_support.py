@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 from spec_clients import FileSpec, Value, big_jpeg, build_top_request, make_jpeg, top_call
@@ -105,8 +106,18 @@ def call(
 
 
 def body_of(response: httpx.Response) -> dict[str, Any]:
-    """The JSON body; TOP answers everything, errors included, with HTTP 200."""
+    """The body; TOP answers everything, errors included, with HTTP 200.
+
+    A request that did not ask for JSON gets TOP's XML ``<error_response>``: it is read
+    into the same ``{"error_response": {...}}`` shape (numbers as numbers).
+    """
     assert response.status_code == 200, response.text
+    if response.headers["content-type"].startswith("text/xml"):
+        root = ElementTree.fromstring(response.content)
+        assert root.tag == "error_response", response.text
+        members = {child.tag: child.text or "" for child in root}
+        members["code"] = int(members["code"])
+        return {"error_response": members}
     assert response.headers["content-type"].startswith("application/json")
     body: dict[str, Any] = response.json()
     return body

@@ -33,8 +33,8 @@ from imgkit.sandbox.top import (
     TOP_GATEWAY,
     TopApi,
     TopPlatform,
+    answer,
     authenticate,
-    error_body,
     success_body,
 )
 from imgkit.sandbox.world import MINIAPP_LOOKUP_METHOD, MINIAPP_METHOD, World
@@ -107,7 +107,7 @@ class MiniappPlatform(TopPlatform):
     def render(self, call: Call, failure: PlatformFailure) -> Response:
         """``result.success=false`` for content problems, ``error_response`` otherwise."""
         if failure.failure.level != "result":
-            return JSONResponse(error_body(failure))
+            return super().render(call, failure)
         result = {
             "success": False,
             "err_code": failure.failure.code,
@@ -119,7 +119,7 @@ class MiniappPlatform(TopPlatform):
             if call.param("method") == MINIAPP_LOOKUP_METHOD
             else MINIAPP_METHOD
         )
-        return JSONResponse(success_body(method, {"result": result}))
+        return answer(call, method, {"result": result})
 
 
 PLATFORM = MiniappPlatform(KEY, API_FAILURES)

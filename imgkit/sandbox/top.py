@@ -15,18 +15,20 @@ Example
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from xml.sax.saxutils import escape
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from imgkit.sandbox.failures import Failure, PlatformFailure, catalogue
+from imgkit.sandbox.failures import Failure, PlatformFailure
 from imgkit.sandbox.pipeline import (
     Call,
     Handler,
@@ -40,185 +42,12 @@ from imgkit.sandbox.registry import Emulator
 from imgkit.sandbox.signing import TOP_SIGN_METHODS, same_sign, top_sign
 from imgkit.sandbox.state import SandboxState
 from imgkit.sandbox.timestamps import GMT8, parse_top_timestamp, within_skew
+from imgkit.sandbox.top_failures import GATEWAY_FAILURES
 from imgkit.sandbox.world import TopApp, TopSession
 
 PATH = "/router/rest"
 # Requests the TOP gateway refuses before it knows which API was meant are counted here.
 TOP_GATEWAY = "top_gateway"
-_BAN = "This ban will last for {seconds} more seconds"
-
-
-def _g(
-    key: str,
-    code: int,
-    msg: str,
-    trigger: str,
-    sub_code: str = "",
-    sub_msg: str = "",
-    source: str = "doc",
-) -> Failure:
-    return Failure(
-        key, code, msg, sub_code=sub_code, sub_msg=sub_msg, trigger=trigger, source=source
-    )
-
-
-GATEWAY_FAILURES = catalogue(
-    _g(
-        "upload_fail",
-        3,
-        "Upload Fail",
-        "a file part that arrives empty (0 bytes)",
-        "isv.upload-fail",
-        "文件上传失败",
-    ),
-    _g(
-        "app_quota",
-        7,
-        "App Call Limited",
-        "app key 21000009 (its daily quota is used up)",
-        "accesscontrol.limited-by-app-access-count",
-        _BAN,
-    ),
-    _g(
-        "api_banned",
-        7,
-        "App Call Limited",
-        "fault `rate_limited`, or a forced error; the ban length is in `sub_msg`",
-        "accesscontrol.limited-by-api-access-count",
-        _BAN,
-    ),
-    _g(
-        "app_api_banned",
-        7,
-        "App Call Limited",
-        "more than `top_app_qps` calls per second from one app (set it with "
-        "`POST /_sandbox/limits`); the app is then banned for `top_ban_s` seconds",
-        "accesscontrol.limited-by-app-api-access-count",
-        _BAN,
-    ),
-    _g(
-        "frequency_exceeded",
-        8,
-        "Call Frequency Exceeded",
-        "more than `top_session_qps` calls per second with one session",
-        "isv.call-limited",
-        "调用频率超限",
-        source="choice",
-    ),
-    _g(
-        "service_unavailable",
-        10,
-        "Service Currently Unavailable",
-        "forced error `service_unavailable`",
-        "isp.service-unavailable",
-        "服务暂时不可用",
-    ),
-    _g(
-        "isv_permission",
-        11,
-        "Insufficient isv permissions",
-        "app key 21000003 calling taobao.item.img.upload.tmall or taobao.item.seller.get "
-        "(its API package lacks them)",
-        "isv.permission-api-package-not-allowed",
-        "应用没有该API的调用权限",
-    ),
-    _g(
-        "user_permission",
-        12,
-        "Insufficient user permissions",
-        "session `sbx-session-userperm`",
-        "isv.permission-user-not-allowed",
-        "用户没有该API权限",
-    ),
-    _g(
-        "session_permission",
-        13,
-        "Insufficient session permissions",
-        "session `sbx-session-readonly` (authorized read-only)",
-        "isv.permission-session-not-allowed",
-        "授权不包含该API",
-    ),
-    _g(
-        "remote_service_error",
-        15,
-        "Remote service error",
-        "fault `transient`",
-        "isp.remote-service-error",
-        "远程服务暂时不可用,请稍后重试",
-    ),
-    _g("missing_method", 21, "Missing Method", "no `method` parameter"),
-    _g("invalid_method", 22, "Invalid Method", "a `method` the sandbox does not serve"),
-    _g(
-        "invalid_format",
-        23,
-        "Invalid Format",
-        "`format` other than json (the sandbox answers JSON only)",
-    ),
-    _g("missing_signature", 24, "Missing Signature", "no `sign` parameter"),
-    _g(
-        "invalid_signature",
-        25,
-        "Invalid Signature",
-        "a wrong secret, a tampered parameter, or an unknown `sign_method`",
-        "isv.invalid-signature",
-        "签名错误",
-    ),
-    _g("missing_session", 26, "Missing Session", "no `session` parameter"),
-    _g(
-        "invalid_session",
-        27,
-        "Invalid Session",
-        "an unknown session, one of another app, or `sbx-session-expired`",
-        "invalid-sessionkey",
-        "SessionKey非法",
-    ),
-    _g("missing_app_key", 28, "Missing App Key", "no `app_key` parameter"),
-    _g("invalid_app_key", 29, "Invalid App Key", "an app key the sandbox does not know"),
-    _g("missing_timestamp", 30, "Missing Timestamp", "no `timestamp` parameter"),
-    _g(
-        "invalid_timestamp",
-        31,
-        "Invalid Timestamp",
-        "a timestamp that is not `yyyy-MM-dd HH:mm:ss` (GMT+8) or epoch ms, or is more than "
-        "10 minutes off",
-        "isv.invalid-timestamp",
-        "时间戳格式错误或与服务器时间误差超过10分钟",
-    ),
-    _g("missing_version", 32, "Missing Version", "no `v` parameter"),
-    _g("invalid_version", 33, "Invalid Version", "a `v` that is not like `2.0`"),
-    _g("unsupported_version", 34, "Unsupported Version", "a `v` other than 2.0"),
-    _g(
-        "missing_argument",
-        40,
-        "Missing Required Arguments",
-        "leave out a required API parameter",
-        "isv.missing-parameter:{name}",
-        "缺少必要的参数:{name}",
-    ),
-    _g(
-        "invalid_argument",
-        41,
-        "Invalid Arguments",
-        "an API parameter of the wrong type (e.g. a non-numeric id or a boolean that is not "
-        "true/false)",
-        "isv.invalid-parameter:{name}",
-        "非法参数:{name}",
-    ),
-    _g(
-        "forbidden",
-        42,
-        "Forbidden Request",
-        "app key 21000004, whose IP whitelist does not hold 127.0.0.1",
-    ),
-    _g(
-        "parameter_error",
-        43,
-        "Parameter Error",
-        "a body that is not valid multipart/form-data or form-urlencoded",
-        "isv.parameter-error",
-        "请求体无法解析",
-    ),
-)
 
 
 def request_id() -> str:
@@ -234,6 +63,18 @@ def error_body(failure: PlatformFailure) -> dict[str, Any]:
         body["sub_msg"] = failure.sub_msg
     body["request_id"] = request_id()
     return {"error_response": body}
+
+
+def xml_error_body(failure: PlatformFailure) -> str:
+    """TOP's XML form of :func:`error_body`.
+
+    >>> from imgkit.sandbox.failures import PlatformFailure
+    >>> print(xml_error_body(PlatformFailure(GATEWAY_FAILURES["missing_method"]))[:60])
+    <?xml version="1.0" encoding="utf-8" ?><error_response><code
+    """
+    members = error_body(failure)["error_response"]
+    inner = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in members.items())
+    return f'<?xml version="1.0" encoding="utf-8" ?><error_response>{inner}</error_response>'
 
 
 def success_body(method: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -258,7 +99,13 @@ class TopPlatform(SandboxPlatform):
         self.failures = {**GATEWAY_FAILURES, **self.api_failures}
 
     def render(self, call: Call, failure: PlatformFailure) -> Response:
-        """Gateway-level errors as ``error_response``; HTTP 200 as TOP does."""
+        """Gateway-level errors as ``error_response``; HTTP 200 as TOP does.
+
+        A request that did not ask for JSON (TOP's default format is XML) is answered in
+        XML, so a client that forgot ``format=json`` breaks here as it would on TOP.
+        """
+        if call.params.get("format") != "json":
+            return Response(xml_error_body(failure), media_type="text/xml;charset=UTF-8")
         return JSONResponse(error_body(failure))
 
 
@@ -299,7 +146,8 @@ def authenticate(call: Call, platform: TopPlatform, method: str) -> TopCaller:
     """Check everything the gateway checks, in the gateway's order; raise its error."""
     state = call.state
     fail = platform.fail
-    if call.param("format") and call.param("format").lower() != "json":
+    # Exactly "json", as sent: absent means XML on TOP, and "JSON" is not what it documents.
+    if call.params.get("format") != "json":
         raise fail("invalid_format")
     app_key = call.param("app_key")
     if not app_key:
@@ -322,7 +170,9 @@ def authenticate(call: Call, platform: TopPlatform, method: str) -> TopCaller:
         raise fail("invalid_version")
     if version != "2.0":
         raise fail("unsupported_version")
-    sign_method = call.param("sign_method") or "md5"
+    sign_method = call.params.get("sign_method", "")
+    if not sign_method:  # a required system parameter: no default is assumed
+        raise fail("missing_argument", name="sign_method")
     if sign_method not in TOP_SIGN_METHODS:
         raise fail("invalid_signature")
     expected = top_sign(call.params, app.secret, sign_method)
@@ -340,7 +190,10 @@ def authenticate(call: Call, platform: TopPlatform, method: str) -> TopCaller:
     if not session_key:
         raise fail("missing_session")
     session = state.world.top_sessions.get(session_key)
-    if session is None or session.app_key != app_key or session.problem == "expired":
+    expired = session is not None and (
+        session.problem == "expired" or state.is_expired(session_key)
+    )
+    if session is None or session.app_key != app_key or expired:
         raise fail("invalid_session")
     if session.problem == "user_permission":
         raise fail("user_permission")
@@ -353,7 +206,51 @@ def authenticate(call: Call, platform: TopPlatform, method: str) -> TopCaller:
     empty = [name for name, upload in call.files.items() if upload.size == 0]
     if empty:
         raise fail("upload_fail")
+    if simplified(call) is None:
+        raise fail("invalid_argument", name="simplify")
     return TopCaller(app_key, app, session_key, session)
+
+
+def simplified(call: Call) -> bool | None:
+    """Whether the caller asked for TOP's simplified JSON (``simplify=true``); None: invalid."""
+    try:
+        return call.state.settings.flag(call.params.get("simplify", "")) is True
+    except ValueError:
+        return None
+
+
+def answer(call: Call, method: str, payload: dict[str, Any]) -> JSONResponse:
+    """The success envelope of ``method``, simplified when the caller asked for it."""
+    body = success_body(method, payload)
+    return JSONResponse(unwrap(body) if simplified(call) else body)
+
+
+def unwrap(body: dict[str, Any]) -> dict[str, Any]:
+    """``{"<method>_response": {...}}`` → its members (TOP's ``simplify=true``).
+
+    >>> unwrap({"a_b_response": {"x": 1, "request_id": "r"}})
+    {'x': 1, 'request_id': 'r'}
+    >>> unwrap({"error_response": {"code": 7}})
+    {'error_response': {'code': 7}}
+    """
+    roots = [k for k in body if k.endswith("_response") and k != "error_response"]
+    if len(body) == 1 and len(roots) == 1 and isinstance(body[roots[0]], dict):
+        inner: dict[str, Any] = body[roots[0]]
+        return inner
+    return body
+
+
+def _simplify(handler: Handler) -> Handler:
+    # simplify=true: the success answer loses its ``<method>_response`` root; errors keep
+    # ``error_response`` (the sandbox's reading, see docs/sandbox.md).
+    async def unwrapped(call: Call) -> Response:
+        response = await handler(call)
+        if not simplified(call) or not isinstance(response, JSONResponse):
+            return response
+        body = json.loads(bytes(response.body))
+        return JSONResponse(unwrap(body), status_code=response.status_code)
+
+    return unwrapped
 
 
 def _pace(call: Call, platform: TopPlatform, key: str) -> None:
@@ -389,6 +286,6 @@ def routes(state: SandboxState, apis: Sequence[TopApi]) -> list[Route]:
         api = by_method.get(method)
         if api is None:
             return await serve(call, GATEWAY, refuse(GATEWAY, "invalid_method"))
-        return await serve(call, api.platform, api.handler)
+        return await serve(call, api.platform, _simplify(api.handler))
 
     return [Route(PATH, router, methods=["POST"])]
