@@ -36,6 +36,7 @@ from imgkit.sandbox.drop import (
 )
 from imgkit.sandbox.failures import Failure, PlatformFailure
 from imgkit.sandbox.faults import FaultDecision
+from imgkit.sandbox.forms import first_wins, query_items, read_form
 from imgkit.sandbox.imageinfo import ImageFacts
 from imgkit.sandbox.state import RequestRecord, SandboxState
 from imgkit.sandbox.store import IMAGE_ROUTE, StoredImage
@@ -132,26 +133,40 @@ class SandboxPlatform(ABC):
 
 
 async def parse_call(request: Request, state: SandboxState) -> Call:
-    """Merge query-string and body parameters (body wins) and collect file parts."""
-    params: dict[str, str] = dict(request.query_params)
-    files: dict[str, Upload] = {}
+    """Merge query-string and body parameters and collect file parts.
+
+    As a Java servlet reads them (:mod:`imgkit.sandbox.forms`): the first value of a
+    repeated name wins, the query string before the body; text must be UTF-8.
+    """
+    files: list[tuple[str, Upload]] = []
+    try:
+        items = query_items(request)
+    except Exception as exc:
+        raise MalformedRequest(str(exc)) from exc
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         _refuse_truncated_multipart(content_type, await request.body())
         try:
-            form = await request.form(max_files=100, max_fields=1000, max_part_size=MAX_BODY_PART)
+            form = await read_form(request, max_part_size=MAX_BODY_PART)
         except Exception as exc:  # the one place parser errors of any kind are mapped
             raise MalformedRequest(str(exc)) from exc
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
                 data = await value.read()
-                files[name] = Upload(value.filename or "", value.content_type or "", data)
+                files.append((name, Upload(value.filename or "", value.content_type or "", data)))
             else:
-                params[name] = value
+                items.append((name, value))
         await form.close()
     else:
         await request.body()
-    return Call(request=request, state=state, params=params, files=files)
+    params, by_name = first_wins(items), first_wins(files)
+    return Call(request=request, state=state, params=params, files=by_name)
+
+
+def malformed_call(request: Request, state: SandboxState) -> Call:
+    """The call of a request whose body could not be read: its query string only."""
+    params = first_wins(request.query_params.multi_items())
+    return Call(request=request, state=state, params=params, files={})
 
 
 def _refuse_truncated_multipart(content_type: str, body: bytes) -> None:
@@ -173,7 +188,7 @@ async def handle(
     try:
         call = await parse_call(request, state)
     except MalformedRequest as exc:
-        call = Call(request=request, state=state, params=dict(request.query_params), files={})
+        call = malformed_call(request, state)
         return await serve(call, platform, refuse(platform, platform.malformed_failure, str(exc)))
     except ClientDisconnect:
         return Response(status_code=499)  # the client is gone: nobody to answer

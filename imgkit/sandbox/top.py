@@ -34,6 +34,7 @@ from imgkit.sandbox.pipeline import (
     Handler,
     MalformedRequest,
     SandboxPlatform,
+    malformed_call,
     parse_call,
     refuse,
     serve,
@@ -276,7 +277,7 @@ def routes(state: SandboxState, apis: Sequence[TopApi]) -> list[Route]:
         try:
             call = await parse_call(request, state)
         except MalformedRequest as exc:
-            call = Call(request=request, state=state, params=dict(request.query_params), files={})
+            call = malformed_call(request, state)
             return await serve(call, GATEWAY, refuse(GATEWAY, "parameter_error", str(exc)))
         except ClientDisconnect:
             return Response(status_code=499)  # the client is gone: nobody to answer

@@ -185,7 +185,8 @@ GATEWAY_FAILURES = catalogue(
         "parameter_error",
         43,
         "Parameter Error",
-        "a body that is not valid multipart/form-data or form-urlencoded",
+        "a body that is not valid multipart/form-data or form-urlencoded, or a text "
+        "parameter (query or body) that is not UTF-8",
         "isv.parameter-error",
         "请求体无法解析",
     ),
