@@ -1,5 +1,6 @@
-"""The panel in a real browser: JupyterLab and the ``imgkit panel`` page (Voilà), driven
-by Playwright in headless system Chromium, uploading to a sandbox over HTTP.
+"""The panel in a real browser: JupyterLab, the classic Notebook and the ``imgkit panel``
+page (Voilà), driven by Playwright in headless system Chromium, uploading to a sandbox over
+HTTP.
 
 The sandbox runs in this test process and the panel's kernel reads its shops from a
 file, so the test can watch what the sandbox stores (and slow it down) while the browser
@@ -65,16 +66,20 @@ def result_statuses(page: Page) -> list[str]:
     return [text.strip() for text in cells.all_inner_texts()]
 
 
+SHELLS = {"lab": bh.jupyter_lab, "notebook": bh.jupyter_notebook}
+
+
 @contextlib.contextmanager
-def panel_in_lab(notebook: Path, tmp_path: Path) -> Iterator[Page]:
-    """``notebook`` opened and run in JupyterLab in Chromium, until its panel shows."""
+def panel_in(notebook: Path, tmp_path: Path, interface: str = "lab") -> Iterator[Page]:
+    """``notebook`` opened and run in JupyterLab or the classic Notebook, until its panel
+    shows."""
     with (
-        bh.jupyter_lab(notebook.parent, tmp_path / "lab") as lab,
+        SHELLS[interface](notebook.parent, tmp_path / interface) as server,
         bh.chromium() as browser,
         bh.new_page(browser) as page,
-        bh.evidence_on_failure(page, tmp_path / "evidence", lab),
+        bh.evidence_on_failure(page, tmp_path / "evidence", server),
     ):
-        bh.open_notebook(page, lab, notebook.name)
+        bh.open_notebook(page, server, notebook.name, interface=interface)
         bh.run_all_cells(page)
         bh.wait_for_output(page, ".imgkit-upload", RUN_S)
         yield page
@@ -100,15 +105,19 @@ def validate_fit_upload(page: Page, tmp_path: Path, prefix: str) -> None:
 
 
 @pytest.mark.timeout(300)
-def test_jupyterlab_validate_fit_upload_and_cancel(sandbox: Sandbox, tmp_path: Path) -> None:
+@pytest.mark.parametrize("interface", ["lab", "notebook"])
+def test_validate_fit_upload_in_jupyterlab_and_the_classic_notebook(
+    sandbox: Sandbox, tmp_path: Path, interface: str
+) -> None:
     root = tmp_path / "root"
     shops = write_shops(tmp_path / "shops.toml", sandbox.shops)
     sample = bh.write_notebook(
         root / "sample.ipynb",
         [panel_cell(imgkit.sample_data() / "batch.csv", shops, tmp_path / "journal.sqlite")],
     )
-    with panel_in_lab(sample, tmp_path) as page:
-        validate_fit_upload(page, tmp_path, "panel-lab")
+    with panel_in(sample, tmp_path, interface) as page:
+        # The screenshots in the docs are JupyterLab's; the classic Notebook's are kept too.
+        validate_fit_upload(page, tmp_path, "panel-lab" if interface == "lab" else "panel-nb")
     stats = sandbox.stats()["total"]
     assert stats["stored"] == 15
     assert stats["duplicates"] == 0
@@ -137,7 +146,7 @@ def test_cancel_in_the_browser_loses_no_row(sandbox: Sandbox, tmp_path: Path) ->
         root / "cancel.ipynb", [panel_cell(batch, shops, tmp_path / "journal.sqlite")]
     )
     sandbox.state.set_faults({"seed": 1, "latency_ms": [700, 900]})
-    with panel_in_lab(notebook, tmp_path) as page:
+    with panel_in(notebook, tmp_path) as page:
         bh.click(page, ".imgkit-upload")
         deadline = time.monotonic() + RUN_S
         while sandbox.stats()["total"]["stored"] < 2:  # some stored, most not yet sent
