@@ -185,9 +185,11 @@ async def _upload(call: Call) -> Response:
         "picture_path": image.url(call.base_url),
         "title": title,
         "sizes": facts.size,
-        "pixel": f"{facts.width}x{facts.height}",
+        # The page: "格式:长 x 宽" (length x width), and its phone rule calls the height
+        # 长度 (length): height first.  ``deleted`` is the page's example value.
+        "pixel": f"{facts.height}x{facts.width}",
         "status": "unfroze",
-        "deleted": "unDeleted",
+        "deleted": "deleted",
         "created": now,
         "modified": now,
         "client_type": client_type,
