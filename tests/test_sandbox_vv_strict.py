@@ -2,8 +2,8 @@
 
 The 302's authorization link, tokens expired on demand, the token judged before the
 body, and the picture's fields exactly as the page's example shows them.  Requests are
-built only with ``spec_clients``; expected answers are literals from the seed page
-(``/work/shared/seeds``, vv-tool "上传单张图片") and ``docs/protocols.md``.  The last test
+built only with ``spec_clients``; expected answers are literals from the official page
+``docs/protocols.md`` names (vv-tool, "上传单张图片") and from protocols.md.  The last test
 runs imgkit's own adapter through a batch whose token expires mid-way.
 """
 
@@ -133,7 +133,7 @@ def test_an_issued_token_expired_on_demand_is_refused(
     expire(client, sandbox, token, how)
     assert is_refused_as_unauthorized(upload(client, token=token, shop_id=SHOP_2))
     assert is_refused_as_unauthorized(vv_lookup(client, token=token, shop_id=SHOP_2))
-    # Another token of the same client is not affected; a fresh one works.
+    # A fresh token of the same client works.
     assert upload(client, token=issued_token(client), shop_id=SHOP_2).json()["code"] == 0
 
 
