@@ -457,7 +457,7 @@ def test_miniapp_replace_is_listed_with_the_new_bytes(client: httpx.Client) -> N
     total, models = pictures_of(miniapp_get(client, file_name="杯子"))
     assert (total, models) == (1, [replaced])
     assert models[0]["path"] == first["path"]
-    assert (models[0]["sizes"], models[0]["pixel"]) == (len(make_gif(70, 20)), "70x20")
+    assert (models[0]["sizes"], models[0]["pixel"]) == (len(make_gif(70, 20)), "20x70")
     assert fetch(client, models[0]["path"]) == make_gif(70, 20)
 
 

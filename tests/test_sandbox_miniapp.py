@@ -110,8 +110,9 @@ def test_upload_succeeds_and_serves_the_bytes(
     assert model["pic_id"] > 0
     assert model["title"] == "红色杯子 正面图"
     assert model["sizes"] == len(data)
-    assert model["pixel"] == "120x90"
+    assert model["pixel"] == "90x120"  # the page: 长x宽, height first (see the vv-tool page)
     assert model["status"] in {"unfroze", "froze", "pass"}
+    assert model["deleted"] == "deleted"  # the page's example value
     for name in ("created", "modified"):
         assert STAMP.fullmatch(model[name]), model
         stamp_at = datetime.strptime(model[name], "%Y-%m-%d %H:%M:%S").replace(tzinfo=GMT8)

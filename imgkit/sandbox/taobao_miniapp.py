@@ -183,9 +183,12 @@ async def _upload(call: Call) -> Response:
         "path": image.url(call.base_url),
         "title": title,
         "sizes": facts.size,
-        "pixel": f"{facts.width}x{facts.height}",
+        # The page: "格式:长x宽" (length x width), read as the picture space's vv-tool page
+        # reads it (its phone rule calls the height 长度): height first.  ``deleted`` is the
+        # page's example value.
+        "pixel": f"{facts.height}x{facts.width}",
         "status": "unfroze",
-        "deleted": "unDeleted",
+        "deleted": "deleted",
         "created": replacing["created"] if replacing is not None else now,
         "modified": now,
     }

@@ -9,6 +9,12 @@ messages follow the seed page; the 401/429 bodies are a sandbox convention (see
 convention modelled on TOP's ``taobao.picture.get``): a shop's pictures, filtered by
 category and title, paged; same token checks and the same 10/s budget as the upload.
 
+The bearer token is judged before the body: a missing, unknown or expired token is 401
+whatever the body holds, and only then is a body that cannot be parsed refused (100).
+A 302 (未授权店铺) carries the link the page says to follow for the QR-code
+authorization, ``data.url``, which leads to a page the sandbox serves at
+``GET /tool/erps/authorize`` (both sandbox conventions: the page names no field).
+
 Example
 -------
 >>> PLATFORM.failures["shop_unauthorized"].code
@@ -17,19 +23,29 @@ Example
 
 from __future__ import annotations
 
+import html
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from imgkit.sandbox.failures import PlatformFailure
 from imgkit.sandbox.imageinfo import inspect_image
 from imgkit.sandbox.paging import BadPaging, page_of, read_paging
-from imgkit.sandbox.pipeline import Call, SandboxPlatform, handle
+from imgkit.sandbox.pipeline import (
+    Call,
+    MalformedRequest,
+    SandboxPlatform,
+    handle,
+    parse_call,
+    serve,
+)
 from imgkit.sandbox.registry import Emulator
 from imgkit.sandbox.state import SandboxState
 from imgkit.sandbox.taobao_picture_failures import FAILURES as FAILURES
@@ -42,6 +58,8 @@ UPLOAD_PATH = "/tool/erps/tbpicture"
 LOOKUP_PATH = "/tool/erps/tbpicture/get"
 LOOKUP_PAGE_SIZE = 40
 TOKEN_PATH = "/api/proxy/oauth/token"
+# [choice] The page a 302's link leads to (vv-tool's own QR-code page is not public).
+AUTHORIZE_PATH = "/tool/erps/authorize"
 MAX_BYTES = 3 * 1024 * 1024
 FORMATS = frozenset({"jpeg", "png", "gif"})
 TOKEN_TTL_S = 7200
@@ -78,11 +96,15 @@ class VvPlatform(SandboxPlatform):
 
         The HTTP 401 / 429 refusals are the bare ``{"code", "msg"}`` bodies of
         ``docs/protocols.md``, picture space (a sandbox convention, not the API's envelope).
+        ``data`` is null, but for 302, whose ``data.url`` is the authorization link.
         """
         code, status = int(failure.failure.code), failure.failure.http_status
         if status != 200:
             return JSONResponse({"code": code, "msg": failure.message}, status_code=status)
-        return JSONResponse(_envelope(call, code, failure.message, None), status_code=status)
+        data = None
+        if failure.failure.key == "shop_unauthorized":
+            data = {"url": authorize_url(call.base_url, call.param("shop_id"))}
+        return JSONResponse(_envelope(call, code, failure.message, data), status_code=status)
 
 
 PLATFORM = VvPlatform()
@@ -98,11 +120,24 @@ def _envelope(call: Call, code: int, msg: str, data: Any) -> dict[str, Any]:
     }
 
 
+def authorize_url(base_url: str, shop_id: str) -> str:
+    """The link a 302 answer gives for authorizing ``shop_id`` (a sandbox page).
+
+    >>> authorize_url("http://127.0.0.1:8000", "sbx_tb_shop_other")
+    'http://127.0.0.1:8000/tool/erps/authorize?shop_id=sbx_tb_shop_other'
+    """
+    return f"{base_url.rstrip('/')}{AUTHORIZE_PATH}?{urlencode({'shop_id': shop_id})}"
+
+
 def _book(state: SandboxState) -> VvBook:
     return state.book(KEY, VvBook.from_world, VvBook)
 
 
 def _client_for_token(state: SandboxState, token: str) -> tuple[str, VvClient] | None:
+    # Expired on demand (POST /_sandbox/expire) reads as a token past its expires_in: the
+    # page has no answer of its own for an expired token, so both are the 401 of a bad one.
+    if not token or state.is_expired(token):
+        return None
     for client_id, client in state.world.vv_clients.items():
         if token in client.tokens:
             return client_id, client
@@ -113,7 +148,7 @@ def _client_for_token(state: SandboxState, token: str) -> tuple[str, VvClient] |
 
 
 def _authorize(call: Call) -> VvClient:
-    """The bearer token, its 10/s budget and its client's standing, as for every API call."""
+    """The bearer token, its 10/s budget and its client's standing: all from the header."""
     state = call.state
     header = call.request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -129,9 +164,36 @@ def _authorize(call: Call) -> VvClient:
         raise PLATFORM.fail("rate_limited")
     if client.problem:
         raise PLATFORM.fail(client.problem)
-    if call.param("vvtype") != "2":
-        raise PLATFORM.fail("unsupported")
     return client
+
+
+BearerHandler = Callable[[Call, VvClient], Awaitable[Response]]
+
+
+async def _handle_bearer(request: Request, state: SandboxState, handler: BearerHandler) -> Response:
+    """Serve an API call whose credential is a header: the token is judged before the body.
+
+    The body is read and parsed as :func:`imgkit.sandbox.pipeline.handle` does, but a body
+    that cannot be parsed is refused only once the header's checks have passed.
+    """
+    unparsed: str | None = None
+    try:
+        call = await parse_call(request, state)
+    except MalformedRequest as exc:
+        call = Call(request=request, state=state, params=dict(request.query_params), files={})
+        unparsed = str(exc)
+    except ClientDisconnect:
+        return Response(status_code=499)  # the client is gone: nobody to answer
+
+    async def checked(call: Call) -> Response:
+        client = _authorize(call)
+        if unparsed is not None:
+            raise PLATFORM.fail(PLATFORM.malformed_failure, name="body", detail=unparsed)
+        if call.param("vvtype") != "2":
+            raise PLATFORM.fail("unsupported")
+        return await handler(call, client)
+
+    return await serve(call, PLATFORM, checked)
 
 
 def _shop(call: Call, client: VvClient) -> tuple[str, VvShop]:
@@ -145,9 +207,8 @@ def _shop(call: Call, client: VvClient) -> tuple[str, VvShop]:
     return shop_id, shop
 
 
-async def _upload(call: Call) -> Response:
+async def _upload(call: Call, client: VvClient) -> Response:
     state = call.state
-    client = _authorize(call)
     for name in ("shop_id", "picture_category_id", "image_input_title"):
         if not call.param(name):
             raise PLATFORM.fail("missing_param", name=name)
@@ -185,9 +246,11 @@ async def _upload(call: Call) -> Response:
         "picture_path": image.url(call.base_url),
         "title": title,
         "sizes": facts.size,
-        "pixel": f"{facts.width}x{facts.height}",
+        # The page: "格式:长 x 宽" (length x width), and its phone rule calls the height
+        # 长度 (length): height first.  ``deleted`` is the page's example value.
+        "pixel": f"{facts.height}x{facts.width}",
         "status": "unfroze",
-        "deleted": "unDeleted",
+        "deleted": "deleted",
         "created": now,
         "modified": now,
         "client_type": client_type,
@@ -198,10 +261,9 @@ async def _upload(call: Call) -> Response:
     return JSONResponse(_envelope(call, 0, "操作成功", data))
 
 
-async def _lookup(call: Call) -> Response:
+async def _lookup(call: Call, client: VvClient) -> Response:
     """The shop's pictures, by ``picture_id``; ``total_results`` counts every match."""
     state = call.state
-    client = _authorize(call)
     if not call.param("shop_id"):
         raise PLATFORM.fail("missing_param", name="shop_id")
     shop_id, shop = _shop(call, client)
@@ -251,19 +313,48 @@ def routes(state: SandboxState) -> list[Route]:
     """The vv-tool routes bound to ``state``."""
 
     async def upload(request: Request) -> Response:
-        return await handle(request, state, PLATFORM, _upload)
+        return await _handle_bearer(request, state, _upload)
 
     async def token(request: Request) -> Response:
         return await handle(request, state, PLATFORM, _token)
 
     async def lookup(request: Request) -> Response:
-        return await handle(request, state, PLATFORM, _lookup)
+        return await _handle_bearer(request, state, _lookup)
+
+    async def authorize(request: Request) -> Response:
+        return authorize_page(state, request.query_params.get("shop_id", ""))
 
     return [
         Route(UPLOAD_PATH, upload, methods=["POST"]),
         Route(LOOKUP_PATH, lookup, methods=["POST"]),
         Route(TOKEN_PATH, token, methods=["POST"]),
+        Route(AUTHORIZE_PATH, authorize, methods=["GET"]),
     ]
+
+
+def authorize_page(state: SandboxState, shop_id: str) -> HTMLResponse:
+    """The page a 302's link leads to: it says what it stands for and authorizes nothing.
+
+    404 for a shop vv-tool does not know.
+    """
+    known = shop_id in state.world.vv_shops
+    shop = html.escape(shop_id or "(none)")
+    body = (
+        f"<p>Shop <code>{shop}</code>: vv-tool does not know this shop (103).</p>"
+        if not known
+        else f"<p>Shop <code>{shop}</code>: on vv-tool, the shop's owner scans the QR code "
+        "shown here with the Taobao app to authorize the client (扫码授权).</p>"
+    )
+    page = (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+        "<title>vv-tool 店铺授权 / shop authorization (imgkit sandbox)</title></head>\n<body>\n"
+        "<h1>vv-tool 店铺授权 / shop authorization</h1>\n"
+        "<p>The imgkit sandbox's stand-in for the page a 302 (未授权店铺) answer links to. "
+        "It authorizes nothing: which shops a client may reach is fixed by the sandbox "
+        "world (docs/sandbox.md).</p>\n"
+        f"{body}\n</body></html>\n"
+    )
+    return HTMLResponse(page, status_code=200 if known else 404)
 
 
 # Sandbox shops using this world's credentials (``sample_data/shops.toml`` holds them too).

@@ -23,7 +23,8 @@ FAILURES = catalogue(
         "未授权",
         http_status=401,
         source="choice",
-        trigger="no `Authorization: Bearer` header, or an unknown or expired token",
+        trigger="no `Authorization: Bearer` header, or an unknown or expired token (past "
+        "`expires_in`, or expired with `POST /_sandbox/expire`), whatever the body holds",
     ),
     Failure(
         "rate_limited",
@@ -52,7 +53,8 @@ FAILURES = catalogue(
         "malformed_body",
         100,
         _BAD + ":请求体无法解析",
-        trigger="a body that is not valid multipart/form-data or form-urlencoded",
+        trigger="a body that is not valid multipart/form-data or form-urlencoded, sent with "
+        "a good token (the token is judged first)",
     ),
     Failure(
         "bad_category",
@@ -112,7 +114,8 @@ FAILURES = catalogue(
         "shop_unauthorized",
         302,
         "未授权店铺",
-        trigger="a known shop the token's client was not authorized for (`sbx_tb_shop_other`)",
+        trigger="a known shop the token's client was not authorized for (`sbx_tb_shop_other`); "
+        "`data.url` is the authorization link (a sandbox page, `GET /tool/erps/authorize`)",
     ),
     Failure(
         "token_bad_grant",
