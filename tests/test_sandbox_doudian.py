@@ -486,7 +486,7 @@ def test_signature_covers_empty_values(client: httpx.Client) -> None:
     # An empty `url` travels and is signed (docs/protocols.md, Douyin signing: empty ones count).
     info = material(upload(client, file=make_jpeg(), extra={"url": ""}))
     assert info["origin_url"] == ""
-    material(upload(client, url=None, file=make_png(), extra={"folder_id": ""}))
+    material(upload(client, url=None, file=make_png(), extra={"need_distinct": ""}))
 
 
 def test_signature_that_skips_empty_values_is_refused(client: httpx.Client) -> None:
@@ -825,7 +825,9 @@ def test_material_name_up_to_fifty_characters(client: httpx.Client) -> None:
 
 def test_folders(client: httpx.Client, sandbox: Sandbox) -> None:
     assert material(upload(client, file=make_jpeg(), folder_id="0"))["folder_id"] == "0"
-    root = material(upload(client, file=make_png(), extra={"folder_id": None}))
+    no_folder = upload(client, file=make_png(), extra={"folder_id": None})
+    refused(no_folder, 40004, "isv.parameter-invalid:folder_id")  # required, no default
+    root = material(upload(client, file=make_png(), folder_id="0"))
     assert root["folder_id"] == "0"
     info = material(upload(client, file=make_jpeg(), folder_id=IMAGE_FOLDER))
     assert info["folder_id"] == IMAGE_FOLDER
@@ -1209,3 +1211,44 @@ def test_search_takes_faults_but_is_never_dropped_after_store(
     control(client, "faults", {"drop_before_store": 1.0, "platforms": ["doudian"]})
     with pytest.raises(httpx.TransportError):
         search(client)
+
+
+# --- required parameters (issue 14): folder_id and material_name, by their exact names -------
+
+
+@pytest.mark.parametrize(
+    ("extra", "name"),
+    [
+        pytest.param({"folder_id": None}, "folder_id", id="no-folder_id"),
+        pytest.param({"folder_id": ""}, "folder_id", id="empty-folder_id"),
+        pytest.param({"folder_id": None, "Folder_Id": "0"}, "folder_id", id="Folder_Id"),
+        pytest.param({"material_name": None}, "material_name", id="no-material_name"),
+        pytest.param({"material_name": ""}, "material_name", id="empty-material_name"),
+        pytest.param(
+            {"material_name": None, "Material_Name": "a.jpg"}, "material_name", id="Material_Name"
+        ),
+        pytest.param(
+            {"material_name": None, "materil_name": "a.jpg"}, "material_name", id="materil_name"
+        ),
+    ],
+)
+@pytest.mark.parametrize("source", ["file", "url"])
+def test_folder_id_and_material_name_are_required_by_their_exact_names(
+    client: httpx.Client,
+    sandbox: Sandbox,
+    image_server: ImageServer,
+    extra: dict[str, str | None],
+    name: str,
+    source: str,
+) -> None:
+    # The page's parameter table names both, and its samples always send them; the sandbox
+    # fills in nothing: a misspelt (or missing, or empty) one is a missing one.
+    data = make_jpeg(18, 18)
+    sent: dict[str, Any] = (
+        {"file": data} if source == "file" else {"url": image_server.serve("/a.jpg", data)}
+    )
+    refused(upload(client, **sent, extra=extra), 40004, f"isv.parameter-invalid:{name}")
+    assert image_server.hits == []  # refused before anything is downloaded
+    assert stats(sandbox)["stored"] == 0
+    assert stats(sandbox)["rejections"] == {doudian.PLATFORM.failures["param_invalid"].label: 1}
+    material(upload(client, **sent))  # the same request, correctly named, passes

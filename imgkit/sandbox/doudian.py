@@ -1,6 +1,7 @@
 """fw199 gateway → Douyin shop material centre (``doudian``).
 
-``POST /gateway/dd/material/uploadimagesync`` takes a ``url`` (form-urlencoded; the sandbox
+``POST /gateway/dd/material/uploadimagesync`` needs ``folder_id`` and ``material_name``
+(names as the page spells them) and takes a ``url`` (form-urlencoded; the sandbox
 fetches it from loopback only) or a multipart ``file`` part (unsigned).  Materials are
 audited asynchronously: ``audit_status`` goes 1 → 2 → 3 (or 4) over ``audit_delay_s``
 (a fault setting, 0 by default: passed at once), and ``byte_url`` is given only at 3.
@@ -210,10 +211,18 @@ def _ok(call: Call, material: Material) -> Response:
     return JSONResponse({"code": 0, "message": "ok", "data": data, "trace_id": ""})
 
 
+def _required(call: Call, name: str) -> str:
+    """A parameter the request must carry, named exactly (``Material_Name`` is not it)."""
+    value = call.param(name)
+    if not value:
+        raise PLATFORM.fail("param_invalid", name=name)
+    return value
+
+
 async def _upload(call: Call) -> Response:
     state = call.state
     seller = _authenticate(call)
-    folder_id = call.param("folder_id") or "0"
+    folder_id = _required(call, "folder_id")
     folders = state.world.doudian_sellers[seller].folders
     if folder_id not in folders:
         raise PLATFORM.fail("param_invalid", name="folder_id")
@@ -223,7 +232,7 @@ async def _upload(call: Call) -> Response:
         raise PLATFORM.fail("param_invalid", name="need_distinct") from None
     url = call.param("url")
     upload = call.files.get("file")
-    name = call.param("material_name") or (upload.filename if upload else "") or "image"
+    name = _required(call, "material_name")
     if len(name) > MAX_NAME:
         raise PLATFORM.fail("param_invalid", name="material_name")
     if not url and upload is None:

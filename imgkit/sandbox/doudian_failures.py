@@ -43,7 +43,9 @@ FAILURES = catalogue(
         "参数错误",
         sub_code="isv.parameter-invalid:{name}",
         sub_msg="参数 {name} 不合法",
-        trigger="no `seller_nick`; neither `url` nor `file`; "
+        trigger="no `seller_nick`, `folder_id` or `material_name` (or an empty one; names "
+        "are case-sensitive, `Material_Name` is not `material_name`); neither `url` nor "
+        "`file`; "
         "an unknown `folder_id` or `material_id`; `material_name` over 50 characters; "
         "`need_distinct` other than true/false; a body that cannot be parsed; in a "
         "searchMaterial look-up, a `material_type` other than photo/video, an `order_type` "
