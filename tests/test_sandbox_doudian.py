@@ -1252,3 +1252,116 @@ def test_folder_id_and_material_name_are_required_by_their_exact_names(
     assert stats(sandbox)["stored"] == 0
     assert stats(sandbox)["rejections"] == {doudian.PLATFORM.failures["param_invalid"].label: 1}
     material(upload(client, **sent))  # the same request, correctly named, passes
+
+
+# --- file_uri (issue 14): the page's second source, beside url ------------------------------
+
+TOS = "tos-cn-i-7veqoeduo3"  # the storage prefix of the seed page's file_uri example
+JPEG_URI = f"{TOS}/sbx-photo-jpeg"  # docs/sandbox.md, world: files seller 38173182 holds
+PNG_URI = f"{TOS}/sbx-photo-png"
+
+
+def by_uri(client: httpx.Client, file_uri: str, **kwargs: Any) -> httpx.Response:
+    """An upload whose source is ``file_uri`` (a signed text parameter), form-urlencoded."""
+    extra = {"file_uri": file_uri, **kwargs.pop("extra", {})}
+    return upload(client, extra=extra, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("uri", "fmt", "size"), [(JPEG_URI, "jpeg", (64, 48)), (PNG_URI, "png", (32, 24))]
+)
+def test_file_uri_of_a_file_the_shop_holds_is_uploaded(
+    client: httpx.Client, sandbox: Sandbox, uri: str, fmt: str, size: tuple[int, int]
+) -> None:
+    request = build_fw199_upload_request(
+        client, **AUTH, material_name="uri.jpg", extra={"file_uri": uri}
+    )
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+    info = material(client.send(request))
+    assert set(info) == INFO_KEYS
+    assert info["origin_url"] == ""  # the page: origin_url is a url the developer sent
+    assert info["materil_name"] == "uri.jpg"
+    assert info["photo_info"] == {"width": size[0], "height": size[1], "format": fmt}
+    served = fetch(client, info["byte_url"])
+    assert len(served) == info["size"]
+    assert stats(sandbox)["stored"] == 1
+    # file_uri is a text parameter like any other: it is signed.
+    unsigned = fw199_sign(
+        {
+            "appid": APPID,
+            "timestamp": str(FIXED_NOW),
+            "seller_nick": SELLER,
+            "folder_id": "0",
+            "material_name": "uri.jpg",
+            "need_distinct": "false",
+        },
+        SECRET,
+    )
+    fix_clock(client, FIXED_NOW)
+    response = by_uri(client, uri, timestamp=FIXED_NOW, extra={"sign": unsigned})
+    refused(response, 40003, "isv.signature-invalid")
+
+
+def test_url_wins_when_both_url_and_file_uri_are_sent(
+    client: httpx.Client, sandbox: Sandbox, image_server: ImageServer
+) -> None:
+    # The page: "如果2者都不为空取url" - the file_uri is then not looked at, known or not.
+    from_url = make_png(11, 11)
+    url = image_server.serve("/both.png", from_url)
+    for uri in (JPEG_URI, f"{TOS}/not-a-file-of-this-shop"):
+        info = material(by_uri(client, uri, url=url))
+        assert info["origin_url"] == url
+        assert fetch(client, info["byte_url"]) == from_url
+    assert image_server.hits == ["/both.png", "/both.png"]
+
+
+def test_file_uri_with_a_file_part_is_refused(client: httpx.Client, sandbox: Sandbox) -> None:
+    # The page pairs file_uri with url only; with the gateway's file part the sandbox
+    # will not guess which the gateway keeps (docs/sandbox.md, conventions).
+    response = by_uri(client, JPEG_URI, file=make_jpeg())
+    refused(response, 40004, "isv.parameter-invalid:file_uri")
+    assert stats(sandbox)["stored"] == 0
+
+
+@pytest.mark.parametrize(
+    ("uri", "seller"),
+    [
+        pytest.param(f"{TOS}/9e1df78", SELLER, id="unknown"),
+        pytest.param(JPEG_URI.upper(), SELLER, id="case-changed"),
+        pytest.param("https://example.com/a.jpg", SELLER, id="a-url"),
+        pytest.param(JPEG_URI, OTHER_SELLER, id="another-sellers-file"),
+    ],
+)
+def test_file_uri_the_shop_does_not_hold_is_refused(
+    client: httpx.Client, sandbox: Sandbox, network_guard: list[object], uri: str, seller: str
+) -> None:
+    # Binary uploads are not emulated: only the world's files resolve (docs/sandbox.md).
+    refused(by_uri(client, uri, seller_nick=seller), 40004, "isv.parameter-invalid:file_uri")
+    assert network_guard == []  # a file_uri is never downloaded
+    assert stats(sandbox)["stored"] == 0
+
+
+def test_an_empty_file_uri_is_no_source(client: httpx.Client) -> None:
+    refused(by_uri(client, ""), 40004, "isv.parameter-invalid:url")
+
+
+def test_file_uri_meets_the_limits_of_the_other_sources(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    exact = material(by_uri(client, f"{TOS}/sbx-photo-10mb"))
+    assert exact["size"] == MAX_BYTES
+    refused(by_uri(client, f"{TOS}/sbx-photo-over-10mb"), BIZ, "isv.business-failed:22001")
+    refused(by_uri(client, f"{TOS}/sbx-photo-gif"), 40004, "isv.parameter-invalid:20001")
+    refused(by_uri(client, JPEG_URI, folder_id=VIDEO_FOLDER), BIZ, "isv.business-failed:22006")
+    assert stats(sandbox)["stored"] == 1
+
+
+def test_file_uri_takes_need_distinct_and_audit_rules(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    first = material(by_uri(client, JPEG_URI))
+    again = material(by_uri(client, JPEG_URI, material_name="other.jpg", need_distinct=True))
+    assert again["material_id"] == first["material_id"]
+    control(client, "audit", {"reason": "违规", "material_name": "bad.jpg", "at_upload": True})
+    refused(by_uri(client, PNG_URI, material_name="bad.jpg"), BIZ, "isv.business-failed:22007")
+    assert stats(sandbox)["stored"] == 1
