@@ -4,7 +4,8 @@ Requests are built only with ``spec_clients`` (written from ``docs/protocols.md`
 these tests hold the sandbox to the written protocol: signing, Unix-second
 timestamps, the ``material_info`` answer with the seed's ``materil_name`` spelling, the
 asynchronous audit, ``need_distinct``, the limits, folders, URL downloads (loopback only) and
-every entry of the failure catalogue.
+every entry of the failure catalogue.  One test drives imgkit's own adapter instead, on
+purpose: that it uploads and polls audits in the alternative ``flat_data`` answer shape.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 from spec_clients import (
     FW199_UPLOAD_PATH,
@@ -37,6 +40,8 @@ from spec_clients import (
     unix_now,
 )
 
+import imgkit
+from imgkit.engine.retry import RetryPolicy
 from imgkit.sandbox import Sandbox, doudian
 
 APPID = "sbx-fw199-app"
@@ -1365,3 +1370,62 @@ def test_file_uri_takes_need_distinct_and_audit_rules(
     control(client, "audit", {"reason": "违规", "material_name": "bad.jpg", "at_upload": True})
     refused(by_uri(client, PNG_URI, material_name="bad.jpg"), BIZ, "isv.business-failed:22007")
     assert stats(sandbox)["stored"] == 1
+
+
+# --- the answer shape flat_data (issue 14): the material directly in `data` -----------------
+
+
+def test_flat_data_shape_puts_the_material_in_data(client: httpx.Client) -> None:
+    control(client, "settings", {"shapes": {"doudian": "flat_data"}})
+    body = upload(client, file=make_jpeg(), material_name="flat.jpg").json()
+    assert (body["code"], body["message"]) == (0, "ok"), body
+    assert set(body["data"]) == INFO_KEYS  # no material_info wrapper
+    assert body["data"]["materil_name"] == "flat.jpg"
+    material_id = body["data"]["material_id"]
+    again = detail(client, material_id).json()
+    assert set(again["data"]) == INFO_KEYS
+    assert again["data"]["material_id"] == material_id
+    assert fetch(client, again["data"]["byte_url"])
+    # The look-up's list keeps its own shape; the standard shape is one setting away.
+    assert [i["material_id"] for i in listing(search(client))[1]] == [material_id]
+    control(client, "settings", {"shapes": {"doudian": None}})
+    assert material(detail(client, material_id))["material_id"] == material_id
+
+
+def test_flat_data_shape_is_cleared_by_reset(client: httpx.Client, sandbox: Sandbox) -> None:
+    sandbox.state.set_settings({"shapes": {"doudian": "flat_data"}})
+    assert sandbox.state.settings.shape("doudian") == "flat_data"
+    control(client, "reset", {})
+    material(upload(client, file=make_jpeg()))
+
+
+def test_imgkit_uploads_and_polls_audits_in_the_flat_data_shape(
+    client: httpx.Client, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # imgkit's own adapter (not a spec client) end to end: upload, audit polling, results.
+    control(client, "settings", {"shapes": {"doudian": "flat_data"}})
+    control(client, "faults", {"audit_delay_s": 0.6})
+    control(client, "audit", {"reason": "素材违规", "material_name": "bad.jpg"})
+    files = {"good.jpg": make_jpeg(51, 51), "bad.jpg": make_jpeg(52, 52)}
+    rows = []
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        rows.append(
+            {"platform": "doudian", "shop": "douyin_shop", "file": str(tmp_path / name)}
+            | {"target": "0"}
+        )
+    results = imgkit.upload(
+        pd.DataFrame(rows),
+        shops=sandbox.shops,
+        journal=False,
+        progress=False,
+        policy=RetryPolicy(base_delay=0.01, max_delay=0.05, max_total=10.0),
+    )
+    good, bad = results.iloc[0], results.iloc[1]
+    assert good["status"] == "uploaded", good.to_dict()
+    assert fetch(client, good["url"]) == files["good.jpg"]
+    info = detail(client, good["image_id"]).json()["data"]
+    assert (info["material_id"], info["byte_url"]) == (good["image_id"], good["url"])
+    assert (bad["status"], bad["category"]) == ("failed", "audit_rejected"), bad.to_dict()
+    assert "素材违规" in bad["message"]
+    assert len(sandbox.state.request_log("doudian")) > 2  # the audits were polled

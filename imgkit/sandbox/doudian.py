@@ -10,6 +10,8 @@ asynchronously: ``audit_status`` goes 1 → 2 → 3 (or 4) over ``audit_delay_s`
 ``POST /gateway/dd/material/searchMaterial`` (the look-up of ``docs/lookups.md``: its
 parameters and answer are a sandbox convention after the Doudian API of that name) lists a
 seller's materials by name and folder, paged, each as the upload's ``material_info``.
+Set to the answer shape ``flat_data`` (:mod:`imgkit.sandbox.settings`), the upload and
+the detail query give the material's fields directly in ``data``.
 
 The error envelope ``{"code", "message", "sub_code", "sub_msg"}`` and the main code 50002
 for ``isv.business-failed:*`` are sandbox conventions; the codes are documented.
@@ -146,7 +148,10 @@ def _info(call: Call, material: Material) -> dict[str, Any]:
 
 
 def _ok(call: Call, material: Material) -> Response:
-    data = {"material_info": _info(call, material)}
+    """The material in ``data.material_info``, or directly in ``data`` (shape ``flat_data``)."""
+    info = _info(call, material)
+    flat = call.state.settings.shape(KEY) == "flat_data"
+    data = info if flat else {"material_info": info}
     return JSONResponse({"code": 0, "message": "ok", "data": data, "trace_id": ""})
 
 
@@ -322,4 +327,5 @@ EMULATOR = Emulator(
     title="`doudian`: fw199 → Douyin material centre",
     routes=routes,
     shops=SHOPS,
+    shapes=("flat_data",),
 )
