@@ -1429,3 +1429,22 @@ def test_imgkit_uploads_and_polls_audits_in_the_flat_data_shape(
     assert (bad["status"], bad["category"]) == ("failed", "audit_rejected"), bad.to_dict()
     assert "素材违规" in bad["message"]
     assert len(sandbox.state.request_log("doudian")) > 2  # the audits were polled
+
+
+# --- boolean_case (issue 14): need_distinct's reading of "True" -----------------------------
+
+
+def test_need_distinct_true_capitalised_follows_the_boolean_case_setting(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    data = make_jpeg(53, 53)
+    first = material(upload(client, file=data))
+    refused(  # the default, "exact": only true / false
+        upload(client, file=data, need_distinct="True"),
+        40004,
+        "isv.parameter-invalid:need_distinct",
+    )
+    sandbox.state.set_settings({"boolean_case": "any"})
+    again = material(upload(client, file=data, need_distinct="True"))
+    assert again["material_id"] == first["material_id"]  # read as true: the existing copy
+    assert stats(sandbox)["stored"] == 1
