@@ -4,7 +4,8 @@ Requests are built only with ``spec_clients`` (written from ``docs/protocols.md`
 these tests hold the sandbox to the written protocol: signing, Unix-second
 timestamps, the ``material_info`` answer with the seed's ``materil_name`` spelling, the
 asynchronous audit, ``need_distinct``, the limits, folders, URL downloads (loopback only) and
-every entry of the failure catalogue.
+every entry of the failure catalogue.  One test drives imgkit's own adapter instead, on
+purpose: that it uploads and polls audits in the alternative ``flat_data`` answer shape.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 from spec_clients import (
     FW199_UPLOAD_PATH,
@@ -37,6 +40,8 @@ from spec_clients import (
     unix_now,
 )
 
+import imgkit
+from imgkit.engine.retry import RetryPolicy
 from imgkit.sandbox import Sandbox, doudian
 
 APPID = "sbx-fw199-app"
@@ -486,7 +491,7 @@ def test_signature_covers_empty_values(client: httpx.Client) -> None:
     # An empty `url` travels and is signed (docs/protocols.md, Douyin signing: empty ones count).
     info = material(upload(client, file=make_jpeg(), extra={"url": ""}))
     assert info["origin_url"] == ""
-    material(upload(client, url=None, file=make_png(), extra={"folder_id": ""}))
+    material(upload(client, url=None, file=make_png(), extra={"need_distinct": ""}))
 
 
 def test_signature_that_skips_empty_values_is_refused(client: httpx.Client) -> None:
@@ -825,7 +830,9 @@ def test_material_name_up_to_fifty_characters(client: httpx.Client) -> None:
 
 def test_folders(client: httpx.Client, sandbox: Sandbox) -> None:
     assert material(upload(client, file=make_jpeg(), folder_id="0"))["folder_id"] == "0"
-    root = material(upload(client, file=make_png(), extra={"folder_id": None}))
+    no_folder = upload(client, file=make_png(), extra={"folder_id": None})
+    refused(no_folder, 40004, "isv.parameter-invalid:folder_id")  # required, no default
+    root = material(upload(client, file=make_png(), folder_id="0"))
     assert root["folder_id"] == "0"
     info = material(upload(client, file=make_jpeg(), folder_id=IMAGE_FOLDER))
     assert info["folder_id"] == IMAGE_FOLDER
@@ -1209,3 +1216,235 @@ def test_search_takes_faults_but_is_never_dropped_after_store(
     control(client, "faults", {"drop_before_store": 1.0, "platforms": ["doudian"]})
     with pytest.raises(httpx.TransportError):
         search(client)
+
+
+# --- required parameters (issue 14): folder_id and material_name, by their exact names -------
+
+
+@pytest.mark.parametrize(
+    ("extra", "name"),
+    [
+        pytest.param({"folder_id": None}, "folder_id", id="no-folder_id"),
+        pytest.param({"folder_id": ""}, "folder_id", id="empty-folder_id"),
+        pytest.param({"folder_id": None, "Folder_Id": "0"}, "folder_id", id="Folder_Id"),
+        pytest.param({"material_name": None}, "material_name", id="no-material_name"),
+        pytest.param({"material_name": ""}, "material_name", id="empty-material_name"),
+        pytest.param(
+            {"material_name": None, "Material_Name": "a.jpg"}, "material_name", id="Material_Name"
+        ),
+        pytest.param(
+            {"material_name": None, "materil_name": "a.jpg"}, "material_name", id="materil_name"
+        ),
+    ],
+)
+@pytest.mark.parametrize("source", ["file", "url"])
+def test_folder_id_and_material_name_are_required_by_their_exact_names(
+    client: httpx.Client,
+    sandbox: Sandbox,
+    image_server: ImageServer,
+    extra: dict[str, str | None],
+    name: str,
+    source: str,
+) -> None:
+    # The page's parameter table names both, and its samples always send them; the sandbox
+    # fills in nothing: a misspelt (or missing, or empty) one is a missing one.
+    data = make_jpeg(18, 18)
+    sent: dict[str, Any] = (
+        {"file": data} if source == "file" else {"url": image_server.serve("/a.jpg", data)}
+    )
+    refused(upload(client, **sent, extra=extra), 40004, f"isv.parameter-invalid:{name}")
+    assert image_server.hits == []  # refused before anything is downloaded
+    assert stats(sandbox)["stored"] == 0
+    assert stats(sandbox)["rejections"] == {doudian.PLATFORM.failures["param_invalid"].label: 1}
+    material(upload(client, **sent))  # the same request, correctly named, passes
+
+
+# --- file_uri (issue 14): the page's second source, beside url ------------------------------
+
+TOS = "tos-cn-i-7veqoeduo3"  # the storage prefix of the seed page's file_uri example
+JPEG_URI = f"{TOS}/sbx-photo-jpeg"  # docs/sandbox.md, world: files seller 38173182 holds
+PNG_URI = f"{TOS}/sbx-photo-png"
+
+
+def by_uri(client: httpx.Client, file_uri: str, **kwargs: Any) -> httpx.Response:
+    """An upload whose source is ``file_uri`` (a signed text parameter), form-urlencoded."""
+    extra = {"file_uri": file_uri, **kwargs.pop("extra", {})}
+    return upload(client, extra=extra, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("uri", "fmt", "size"), [(JPEG_URI, "jpeg", (64, 48)), (PNG_URI, "png", (32, 24))]
+)
+def test_file_uri_of_a_file_the_shop_holds_is_uploaded(
+    client: httpx.Client, sandbox: Sandbox, uri: str, fmt: str, size: tuple[int, int]
+) -> None:
+    request = build_fw199_upload_request(
+        client, **AUTH, material_name="uri.jpg", extra={"file_uri": uri}
+    )
+    assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+    info = material(client.send(request))
+    assert set(info) == INFO_KEYS
+    assert info["origin_url"] == ""  # the page: origin_url is a url the developer sent
+    assert info["materil_name"] == "uri.jpg"
+    assert info["photo_info"] == {"width": size[0], "height": size[1], "format": fmt}
+    served = fetch(client, info["byte_url"])
+    assert len(served) == info["size"]
+    assert stats(sandbox)["stored"] == 1
+    # file_uri is a text parameter like any other: it is signed.
+    unsigned = fw199_sign(
+        {
+            "appid": APPID,
+            "timestamp": str(FIXED_NOW),
+            "seller_nick": SELLER,
+            "folder_id": "0",
+            "material_name": "uri.jpg",
+            "need_distinct": "false",
+        },
+        SECRET,
+    )
+    fix_clock(client, FIXED_NOW)
+    response = by_uri(client, uri, timestamp=FIXED_NOW, extra={"sign": unsigned})
+    refused(response, 40003, "isv.signature-invalid")
+
+
+def test_url_wins_when_both_url_and_file_uri_are_sent(
+    client: httpx.Client, sandbox: Sandbox, image_server: ImageServer
+) -> None:
+    # The page: "如果2者都不为空取url" - the file_uri is then not looked at, known or not.
+    from_url = make_png(11, 11)
+    url = image_server.serve("/both.png", from_url)
+    for uri in (JPEG_URI, f"{TOS}/not-a-file-of-this-shop"):
+        info = material(by_uri(client, uri, url=url))
+        assert info["origin_url"] == url
+        assert fetch(client, info["byte_url"]) == from_url
+    assert image_server.hits == ["/both.png", "/both.png"]
+
+
+def test_file_uri_with_a_file_part_is_refused(client: httpx.Client, sandbox: Sandbox) -> None:
+    # The page pairs file_uri with url only; with the gateway's file part the sandbox
+    # will not guess which the gateway keeps (docs/sandbox.md, conventions).
+    response = by_uri(client, JPEG_URI, file=make_jpeg())
+    refused(response, 40004, "isv.parameter-invalid:file_uri")
+    assert stats(sandbox)["stored"] == 0
+
+
+@pytest.mark.parametrize(
+    ("uri", "seller"),
+    [
+        pytest.param(f"{TOS}/9e1df78", SELLER, id="unknown"),
+        pytest.param(JPEG_URI.upper(), SELLER, id="case-changed"),
+        pytest.param("https://example.com/a.jpg", SELLER, id="a-url"),
+        pytest.param(JPEG_URI, OTHER_SELLER, id="another-sellers-file"),
+    ],
+)
+def test_file_uri_the_shop_does_not_hold_is_refused(
+    client: httpx.Client, sandbox: Sandbox, network_guard: list[object], uri: str, seller: str
+) -> None:
+    # Binary uploads are not emulated: only the world's files resolve (docs/sandbox.md).
+    refused(by_uri(client, uri, seller_nick=seller), 40004, "isv.parameter-invalid:file_uri")
+    assert network_guard == []  # a file_uri is never downloaded
+    assert stats(sandbox)["stored"] == 0
+
+
+def test_an_empty_file_uri_is_no_source(client: httpx.Client) -> None:
+    refused(by_uri(client, ""), 40004, "isv.parameter-invalid:url")
+
+
+def test_file_uri_meets_the_limits_of_the_other_sources(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    exact = material(by_uri(client, f"{TOS}/sbx-photo-10mb"))
+    assert exact["size"] == MAX_BYTES
+    refused(by_uri(client, f"{TOS}/sbx-photo-over-10mb"), BIZ, "isv.business-failed:22001")
+    refused(by_uri(client, f"{TOS}/sbx-photo-gif"), 40004, "isv.parameter-invalid:20001")
+    refused(by_uri(client, JPEG_URI, folder_id=VIDEO_FOLDER), BIZ, "isv.business-failed:22006")
+    assert stats(sandbox)["stored"] == 1
+
+
+def test_file_uri_takes_need_distinct_and_audit_rules(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    first = material(by_uri(client, JPEG_URI))
+    again = material(by_uri(client, JPEG_URI, material_name="other.jpg", need_distinct=True))
+    assert again["material_id"] == first["material_id"]
+    control(client, "audit", {"reason": "违规", "material_name": "bad.jpg", "at_upload": True})
+    refused(by_uri(client, PNG_URI, material_name="bad.jpg"), BIZ, "isv.business-failed:22007")
+    assert stats(sandbox)["stored"] == 1
+
+
+# --- the answer shape flat_data (issue 14): the material directly in `data` -----------------
+
+
+def test_flat_data_shape_puts_the_material_in_data(client: httpx.Client) -> None:
+    control(client, "settings", {"shapes": {"doudian": "flat_data"}})
+    body = upload(client, file=make_jpeg(), material_name="flat.jpg").json()
+    assert (body["code"], body["message"]) == (0, "ok"), body
+    assert set(body["data"]) == INFO_KEYS  # no material_info wrapper
+    assert body["data"]["materil_name"] == "flat.jpg"
+    material_id = body["data"]["material_id"]
+    again = detail(client, material_id).json()
+    assert set(again["data"]) == INFO_KEYS
+    assert again["data"]["material_id"] == material_id
+    assert fetch(client, again["data"]["byte_url"])
+    # The look-up's list keeps its own shape; the standard shape is one setting away.
+    assert [i["material_id"] for i in listing(search(client))[1]] == [material_id]
+    control(client, "settings", {"shapes": {"doudian": None}})
+    assert material(detail(client, material_id))["material_id"] == material_id
+
+
+def test_flat_data_shape_is_cleared_by_reset(client: httpx.Client, sandbox: Sandbox) -> None:
+    sandbox.state.set_settings({"shapes": {"doudian": "flat_data"}})
+    assert sandbox.state.settings.shape("doudian") == "flat_data"
+    control(client, "reset", {})
+    material(upload(client, file=make_jpeg()))
+
+
+def test_imgkit_uploads_and_polls_audits_in_the_flat_data_shape(
+    client: httpx.Client, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # imgkit's own adapter (not a spec client) end to end: upload, audit polling, results.
+    control(client, "settings", {"shapes": {"doudian": "flat_data"}})
+    control(client, "faults", {"audit_delay_s": 0.6})
+    control(client, "audit", {"reason": "素材违规", "material_name": "bad.jpg"})
+    files = {"good.jpg": make_jpeg(51, 51), "bad.jpg": make_jpeg(52, 52)}
+    rows = []
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        rows.append(
+            {"platform": "doudian", "shop": "douyin_shop", "file": str(tmp_path / name)}
+            | {"target": "0"}
+        )
+    results = imgkit.upload(
+        pd.DataFrame(rows),
+        shops=sandbox.shops,
+        journal=False,
+        progress=False,
+        policy=RetryPolicy(base_delay=0.01, max_delay=0.05, max_total=10.0),
+    )
+    good, bad = results.iloc[0], results.iloc[1]
+    assert good["status"] == "uploaded", good.to_dict()
+    assert fetch(client, good["url"]) == files["good.jpg"]
+    info = detail(client, good["image_id"]).json()["data"]
+    assert (info["material_id"], info["byte_url"]) == (good["image_id"], good["url"])
+    assert (bad["status"], bad["category"]) == ("failed", "audit_rejected"), bad.to_dict()
+    assert "素材违规" in bad["message"]
+    assert len(sandbox.state.request_log("doudian")) > 2  # the audits were polled
+
+
+# --- boolean_case (issue 14): need_distinct's reading of "True" -----------------------------
+
+
+def test_need_distinct_true_capitalised_follows_the_boolean_case_setting(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    data = make_jpeg(53, 53)
+    first = material(upload(client, file=data))
+    refused(  # the default, "exact": only true / false
+        upload(client, file=data, need_distinct="True"),
+        40004,
+        "isv.parameter-invalid:need_distinct",
+    )
+    sandbox.state.set_settings({"boolean_case": "any"})
+    again = material(upload(client, file=data, need_distinct="True"))
+    assert again["material_id"] == first["material_id"]  # read as true: the existing copy
+    assert stats(sandbox)["stored"] == 1

@@ -1,13 +1,17 @@
 """fw199 gateway → Douyin shop material centre (``doudian``).
 
-``POST /gateway/dd/material/uploadimagesync`` takes a ``url`` (form-urlencoded; the sandbox
-fetches it from loopback only) or a multipart ``file`` part (unsigned).  Materials are
-audited asynchronously: ``audit_status`` goes 1 → 2 → 3 (or 4) over ``audit_delay_s``
+``POST /gateway/dd/material/uploadimagesync`` needs ``folder_id`` and ``material_name``
+(names as the page spells them) and takes a ``url`` (form-urlencoded; the sandbox fetches
+it from loopback only), a ``file_uri`` of a file the shop already holds, or a multipart
+``file`` part (unsigned): :mod:`imgkit.sandbox.doudian_sources`.  Materials are audited
+asynchronously: ``audit_status`` goes 1 → 2 → 3 (or 4) over ``audit_delay_s``
 (a fault setting, 0 by default: passed at once), and ``byte_url`` is given only at 3.
 ``POST /gateway/dd/material/querymaterialdetail`` reports the current state, and
 ``POST /gateway/dd/material/searchMaterial`` (the look-up of ``docs/lookups.md``: its
 parameters and answer are a sandbox convention after the Doudian API of that name) lists a
 seller's materials by name and folder, paged, each as the upload's ``material_info``.
+Set to the answer shape ``flat_data`` (:mod:`imgkit.sandbox.settings`), the upload and
+the detail query give the material's fields directly in ``data``.
 
 The error envelope ``{"code", "message", "sub_code", "sub_msg"}`` and the main code 50002
 for ``isv.business-failed:*`` are sandbox conventions; the codes are documented.
@@ -21,27 +25,24 @@ Example
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import secrets
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from imgkit.sandbox.doudian_failures import FAILURES as FAILURES
 from imgkit.sandbox.doudian_materials import DoudianBook, Material
+from imgkit.sandbox.doudian_sources import MAX_BYTES, fetch_once, pick
 from imgkit.sandbox.failures import PlatformFailure
 from imgkit.sandbox.imageinfo import inspect_image
 from imgkit.sandbox.paging import BadPaging, page_of, read_paging
-from imgkit.sandbox.pipeline import Call, SandboxPlatform, Upload, handle
+from imgkit.sandbox.pipeline import Call, SandboxPlatform, handle
 from imgkit.sandbox.registry import Emulator
 from imgkit.sandbox.signing import fw199_sign
 from imgkit.sandbox.state import AuditRule, SandboxState
-from imgkit.sandbox.store import IMAGE_ROUTE
 from imgkit.sandbox.timestamps import format_gmt8, parse_unix_seconds, within_skew
 
 KEY = "doudian"
@@ -49,7 +50,6 @@ UPLOAD_PATH = "/gateway/dd/material/uploadimagesync"
 DETAIL_PATH = "/gateway/dd/material/querymaterialdetail"
 SEARCH_PATH = "/gateway/dd/material/searchMaterial"
 SEARCH_PAGE_SIZE = 50  # the Doudian SDK's default page
-MAX_BYTES = 10 * 1024 * 1024
 FORMATS = frozenset({"jpeg", "png"})
 MAX_NAME = 50
 
@@ -110,64 +110,6 @@ def _authenticate(call: Call) -> str:
     return seller
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-async def _fetch(call: Call, url: str) -> bytes:
-    """Download ``url`` as the platform would, but from loopback only."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise PLATFORM.fail("url_download_failed")
-    own = urlsplit(call.base_url)
-    if parts.netloc == own.netloc and parts.path.startswith(IMAGE_ROUTE + "/"):
-        stored = call.state.store.get(parts.path[len(IMAGE_ROUTE) + 1 :])
-        if stored is None:
-            raise PLATFORM.fail("url_download_failed")
-        return stored.data
-    if not _is_loopback(parts.hostname):
-        raise PLATFORM.fail("url_download_failed")
-    try:
-        async with (
-            httpx.AsyncClient(timeout=10.0, trust_env=False) as client,
-            client.stream("GET", url) as response,
-        ):
-            if response.status_code != 200:
-                raise PLATFORM.fail("url_download_failed")
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > MAX_BYTES:
-                    raise PLATFORM.fail("too_large")
-                chunks.append(chunk)
-            return b"".join(chunks)
-    except httpx.HTTPError as exc:
-        raise PLATFORM.fail("url_download_failed") from exc
-
-
-async def _fetch_once(call: Call, seller: str, url: str) -> Upload:
-    """Fetch a URL source; the same URL for the same seller may be in flight only once."""
-    state = call.state
-    materials = book(state)
-    flight = (seller, url)
-    with state.lock:
-        if flight in materials.in_flight:
-            raise PLATFORM.fail("duplicate_request")
-        materials.in_flight.add(flight)
-    try:
-        data = await _fetch(call, url)
-    finally:
-        with state.lock:
-            materials.in_flight.discard(flight)
-    return Upload(url.rsplit("/", 1)[-1], "", data)
-
-
 def _matching_rule(state: SandboxState, name: str, sha256: str) -> AuditRule | None:
     with state.lock:
         for rule in state.audit_rules:
@@ -206,40 +148,48 @@ def _info(call: Call, material: Material) -> dict[str, Any]:
 
 
 def _ok(call: Call, material: Material) -> Response:
-    data = {"material_info": _info(call, material)}
+    """The material in ``data.material_info``, or directly in ``data`` (shape ``flat_data``)."""
+    info = _info(call, material)
+    flat = call.state.settings.shape(KEY) == "flat_data"
+    data = info if flat else {"material_info": info}
     return JSONResponse({"code": 0, "message": "ok", "data": data, "trace_id": ""})
+
+
+def _required(call: Call, name: str) -> str:
+    """A parameter the request must carry, named exactly (``Material_Name`` is not it)."""
+    value = call.param(name)
+    if not value:
+        raise PLATFORM.fail("param_invalid", name=name)
+    return value
 
 
 async def _upload(call: Call) -> Response:
     state = call.state
     seller = _authenticate(call)
-    folder_id = call.param("folder_id") or "0"
-    folders = state.world.doudian_sellers[seller].folders
-    if folder_id not in folders:
+    shop = state.world.doudian_sellers[seller]
+    folder_id = _required(call, "folder_id")
+    if folder_id not in shop.folders:
         raise PLATFORM.fail("param_invalid", name="folder_id")
     try:  # exactly "true" / "false" ("True" is refused) unless boolean_case is "any"
         distinct = state.settings.flag(call.param("need_distinct")) is True
     except ValueError:
         raise PLATFORM.fail("param_invalid", name="need_distinct") from None
-    url = call.param("url")
-    upload = call.files.get("file")
-    name = call.param("material_name") or (upload.filename if upload else "") or "image"
+    name = _required(call, "material_name")
     if len(name) > MAX_NAME:
         raise PLATFORM.fail("param_invalid", name="material_name")
-    if not url and upload is None:
-        raise PLATFORM.fail("param_invalid", name="url")
-    problem = state.world.doudian_sellers[seller].problem
-    if problem == "no_material":
+    source = pick(call, PLATFORM, shop)
+    if shop.problem == "no_material":
         raise PLATFORM.fail("no_material_permission")
-    if folders[folder_id] not in (0, 1):
+    if shop.folders[folder_id] not in (0, 1):
         raise PLATFORM.fail("folder_not_image")
-    if problem == "library_full":
+    if shop.problem == "library_full":
         raise PLATFORM.fail("library_full")
     materials = book(state)
-    if url:
-        upload = await _fetch_once(call, seller, url)
-    elif upload is None:
-        raise PLATFORM.fail("param_invalid", name="url")
+    url = source if isinstance(source, str) else ""
+    if isinstance(source, str):
+        upload = await fetch_once(call, PLATFORM, materials.in_flight, seller, source)
+    else:
+        upload = source
     if upload.size > MAX_BYTES:
         raise PLATFORM.fail("too_large")
     facts = inspect_image(upload.data)
@@ -377,4 +327,5 @@ EMULATOR = Emulator(
     title="`doudian`: fw199 → Douyin material centre",
     routes=routes,
     shops=SHOPS,
+    shapes=("flat_data",),
 )

@@ -43,8 +43,10 @@ FAILURES = catalogue(
         "参数错误",
         sub_code="isv.parameter-invalid:{name}",
         sub_msg="参数 {name} 不合法",
-        trigger="no `seller_nick`; neither `url` nor `file`; "
-        "an unknown `folder_id` or `material_id`; `material_name` over 50 characters; "
+        trigger="no `seller_nick`, `folder_id` or `material_name` (or an empty one; names "
+        "are case-sensitive, `Material_Name` is not `material_name`); neither `url`, "
+        "`file_uri` nor `file`; `file_uri` with a `file` part; an unknown `folder_id`, "
+        "`file_uri` or `material_id`; `material_name` over 50 characters; "
         "`need_distinct` other than true/false; a body that cannot be parsed; in a "
         "searchMaterial look-up, a `material_type` other than photo/video, an `order_type` "
         "other than 0/1/6/7, `page_num` below 1 or `page_size` outside 1–100",

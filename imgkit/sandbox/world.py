@@ -92,11 +92,30 @@ class Fw199App:
 
 
 @dataclass(frozen=True)
+class BinaryFile:
+    """A file a Douyin shop sent earlier through the binary upload (not emulated).
+
+    Named by its ``file_uri``; ``format`` is ``jpeg``, ``png`` or ``gif``, ``size`` the exact
+    byte length of a JPEG (0: as small as it encodes).
+    """
+
+    format: str
+    width: int = 16
+    height: int = 16
+    size: int = 0
+
+
+@dataclass(frozen=True)
 class DoudianSeller:
-    """A Douyin shop.  ``problem``: ``library_full`` (30001 quota), ``no_material`` (30004)."""
+    """A Douyin shop.  ``problem``: ``library_full`` (30001 quota), ``no_material`` (30004).
+
+    ``folders`` maps folder id → folder type (0 folder, 1 images, 2 videos); ``file_uris``
+    the files the shop already holds for the upload's ``file_uri``.
+    """
 
     folders: dict[str, int] = field(default_factory=lambda: {"0": 0})
     problem: str = ""
+    file_uris: dict[str, BinaryFile] = field(default_factory=dict)
 
 
 # --- Qianmi (qianmi_sku) -----------------------------------------------------------------
@@ -150,6 +169,8 @@ MINIAPP_METHOD = "taobao.miniapp.trade.picture.upload"
 # The look-ups of docs/lookups.md: what an unanswered upload may have stored.
 TMALL_LOOKUP_METHOD = "taobao.item.seller.get"
 MINIAPP_LOOKUP_METHOD = "taobao.miniapp.trade.picture.get"
+# The storage prefix of the seed page's `file_uri` example (tos-cn-i-7veqoeduo3/9e1df78…).
+TOS = "tos-cn-i-7veqoeduo3"
 
 
 def default_world() -> World:
@@ -236,7 +257,14 @@ def default_world() -> World:
         },
         doudian_sellers={
             "38173182": DoudianSeller(
-                {"0": 0, "73691281073984637961425": 1, "73691281073984637961999": 2}
+                {"0": 0, "73691281073984637961425": 1, "73691281073984637961999": 2},
+                file_uris={
+                    f"{TOS}/sbx-photo-jpeg": BinaryFile("jpeg", 64, 48),
+                    f"{TOS}/sbx-photo-png": BinaryFile("png", 32, 24),
+                    f"{TOS}/sbx-photo-gif": BinaryFile("gif"),
+                    f"{TOS}/sbx-photo-10mb": BinaryFile("jpeg", size=10 * 1024 * 1024),
+                    f"{TOS}/sbx-photo-over-10mb": BinaryFile("jpeg", size=10 * 1024 * 1024 + 1),
+                },
             ),
             "38173183": DoudianSeller({"0": 0}),
             "38173199": DoudianSeller({"0": 0}, problem="library_full"),
