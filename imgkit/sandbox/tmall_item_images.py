@@ -170,6 +170,22 @@ class ItemImages:
         taken = {image.position for image in self.others.values()}
         return next(p for p in OTHER_POSITIONS if p not in taken)
 
+    def _fresh_id(self, new_id: Callable[[], int]) -> int:
+        """The next of ``new_id`` that is neither 0 nor an id this item already uses.
+
+        The world's seeded ids and the state's counter could meet, so ids are checked.
+
+        >>> images = ItemImages(others={7: ItemImage(7, 1)})
+        >>> ids = iter([0, 7, 8])
+        >>> images._fresh_id(lambda: next(ids))
+        8
+        """
+        used = set(self.others) | ({self.rectangle.id} if self.rectangle is not None else set())
+        while True:
+            candidate = new_id()
+            if candidate != 0 and candidate not in used:
+                return candidate
+
     def apply(
         self, step: Step, new_id: Callable[[], int], stored: tuple[str, str] | None
     ) -> ItemImage:
@@ -190,17 +206,17 @@ class ItemImages:
             image.key, image.url = stored
         if step.kind == "rectangle":
             if previous is None:
-                image.id = new_id()
+                image.id = self._fresh_id(new_id)
             self.rectangle = image
         elif step.kind == "other":
             if previous is None:
-                image.id = new_id()
+                image.id = self._fresh_id(new_id)
             self.others[image.id] = image
         else:
             if step.promote and previous is not None:
                 del self.others[previous.id]
                 if self.main is not None:
-                    self.main.id = new_id()
+                    self.main.id = self._fresh_id(new_id)
                     self.main.position = previous.position
                     self.others[self.main.id] = self.main
             image.id, image.position = 0, 0
