@@ -218,20 +218,22 @@ def test_five_images_per_item_main_image_included(client: httpx.Client, sandbox:
 
 
 def test_five_images_on_an_empty_item(client: httpx.Client) -> None:
-    for n in range(5):
+    # Four that are not the main image (positions 1-4), then the main image (id 0).
+    for n in range(4):
         item_img(upload(client, make_jpeg(color=(n, 60, 60)), params={"num_iid": ITEM_EMPTY}))
     refused(upload(client, params={"num_iid": ITEM_EMPTY}), "isv.invalid-permission:image-num")
-    refused(
-        upload(client, params={"num_iid": ITEM_EMPTY, "is_major": True}),
-        "isv.invalid-permission:image-num",
-    )
+    main = item_img(upload(client, params={"num_iid": ITEM_EMPTY, "is_major": True}))
+    assert main["id"] == 0
+    refused(upload(client, params={"num_iid": ITEM_EMPTY}), "isv.invalid-permission:image-num")
 
 
 @pytest.mark.parametrize(("w", "h"), [(300, 400), (750, 1000), (3, 4)])
 def test_is_rectangle_takes_a_3_by_4_image(client: httpx.Client, w: int, h: int) -> None:
     data = make_jpeg(w, h)
     image = item_img(upload(client, data, params={"is_rectangle": True}))
-    assert image["id"] == 0
+    # Not 0: that is the main image's id, and a replace by it must not reach this one.
+    assert isinstance(image["id"], int)
+    assert image["id"] > 0
     assert fetch(client, image["url"]).content == data
 
 
@@ -301,9 +303,13 @@ def test_bad_content_is_refused(
     assert stats(sandbox)["stored"] == 0
 
 
-@pytest.mark.parametrize("position", ["0", "4"])
-def test_position_0_to_4_is_accepted(client: httpx.Client, position: str) -> None:
+@pytest.mark.parametrize("position", ["1", "4"])
+def test_position_1_to_4_is_accepted(client: httpx.Client, position: str) -> None:
     item_img(upload(client, params={"position": position}))
+
+
+def test_position_0_is_accepted_for_the_main_image(client: httpx.Client) -> None:
+    assert item_img(upload(client, params={"position": "0", "is_major": True}))["id"] == 0
 
 
 @pytest.mark.parametrize(
@@ -415,6 +421,11 @@ RECIPES: dict[str, Recipe] = {
     "item_deleted": _item("1489161934", "isv.item-is-delete:invalid-numIid-or-iid"),
     "item_get_not_found": _item("1489169999", "isv.item-get-service-error:ITEM_NOT_FOUND"),
     "picture_service_error": _forced("picture_service_error"),
+    "position_conflict": Recipe(
+        lambda client, sandbox: upload(client, params={"position": 0}),
+        41,
+        "isv.invalid-parameter:position",
+    ),
     "pic_num_overflow": Recipe(
         lambda client, sandbox: upload(client, params={"position": 5}),
         15,

@@ -1,7 +1,9 @@
 """``taobao.item.img.upload.tmall`` behind the TOP gateway (``tmall_item``), and its look-up.
 
 Adds an image to an item (at most 5, main image included; the main image's id is 0),
-replaces one by ``id``, or sets the main (``is_major``) or 3:4 (``is_rectangle``) image.
+replaces one by ``id``, or sets the main (``is_major``) or 3:4 (``is_rectangle``) image;
+where each goes (the main image at position 0, the others at positions 1–4 of their own,
+the 3:4 image apart) is :mod:`imgkit.sandbox.tmall_item_images`.
 Every error of the seed page is reachable; the items of the sandbox world that trigger
 them are listed in ``docs/sandbox-errors.md``.
 
@@ -21,22 +23,26 @@ from dataclasses import dataclass, field
 
 from starlette.responses import JSONResponse, Response
 
-from imgkit.sandbox.imageinfo import inspect_image
-from imgkit.sandbox.pipeline import Call
+from imgkit.sandbox.imageinfo import ImageFacts, inspect_image
+from imgkit.sandbox.pipeline import Call, Upload
 from imgkit.sandbox.registry import Emulator
 from imgkit.sandbox.seeded import seeded_key
 from imgkit.sandbox.state import SandboxState
 from imgkit.sandbox.store import IMAGE_ROUTE
-from imgkit.sandbox.timestamps import format_gmt8
 from imgkit.sandbox.tmall_item_failures import API_FAILURES as API_FAILURES
+from imgkit.sandbox.tmall_item_images import (
+    MAX_IMAGES,
+    Ask,
+    ItemImage,
+    ItemImages,
+    Refusal,
+)
 from imgkit.sandbox.top import TOP_GATEWAY, TopApi, TopPlatform, authenticate, success_body
 from imgkit.sandbox.world import TMALL_LOOKUP_METHOD, TMALL_METHOD, World
 
 KEY = "tmall_item"
 MAX_BYTES = 3145728
-MAX_IMAGES = 5
 FORMATS = frozenset({"jpeg", "png", "gif"})
-RECTANGLE = "rectangle"
 # ASCII digits only: str.isdigit() also takes superscript and fullwidth digits, which
 # int() then refuses (an HTTP 500) or silently reads.
 _NUMBER = re.compile(r"[0-9]+")
@@ -51,36 +57,25 @@ _ITEM_PROBLEMS = {
 
 
 @dataclass
-class ItemImage:
-    """An image of an item, stored under ``key``.
-
-    ``url`` is empty for an image seeded by the world (nobody uploaded it): it is served
-    from :mod:`imgkit.sandbox.seeded` at the host the caller used (see :func:`image_url`).
-    """
-
-    id: int
-    position: int
-    url: str = ""
-    key: str | None = None
-    created: str = field(default_factory=format_gmt8)
-
-
-@dataclass
 class TmallBook:
-    """Images per item: slot ``0`` is the main image, ``"rectangle"`` the 3:4 one."""
+    """Images per item (:class:`ItemImages`: the main one, the others, the 3:4 one)."""
 
-    items: dict[str, dict[int | str, ItemImage]] = field(default_factory=dict)
+    items: dict[str, ItemImages] = field(default_factory=dict)
 
     @classmethod
     def from_world(cls, world: World) -> TmallBook:
-        """Seed each item with its number of existing images (ids 0, 1001, 1002…)."""
+        """Seed each item with its existing images: the main one (id 0), then 1, 2… ."""
         book = cls()
         for num_iid, item in world.tmall_items.items():
-            slots: dict[int | str, ItemImage] = {}
-            for n in range(item.images):
+            images = ItemImages()
+            for n in range(min(item.images, MAX_IMAGES)):
                 image_id = 0 if n == 0 else int(num_iid[-4:]) * 100 + n
-                slots[image_id] = ItemImage(image_id, n, key=seeded_key(KEY, num_iid, n))
-            book.items[num_iid] = slots
+                image = ItemImage(image_id, n, key=seeded_key(KEY, num_iid, n))
+                if n == 0:
+                    images.main = image
+                else:
+                    images.others[image_id] = image
+            book.items[num_iid] = images
         return book
 
 
@@ -146,17 +141,35 @@ async def _upload(call: Call) -> Response:
         busy = state.limiter.hit(f"tmall-seller:{seller}", state.limits.tmall_seller_qps)
     if busy is not None:
         raise PLATFORM.fail("icdb_qps")
-    slots = state.book(KEY, TmallBook.from_world, TmallBook).items.setdefault(num_iid, {})
-    # An explicit id names an existing image; 0 is the main image.
-    if image_id is not None and image_id not in slots:
-        raise PLATFORM.fail("image_not_exist")
     if position is not None and not 0 <= position < MAX_IMAGES:
         raise PLATFORM.fail("pic_num_overflow")
     upload = call.files.get("image")
-    if upload is None:
-        if image_id is not None:
-            return _answer(call, _move(slots[image_id], position))
-        raise PLATFORM.fail("missing_image")
+    facts = _check_image(upload, is_rectangle) if upload is not None else None
+    ask = Ask(image_id, position, is_major, is_rectangle)
+    single_picture = caller.session.problem == "no_multi_picture"
+    with state.lock:
+        images = book(state).items.setdefault(num_iid, ItemImages())
+        try:
+            step = images.plan(ask, has_image=upload is not None, single_picture=single_picture)
+        except Refusal as refusal:
+            raise PLATFORM.fail(refusal.key, **refusal.fields) from None
+        stored = None
+        if upload is not None and facts is not None:
+            previous = step.previous
+            kept = call.keep(
+                seller,
+                num_iid,
+                upload,
+                facts,
+                replace=previous is not None,
+                key=previous.key if previous is not None else None,
+            )
+            stored = (kept.key, kept.url(call.base_url))
+        record = images.apply(step, state.next_id, stored)
+    return _answer(call, record)
+
+
+def _check_image(upload: Upload, is_rectangle: bool) -> ImageFacts:
     if upload.size > MAX_BYTES:
         raise PLATFORM.fail("too_large")
     facts = inspect_image(upload.data)
@@ -166,57 +179,7 @@ async def _upload(call: Call) -> Response:
         raise PLATFORM.fail("type_unsupported")
     if is_rectangle and facts.width * 4 != facts.height * 3:
         raise PLATFORM.fail("rectangle_ratio")
-    slot: int | str
-    if image_id is not None:
-        slot = image_id
-    elif is_rectangle:
-        slot = RECTANGLE
-    elif is_major:
-        slot = 0
-    else:
-        if caller.session.problem == "no_multi_picture":
-            raise PLATFORM.fail("picture_space_permission")
-        if sum(1 for s in slots if s != RECTANGLE) >= MAX_IMAGES:
-            raise PLATFORM.fail("image_num")
-        slot = state.next_id()
-    with state.lock:
-        previous = slots.get(slot)
-        if previous is None and slot == 0 and sum(1 for s in slots if s != RECTANGLE) >= MAX_IMAGES:
-            raise PLATFORM.fail("image_num")
-    stored = call.keep(
-        seller,
-        num_iid,
-        upload,
-        facts,
-        replace=previous is not None,
-        key=previous.key if previous is not None else None,
-    )
-    new_position = (
-        position
-        if position is not None
-        else (previous.position if previous is not None else _next_position(slots))
-    )
-    record = ItemImage(
-        id=slot if isinstance(slot, int) else 0,
-        position=new_position,
-        url=stored.url(call.base_url),
-        key=stored.key,
-        created=previous.created if previous is not None else format_gmt8(),
-    )
-    with state.lock:
-        slots[slot] = record
-    return _answer(call, record)
-
-
-def _next_position(slots: dict[int | str, ItemImage]) -> int:
-    taken = {s.position for k, s in slots.items() if k != RECTANGLE}
-    return next(p for p in range(MAX_IMAGES + 1) if p not in taken)
-
-
-def _move(image: ItemImage, position: int | None) -> ItemImage:
-    if position is not None:
-        image.position = position
-    return image
+    return facts
 
 
 def _answer(call: Call, image: ItemImage) -> Response:
@@ -245,12 +208,9 @@ async def _lookup(call: Call) -> Response:
     if item is None or item.seller != caller.session.seller:
         raise PLATFORM.fail("item_get_not_found")
     with state.lock:
-        slots = book(state).items.get(num_iid, {})
+        item_images = book(state).items.get(num_iid)
         # The 3:4 image is not one of the item's images (lookups.md): it is not listed.
-        images = sorted(
-            (image for slot, image in slots.items() if slot != RECTANGLE),
-            key=lambda image: (image.position, image.id),
-        )
+        images = item_images.listed() if item_images is not None else []
         listed = [
             {
                 "id": image.id,

@@ -46,11 +46,23 @@ API_FAILURES = catalogue(
         "`is_rectangle=true` with an image that is not 3:4",
         code=41,
     ),
+    Failure(
+        "position_conflict",
+        41,
+        "Invalid Arguments",
+        sub_code="isv.invalid-parameter:position",
+        sub_msg="非法参数:position",
+        trigger="a `position` another image of the item holds, `position=0` for an image that "
+        "is not the main image, `is_major=true` (or `id=0`) with a position other than 0, or "
+        "any `position` with `is_rectangle=true` (the 3:4 image has none)",
+        source="choice",
+    ),
     _e(
         "image_not_exist",
         "isv.image-not-exist:invalid-image-id",
         "image 不存在",
-        "an `id` that is not an image of that item",
+        "an `id` that is not an image of that item (`id=0` on an item without a main "
+        "image; the 3:4 image's id without `is_rectangle=true`, or another id with it)",
     ),
     _e(
         "check_failed",
@@ -62,7 +74,8 @@ API_FAILURES = catalogue(
         "image_num",
         "isv.invalid-permission:image-num",
         "商品图片不能超过5张",
-        "a sixth image on an item (item 1489161933 already has 5)",
+        "a new image that is not the main one when positions 1–4 are all taken (item "
+        "1489161933 already has 5 images)",
     ),
     _e(
         "type_unsupported",
