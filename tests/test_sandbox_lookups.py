@@ -324,10 +324,21 @@ def test_tmall_lookup_is_refused_as_the_upload_would_be(
 
 
 def test_tmall_lookups_share_the_apps_rate_limit_with_uploads(client: httpx.Client) -> None:
-    assert client.post("/_sandbox/limits", json={"top_app_qps": 2}).status_code == 200
-    tmall_upload(client, jpeg(7), ITEM_EMPTY)
-    item_imgs(tmall_get(client, ITEM_EMPTY))
-    error = top_error(tmall_get(client, ITEM_EMPTY), 7)
+    # The limit is per one-second window of real time: the three calls must fall in one
+    # window. On a loaded machine they may not; then the round is run again (a fresh
+    # window after a reset), never judged, and the test fails only if no round fit.
+    for attempt in range(5):
+        client.post("/_sandbox/reset")
+        assert client.post("/_sandbox/limits", json={"top_app_qps": 2}).status_code == 200
+        started = time.monotonic()
+        tmall_upload(client, jpeg(7 + attempt), ITEM_EMPTY)
+        item_imgs(tmall_get(client, ITEM_EMPTY))
+        third = tmall_get(client, ITEM_EMPTY)
+        if time.monotonic() - started < 0.8:  # a margin inside the window
+            break
+    else:
+        pytest.fail("five rounds of three calls each took 0.8 s or more")
+    error = top_error(third, 7)
     assert error["sub_code"] == "accesscontrol.limited-by-app-api-access-count"
     assert re.search(r"This ban will last for \d+ more seconds", error["sub_msg"])
 

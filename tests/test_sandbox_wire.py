@@ -239,3 +239,44 @@ def test_utf8_text_is_read_as_sent(client: httpx.Client, sandbox: Sandbox) -> No
     answer = client.send(request).json()
     assert answer["code"] == 0, answer
     assert answer["data"]["picture_upload_response"]["picture"]["title"] == "测试标题"
+
+
+# --- another method than POST ------------------------------------------------------------
+
+# (path, platform counted, the platform's own refusal: code and sub-code or message)
+METHOD_CASES = [
+    ("/router/rest?format=json", "top_gateway", (9, "isv.http-action-not-allowed")),
+    ("/tool/erps/tbpicture", "taobao_picture", (203, "暂不支持当前接口")),
+    ("/api/proxy/oauth/token", "taobao_picture", (203, "暂不支持当前接口")),
+    (
+        "/gateway/dd/material/uploadimagesync",
+        "doudian",
+        (40004, "isv.parameter-invalid:http_method"),
+    ),
+    ("/api", "qianmi_sku", (5, "HTTP方法被禁止")),
+]
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+@pytest.mark.parametrize(
+    ("path", "platform", "expected"), METHOD_CASES, ids=[c[0] for c in METHOD_CASES]
+)
+def test_another_method_than_post_is_answered_in_the_platforms_envelope(
+    client: httpx.Client,
+    sandbox: Sandbox,
+    method: str,
+    path: str,
+    platform: str,
+    expected: tuple[int, str],
+) -> None:
+    answer = client.request(method, path)
+    assert answer.status_code == 200, answer.text  # as the platforms answer their errors
+    assert answer.headers["content-type"].startswith("application/json"), answer.text
+    assert _code_and_detail(answer.json()) == expected, answer.text
+    assert sandbox.stats()[platform]["requests"] == 1
+
+
+def test_a_get_without_format_json_is_refused_in_xml_by_top(client: httpx.Client) -> None:
+    answer = client.get("/router/rest", params={"method": "taobao.item.seller.get"})
+    assert answer.headers["content-type"].startswith("text/xml"), answer.text
+    assert "<code>9</code>" in answer.text

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from imgkit.sandbox import control, registry, top
-from imgkit.sandbox.pipeline import SandboxPlatform
+from imgkit.sandbox.pipeline import SandboxPlatform, method_refusals
 from imgkit.sandbox.state import SandboxState
 
 # Every platform the sandbox serves by default, by platform key (the TOP gateway's own
@@ -32,12 +32,19 @@ def create_app(state: SandboxState | None = None) -> Starlette:
     state = state or SandboxState()
     routes: list[Route] = []
     top_apis: list[top.TopApi] = []
+    refusals: list[Route] = []
     for emulator in registry.emulators().values():
         if emulator.routes is not None:
-            routes.extend(emulator.routes(state))
+            own = list(emulator.routes(state))
+            routes.extend(own)
+            refusals.extend(method_refusals(own, emulator.platform, state))
         top_apis.extend(emulator.top_apis)
     if top_apis:
-        routes.extend(top.routes(state, top_apis))
+        gateway = top.routes(state, top_apis)
+        routes.extend(gateway)
+        refusals.extend(method_refusals(gateway, top.GATEWAY, state))
+    # After the platforms' own routes: a GET page on a path (vv-tool's authorize) wins.
+    routes.extend(refusals)
     app = Starlette(routes=[*routes, *control.routes(state)])
     app.state.sandbox = state
     return app

@@ -52,6 +52,15 @@ FAILURES = catalogue(
         "other than 0/1/6/7, `page_num` below 1 or `page_size` outside 1–100",
     ),
     Failure(
+        "method_not_allowed",
+        40004,
+        "参数错误",
+        sub_code="isv.parameter-invalid:http_method",
+        sub_msg="只支持POST请求",
+        source="choice",
+        trigger="any HTTP method but POST (GET, PUT, DELETE…) on a `/gateway/dd/…` path",
+    ),
+    Failure(
         "image_invalid",
         40004,
         "参数错误",

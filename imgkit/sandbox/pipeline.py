@@ -20,12 +20,13 @@ import asyncio
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from imgkit.sandbox.drop import (
     DripBodyResponse,
@@ -118,6 +119,8 @@ class SandboxPlatform(ABC):
     transient_failure: str
     rate_limited_failure: str
     malformed_failure: str
+    # Answers a request with another HTTP method than POST, in the platform's envelope.
+    method_failure: str = "method_not_allowed"
 
     @abstractmethod
     def render(self, call: Call, failure: PlatformFailure) -> Response:
@@ -193,6 +196,30 @@ async def handle(
     except ClientDisconnect:
         return Response(status_code=499)  # the client is gone: nobody to answer
     return await serve(call, platform, handler)
+
+
+OTHER_METHODS = ("GET", "PUT", "PATCH", "DELETE", "OPTIONS")
+"""Methods the platforms' API paths refuse, in their own envelope (HEAD comes with GET)."""
+
+
+def method_refusals(
+    routes: Sequence[BaseRoute], platform: SandboxPlatform, state: SandboxState
+) -> list[Route]:
+    """Routes answering every method but POST on ``routes``' POST paths.
+
+    A servlet answers a GET on a POST-only API in its platform's envelope (TOP's code 9,
+    for instance), not with a framework's bare 405; so does the sandbox.
+    """
+
+    async def refusal(request: Request) -> Response:
+        call = malformed_call(request, state)  # the query string only: no body is read
+        return await serve(call, platform, refuse(platform, platform.method_failure))
+
+    return [
+        Route(route.path, refusal, methods=list(OTHER_METHODS))
+        for route in routes
+        if isinstance(route, Route) and "POST" in (route.methods or ())
+    ]
 
 
 def refuse(platform: SandboxPlatform, key: str, detail: str = "") -> Handler:

@@ -99,6 +99,13 @@ FAILURES = catalogue(
     ),
     Failure("unsupported", 203, "暂不支持当前接口", trigger="`vvtype` missing or not 2"),
     Failure(
+        "method_not_allowed",
+        203,
+        "暂不支持当前接口",
+        source="choice",
+        trigger="any HTTP method but POST (GET, PUT, DELETE…) on the upload, look-up or token path",
+    ),
+    Failure(
         "no_permission",
         204,
         "请求异常:无该接口权限,请前往官网开通正式接口。",

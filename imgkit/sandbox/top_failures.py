@@ -114,6 +114,15 @@ GATEWAY_FAILURES = catalogue(
         "isp.remote-service-error",
         "远程服务暂时不可用,请稍后重试",
     ),
+    _g(
+        "method_not_allowed",
+        9,
+        "Http Action Not Allowed",
+        "any HTTP method but POST (GET, PUT, DELETE…) on `/router/rest`",
+        "isv.http-action-not-allowed",
+        "HTTP方法被禁止,请使用POST",
+        source="choice",
+    ),
     _g("missing_method", 21, "Missing Method", "no `method` parameter"),
     _g("invalid_method", 22, "Invalid Method", "a `method` the sandbox does not serve"),
     _g(
