@@ -874,6 +874,11 @@ def recipe(key: str, code: int, sub_code: str) -> Callable[[Recipe], Recipe]:
     return register
 
 
+@recipe("method_not_allowed", 40004, "isv.parameter-invalid:http_method")
+def _method_not_allowed(client: httpx.Client, sandbox: Sandbox) -> httpx.Response:
+    return client.get(FW199_UPLOAD_PATH)
+
+
 @recipe("signature_invalid", 40003, "isv.signature-invalid")
 def _signature_invalid(client: httpx.Client, sandbox: Sandbox) -> httpx.Response:
     return upload(client, file=make_jpeg(), secret="wrong-secret")

@@ -578,6 +578,9 @@ RECIPES: dict[str, Expect] = {
     ),
     "system_error": Expect(200, 200, "系统错误,请联系客服", _forced("system_error")),
     "unsupported": Expect(203, 200, "暂不支持当前接口", lambda c, s: upload(c, vvtype=None)),
+    "method_not_allowed": Expect(
+        203, 200, "暂不支持当前接口", lambda c, s: c.get("/tool/erps/tbpicture")
+    ),
     "no_permission": Expect(
         204,
         200,

@@ -370,6 +370,14 @@ def gateway_recipes(api: Api) -> dict[str, Recipe]:
             sub_code_prefix="isp.",
         ),
         "missing_method": Recipe(with_(extra={"method": None}), 21, stats=GATEWAY),
+        "method_not_allowed": Recipe(
+            lambda client, sandbox: client.get(
+                "/router/rest", params={"method": api.method, "format": "json"}
+            ),
+            9,
+            "isv.http-action-not-allowed",
+            stats=GATEWAY,
+        ),
         "invalid_method": Recipe(with_(method="taobao.item.img.upload.nowhere"), 22, stats=GATEWAY),
         "invalid_format": Recipe(with_(extra={"format": "xml"}), 23),
         "missing_signature": Recipe(with_(extra={"sign": None}), 24),
