@@ -27,6 +27,7 @@ from spec_clients import (
     make_jpeg,
     make_png,
     make_webp,
+    qianmi_lookup,
     qianmi_upload,
 )
 
@@ -630,3 +631,47 @@ def test_only_the_exact_uppercase_signature_is_accepted(
     monkeypatch.setattr(spec_clients, "qianmi_sign", lambda *a, **k: spoil(right(*a, **k)))
     error(upload(client), "25")
     assert stats(sandbox)["stored"] == 0
+
+
+# --- issue 14: `format` is required ---------------------------------------------------------
+# The seed page's system parameters: "formatString 必须 指定响应格式,目前支持格式为json".
+# A missing required parameter is ROP's 32 (缺少必选参数, isv.missing-parameter:<name>), as a
+# missing timestamp is; `format` is checked after `v` and before `timestamp`.
+
+
+@pytest.mark.parametrize("value", [None, ""], ids=["absent", "empty"])
+def test_missing_format_is_a_missing_argument(
+    client: httpx.Client, sandbox: Sandbox, value: str | None
+) -> None:
+    body = error(upload(client, extra={"format": value}), "32", "isv.missing-parameter:format")
+    assert body["message"] == "缺少必选参数"
+    assert body["subErrors"]["subError"][0]["message"] == "缺少必选参数format"
+    assert stats(sandbox)["stored"] == 0
+    label = qianmi_sku.PLATFORM.failures["missing_argument"].label
+    assert stats(sandbox)["rejections"] == {label: 1}
+
+
+def test_the_lookup_needs_format_too(client: httpx.Client) -> None:
+    response = qianmi_lookup(
+        client,
+        app_key=APP_KEY,
+        secret=SECRET,
+        access_token=TOKEN,
+        num_iid=ITEM,
+        sku_id=SKU,
+        extra={"format": None},
+    )
+    error(response, "32", "isv.missing-parameter:format")
+
+
+def test_format_is_checked_after_v_and_before_timestamp(client: httpx.Client) -> None:
+    no_format: dict[str, str | None] = {"format": None}
+    # Earlier checks win: the version.
+    error(upload(client, extra={**no_format, "v": None}), "28")
+    error(upload(client, extra={**no_format, "v": "2.0"}), "30")
+    # Later checks lose: timestamp, signature, session.
+    missing_format = "isv.missing-parameter:format"
+    error(upload(client, extra={**no_format, "timestamp": None}), "32", missing_format)
+    error(upload(client, secret="wrong", extra=no_format), "32", missing_format)
+    error(upload(client, access_token=None, extra=no_format), "32", missing_format)
+    error(upload(client, extra={**no_format, "num_iid": None}), "32", missing_format)

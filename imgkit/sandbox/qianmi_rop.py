@@ -66,6 +66,9 @@ def authenticate(call: Call, methods: tuple[str, ...]) -> str:
     """ROP checks in ROP's order, for a call of one of ``methods``; returns the token's user.
 
     Raises :class:`~imgkit.sandbox.failures.PlatformFailure` at the first check that fails.
+    ``format`` is a required system parameter (the page: 必须): without it the answer is
+    32 ``isv.missing-parameter:format``, at ``format``'s place in the order (after ``v``,
+    before ``timestamp``).
     """
     state = call.state
     fail = PLATFORM.fail
@@ -90,7 +93,9 @@ def authenticate(call: Call, methods: tuple[str, ...]) -> str:
         raise fail("invalid_version")
     if version != VERSION:
         raise fail("unsupported_version")
-    if call.param("format") and call.param("format").lower() != "json":
+    if not call.param("format"):
+        raise fail("missing_argument", name="format")
+    if call.param("format").lower() != "json":
         raise fail("invalid_format")
     if not call.param("timestamp"):
         raise fail("missing_argument", name="timestamp")

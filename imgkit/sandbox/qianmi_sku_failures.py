@@ -114,7 +114,7 @@ FAILURES = catalogue(
         "32",
         "缺少必选参数",
         "请查看根据服务接口对参数的要求",
-        "no `timestamp`, `num_iid`, `sku_id` or (uploads only) `fields`",
+        "no `format`, `timestamp`, `num_iid`, `sku_id` or (uploads only) `fields`",
         "isv.missing-parameter:{name}",
         "缺少必选参数{name}",
     ),
