@@ -675,3 +675,44 @@ def test_format_is_checked_after_v_and_before_timestamp(client: httpx.Client) ->
     error(upload(client, secret="wrong", extra=no_format), "32", missing_format)
     error(upload(client, access_token=None, extra=no_format), "32", missing_format)
     error(upload(client, extra={**no_format, "num_iid": None}), "32", missing_format)
+
+
+# --- issue 14: a token expired on demand ------------------------------------------------------
+
+
+def invalid_session(response: httpx.Response) -> dict[str, Any]:
+    """The whole 21 answer (seed shape asserted), to compare two answers field by field."""
+    return error(response, "21")
+
+
+def test_a_token_expired_over_http_answers_as_the_expired_token(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    img = sku_img(upload(client))  # the token works before
+    reference = invalid_session(upload(client, access_token="sbx-qm-token-expired"))
+    answer = client.post("/_sandbox/expire", json={"credential": TOKEN})
+    assert answer.status_code == 200, answer.text
+    expired = upload(client, make_png(), ext="png")
+    assert invalid_session(expired) == reference
+    assert expired.headers["content-type"] == "application/json"
+    # The look-up and a replace go through the same check.
+    looked = qianmi_lookup(
+        client, app_key=APP_KEY, secret=SECRET, access_token=TOKEN, num_iid=ITEM, sku_id=SKU
+    )
+    assert invalid_session(looked) == reference
+    replace = upload(client, make_png(), ext="png", img_id=str(img["id"]), position=0)
+    assert invalid_session(replace) == reference
+    counters = stats(sandbox)
+    assert counters["stored"] == 1
+    assert counters["rejections"] == {"21": 4}
+
+
+def test_expiry_on_demand_is_per_token_and_reset_clears_it(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    sandbox.state.expire(TOKEN)
+    error(upload(client), "21")
+    # Another token of the same app is not expired.
+    error(upload(client, access_token="sbx-qm-token-userperm"), "3")
+    sandbox.state.reset()
+    sku_img(upload(client))

@@ -68,7 +68,8 @@ def authenticate(call: Call, methods: tuple[str, ...]) -> str:
     Raises :class:`~imgkit.sandbox.failures.PlatformFailure` at the first check that fails.
     ``format`` is a required system parameter (the page: 必须): without it the answer is
     32 ``isv.missing-parameter:format``, at ``format``'s place in the order (after ``v``,
-    before ``timestamp``).
+    before ``timestamp``).  A token expired on demand (``state.expire``) answers as the
+    world's expired token ``sbx-qm-token-expired`` does (21).
     """
     state = call.state
     fail = PLATFORM.fail
@@ -117,7 +118,10 @@ def authenticate(call: Call, methods: tuple[str, ...]) -> str:
     if not token_key:
         raise fail("missing_session")
     token = state.world.qianmi_tokens.get(token_key)
-    if token is None or token.app_key != app_key or token.problem == "expired":
+    if token is None or token.app_key != app_key:
+        raise fail("invalid_session")
+    # Expired on demand (state.expire, POST /_sandbox/expire): as the world's expired token.
+    if token.problem == "expired" or state.is_expired(token_key):
         raise fail("invalid_session")
     if token.problem == "user_permission":
         raise fail("user_permission")

@@ -91,7 +91,8 @@ FAILURES = catalogue(
         "21",
         "无效的会话参数",
         "请重新获取access_token",
-        "an unknown `access_token`, one of another app, or `sbx-qm-token-expired`",
+        "an unknown `access_token`, one of another app, `sbx-qm-token-expired`, or a token "
+        "expired on demand (`POST /_sandbox/expire`)",
     ),
     _m("missing_app_key", "22", "缺少appKey参数", "请传入appKey", "no `appKey`"),
     _m("invalid_app_key", "23", "无效的appKey参数", "请检查appKey", "an unknown `appKey`"),
