@@ -716,3 +716,100 @@ def test_expiry_on_demand_is_per_token_and_reset_clears_it(
     error(upload(client, access_token="sbx-qm-token-userperm"), "3")
     sandbox.state.reset()
     sku_img(upload(client))
+
+
+# --- issue 14: the TOP-style error shape ----------------------------------------------------
+# protocols.md: "the SDK also parses a TOP-style error_response".  With the setting
+# {"shapes": {"qianmi_sku": "top_error"}} every error is {"error_response": {"code", "msg",
+# "sub_code", "sub_msg"}}: the seed shape's code and message, its sub-error's code and
+# message (left out when there is none, as TOP does), no errorToken or solution.
+
+
+def set_shape(client: httpx.Client, shape: str | None) -> None:
+    """Choose the Qianmi answer shape over HTTP (None: the seed page's)."""
+    answer = client.post("/_sandbox/settings", json={"shapes": {PLATFORM: shape}})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["shapes"] == ({} if shape is None else {PLATFORM: shape})
+
+
+def top_error(response: httpx.Response) -> dict[str, Any]:
+    """Assert the TOP-style shape and nothing else; return its ``error_response``."""
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"error_response"}, body
+    inner: dict[str, Any] = body["error_response"]
+    assert set(inner) in ({"code", "msg"}, {"code", "msg", "sub_code", "sub_msg"}), body
+    assert all(isinstance(value, str) and value for value in inner.values()), body
+    return inner
+
+
+def test_the_top_error_shape_is_declared_and_switched_over_http(client: httpx.Client) -> None:
+    assert client.get("/_sandbox/settings").json()["shapes"] == {}
+    refused = client.post("/_sandbox/settings", json={"shapes": {PLATFORM: "flat_data"}})
+    assert refused.status_code == 400
+    assert "top_error" in refused.text
+    set_shape(client, "top_error")
+    assert client.get("/_sandbox/settings").json()["shapes"] == {PLATFORM: "top_error"}
+    assert top_error(upload(client, extra={"format": None})) == {
+        "code": "32",
+        "msg": "缺少必选参数",
+        "sub_code": "isv.missing-parameter:format",
+        "sub_msg": "缺少必选参数format",
+    }
+    assert top_error(upload(client, secret="wrong")) == {"code": "25", "msg": "无效签名"}
+    assert top_error(upload(client, sku_id="g9999")) == {
+        "code": "9",
+        "msg": "业务逻辑出错",
+        "sub_code": SVC + "01030002",
+        "sub_msg": "sku不存在",
+    }
+    assert top_error(upload(client, position="x"))["sub_code"] == "isv.invalid-paramete:position"
+    # Success is not an error: its shape does not change.
+    assert sku_img(upload(client))["position"] == 0
+    # Back to the seed page's shape.
+    set_shape(client, None)
+    error(upload(client, sku_id="g9999"), "9", SVC + "01030002")
+
+
+def test_the_top_error_shape_covers_lookups_faults_and_forced_errors(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    sandbox.state.set_settings({"shapes": {PLATFORM: "top_error"}})
+    looked = qianmi_lookup(
+        client, app_key=APP_KEY, secret=SECRET, access_token=TOKEN, num_iid="99999", sku_id=SKU
+    )
+    assert top_error(looked)["sub_code"] == SVC + "01030001"
+    sandbox.state.expire(TOKEN)
+    assert top_error(upload(client)) == {"code": "21", "msg": "无效的会话参数"}
+    sandbox.state.reset()
+    sandbox.state.set_settings({"shapes": {PLATFORM: "top_error"}})
+    forced = client.post(
+        "/_sandbox/faults", json={"force": [{"platform": PLATFORM, "error": "app_call_limit"}]}
+    )
+    assert forced.status_code == 200, forced.text
+    assert top_error(upload(client)) == {"code": "36", "msg": "应用调用次数超限"}
+    sandbox.state.set_faults({"transient": 1.0, "platforms": [PLATFORM]})
+    assert top_error(upload(client)) == {
+        "code": "1",
+        "msg": "服务不可用",
+        "sub_code": "isp.service-unavailable",
+        "sub_msg": "服务暂时不可用",
+    }
+
+
+@pytest.mark.parametrize("key", sorted(RECIPES))
+def test_every_catalogue_entry_in_the_top_error_shape(
+    client: httpx.Client, sandbox: Sandbox, key: str
+) -> None:
+    """Each error says the same in both shapes: code, message, sub-code, sub-message."""
+    expect = RECIPES[key]
+    seed = error(expect.send(client, sandbox), expect.code, expect.sub_code)
+    sandbox.state.reset()
+    set_shape(client, "top_error")
+    inner = top_error(expect.send(client, sandbox))
+    wanted = {"code": seed["code"], "msg": seed["message"]}
+    if "subErrors" in seed:
+        sub = seed["subErrors"]["subError"][0]
+        wanted |= {"sub_code": sub["code"], "sub_msg": sub["message"]}
+    assert inner == wanted

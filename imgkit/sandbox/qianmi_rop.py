@@ -7,12 +7,18 @@ system parameters, signature, app and ``access_token`` checked in ROP's order
 
 Errors come in the seed page's shape
 ``{"errorToken", "code", "message", "solution", "subErrors": {"subError": [...]}}`` with the
-ROP main codes (:func:`seed_error_body`).
+ROP main codes (:func:`seed_error_body`).  The Qianmi SDK also parses a TOP-style
+``error_response`` (protocols.md), so the platform declares the alternative shape
+``top_error``: with ``POST /_sandbox/settings {"shapes": {"qianmi_sku": "top_error"}}`` every
+Qianmi error is ``{"error_response": {"code", "msg", "sub_code", "sub_msg"}}`` instead
+(:func:`top_error_body`).
 
 Example
 -------
 >>> seed_error_body(PLATFORM.fail("missing_session"))["code"]
 '20'
+>>> top_error_body(PLATFORM.fail("missing_argument", name="format"))["error_response"]["sub_code"]
+'isv.missing-parameter:format'
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ from imgkit.sandbox.signing import qianmi_sign, same_sign
 from imgkit.sandbox.timestamps import parse_gmt8, within_skew
 
 KEY = "qianmi_sku"
+TOP_ERROR = "top_error"
+# The alternative answer shapes the Qianmi emulator declares (imgkit.sandbox.settings).
+SHAPES = (TOP_ERROR,)
 VERSION = "1.1"
 
 
@@ -45,6 +54,21 @@ def seed_error_body(failure: PlatformFailure) -> dict[str, Any]:
     return body
 
 
+def top_error_body(failure: PlatformFailure) -> dict[str, Any]:
+    """The TOP-style shape of the same error (the ``top_error`` setting).
+
+    ``code`` is the main code as the seed shape writes it (a string), ``msg`` its
+    ``message``; ``sub_code`` / ``sub_msg`` are the code and message of its one sub-error,
+    and are left out when it has none, as TOP leaves them out.  The seed shape's
+    ``errorToken`` and ``solution`` have no TOP counterpart and are not sent.
+    """
+    body: dict[str, Any] = {"code": str(failure.failure.code), "msg": failure.message}
+    if failure.failure.sub_code:
+        body["sub_code"] = failure.sub_code
+        body["sub_msg"] = failure.sub_msg
+    return {"error_response": body}
+
+
 class QianmiPlatform(SandboxPlatform):
     """How QMOP answers."""
 
@@ -55,7 +79,9 @@ class QianmiPlatform(SandboxPlatform):
     malformed_failure = "invalid_argument"
 
     def render(self, call: Call, failure: PlatformFailure) -> Response:
-        """The seed page's error shape, HTTP 200."""
+        """The seed page's error shape (or the ``top_error`` one when set), HTTP 200."""
+        if call.state.settings.shape(KEY) == TOP_ERROR:
+            return JSONResponse(top_error_body(failure))
         return JSONResponse(seed_error_body(failure))
 
 

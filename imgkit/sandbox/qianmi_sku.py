@@ -31,7 +31,7 @@ from imgkit.sandbox.imageinfo import inspect_image
 from imgkit.sandbox.pipeline import Call, Upload, handle
 from imgkit.sandbox.qianmi_rop import KEY as KEY
 from imgkit.sandbox.qianmi_rop import PLATFORM as PLATFORM
-from imgkit.sandbox.qianmi_rop import authenticate
+from imgkit.sandbox.qianmi_rop import SHAPES, authenticate
 from imgkit.sandbox.qianmi_sku_failures import FAILURES as FAILURES
 from imgkit.sandbox.registry import Emulator
 from imgkit.sandbox.seeded import seeded_key
@@ -276,4 +276,5 @@ EMULATOR = Emulator(
     routes=routes,
     seeded_keys=seeded_keys,
     shops=SHOPS,
+    shapes=SHAPES,
 )
