@@ -227,22 +227,23 @@ def test_replace_by_img_id_keeps_id_and_serves_new_bytes(
 ) -> None:
     old, new = make_jpeg(color=(1, 1, 1)), make_png(color=(9, 9, 9))
     first = sku_img(upload(client, old, position=2))
-    second = sku_img(upload(client, new, ext="png", img_id=str(first["id"])))
+    # A missing position is 0 (the page's default), for a replace too: it names its own.
+    second = sku_img(upload(client, new, ext="png", img_id=str(first["id"]), position=2))
     assert second["id"] == first["id"]
     assert second["position"] == 2
     assert fetch(second["url"]) == new
     assert fetch(first["url"]) == new  # the image's URL now serves the new bytes
     # Replacing again with the very same bytes is idempotent, never a duplicate.
-    third = sku_img(upload(client, new, ext="png", img_id=str(first["id"])))
+    third = sku_img(upload(client, new, ext="png", img_id=str(first["id"]), position=2))
     assert third["id"] == first["id"]
     counters = stats(sandbox)
     assert (counters["stored"], counters["replaced"], counters["duplicates"]) == (1, 2, 0)
 
 
 def test_replace_works_when_the_sku_is_full(client: httpx.Client) -> None:
-    ids = [sku_img(upload(client, make_jpeg(color=(n, 0, 0))))["id"] for n in range(5)]
+    ids = [sku_img(upload(client, make_jpeg(color=(n, 0, 0)), position=n))["id"] for n in range(5)]
     error(upload(client, make_jpeg(color=(9, 9, 9))), "9", SVC + "01030043")
-    replaced = sku_img(upload(client, make_gif(), ext="gif", img_id=str(ids[3])))
+    replaced = sku_img(upload(client, make_gif(), ext="gif", img_id=str(ids[3]), position=3))
     assert replaced["id"] == ids[3]
     assert replaced["position"] == 3
 
@@ -276,11 +277,13 @@ def test_non_numeric_position_is_an_invalid_argument(client: httpx.Client, posit
 
 def test_five_images_per_sku(client: httpx.Client, sandbox: Sandbox) -> None:
     positions = [
-        sku_img(upload(client, make_jpeg(color=(0, n, 0)), sku_id="g1235"))["position"]
+        sku_img(upload(client, make_jpeg(color=(0, n, 0)), sku_id="g1235", position=n))["position"]
         for n in range(5)
     ]
     assert sorted(positions) == [0, 1, 2, 3, 4]
-    error(upload(client, make_jpeg(color=(0, 0, 9)), sku_id="g1235"), "9", SVC + "01030043")
+    for position in (None, 4):
+        sixth = upload(client, make_jpeg(color=(0, 0, 9)), sku_id="g1235", position=position)
+        error(sixth, "9", SVC + "01030043")
     # Another SKU is not affected.
     sku_img(upload(client, sku_id="g1234"))
     assert stats(sandbox)["stored"] == 6
@@ -406,7 +409,7 @@ def test_fixed_clock_is_what_the_timestamp_is_judged_by(
     error(upload(client, timestamp=gmt8_now()), "33", "isv.invalid-paramete:timestamp")
     sku_img(upload(client, timestamp=gmt8_at(FIXED_NOW)))
     sandbox.state.set_clock(None)
-    sku_img(upload(client, make_jpeg(color=(3, 0, 0)), timestamp=gmt8_now()))
+    sku_img(upload(client, make_jpeg(color=(3, 0, 0)), timestamp=gmt8_now(), position=1))
     error(upload(client, timestamp=gmt8_at(FIXED_NOW)), "33", "isv.invalid-paramete:timestamp")
 
 
@@ -480,8 +483,8 @@ def _transient(client: httpx.Client, sandbox: Sandbox) -> httpx.Response:
 def _frequency(client: httpx.Client, sandbox: Sandbox) -> httpx.Response:
     answer = client.post("/_sandbox/limits", json={"qianmi_app_qps": 2})
     assert answer.status_code == 200, answer.text
-    sku_img(upload(client, make_jpeg(color=(1, 0, 0))))
-    sku_img(upload(client, make_jpeg(color=(2, 0, 0))))
+    sku_img(upload(client, make_jpeg(color=(1, 0, 0)), position=1))
+    sku_img(upload(client, make_jpeg(color=(2, 0, 0)), position=2))
     return upload(client)
 
 
@@ -813,3 +816,78 @@ def test_every_catalogue_entry_in_the_top_error_shape(
         sub = seed["subErrors"]["subError"][0]
         wanted |= {"sub_code": sub["code"], "sub_msg": sub["message"]}
     assert inner == wanted
+
+
+# --- issue 14: `position` defaults to 0 and a taken position is refused ----------------------
+# The seed page: "position … 图片顺序,默认0;取值范围0-4".  A missing position is 0 for a new
+# image and a replace alike (ROP binds a parameter's default before the service sees it).
+# A position another image of the SKU holds is refused; the page names no code for it, so
+# the sandbox answers with its one code about the position, 01030043.
+
+FULL_OR_OUT = "图片顺序超出范围,或者图片数量已满不可新增"
+
+
+def test_a_missing_position_is_0_and_a_second_one_is_refused(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    assert sku_img(upload(client, make_jpeg(color=(5, 0, 0))))["position"] == 0
+    body = error(upload(client, make_jpeg(color=(6, 0, 0))), "9", SVC + "01030043")
+    assert body["subErrors"]["subError"][0]["message"] == FULL_OR_OUT
+    error(upload(client, make_jpeg(color=(7, 0, 0)), position=0), "9", SVC + "01030043")
+    assert sku_img(upload(client, make_jpeg(color=(8, 0, 0)), position=1))["position"] == 1
+    counters = stats(sandbox)
+    assert (counters["stored"], counters["rejections"]) == (2, {"9 " + SVC + "01030043": 2})
+
+
+def test_an_explicit_position_cannot_repeat(client: httpx.Client) -> None:
+    assert sku_img(upload(client, make_jpeg(color=(1, 2, 0)), position=3))["position"] == 3
+    error(upload(client, make_jpeg(color=(1, 3, 0)), position=3), "9", SVC + "01030043")
+    error(upload(client, make_jpeg(color=(1, 4, 0)), position="3"), "9", SVC + "01030043")
+    # Another SKU's positions are its own.
+    assert sku_img(upload(client, sku_id="g1235", position=3))["position"] == 3
+    _, listed = lookup_positions(client)
+    assert listed == [3]
+
+
+def lookup_positions(client: httpx.Client, sku_id: str = SKU) -> tuple[int, list[int]]:
+    """The SKU's images by ``qianmi.cloudshop.sku.images.get``: (total, their positions)."""
+    response = qianmi_lookup(
+        client, app_key=APP_KEY, secret=SECRET, access_token=TOKEN, num_iid=ITEM, sku_id=sku_id
+    )
+    assert response.status_code == 200, response.text
+    answer = response.json()["sku_images_get_response"]
+    return answer["total_results"], [image["position"] for image in answer["sku_imgs"]["sku_img"]]
+
+
+def test_a_replace_keeps_or_takes_a_position_but_not_anothers(client: httpx.Client) -> None:
+    first = sku_img(upload(client, make_jpeg(color=(2, 1, 0)), position=2))
+    other = sku_img(upload(client, make_jpeg(color=(2, 2, 0)), position=4))
+    img_id = str(first["id"])
+    # Its own position, or a free one.
+    kept = sku_img(upload(client, make_png(), ext="png", img_id=img_id, position=2))
+    assert kept["position"] == 2
+    moved = sku_img(upload(client, make_gif(), ext="gif", img_id=img_id, position=1))
+    assert moved["position"] == 1
+    # Another image's position: refused, with or without new bytes.
+    error(upload(client, make_png(), ext="png", img_id=img_id, position=4), "9", SVC + "01030043")
+    error(upload(client, None, img_id=img_id, position=4), "9", SVC + "01030043")
+    # No position: 0, the page's default (free here, so the image moves there).
+    assert sku_img(upload(client, make_png(), ext="png", img_id=img_id))["position"] == 0
+    # Now 0 is held: the other image cannot be replaced or moved without naming a position.
+    error(upload(client, make_png(), ext="png", img_id=str(other["id"])), "9", SVC + "01030043")
+    error(upload(client, None, img_id=str(other["id"])), "9", SVC + "01030043")
+    assert lookup_positions(client) == (2, [0, 4])
+
+
+def test_the_full_sku_replaces_each_image_at_its_own_position(client: httpx.Client) -> None:
+    # 18353/g1236 is seeded with five images at 0–4.
+    total, positions = lookup_positions(client, FULL_SKU)
+    assert (total, positions) == (5, [0, 1, 2, 3, 4])
+    response = qianmi_lookup(
+        client, app_key=APP_KEY, secret=SECRET, access_token=TOKEN, num_iid=ITEM, sku_id=FULL_SKU
+    )
+    seeded = response.json()["sku_images_get_response"]["sku_imgs"]["sku_img"]
+    third = str(seeded[3]["id"])
+    error(upload(client, sku_id=FULL_SKU, img_id=third), "9", SVC + "01030043")
+    error(upload(client, sku_id=FULL_SKU, img_id=third, position=1), "9", SVC + "01030043")
+    assert sku_img(upload(client, sku_id=FULL_SKU, img_id=third, position=3))["position"] == 3

@@ -47,6 +47,7 @@ LOOKUP_METHOD = "qianmi.cloudshop.sku.images.get"
 LOOKUP_FIELDS = "id,url,position,created"
 MAX_BYTES = 1024 * 1024
 MAX_IMAGES = 5
+DEFAULT_POSITION = 0
 EXTENSIONS = frozenset({"gif", "jpg", "jpeg", "png"})
 FORMATS = frozenset({"gif", "jpeg", "png"})
 FIELDS = ("id", "url", "position", "created", "num_iid", "sku_id")
@@ -133,7 +134,8 @@ async def _upload(call: Call) -> Response:
     # range (01030043), while "x" or "²" (isdigit() but not int()-able) is not a number.
     if position_text and not re.fullmatch(r"[+-]?\d+", position_text):
         raise PLATFORM.fail("invalid_argument", name="position")
-    position = int(position_text) if position_text else None
+    # The page: "图片顺序,默认0" — a missing position is 0, for a new image and a replace alike.
+    position = int(position_text) if position_text else DEFAULT_POSITION
     skus = {k: v for k, v in state.world.qianmi_skus.items() if v.user == user}
     if not any(k[0] == num_iid for k in skus):
         raise PLATFORM.fail("item_not_found")
@@ -146,13 +148,13 @@ async def _upload(call: Call) -> Response:
     img_id = call.param("img_id")
     if img_id and img_id not in images:
         raise PLATFORM.fail("image_not_found")
-    if position is not None and not 0 <= position < MAX_IMAGES:
+    if not 0 <= position < MAX_IMAGES:
         raise PLATFORM.fail("position_or_full")
     text = call.param("image")
     if not text:
         if img_id:
-            if position is not None:
-                images[img_id].position = position
+            _check_free(images, position, img_id)
+            images[img_id].position = position
             return _answer(call, images[img_id], num_iid, sku_id)
         raise PLATFORM.fail("image_required")
     upload = _decode_image(text)
@@ -168,6 +170,7 @@ async def _upload(call: Call) -> Response:
     previous = images.get(img_id) if img_id else None
     if previous is None and len(images) >= MAX_IMAGES:
         raise PLATFORM.fail("position_or_full")
+    _check_free(images, position, img_id)
     stored = call.keep(
         user,
         f"{num_iid}/{sku_id}",
@@ -177,13 +180,6 @@ async def _upload(call: Call) -> Response:
         key=previous.key if previous is not None else None,
     )
     new_id = previous.id if previous is not None else str(state.next_id())
-    if position is None:
-        taken = {i.position for i in images.values()}
-        position = (
-            previous.position
-            if previous is not None
-            else min(p for p in range(MAX_IMAGES) if p not in taken)
-        )
     record = SkuImage(
         new_id,
         position,
@@ -194,6 +190,16 @@ async def _upload(call: Call) -> Response:
     with state.lock:
         images[new_id] = record
     return _answer(call, record, num_iid, sku_id)
+
+
+def _check_free(images: dict[str, SkuImage], position: int, img_id: str) -> None:
+    """Refuse a ``position`` held by another image of the SKU than ``img_id`` (01030043).
+
+    The page names no code for a taken position; 01030043 is its one code about the
+    position (图片顺序超出范围,或者图片数量已满不可新增), so the sandbox answers with it.
+    """
+    if any(image.position == position for key, image in images.items() if key != img_id):
+        raise PLATFORM.fail("position_or_full")
 
 
 def _sku_img(

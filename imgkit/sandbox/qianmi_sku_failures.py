@@ -175,7 +175,8 @@ FAILURES = catalogue(
         "position_or_full",
         "01030043",
         "图片顺序超出范围,或者图片数量已满不可新增",
-        "a `position` outside 0–4, or a sixth image (SKU 18353/g1236 already has 5)",
+        "a `position` outside 0–4, or one another image of the SKU holds (a missing "
+        "`position` is 0, replaces included), or a sixth image (SKU 18353/g1236 has 5)",
     ),
     _s("image_not_found", "01030044", "图片不存在", "an `img_id` that is not an image of the SKU"),
     _s("image_required", "01030038", "新增图片时,图片文件不可为空", "no `image` and no `img_id`"),
