@@ -138,13 +138,19 @@ def make_batch(folder: Path, rows: int, seed: int) -> pd.DataFrame:
     images = folder / "images"
     images.mkdir(parents=True, exist_ok=True)
     records = []
+    held: dict[str, int] = {}  # Qianmi SKU -> positions given so far
     for n, (platform, shop, target) in enumerate(plan_rows(rows, seed)):
         path = images / f"row_{n:06d}.png"
         write_image(path, n, seed)
         # Douyin's safe re-send: without need_distinct an unanswered row can never settle.
         distinct = "true" if platform == "doudian" else ""
+        # Qianmi refuses a position another image of the SKU holds (a missing one is 0).
+        position = ""
+        if platform == "qianmi_sku":
+            position = str(held.get(target, 0))
+            held[target] = held.get(target, 0) + 1
         row = dict(platform=platform, shop=shop, file=str(path), target=target)
-        records.append(row | {"need_distinct": distinct})
+        records.append(row | {"need_distinct": distinct, "position": position})
     return pd.DataFrame(records)
 
 

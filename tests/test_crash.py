@@ -83,6 +83,9 @@ def write_batch(path: Path, files: list[Path], platforms: list[str], **options: 
         shop, targets = SHOPS[platform]
         target = targets[n // len(platforms) % len(targets)]
         row = {"platform": platform, "shop": shop, "file": str(file), "target": target}
+        if platform == "qianmi_sku":
+            # Qianmi refuses a position another image of the SKU holds (a missing one is 0).
+            row["position"] = str(n // len(platforms) // len(targets) % 5)
         rows.append(row | (options if platform == "doudian" else {}))
     pd.DataFrame(rows).to_csv(path, index=False)
     return path

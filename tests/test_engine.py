@@ -41,6 +41,9 @@ def images(folder: Path, count: int, size: tuple[int, int] = (120, 90)) -> list[
 def batch(platform: str, files: list[Path], **options: str) -> pd.DataFrame:
     shop, target = TARGETS[platform]
     rows = [{"platform": platform, "shop": shop, "file": str(f), "target": target} for f in files]
+    if platform == "qianmi_sku":
+        # Qianmi refuses a position another image of the SKU holds (a missing one is 0).
+        rows = [row | {"position": str(n % 5)} for n, row in enumerate(rows)]
     return pd.DataFrame([row | options for row in rows])
 
 
@@ -258,7 +261,8 @@ def test_upload_async_and_the_accessor(sandbox: Sandbox, tmp_path: Path) -> None
     frame = batch("qianmi_sku", images(tmp_path, 1))
     results = asyncio.run(imgkit.upload_async(frame, sandbox.shops, journal=False, progress=False))
     assert results.loc[0, "status"] == "uploaded"
-    again = frame.imgkit.upload(sandbox.shops, journal=False, progress=False)
+    # Another position: Qianmi refuses a second image at the one the first holds.
+    again = frame.assign(position="1").imgkit.upload(sandbox.shops, journal=False, progress=False)
     assert again.loc[0, "status"] == "uploaded"
 
 

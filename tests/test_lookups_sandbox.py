@@ -141,7 +141,12 @@ def test_a_resent_copy_is_found_too(platform: Platform) -> None:
     """
     data = encode("JPEG", color=(200, 10, 10))
     job = job_for(platform, data, f"copy-{platform.key}.jpg")
-    first, second = platform.upload(job), platform.upload(job)
+    again = job
+    if platform.key == "qianmi_sku":
+        # Qianmi refuses a second image at a position the SKU already holds (a missing
+        # position is 0), so the copy is a re-send that names another position.
+        again = make_job(job.target, job.filename, data, position="1")
+    first, second = platform.upload(job), platform.upload(again)
     found = platform.listing(job)
     assert found.complete, found
     ids = {candidate.image_id for candidate in found.candidates}

@@ -40,9 +40,13 @@ def images(folder: Path, count: int, seed: int = 0) -> list[Path]:
 
 def batch(platform: str, files: list[Path], target: str | None = None) -> pd.DataFrame:
     shop, default = TARGETS[platform]
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {"platform": platform, "shop": shop, "file": [str(f) for f in files]}
     ).assign(target=target or default)
+    if platform == "qianmi_sku":
+        # Qianmi refuses a position another image of the SKU holds (a missing one is 0).
+        frame["position"] = [str(n % 5) for n in range(len(frame))]
+    return frame
 
 
 def run(frame: pd.DataFrame, sandbox: Sandbox, **options: Any) -> pd.DataFrame:
@@ -78,7 +82,9 @@ def test_repeated_index_labels_each_get_their_own_result(sandbox: Sandbox, tmp_p
 
 
 def test_force_by_label_reaches_every_row_with_that_label(sandbox: Sandbox, tmp_path: Path) -> None:
-    frame = pd.concat([batch("qianmi_sku", images(tmp_path, 1, seed=s)) for s in (3, 4)])
+    # A picture space: it keeps every copy a forced re-upload sends (Qianmi would refuse
+    # the second image at a position the SKU already holds).
+    frame = pd.concat([batch("taobao_picture", images(tmp_path, 1, seed=s)) for s in (3, 4)])
     first = run(frame, sandbox)
     again = run(frame, sandbox, force=[0])
     assert first["status"].tolist() == ["uploaded", "uploaded"]

@@ -9,6 +9,7 @@ through ``imgkit.sandbox.asgi_transport`` with no socket at all.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
 from collections.abc import Callable
@@ -89,6 +90,11 @@ def _doudian(client: httpx.Client, data: bytes) -> httpx.Response:
     return fw199_upload(client, **FW199, material_name="a.jpg", file=data)
 
 
+# Qianmi refuses a position another image of the SKU holds (a missing one is 0), so each
+# upload of these tests takes the next position: five uploads per test never collide.
+_QIANMI_POSITIONS = itertools.count()
+
+
 def _qianmi(client: httpx.Client, data: bytes) -> httpx.Response:
     return qianmi_upload(
         client,
@@ -98,6 +104,7 @@ def _qianmi(client: httpx.Client, data: bytes) -> httpx.Response:
         num_iid="18353",
         sku_id="g1234",
         image_bytes=data,
+        position=next(_QIANMI_POSITIONS) % 5,
     )
 
 

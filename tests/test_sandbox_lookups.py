@@ -646,7 +646,8 @@ def test_qianmi_replace_is_listed_with_the_new_bytes(client: httpx.Client) -> No
 
 def test_qianmi_replacing_a_seeded_image_keeps_its_url(client: httpx.Client) -> None:
     _, before = sku_imgs(qm_get(client, QM_FULL_SKU))
-    qm_upload(client, jpeg(86), QM_FULL_SKU, img_id=before[2]["id"])
+    # A missing position is 0, held by another image: the replace names its own.
+    qm_upload(client, jpeg(86), QM_FULL_SKU, img_id=before[2]["id"], position=2)
     _, after = sku_imgs(qm_get(client, QM_FULL_SKU))
     assert [image["url"] for image in after] == [image["url"] for image in before]
     assert fetch(client, after[2]["url"]) == jpeg(86)

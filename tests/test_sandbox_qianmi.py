@@ -27,6 +27,7 @@ from spec_clients import (
     make_jpeg,
     make_png,
     make_webp,
+    qianmi_lookup,
     qianmi_upload,
 )
 
@@ -226,22 +227,23 @@ def test_replace_by_img_id_keeps_id_and_serves_new_bytes(
 ) -> None:
     old, new = make_jpeg(color=(1, 1, 1)), make_png(color=(9, 9, 9))
     first = sku_img(upload(client, old, position=2))
-    second = sku_img(upload(client, new, ext="png", img_id=str(first["id"])))
+    # A missing position is 0 (the page's default), for a replace too: it names its own.
+    second = sku_img(upload(client, new, ext="png", img_id=str(first["id"]), position=2))
     assert second["id"] == first["id"]
     assert second["position"] == 2
     assert fetch(second["url"]) == new
     assert fetch(first["url"]) == new  # the image's URL now serves the new bytes
     # Replacing again with the very same bytes is idempotent, never a duplicate.
-    third = sku_img(upload(client, new, ext="png", img_id=str(first["id"])))
+    third = sku_img(upload(client, new, ext="png", img_id=str(first["id"]), position=2))
     assert third["id"] == first["id"]
     counters = stats(sandbox)
     assert (counters["stored"], counters["replaced"], counters["duplicates"]) == (1, 2, 0)
 
 
 def test_replace_works_when_the_sku_is_full(client: httpx.Client) -> None:
-    ids = [sku_img(upload(client, make_jpeg(color=(n, 0, 0))))["id"] for n in range(5)]
+    ids = [sku_img(upload(client, make_jpeg(color=(n, 0, 0)), position=n))["id"] for n in range(5)]
     error(upload(client, make_jpeg(color=(9, 9, 9))), "9", SVC + "01030043")
-    replaced = sku_img(upload(client, make_gif(), ext="gif", img_id=str(ids[3])))
+    replaced = sku_img(upload(client, make_gif(), ext="gif", img_id=str(ids[3]), position=3))
     assert replaced["id"] == ids[3]
     assert replaced["position"] == 3
 
@@ -275,11 +277,13 @@ def test_non_numeric_position_is_an_invalid_argument(client: httpx.Client, posit
 
 def test_five_images_per_sku(client: httpx.Client, sandbox: Sandbox) -> None:
     positions = [
-        sku_img(upload(client, make_jpeg(color=(0, n, 0)), sku_id="g1235"))["position"]
+        sku_img(upload(client, make_jpeg(color=(0, n, 0)), sku_id="g1235", position=n))["position"]
         for n in range(5)
     ]
     assert sorted(positions) == [0, 1, 2, 3, 4]
-    error(upload(client, make_jpeg(color=(0, 0, 9)), sku_id="g1235"), "9", SVC + "01030043")
+    for position in (None, 4):
+        sixth = upload(client, make_jpeg(color=(0, 0, 9)), sku_id="g1235", position=position)
+        error(sixth, "9", SVC + "01030043")
     # Another SKU is not affected.
     sku_img(upload(client, sku_id="g1234"))
     assert stats(sandbox)["stored"] == 6
@@ -405,7 +409,7 @@ def test_fixed_clock_is_what_the_timestamp_is_judged_by(
     error(upload(client, timestamp=gmt8_now()), "33", "isv.invalid-paramete:timestamp")
     sku_img(upload(client, timestamp=gmt8_at(FIXED_NOW)))
     sandbox.state.set_clock(None)
-    sku_img(upload(client, make_jpeg(color=(3, 0, 0)), timestamp=gmt8_now()))
+    sku_img(upload(client, make_jpeg(color=(3, 0, 0)), timestamp=gmt8_now(), position=1))
     error(upload(client, timestamp=gmt8_at(FIXED_NOW)), "33", "isv.invalid-paramete:timestamp")
 
 
@@ -479,8 +483,8 @@ def _transient(client: httpx.Client, sandbox: Sandbox) -> httpx.Response:
 def _frequency(client: httpx.Client, sandbox: Sandbox) -> httpx.Response:
     answer = client.post("/_sandbox/limits", json={"qianmi_app_qps": 2})
     assert answer.status_code == 200, answer.text
-    sku_img(upload(client, make_jpeg(color=(1, 0, 0))))
-    sku_img(upload(client, make_jpeg(color=(2, 0, 0))))
+    sku_img(upload(client, make_jpeg(color=(1, 0, 0)), position=1))
+    sku_img(upload(client, make_jpeg(color=(2, 0, 0)), position=2))
     return upload(client)
 
 
@@ -630,3 +634,260 @@ def test_only_the_exact_uppercase_signature_is_accepted(
     monkeypatch.setattr(spec_clients, "qianmi_sign", lambda *a, **k: spoil(right(*a, **k)))
     error(upload(client), "25")
     assert stats(sandbox)["stored"] == 0
+
+
+# --- issue 14: `format` is required ---------------------------------------------------------
+# The seed page's system parameters: "formatString 必须 指定响应格式,目前支持格式为json".
+# A missing required parameter is ROP's 32 (缺少必选参数, isv.missing-parameter:<name>), as a
+# missing timestamp is; `format` is checked after `v` and before `timestamp`.
+
+
+@pytest.mark.parametrize("value", [None, ""], ids=["absent", "empty"])
+def test_missing_format_is_a_missing_argument(
+    client: httpx.Client, sandbox: Sandbox, value: str | None
+) -> None:
+    body = error(upload(client, extra={"format": value}), "32", "isv.missing-parameter:format")
+    assert body["message"] == "缺少必选参数"
+    assert body["subErrors"]["subError"][0]["message"] == "缺少必选参数format"
+    assert stats(sandbox)["stored"] == 0
+    label = qianmi_sku.PLATFORM.failures["missing_argument"].label
+    assert stats(sandbox)["rejections"] == {label: 1}
+
+
+def test_the_lookup_needs_format_too(client: httpx.Client) -> None:
+    response = qianmi_lookup(
+        client,
+        app_key=APP_KEY,
+        secret=SECRET,
+        access_token=TOKEN,
+        num_iid=ITEM,
+        sku_id=SKU,
+        extra={"format": None},
+    )
+    error(response, "32", "isv.missing-parameter:format")
+
+
+def test_format_is_checked_after_v_and_before_timestamp(client: httpx.Client) -> None:
+    no_format: dict[str, str | None] = {"format": None}
+    # Earlier checks win: the version.
+    error(upload(client, extra={**no_format, "v": None}), "28")
+    error(upload(client, extra={**no_format, "v": "2.0"}), "30")
+    # Later checks lose: timestamp, signature, session.
+    missing_format = "isv.missing-parameter:format"
+    error(upload(client, extra={**no_format, "timestamp": None}), "32", missing_format)
+    error(upload(client, secret="wrong", extra=no_format), "32", missing_format)
+    error(upload(client, access_token=None, extra=no_format), "32", missing_format)
+    error(upload(client, extra={**no_format, "num_iid": None}), "32", missing_format)
+
+
+# --- issue 14: a token expired on demand ------------------------------------------------------
+
+
+def invalid_session(response: httpx.Response) -> dict[str, Any]:
+    """The whole 21 answer (seed shape asserted), to compare two answers field by field."""
+    return error(response, "21")
+
+
+def test_a_token_expired_over_http_answers_as_the_expired_token(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    img = sku_img(upload(client))  # the token works before
+    reference = invalid_session(upload(client, access_token="sbx-qm-token-expired"))
+    answer = client.post("/_sandbox/expire", json={"credential": TOKEN})
+    assert answer.status_code == 200, answer.text
+    expired = upload(client, make_png(), ext="png")
+    assert invalid_session(expired) == reference
+    assert expired.headers["content-type"] == "application/json"
+    # The look-up and a replace go through the same check.
+    looked = qianmi_lookup(
+        client, app_key=APP_KEY, secret=SECRET, access_token=TOKEN, num_iid=ITEM, sku_id=SKU
+    )
+    assert invalid_session(looked) == reference
+    replace = upload(client, make_png(), ext="png", img_id=str(img["id"]), position=0)
+    assert invalid_session(replace) == reference
+    counters = stats(sandbox)
+    assert counters["stored"] == 1
+    assert counters["rejections"] == {"21": 4}
+
+
+def test_expiry_on_demand_is_per_token_and_reset_clears_it(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    sandbox.state.expire(TOKEN)
+    error(upload(client), "21")
+    # Another token of the same app is not expired.
+    error(upload(client, access_token="sbx-qm-token-userperm"), "3")
+    sandbox.state.reset()
+    sku_img(upload(client))
+
+
+# --- issue 14: the TOP-style error shape ----------------------------------------------------
+# protocols.md: "the SDK also parses a TOP-style error_response".  With the setting
+# {"shapes": {"qianmi_sku": "top_error"}} every error is {"error_response": {"code", "msg",
+# "sub_code", "sub_msg"}}: the seed shape's code and message, its sub-error's code and
+# message (left out when there is none, as TOP does), no errorToken or solution.
+
+
+def set_shape(client: httpx.Client, shape: str | None) -> None:
+    """Choose the Qianmi answer shape over HTTP (None: the seed page's)."""
+    answer = client.post("/_sandbox/settings", json={"shapes": {PLATFORM: shape}})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["shapes"] == ({} if shape is None else {PLATFORM: shape})
+
+
+def top_error(response: httpx.Response) -> dict[str, Any]:
+    """Assert the TOP-style shape and nothing else; return its ``error_response``."""
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"error_response"}, body
+    inner: dict[str, Any] = body["error_response"]
+    assert set(inner) in ({"code", "msg"}, {"code", "msg", "sub_code", "sub_msg"}), body
+    assert all(isinstance(value, str) and value for value in inner.values()), body
+    return inner
+
+
+def test_the_top_error_shape_is_declared_and_switched_over_http(client: httpx.Client) -> None:
+    assert client.get("/_sandbox/settings").json()["shapes"] == {}
+    refused = client.post("/_sandbox/settings", json={"shapes": {PLATFORM: "flat_data"}})
+    assert refused.status_code == 400
+    assert "top_error" in refused.text
+    set_shape(client, "top_error")
+    assert client.get("/_sandbox/settings").json()["shapes"] == {PLATFORM: "top_error"}
+    assert top_error(upload(client, extra={"format": None})) == {
+        "code": "32",
+        "msg": "缺少必选参数",
+        "sub_code": "isv.missing-parameter:format",
+        "sub_msg": "缺少必选参数format",
+    }
+    assert top_error(upload(client, secret="wrong")) == {"code": "25", "msg": "无效签名"}
+    assert top_error(upload(client, sku_id="g9999")) == {
+        "code": "9",
+        "msg": "业务逻辑出错",
+        "sub_code": SVC + "01030002",
+        "sub_msg": "sku不存在",
+    }
+    assert top_error(upload(client, position="x"))["sub_code"] == "isv.invalid-paramete:position"
+    # Success is not an error: its shape does not change.
+    assert sku_img(upload(client))["position"] == 0
+    # Back to the seed page's shape.
+    set_shape(client, None)
+    error(upload(client, sku_id="g9999"), "9", SVC + "01030002")
+
+
+def test_the_top_error_shape_covers_lookups_faults_and_forced_errors(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    sandbox.state.set_settings({"shapes": {PLATFORM: "top_error"}})
+    looked = qianmi_lookup(
+        client, app_key=APP_KEY, secret=SECRET, access_token=TOKEN, num_iid="99999", sku_id=SKU
+    )
+    assert top_error(looked)["sub_code"] == SVC + "01030001"
+    sandbox.state.expire(TOKEN)
+    assert top_error(upload(client)) == {"code": "21", "msg": "无效的会话参数"}
+    sandbox.state.reset()
+    sandbox.state.set_settings({"shapes": {PLATFORM: "top_error"}})
+    forced = client.post(
+        "/_sandbox/faults", json={"force": [{"platform": PLATFORM, "error": "app_call_limit"}]}
+    )
+    assert forced.status_code == 200, forced.text
+    assert top_error(upload(client)) == {"code": "36", "msg": "应用调用次数超限"}
+    sandbox.state.set_faults({"transient": 1.0, "platforms": [PLATFORM]})
+    assert top_error(upload(client)) == {
+        "code": "1",
+        "msg": "服务不可用",
+        "sub_code": "isp.service-unavailable",
+        "sub_msg": "服务暂时不可用",
+    }
+
+
+@pytest.mark.parametrize("key", sorted(RECIPES))
+def test_every_catalogue_entry_in_the_top_error_shape(
+    client: httpx.Client, sandbox: Sandbox, key: str
+) -> None:
+    """Each error says the same in both shapes: code, message, sub-code, sub-message."""
+    expect = RECIPES[key]
+    seed = error(expect.send(client, sandbox), expect.code, expect.sub_code)
+    sandbox.state.reset()
+    set_shape(client, "top_error")
+    inner = top_error(expect.send(client, sandbox))
+    wanted = {"code": seed["code"], "msg": seed["message"]}
+    if "subErrors" in seed:
+        sub = seed["subErrors"]["subError"][0]
+        wanted |= {"sub_code": sub["code"], "sub_msg": sub["message"]}
+    assert inner == wanted
+
+
+# --- issue 14: `position` defaults to 0 and a taken position is refused ----------------------
+# The seed page: "position … 图片顺序,默认0;取值范围0-4".  A missing position is 0 for a new
+# image and a replace alike (ROP binds a parameter's default before the service sees it).
+# A position another image of the SKU holds is refused; the page names no code for it, so
+# the sandbox answers with its one code about the position, 01030043.
+
+FULL_OR_OUT = "图片顺序超出范围,或者图片数量已满不可新增"
+
+
+def test_a_missing_position_is_0_and_a_second_one_is_refused(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    assert sku_img(upload(client, make_jpeg(color=(5, 0, 0))))["position"] == 0
+    body = error(upload(client, make_jpeg(color=(6, 0, 0))), "9", SVC + "01030043")
+    assert body["subErrors"]["subError"][0]["message"] == FULL_OR_OUT
+    error(upload(client, make_jpeg(color=(7, 0, 0)), position=0), "9", SVC + "01030043")
+    assert sku_img(upload(client, make_jpeg(color=(8, 0, 0)), position=1))["position"] == 1
+    counters = stats(sandbox)
+    assert (counters["stored"], counters["rejections"]) == (2, {"9 " + SVC + "01030043": 2})
+
+
+def test_an_explicit_position_cannot_repeat(client: httpx.Client) -> None:
+    assert sku_img(upload(client, make_jpeg(color=(1, 2, 0)), position=3))["position"] == 3
+    error(upload(client, make_jpeg(color=(1, 3, 0)), position=3), "9", SVC + "01030043")
+    error(upload(client, make_jpeg(color=(1, 4, 0)), position="3"), "9", SVC + "01030043")
+    # Another SKU's positions are its own.
+    assert sku_img(upload(client, sku_id="g1235", position=3))["position"] == 3
+    _, listed = lookup_positions(client)
+    assert listed == [3]
+
+
+def lookup_positions(client: httpx.Client, sku_id: str = SKU) -> tuple[int, list[int]]:
+    """The SKU's images by ``qianmi.cloudshop.sku.images.get``: (total, their positions)."""
+    response = qianmi_lookup(
+        client, app_key=APP_KEY, secret=SECRET, access_token=TOKEN, num_iid=ITEM, sku_id=sku_id
+    )
+    assert response.status_code == 200, response.text
+    answer = response.json()["sku_images_get_response"]
+    return answer["total_results"], [image["position"] for image in answer["sku_imgs"]["sku_img"]]
+
+
+def test_a_replace_keeps_or_takes_a_position_but_not_anothers(client: httpx.Client) -> None:
+    first = sku_img(upload(client, make_jpeg(color=(2, 1, 0)), position=2))
+    other = sku_img(upload(client, make_jpeg(color=(2, 2, 0)), position=4))
+    img_id = str(first["id"])
+    # Its own position, or a free one.
+    kept = sku_img(upload(client, make_png(), ext="png", img_id=img_id, position=2))
+    assert kept["position"] == 2
+    moved = sku_img(upload(client, make_gif(), ext="gif", img_id=img_id, position=1))
+    assert moved["position"] == 1
+    # Another image's position: refused, with or without new bytes.
+    error(upload(client, make_png(), ext="png", img_id=img_id, position=4), "9", SVC + "01030043")
+    error(upload(client, None, img_id=img_id, position=4), "9", SVC + "01030043")
+    # No position: 0, the page's default (free here, so the image moves there).
+    assert sku_img(upload(client, make_png(), ext="png", img_id=img_id))["position"] == 0
+    # Now 0 is held: the other image cannot be replaced or moved without naming a position.
+    error(upload(client, make_png(), ext="png", img_id=str(other["id"])), "9", SVC + "01030043")
+    error(upload(client, None, img_id=str(other["id"])), "9", SVC + "01030043")
+    assert lookup_positions(client) == (2, [0, 4])
+
+
+def test_the_full_sku_replaces_each_image_at_its_own_position(client: httpx.Client) -> None:
+    # 18353/g1236 is seeded with five images at 0–4.
+    total, positions = lookup_positions(client, FULL_SKU)
+    assert (total, positions) == (5, [0, 1, 2, 3, 4])
+    response = qianmi_lookup(
+        client, app_key=APP_KEY, secret=SECRET, access_token=TOKEN, num_iid=ITEM, sku_id=FULL_SKU
+    )
+    seeded = response.json()["sku_images_get_response"]["sku_imgs"]["sku_img"]
+    third = str(seeded[3]["id"])
+    error(upload(client, sku_id=FULL_SKU, img_id=third), "9", SVC + "01030043")
+    error(upload(client, sku_id=FULL_SKU, img_id=third, position=1), "9", SVC + "01030043")
+    assert sku_img(upload(client, sku_id=FULL_SKU, img_id=third, position=3))["position"] == 3

@@ -2,10 +2,9 @@
 
 ``POST /api`` with system parameters in the query string and business parameters in a
 form-urlencoded body; the image travels as ``"<ext>@<base64>"`` in ``image``, which is not
-signed.  Errors come in the seed page's shape
-``{"errorToken", "code", "message", "solution", "subErrors": {"subError": [...]}}`` with the
-ROP main codes; the SKU service's own errors carry main code 9 and a documented sub-code
-(the main code is a sandbox convention).
+signed.  The ROP gateway's checks and the error answers are
+:mod:`imgkit.sandbox.qianmi_rop`'s; the SKU service's own errors carry main code 9 and a
+documented sub-code (the main code is a sandbox convention).
 
 The same endpoint serves the look-up ``qianmi.cloudshop.sku.images.get`` of
 ``docs/lookups.md`` (a sandbox convention): every image of a SKU, from the records the
@@ -28,19 +27,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from imgkit.sandbox.failures import PlatformFailure
 from imgkit.sandbox.imageinfo import inspect_image
-from imgkit.sandbox.pipeline import Call, SandboxPlatform, Upload, handle
+from imgkit.sandbox.pipeline import Call, Upload, handle
+from imgkit.sandbox.qianmi_rop import KEY as KEY
+from imgkit.sandbox.qianmi_rop import PLATFORM as PLATFORM
+from imgkit.sandbox.qianmi_rop import SHAPES, authenticate
 from imgkit.sandbox.qianmi_sku_failures import FAILURES as FAILURES
 from imgkit.sandbox.registry import Emulator
 from imgkit.sandbox.seeded import seeded_key
-from imgkit.sandbox.signing import qianmi_sign, same_sign
 from imgkit.sandbox.state import SandboxState
 from imgkit.sandbox.store import IMAGE_ROUTE
-from imgkit.sandbox.timestamps import format_gmt8, parse_gmt8, within_skew
+from imgkit.sandbox.timestamps import format_gmt8
 from imgkit.sandbox.world import World
 
-KEY = "qianmi_sku"
 PATH = "/api"
 METHOD = "qianmi.cloudshop.sku.image.upload"
 LOOKUP_METHOD = "qianmi.cloudshop.sku.images.get"
@@ -48,6 +47,7 @@ LOOKUP_METHOD = "qianmi.cloudshop.sku.images.get"
 LOOKUP_FIELDS = "id,url,position,created"
 MAX_BYTES = 1024 * 1024
 MAX_IMAGES = 5
+DEFAULT_POSITION = 0
 EXTENSIONS = frozenset({"gif", "jpg", "jpeg", "png"})
 FORMATS = frozenset({"gif", "jpeg", "png"})
 FIELDS = ("id", "url", "position", "created", "num_iid", "sku_id")
@@ -104,90 +104,9 @@ def image_url(call: Call, image: SkuImage) -> str:
     return image.url or f"{call.base_url}{IMAGE_ROUTE}/{image.key}"
 
 
-class QianmiPlatform(SandboxPlatform):
-    """How QMOP answers."""
-
-    key = KEY
-    failures = FAILURES
-    transient_failure = "service_unavailable"
-    rate_limited_failure = "app_frequency_limit"
-    malformed_failure = "invalid_argument"
-
-    def render(self, call: Call, failure: PlatformFailure) -> Response:
-        """The seed page's error shape, HTTP 200."""
-        body: dict[str, object] = {
-            "errorToken": "@@$-ERROR_TOKEN$-@@",
-            "code": str(failure.failure.code),
-            "message": failure.message,
-        }
-        body["solution"] = failure.failure.advice
-        if failure.failure.sub_code:
-            body["subErrors"] = {
-                "subError": [{"code": failure.sub_code, "message": failure.sub_msg}]
-            }
-        return JSONResponse(body)
-
-
-PLATFORM = QianmiPlatform()
-
-
 def book(state: SandboxState) -> QianmiBook:
     """The Qianmi SKU images of ``state``."""
     return state.book(KEY, QianmiBook.from_world, QianmiBook)
-
-
-def _authenticate(call: Call) -> str:
-    """ROP checks in ROP's order; returns the user the token belongs to."""
-    state = call.state
-    fail = PLATFORM.fail
-    app_key = call.param("appKey")
-    if not app_key:
-        raise fail("missing_app_key")
-    app = state.world.qianmi_apps.get(app_key)
-    if app is None:
-        raise fail("invalid_app_key")
-    call.credential = app_key
-    if not call.param("sign"):
-        raise fail("missing_signature")
-    method = call.param("method")
-    if not method:
-        raise fail("missing_method")
-    if method not in (METHOD, LOOKUP_METHOD):
-        raise fail("invalid_method")
-    version = call.param("v")
-    if not version:
-        raise fail("missing_version")
-    if not re.fullmatch(r"\d+\.\d+", version):
-        raise fail("invalid_version")
-    if version != "1.1":
-        raise fail("unsupported_version")
-    if call.param("format") and call.param("format").lower() != "json":
-        raise fail("invalid_format")
-    if not call.param("timestamp"):
-        raise fail("missing_argument", name="timestamp")
-    stamp = parse_gmt8(call.param("timestamp"))
-    if stamp is None or not within_skew(stamp, call.state.clock.now()):
-        raise fail("invalid_argument", name="timestamp")
-    # As sent, not stripped: the platform compares the signature exactly.
-    if not same_sign(qianmi_sign(call.params, app.secret), call.params.get("sign", "")):
-        raise fail("invalid_signature")
-    if app.problem == "no_permission":
-        raise fail("isv_permission")
-    if app.problem == "forbidden":
-        raise fail("forbidden")
-    with state.lock:
-        wait = state.limiter.hit(f"qianmi:{app_key}", state.limits.qianmi_app_qps)
-    if wait is not None:
-        raise fail("app_frequency_limit")
-    token_key = call.param("access_token")
-    if not token_key:
-        raise fail("missing_session")
-    token = state.world.qianmi_tokens.get(token_key)
-    if token is None or token.app_key != app_key or token.problem == "expired":
-        raise fail("invalid_session")
-    if token.problem == "user_permission":
-        raise fail("user_permission")
-    return token.user
 
 
 def _decode_image(text: str) -> Upload:
@@ -205,7 +124,7 @@ def _decode_image(text: str) -> Upload:
 
 async def _upload(call: Call) -> Response:
     state = call.state
-    user = _authenticate(call)
+    user = authenticate(call, (METHOD, LOOKUP_METHOD))
     for name in ("num_iid", "sku_id", "fields"):
         if not call.param(name):
             raise PLATFORM.fail("missing_argument", name=name)
@@ -215,7 +134,8 @@ async def _upload(call: Call) -> Response:
     # range (01030043), while "x" or "²" (isdigit() but not int()-able) is not a number.
     if position_text and not re.fullmatch(r"[+-]?\d+", position_text):
         raise PLATFORM.fail("invalid_argument", name="position")
-    position = int(position_text) if position_text else None
+    # The page: "图片顺序,默认0" — a missing position is 0, for a new image and a replace alike.
+    position = int(position_text) if position_text else DEFAULT_POSITION
     skus = {k: v for k, v in state.world.qianmi_skus.items() if v.user == user}
     if not any(k[0] == num_iid for k in skus):
         raise PLATFORM.fail("item_not_found")
@@ -228,13 +148,13 @@ async def _upload(call: Call) -> Response:
     img_id = call.param("img_id")
     if img_id and img_id not in images:
         raise PLATFORM.fail("image_not_found")
-    if position is not None and not 0 <= position < MAX_IMAGES:
+    if not 0 <= position < MAX_IMAGES:
         raise PLATFORM.fail("position_or_full")
     text = call.param("image")
     if not text:
         if img_id:
-            if position is not None:
-                images[img_id].position = position
+            _check_free(images, position, img_id)
+            images[img_id].position = position
             return _answer(call, images[img_id], num_iid, sku_id)
         raise PLATFORM.fail("image_required")
     upload = _decode_image(text)
@@ -250,6 +170,7 @@ async def _upload(call: Call) -> Response:
     previous = images.get(img_id) if img_id else None
     if previous is None and len(images) >= MAX_IMAGES:
         raise PLATFORM.fail("position_or_full")
+    _check_free(images, position, img_id)
     stored = call.keep(
         user,
         f"{num_iid}/{sku_id}",
@@ -259,13 +180,6 @@ async def _upload(call: Call) -> Response:
         key=previous.key if previous is not None else None,
     )
     new_id = previous.id if previous is not None else str(state.next_id())
-    if position is None:
-        taken = {i.position for i in images.values()}
-        position = (
-            previous.position
-            if previous is not None
-            else min(p for p in range(MAX_IMAGES) if p not in taken)
-        )
     record = SkuImage(
         new_id,
         position,
@@ -276,6 +190,16 @@ async def _upload(call: Call) -> Response:
     with state.lock:
         images[new_id] = record
     return _answer(call, record, num_iid, sku_id)
+
+
+def _check_free(images: dict[str, SkuImage], position: int, img_id: str) -> None:
+    """Refuse a ``position`` held by another image of the SKU than ``img_id`` (01030043).
+
+    The page names no code for a taken position; 01030043 is its one code about the
+    position (图片顺序超出范围,或者图片数量已满不可新增), so the sandbox answers with it.
+    """
+    if any(image.position == position for key, image in images.items() if key != img_id):
+        raise PLATFORM.fail("position_or_full")
 
 
 def _sku_img(
@@ -301,7 +225,7 @@ def _answer(call: Call, image: SkuImage, num_iid: str, sku_id: str) -> Response:
 async def _lookup(call: Call) -> Response:
     """``qianmi.cloudshop.sku.images.get``: every image of the SKU, by position."""
     state = call.state
-    user = _authenticate(call)
+    user = authenticate(call, (METHOD, LOOKUP_METHOD))
     for name in ("num_iid", "sku_id"):
         if not call.param(name):
             raise PLATFORM.fail("missing_argument", name=name)
@@ -325,8 +249,8 @@ async def _lookup(call: Call) -> Response:
 
 
 async def _serve(call: Call) -> Response:
-    # One endpoint, two methods; an unknown method is refused inside ``_authenticate``
-    # at its place in the ROP order, so anything but the look-up goes to the upload.
+    # One endpoint, two methods; an unknown method is refused by ``authenticate`` at its
+    # place in the ROP order, so anything but the look-up goes to the upload.
     if call.param("method") == LOOKUP_METHOD:
         return await _lookup(call)
     return await _upload(call)
@@ -358,4 +282,5 @@ EMULATOR = Emulator(
     routes=routes,
     seeded_keys=seeded_keys,
     shops=SHOPS,
+    shapes=SHAPES,
 )

@@ -91,7 +91,8 @@ FAILURES = catalogue(
         "21",
         "无效的会话参数",
         "请重新获取access_token",
-        "an unknown `access_token`, one of another app, or `sbx-qm-token-expired`",
+        "an unknown `access_token`, one of another app, `sbx-qm-token-expired`, or a token "
+        "expired on demand (`POST /_sandbox/expire`)",
     ),
     _m("missing_app_key", "22", "缺少appKey参数", "请传入appKey", "no `appKey`"),
     _m("invalid_app_key", "23", "无效的appKey参数", "请检查appKey", "an unknown `appKey`"),
@@ -114,7 +115,7 @@ FAILURES = catalogue(
         "32",
         "缺少必选参数",
         "请查看根据服务接口对参数的要求",
-        "no `timestamp`, `num_iid`, `sku_id` or (uploads only) `fields`",
+        "no `format`, `timestamp`, `num_iid`, `sku_id` or (uploads only) `fields`",
         "isv.missing-parameter:{name}",
         "缺少必选参数{name}",
     ),
@@ -174,7 +175,8 @@ FAILURES = catalogue(
         "position_or_full",
         "01030043",
         "图片顺序超出范围,或者图片数量已满不可新增",
-        "a `position` outside 0–4, or a sixth image (SKU 18353/g1236 already has 5)",
+        "a `position` outside 0–4, or one another image of the SKU holds (a missing "
+        "`position` is 0, replaces included), or a sixth image (SKU 18353/g1236 has 5)",
     ),
     _s("image_not_found", "01030044", "图片不存在", "an `img_id` that is not an image of the SKU"),
     _s("image_required", "01030038", "新增图片时,图片文件不可为空", "no `image` and no `img_id`"),
