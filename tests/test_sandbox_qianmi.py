@@ -516,6 +516,7 @@ RECIPES: dict[str, Expect] = {
         "3", None, lambda c, s: upload(c, access_token="sbx-qm-token-userperm")
     ),
     "upload_fail": Expect("4", None, _forced("upload_fail")),
+    "method_not_allowed": Expect("5", None, lambda c, s: c.get("/api")),
     "forbidden": Expect(
         "7",
         None,

@@ -201,7 +201,7 @@ def _code_and_detail(answer: dict[str, object]) -> tuple[int, str]:
     subs = error.get("subErrors")
     if isinstance(subs, dict):  # Qianmi's own shape
         return code, str(subs["subError"][0]["code"])
-    return code, str(error.get("sub_code") or error.get("msg"))
+    return code, str(error.get("sub_code") or error.get("msg") or error.get("message"))
 
 
 @pytest.mark.parametrize(

@@ -78,6 +78,14 @@ FAILURES = catalogue(
         "user_permission", "3", "用户权限不足", "请让用户授权该API", "token `sbx-qm-token-userperm`"
     ),
     _m("upload_fail", "4", "上传文件失败", "请稍后重试", "forced error `upload_fail`"),
+    Failure(
+        "method_not_allowed",
+        "5",
+        "HTTP方法被禁止",
+        trigger="any HTTP method but POST (GET, PUT, DELETE…) on `/api`",
+        advice="请使用POST请求",
+        source="choice",
+    ),
     _m(
         "forbidden",
         "7",
