@@ -290,8 +290,9 @@ def test_a_url_source_is_downloaded_through_the_runs_transport(sandbox: Sandbox)
     assert seen.paths.count(image) == 2, seen.paths
     wire = SeenSync()
     try:
+        # Position 1: the first copy holds the SKU's default position 0.
         again = imgkit.upload_one(
-            "qianmi_shop", first.url, "18353/g1234", shops=sandbox.shops, client=wire
+            "qianmi_shop", first.url, "18353/g1234", shops=sandbox.shops, client=wire, position=1
         )
     finally:
         wire.close()

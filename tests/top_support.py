@@ -115,7 +115,7 @@ def body_of(response: httpx.Response) -> dict[str, Any]:
     if response.headers["content-type"].startswith("text/xml"):
         root = ElementTree.fromstring(response.content)
         assert root.tag == "error_response", response.text
-        members = {child.tag: child.text or "" for child in root}
+        members: dict[str, Any] = {child.tag: child.text or "" for child in root}
         members["code"] = int(members["code"])
         return {"error_response": members}
     assert response.headers["content-type"].startswith("application/json")

@@ -121,6 +121,9 @@ class Limits:
         True when the platform marks a clashing title with "(n)".
     positions
         The valid ``position`` values (None: the platform has no positions).
+    default_position
+        The position a row without one takes (None: the platform picks a free one). Two
+        images of one target may not share a position where this is set.
     images_per_target
         How many images one target holds (None: no limit).
     pixel_rules
@@ -145,6 +148,7 @@ class Limits:
     title_cut: bool = False
     title_dedup: bool = False
     positions: range | None = None
+    default_position: int | None = None
     images_per_target: int | None = None
     pixel_rules: tuple[PixelRule, ...] = ()
     rate_per_s: float | None = None

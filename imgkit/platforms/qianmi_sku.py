@@ -155,6 +155,9 @@ class QianmiSkuAdapter(Adapter):
         max_bytes=1024 * 1024,
         formats=frozenset({"jpeg", "png", "gif"}),
         positions=range(5),
+        # The page: "图片顺序,默认0": without a position an image goes to 0, and a position
+        # another image of the SKU holds is refused (01030043).
+        default_position=0,
         images_per_target=5,
     )
     target_pattern = r"[^/\s]+/[^/\s]+"

@@ -1,4 +1,4 @@
-"""Rules across rows: too many images for one target, and the same row twice.
+"""Rules across rows: too many images for one target, two at one position, the same row twice.
 
 These run last: :func:`too_many_images` counts only the rows that would be sent, which
 needs every other rule's verdict (:func:`unsendable`).
@@ -23,19 +23,23 @@ import pandas as pd
 from imgkit.intake.rules.core import Context, as_mask, registered, rule
 
 _TOO_MANY = "too_many_images"
+_POSITION_TAKEN = "position_taken"
+# The rules that count the rows others let through: they cannot take part in that verdict.
+_COUNTING = (_TOO_MANY, _POSITION_TAKEN)
 
 
 def unsendable(ctx: Context) -> pd.Series:
     """Rows an error that ``fit`` cannot repair keeps from being sent (a missing file...).
 
-    Every such rule but :func:`too_many_images` itself, whatever its place in the table:
+    Every such rule but the counting ones (:func:`too_many_images`, :func:`position_taken`),
+    whatever its place in the table:
     the masks are computed once and shared with validation.
     """
 
     def compute() -> pd.Series:
         out = ctx.no_rows()
         for entry in registered():
-            if entry.severity == "error" and not entry.fixable and entry.code != _TOO_MANY:
+            if entry.severity == "error" and not entry.fixable and entry.code not in _COUNTING:
                 out |= ctx.mask(entry)
         return out
 
@@ -73,6 +77,53 @@ def too_many_images(ctx: Context) -> pd.Series:
     over = np.zeros(len(ctx.frame), dtype=bool)
     over[np.flatnonzero(new.to_numpy())] = rank >= limit
     return as_mask(ctx, over)
+
+
+def position_detail(ctx: Context) -> pd.Series:
+    """The position the row would take (its own, or the platform's default)."""
+    taken = _effective_position(ctx).astype("Int64").astype(str)
+    return "(" + ctx.say("位置", "position") + " " + taken + ")"
+
+
+def _effective_position(ctx: Context) -> pd.Series:
+    written = pd.to_numeric(ctx.col("position").replace("", np.nan), errors="coerce")
+    return written.fillna(ctx.limit("default_position"))
+
+
+@rule(
+    _POSITION_TAKEN,
+    severity="error",
+    zh="同一目标的这个位置已被前面一行占用(未填位置即默认位置)",
+    en="an earlier row puts an image at the same position of this target (no position "
+    "means the platform's default one)",
+    detail=position_detail,
+)
+def position_taken(ctx: Context) -> pd.Series:
+    """Two images for one Qianmi SKU at one position: the platform refuses the second.
+
+    Only on platforms with a default position (Qianmi: 0), where a position cannot be
+    shared; rows that would not be sent take no place.
+
+    >>> import imgkit, pandas as pd
+    >>> images = imgkit.sample_data() / "images"
+    >>> files = [str(images / name) for name in ("mug.jpg", "cap.png", "watch.jpg")]
+    >>> batch = pd.DataFrame({"platform": "qianmi_sku", "shop": "qianmi_shop", "file": files,
+    ...                       "target": "18353/g1234", "position": ["", "1", "0"]})
+    >>> checked = imgkit.validate(batch, shops=imgkit.sample_data() / "shops.toml")
+    >>> checked["ok"].tolist(), checked["issues"].tolist()[2]
+    ([True, True, False], 'position_taken')
+    """
+    keys = ctx.platforms_where(lambda a: a.limits.default_position is not None)
+    sent = ctx.on(keys) & ~unsendable(ctx)
+    if not sent.any():
+        return as_mask(ctx, False)
+    places = pd.DataFrame({"p": ctx.platform, "s": ctx.col("shop"), "t": ctx.col("target")}).assign(
+        n=_effective_position(ctx)
+    )
+    # Positions, not labels: a batch's index may repeat labels (a pd.concat of two).
+    clash = np.zeros(len(ctx.frame), dtype=bool)
+    clash[np.flatnonzero(sent.to_numpy())] = places[sent].duplicated(keep="first").to_numpy()
+    return as_mask(ctx, clash)
 
 
 @rule(
