@@ -1,6 +1,7 @@
 """Regenerate the docs that are built from code: ``python -m imgkit.docgen [DOCS_DIR]``.
 
-``docs/sandbox-errors.md`` (the sandbox's error catalogues), ``docs/platforms.md`` (the
+``docs/sandbox-errors.md`` (the sandbox's error catalogues), ``docs/sandbox-world.md`` (its
+credentials, sessions, items and SKUs), ``docs/platforms.md`` (the
 adapters' declarations), ``docs/validation.md`` (the rule table) and ``docs/cli.md`` (every
 command's ``--help`` and the exit codes).  Tests compare the
 committed files with :func:`generated`, so the docs cannot drift from the code.
@@ -8,7 +9,7 @@ committed files with :func:`generated`, so the docs cannot drift from the code.
 Example
 -------
 >>> sorted(generated())
-['cli.md', 'platforms.md', 'sandbox-errors.md', 'validation.md']
+['cli.md', 'platforms.md', 'sandbox-errors.md', 'sandbox-world.md', 'validation.md']
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from imgkit.intake.rules import rules_markdown
 from imgkit.platforms.docs import platforms_markdown
 from imgkit.sandbox.docs import error_tables
+from imgkit.sandbox.world_docs import world_tables
 from imgkit.shells.cli_docs import cli_markdown
 
 
@@ -26,6 +28,7 @@ def generated() -> dict[str, str]:
     """File name → content of every generated document."""
     return {
         "sandbox-errors.md": error_tables(),
+        "sandbox-world.md": world_tables(),
         "platforms.md": platforms_markdown(),
         "validation.md": rules_markdown(),
         "cli.md": cli_markdown(),
