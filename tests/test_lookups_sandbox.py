@@ -5,7 +5,7 @@ adapter's look-up (same id, its URL serving the same bytes), a re-sent copy is f
 (the case a look-up exists for), a target with nothing uploaded lists nothing and says so
 in full, and a target that does not exist is refused as the upload would be.  Requests
 are built only by the adapters; expectations come from ``docs/lookups.md`` and the sandbox
-world of ``docs/sandbox.md``.
+world of ``docs/sandbox-world.md``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from imgkit.sandbox import AuditRule
 
 @dataclass(frozen=True)
 class World:
-    """Where each platform uploads in the sandbox world (``docs/sandbox.md``)."""
+    """Where each platform uploads in the sandbox world (``docs/sandbox-world.md``)."""
 
     shop: str  # a shop name of ``Sandbox.shops``
     target: str

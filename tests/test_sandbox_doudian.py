@@ -1267,7 +1267,7 @@ def test_folder_id_and_material_name_are_required_by_their_exact_names(
 # --- file_uri (issue 14): the page's second source, beside url ------------------------------
 
 TOS = "tos-cn-i-7veqoeduo3"  # the storage prefix of the seed page's file_uri example
-JPEG_URI = f"{TOS}/sbx-photo-jpeg"  # docs/sandbox.md, world: files seller 38173182 holds
+JPEG_URI = f"{TOS}/sbx-photo-jpeg"  # docs/sandbox-world.md: a file seller 38173182 holds
 PNG_URI = f"{TOS}/sbx-photo-png"
 
 
@@ -1345,7 +1345,7 @@ def test_file_uri_with_a_file_part_is_refused(client: httpx.Client, sandbox: San
 def test_file_uri_the_shop_does_not_hold_is_refused(
     client: httpx.Client, sandbox: Sandbox, network_guard: list[object], uri: str, seller: str
 ) -> None:
-    # Binary uploads are not emulated: only the world's files resolve (docs/sandbox.md).
+    # Binary uploads are not emulated: only the world's files resolve (docs/sandbox-world.md).
     refused(by_uri(client, uri, seller_nick=seller), 40004, "isv.parameter-invalid:file_uri")
     assert network_guard == []  # a file_uri is never downloaded
     assert stats(sandbox)["stored"] == 0

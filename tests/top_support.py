@@ -1,7 +1,7 @@
 """Shared helpers for the TOP sandbox tests (``test_sandbox_top/tmall/miniapp.py``).
 
 Requests are built only with ``spec_clients``.  Credentials and targets are literals of
-the sandbox world as ``docs/sandbox.md`` lists them; expected codes and sub-codes are
+the sandbox world as ``docs/sandbox-world.md`` lists them; expected codes and sub-codes are
 literals from ``docs/protocols.md`` (TOP) and the official pages of the two methods, so
 the sandbox is checked against the written protocol, not against its own catalogue.
 
