@@ -167,9 +167,16 @@ class QianmiSkuAdapter(Adapter):
     )
     options = (
         OptionSpec(
-            "position", "image order 0–4 (`position`; the platform's default is 0)", kind="int"
+            "position",
+            "image order 0–4 (`position`; the platform's default is 0, and two images of one "
+            "SKU cannot share a position)",
+            kind="int",
         ),
-        OptionSpec("replace_id", "`img_id` of an image of this SKU to replace"),
+        OptionSpec(
+            "replace_id",
+            "`img_id` of an image of this SKU to replace (give its `position` too: without "
+            "one the image moves to 0)",
+        ),
     )
     credentials = CredentialSpec(
         required=("app_key", "app_secret", "access_token"),

@@ -76,6 +76,9 @@ class Call:
     stored: bool = False
     stored_urls: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    # Wall-clock time the handler began serving the call: what the request log records, so
+    # that it counts requests as the rate limits do (not when their answers were ready).
+    served_at: float = field(default_factory=time.time)
 
     @property
     def base_url(self) -> str:
@@ -241,6 +244,7 @@ async def serve(call: Call, platform: SandboxPlatform, handler: Handler) -> Resp
         decision = state.faults.decide(platform.key)
     if decision.latency_s:
         await asyncio.sleep(decision.latency_s)
+    call.served_at = time.time()
     if decision.http_500:
         _count_fault(call, "http_500")
         return await _deliver(call, decision, platform.http_500())
@@ -365,5 +369,5 @@ def _count_fault(call: Call, name: str) -> None:
 def _log(call: Call, outcome: str) -> None:
     with call.state.lock:
         call.state.requests.append(
-            RequestRecord(time.time(), call.platform, call.credential, outcome)
+            RequestRecord(call.served_at, call.platform, call.credential, outcome)
         )

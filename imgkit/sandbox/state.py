@@ -136,7 +136,10 @@ class AuditRule:
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One API request as the server saw it (for pacing measurements)."""
+    """One API request as the server saw it (for pacing measurements).
+
+    ``at`` is when its handler began (wall clock), the moment the rate limits count it.
+    """
 
     at: float
     platform: str

@@ -43,6 +43,7 @@ from imgkit.sandbox.pipeline import (
     MalformedRequest,
     SandboxPlatform,
     handle,
+    malformed_call,
     parse_call,
     serve,
 )
@@ -180,7 +181,7 @@ async def _handle_bearer(request: Request, state: SandboxState, handler: BearerH
     try:
         call = await parse_call(request, state)
     except MalformedRequest as exc:
-        call = Call(request=request, state=state, params=dict(request.query_params), files={})
+        call = malformed_call(request, state)
         unparsed = str(exc)
     except ClientDisconnect:
         return Response(status_code=499)  # the client is gone: nobody to answer
