@@ -235,9 +235,12 @@ def test_pacing_holds_a_shops_rate_measured_by_the_sandbox(
     results = run(frame, sandbox, shops=shops, concurrency=8)
     assert set(results["status"]) == {"uploaded"}
     times = sorted(r.at for r in sandbox.state.request_log("qianmi_sku"))
+    # Sent 0.2 s apart, six requests span exactly 1 s: on a loaded machine the sixth may
+    # arrive a hair early relative to the first, so a window may hold one more than 5. The
+    # rate itself holds over the run, and no window ever holds two more.
     busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
-    assert busiest <= 5
-    assert times[-1] - times[0] >= (12 - 5) / 5 * 0.9
+    assert busiest <= 5 + 1
+    assert times[-1] - times[0] >= (12 - 1) / 5 * 0.9
 
 
 def test_dry_run_sends_nothing(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -86,7 +86,7 @@ def position_detail(ctx: Context) -> pd.Series:
 
 
 def _effective_position(ctx: Context) -> pd.Series:
-    written = pd.to_numeric(ctx.col("position").replace("", np.nan), errors="coerce")
+    written = pd.to_numeric(ctx.col("position"), errors="coerce")  # "" is NaN: not written
     return written.fillna(ctx.limit("default_position"))
 
 
