@@ -715,6 +715,44 @@ def test_image_ids_are_the_done_ones_of_one_place(journal: Journal) -> None:
     assert journal.image_ids("qianmi_sku", "http://e", "a=1", "1001") == set()
 
 
+def test_holds_image_answers_for_one_id_of_one_place(journal: Journal) -> None:
+    here = Record("tmall_item", "s", "1001", SHA, "http://e", "a=1")
+    place = ("tmall_item", "http://e", "a=1", "1001")
+    journal.begin("one", here)
+    journal.confirm("one", "u/one", "id-one")
+    journal.begin("unanswered", here)
+    journal.begin("failed", here)
+    journal.fail("failed", Category.TRANSIENT)
+    assert journal.holds_image(*place, "id-one")
+    assert not journal.holds_image(*place, "id-two")
+    assert not journal.holds_image(*place, "")
+    assert not journal.holds_image("tmall_item", "http://e", "a=1", "1002", "id-one")
+    assert not journal.holds_image("tmall_item", "http://e", "a=2", "1001", "id-one")
+
+
+def test_the_look_up_claim_check_is_one_index_probe(tmp_path: Path) -> None:
+    # The question a look-up asks per candidate must not read every id of the target (a
+    # category of 100,000 pictures): SQLite's plan says it searches the place+id index.
+    with Journal(tmp_path / "j.sqlite") as journal:
+        journal.holds_image("tmall_item", "http://e", "a=1", "1001", "7")
+    db = sqlite3.connect(tmp_path / "j.sqlite")
+    try:
+        plan = " ".join(
+            str(row[-1])
+            for row in db.execute(
+                "EXPLAIN QUERY PLAN SELECT 1 FROM entries WHERE platform = ? AND endpoint = ? "
+                "AND account = ? AND target = ? AND image_id = ? AND state = 'done' LIMIT 1",
+                ("tmall_item", "http://e", "a=1", "1001", "7"),
+            )
+        )
+        indexes = {row[1] for row in db.execute("PRAGMA index_list(entries)")}
+    finally:
+        db.close()
+    assert "entries_place_image" in plan, plan
+    assert "(platform=? AND endpoint=? AND account=? AND target=? AND image_id=?)" in plan, plan
+    assert "entries_place" not in indexes  # the place-only index it replaces is gone
+
+
 def test_entries_by_state_and_time(journal: Journal, clock: Clock) -> None:
     start = clock.now
     for n in range(4):

@@ -384,6 +384,31 @@ class Journal:
             ).fetchall()
         return {image_id for (image_id,) in rows if image_id}
 
+    def holds_image(
+        self, platform: str, endpoint: str, account: str, target: str, image_id: str
+    ) -> bool:
+        """Whether ``image_id`` is confirmed stored for a row at ``target`` (one index probe).
+
+        The question a look-up asks of each candidate it finds: unlike :meth:`image_ids`,
+        its cost does not grow with the images the target already holds.
+
+        >>> with Journal(":memory:") as j:
+        ...     j.begin("k", Record("tmall_item", "s", "1001", "ab", "http://e", "a=1"))
+        ...     j.confirm("k", "http://img/7.jpg", "7")
+        ...     place = ("tmall_item", "http://e", "a=1", "1001")
+        ...     j.holds_image(*place, "7"), j.holds_image(*place, "8")
+        (True, False)
+        """
+        if not image_id:
+            return False
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM entries WHERE platform = ? AND endpoint = ? AND account = ? "
+                "AND target = ? AND image_id = ? AND state = 'done' LIMIT 1",
+                (platform, endpoint, account, target, image_id),
+            ).fetchone()
+        return row is not None
+
     def in_doubt(self) -> list[Entry]:
         """Entries left ``sending`` by runs that are gone: sent, or about to be, with no
         answer recorded.  Their outcome is unknown: report them, settle them by a look-up,

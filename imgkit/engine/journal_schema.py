@@ -65,7 +65,12 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 _V2_INDEXES = (
-    "CREATE INDEX IF NOT EXISTS entries_place ON entries (platform, endpoint, account, target)",
+    # A place's entries, and within it one image id: a look-up's "is this id another
+    # row's?" is one probe however many images the target holds. (It replaces the index
+    # on the place alone, a prefix of it.)
+    "DROP INDEX IF EXISTS entries_place",
+    "CREATE INDEX IF NOT EXISTS entries_place_image "
+    "ON entries (platform, endpoint, account, target, image_id)",
     "CREATE INDEX IF NOT EXISTS entries_updated ON entries (updated)",
 )
 

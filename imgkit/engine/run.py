@@ -90,6 +90,26 @@ def place(row: Row) -> tuple[str, str, str, str]:
     return dest.platform, dest.endpoint, dest.account, dest.target
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """The image ids already recorded at one place, by this run or in the journal.
+
+    Asked one id at a time (``in``), so a look-up costs an index probe per candidate, not
+    a read of every id the target holds (a picture-space category of 100,000 images).
+    """
+
+    run: Run
+    where: tuple[str, str, str, str]
+
+    def __contains__(self, image_id: object) -> bool:
+        if not isinstance(image_id, str):
+            return False
+        if image_id in self.run.stored_ids.get(self.where, ()):
+            return True
+        journal = self.run.journal
+        return journal is not None and journal.holds_image(*self.where, image_id)
+
+
 def record_outcome(run: Run, row: Row, outcome: Outcome) -> None:
     """Commit ``outcome`` to the journal: done, pending, or failed — but an outcome that
     may have stored the image is left ``sending`` (in doubt), never marked failed."""

@@ -33,7 +33,7 @@ from imgkit.engine.journal import JournalBusy, JournalError, Record, State
 from imgkit.engine.plan import Row
 from imgkit.engine.polls import poll_audit
 from imgkit.engine.retry import Decision, stops_shop
-from imgkit.engine.run import Run, finish, place, record_outcome
+from imgkit.engine.run import Claimed, Run, finish, place, record_outcome
 from imgkit.engine.settle import Verdict, look_up
 from imgkit.errors import Category, ImgkitError
 from imgkit.intake.files import read_file
@@ -258,9 +258,7 @@ async def _look_up(run: Run, row: Row) -> Verdict:
     job = await _job(run, row)
     if isinstance(job, Outcome):
         return Verdict("unknown", reason=job.code)
-    claimed = set(run.stored_ids.get(place(row), ()))
-    if run.journal is not None:
-        claimed |= run.journal.image_ids(*place(row))
+    claimed = Claimed(run, place(row))
     verdict = await look_up(
         run.client,
         run.pacers,

@@ -49,6 +49,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections.abc import Container
 from dataclasses import dataclass
 
 import httpx
@@ -137,15 +138,17 @@ async def look_up(
     token: str | None,
     sha256: str,
     *,
-    claimed: set[str],
+    claimed: Container[str],
     pending_wait_s: float = 60.0,
     means: Means | None = None,
 ) -> Verdict:
     """Settle an unanswered upload of ``job`` (whose bytes hash to ``sha256``).
 
     ``claimed`` holds ids of images already recorded for other rows at the same target:
-    those are never taken as this row's.  While the listing says a matching image is still
-    being processed and none listed matches, it is asked again for up to
+    those are never taken as this row's.  Only ``in`` is asked of it, once per candidate,
+    so the engine passes an index look-up rather than every id the target holds.  While
+    the listing says a matching image is still being processed and none listed matches,
+    it is asked again for up to
     ``pending_wait_s`` seconds (the engine passes its audit wait).  Every listing goes
     through :func:`imgkit.engine.exchange.call`, over ``means`` when given (the run: its
     client, pacers and tokens, ``token`` None to use them), else ``client`` and ``pacers``.
@@ -159,7 +162,7 @@ async def look_up(
         listing = await _listing(means, adapter, shop, job, token)
         if isinstance(listing, str):
             return Verdict("unknown", reason=listing)
-        verdict = await _compare(client, listing, job, sha256, claimed | compared, compared)
+        verdict = await _compare(client, listing, job, sha256, claimed, compared)
         if verdict.state == "stored" or not listing.pending:
             return verdict
         left = deadline - time.monotonic()
@@ -174,15 +177,20 @@ async def look_up(
 
 
 async def _compare(
-    client: Wire, listing: Lookup, job: Job, sha256: str, skip: set[str], compared: set[str]
+    client: Wire,
+    listing: Lookup,
+    job: Job,
+    sha256: str,
+    claimed: Container[str],
+    compared: set[str],
 ) -> Verdict:
-    """Download the candidates of ``listing`` (but ``skip``) and compare them with the bytes
-    sent; ids whose bytes differ are added to ``compared``."""
+    """Download the candidates of ``listing`` (but the ``claimed`` and already ``compared``
+    ones) and compare them with the bytes sent; ids whose bytes differ join ``compared``."""
     size = len(job.data) if job.data is not None else None
     complete = listing.complete
     downloads = 0
     for candidate in listing.candidates:
-        if candidate.image_id in skip:
+        if candidate.image_id in compared or candidate.image_id in claimed:
             continue
         if size is not None and candidate.size is not None and candidate.size != size:
             continue
