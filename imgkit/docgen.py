@@ -14,6 +14,7 @@ Example
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -36,9 +37,28 @@ def generated() -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write the generated documents into ``DOCS_DIR`` (default ``docs``)."""
-    args = sys.argv[1:] if argv is None else argv
-    folder = Path(args[0] if args else "docs")
+    """Write the generated documents into ``DOCS_DIR`` (default ``docs``).
+
+    ``--help`` says so instead of being taken for a folder name.
+
+    >>> main(["--help"])  # doctest: +ELLIPSIS
+    usage: python -m imgkit.docgen [-h] [DOCS_DIR]
+    ...
+    0
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m imgkit.docgen",
+        description="Write the docs generated from the code: " + ", ".join(sorted(generated())),
+        exit_on_error=False,
+    )
+    parser.add_argument(
+        "docs_dir", nargs="?", default="docs", metavar="DOCS_DIR", help="default: docs"
+    )
+    try:
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as stop:  # --help printed its text
+        return int(stop.code or 0)
+    folder = Path(args.docs_dir)
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in generated().items():
         (folder / name).write_text(text, encoding="utf-8")
