@@ -124,6 +124,11 @@ class Limits:
     default_position
         The position a row without one takes (None: the platform picks a free one). Two
         images of one target may not share a position where this is set.
+    main_position, main_flag, unplaced_flag
+        Where the main image sits and the option that makes an image the main one (Tmall:
+        0 and ``is_major``): no other image may ask for that position, nor the main image
+        for another. ``unplaced_flag`` names the option whose image takes no position at
+        all (Tmall's 3:4 image, ``is_rectangle``).
     images_per_target
         How many images one target holds (None: no limit).
     pixel_rules
@@ -149,6 +154,9 @@ class Limits:
     title_dedup: bool = False
     positions: range | None = None
     default_position: int | None = None
+    main_position: int | None = None
+    main_flag: str = ""
+    unplaced_flag: str = ""
     images_per_target: int | None = None
     pixel_rules: tuple[PixelRule, ...] = ()
     rate_per_s: float | None = None

@@ -165,6 +165,11 @@ class TmallItemAdapter(TopAdapter):
         max_bytes=3145728,
         formats=frozenset({"jpeg", "png", "gif"}),
         positions=range(0, 5),
+        # The page: the main image's id is 0, and is_major (default false) makes it; a 3:4
+        # image (is_rectangle) is an image of its own, outside the five positions.
+        main_position=0,
+        main_flag="is_major",
+        unplaced_flag="is_rectangle",
         images_per_target=5,
         pixel_rules=(
             PixelRule(

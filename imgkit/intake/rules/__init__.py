@@ -25,7 +25,7 @@ True
 
 from __future__ import annotations
 
-from imgkit.intake.rules import counts, destination, fields, image, reading
+from imgkit.intake.rules import counts, destination, fields, image, placement, reading
 from imgkit.intake.rules.core import Context, Rule, Severity, registered, rule, shown, written
 from imgkit.intake.rules.reading import unprobeable
 
@@ -46,7 +46,7 @@ __all__ = [
 
 # The families register their rules on import; this is the order validation runs them
 # (family by family, each in the order of definition) and the documentation lists them.
-FAMILIES = (destination, reading, image, fields, counts)
+FAMILIES = (destination, reading, image, fields, placement, counts)
 RULES: tuple[Rule, ...] = tuple(
     entry
     for family in FAMILIES
