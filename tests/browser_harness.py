@@ -372,29 +372,7 @@ def jupyter_lab(root: Path, home: Path) -> Iterator[Server]:
     JupyterLab 4 needs no ``jupyter lab build``: the widget manager
     (``jupyterlab_widgets``) is a prebuilt extension installed with ipywidgets.
     """
-    home.mkdir(parents=True, exist_ok=True)
-    env = jupyter_env(home)
-    command = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        f"--ServerApp.ip={HOST}",
-        "--ServerApp.port={port}",
-        "--ServerApp.port_retries=0",
-        "--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        "--ServerApp.open_browser=False",
-        "--ServerApp.allow_remote_access=False",
-        "--LabApp.extension_manager=readonly",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--LabApp.collaborative=False",
-        f"--LabApp.user_settings_dir={env['JUPYTERLAB_SETTINGS_DIR']}",
-        f"--LabApp.workspaces_dir={env['JUPYTERLAB_WORKSPACES_DIR']}",
-    ]
-    if os.geteuid() == 0:
-        # CI and these machines run as root, which Jupyter Server refuses without this.
-        command.append("--ServerApp.allow_root=True")
-    with _serve(command, "/api/status", home, root, env) as server:
+    with _jupyter_server("jupyterlab", "LabApp", root, home, LAB_ONLY_FLAGS) as server:
         yield server
 
 
@@ -419,12 +397,28 @@ def jupyter_notebook(root: Path, home: Path) -> Iterator[Server]:
     Notebook 7 is built from JupyterLab's components (the same widget manager
     extension), but its pages, shell and menus are its own: that is what is tested.
     """
+    with _jupyter_server("notebook", "JupyterNotebookApp", root, home, ()) as server:
+        yield server
+
+
+LAB_ONLY_FLAGS = (
+    "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    "--LabApp.collaborative=False",
+)
+"""Flags only JupyterLab's application takes (no update check, no collaboration)."""
+
+
+@contextlib.contextmanager
+def _jupyter_server(
+    module: str, app: str, root: Path, home: Path, extra: Sequence[str]
+) -> Iterator[Server]:
+    """``python -m <module>`` (a Jupyter Server application named ``app``) on ``root``."""
     home.mkdir(parents=True, exist_ok=True)
     env = jupyter_env(home)
     command = [
         sys.executable,
         "-m",
-        "notebook",
+        module,
         f"--ServerApp.ip={HOST}",
         "--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
@@ -432,11 +426,13 @@ def jupyter_notebook(root: Path, home: Path) -> Iterator[Server]:
         f"--ServerApp.root_dir={root}",
         "--ServerApp.open_browser=False",
         "--ServerApp.allow_remote_access=False",
-        "--JupyterNotebookApp.extension_manager=readonly",
-        f"--JupyterNotebookApp.user_settings_dir={env['JUPYTERLAB_SETTINGS_DIR']}",
-        f"--JupyterNotebookApp.workspaces_dir={env['JUPYTERLAB_WORKSPACES_DIR']}",
+        f"--{app}.extension_manager=readonly",
+        *extra,
+        f"--{app}.user_settings_dir={env['JUPYTERLAB_SETTINGS_DIR']}",
+        f"--{app}.workspaces_dir={env['JUPYTERLAB_WORKSPACES_DIR']}",
     ]
     if os.geteuid() == 0:
+        # CI and these machines run as root, which Jupyter Server refuses without this.
         command.append("--ServerApp.allow_root=True")
     with _serve(command, "/api/status", home, root, env) as server:
         yield server
