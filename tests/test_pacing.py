@@ -1,4 +1,4 @@
-"""The adaptive pacer and the pool: spacing, windows, backoff, recovery, fairness.
+"""The adaptive pacer and the pool: spacing, windows, backoff, the climb, fairness.
 
 Almost everything runs on a fake clock, so the timings asserted are exact; one test paces
 real requests to check the pacer against the event loop's own clock.
@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from imgkit.engine.pacing import AdaptivePacer, ConcurrencyCap, PacerPool
+from imgkit.sandbox.ratelimit import SlidingWindow
 
 # Grants may come this much early through float rounding (the pacer's own tolerance).
 SLACK = 1e-6
@@ -125,24 +126,37 @@ def test_the_rate_is_never_exceeded_whatever_the_backoffs_and_successes() -> Non
 # --- attack: backoff ------------------------------------------------------------------
 
 
-def test_backoff_halves_the_rate_down_to_the_floor() -> None:
+def test_backoff_with_nothing_served_halves_the_rate_with_no_floor() -> None:
     fake = FakeTime()
     pacer = fake.pacer(10.0, hold=0.0)
     rates = []
-    for _ in range(6):
+    for _ in range(12):
         pacer.backoff()
         rates.append(pacer.rate)
-    assert rates == [5.0, 2.5, 1.25, 1.0, 1.0, 1.0]
-    assert pacer.min_rate == 1.0
+    assert rates == pytest.approx([10.0 / 2**n for n in range(1, 13)])
+    assert rates[-1] < 0.01  # a platform allowing one request in two minutes is obeyed
 
 
-@pytest.mark.parametrize(
-    ("rate", "floor"), [(10.0, 1.0), (2.0, 0.2), (0.5, 0.1), (0.05, 0.05), (100.0, 10.0)]
-)
-def test_default_floor_is_a_tenth_but_not_below_one_request_per_ten_seconds(
-    rate: float, floor: float
-) -> None:
-    assert AdaptivePacer(rate).min_rate == pytest.approx(floor)
+def test_backoff_after_successes_keeps_a_share_of_the_rate_served() -> None:
+    fake = FakeTime()
+    pacer = fake.pacer(1000.0)  # nobody knows the limit
+    for _ in range(12):  # the platform served twelve in the last second ...
+        pacer.success()
+        fake.now += 0.05
+    assert pacer.served_rate() == 12.0
+    pacer.backoff()  # ... then refused: its limit is about 12/s
+    assert pacer.rate == pytest.approx(0.97 * 12)
+    fake.now += 1.5  # the successes of a past window no longer count
+    assert pacer.served_rate() == 0.0
+
+
+def test_backoff_never_raises_the_rate() -> None:
+    fake = FakeTime()
+    pacer = fake.pacer(4.0)
+    for _ in range(10):  # more successes in the window than the rate (a burst)
+        pacer.success()
+    pacer.backoff()
+    assert pacer.rate == pytest.approx(0.97 * 4.0)
 
 
 def test_backoffs_close_together_halve_once() -> None:
@@ -219,29 +233,85 @@ def test_a_backoff_during_the_wait_is_obeyed() -> None:
 # --- decay: recovery ------------------------------------------------------------------
 
 
-def test_successes_recover_the_rate_gradually_but_never_above_the_configured_rate() -> None:
+def test_successes_climb_back_to_the_ceiling_in_climb_s_then_probe_ever_faster() -> None:
+    fake = FakeTime()
+    pacer = fake.pacer(1000.0, climb_s=2.0)
+    for _ in range(20):
+        pacer.success()
+    pacer.backoff()  # the ceiling learnt: 20/s; the rate now 19.4/s
+    rates = []
+    for _ in range(8):
+        fake.now += 0.5
+        pacer.success()
+        rates.append(pacer.rate)
+    # 0.3/s per second: the missing 3 % in two seconds; past the ceiling the excess
+    # doubles every two seconds (0.6 * (2 ** (t / 2 - 1) - 1)).
+    excess = [0.6 * (2 ** (t / 2 - 1) - 1) for t in (2.5, 3.0, 3.5, 4.0)]
+    assert rates == pytest.approx([19.55, 19.7, 19.85, 20.0] + [20 + e for e in excess])
+    assert rates[-1] == pytest.approx(20.6)
+
+
+def test_the_climb_never_passes_the_configured_rate() -> None:
     fake = FakeTime()
     pacer = fake.pacer(10.0, hold=0.0)
     for _ in range(3):
         pacer.backoff()
     assert pacer.rate == 1.25
-    rates = []
-    for _ in range(30):
-        pacer.success()
-        rates.append(pacer.rate)
-    assert rates[0] == pytest.approx(1.75)  # +5% of the configured rate per success
-    assert rates == sorted(rates)
-    assert max(rates) == 10.0
-    assert rates.index(10.0) == 17  # (10 - 1.25) / 0.5 = 17.5 successes
+    fake.now += 60.0
+    pacer.success()
+    assert pacer.rate == 10.0
     times = run(grants(pacer, 3))
     assert [b - a for a, b in pairwise(times)] == pytest.approx([0.1, 0.1])
 
 
-def test_recovery_share_is_configurable() -> None:
-    pacer = AdaptivePacer(10.0, hold=0.0, recovery=0.5)
-    pacer.backoff()
-    pacer.success()
+def test_successes_without_a_backoff_leave_the_rate_alone() -> None:
+    fake = FakeTime()
+    pacer = fake.pacer(10.0)
+    for _ in range(30):
+        pacer.success()
+        fake.now += 1.0
     assert pacer.rate == 10.0
+
+
+def test_after_a_ban_the_climb_is_slow_so_bans_stay_rare() -> None:
+    fake = FakeTime()
+    pacer = fake.pacer(1000.0, climb_s=2.0)
+    for _ in range(10):
+        pacer.success()
+    pacer.backoff(retry_after=2.0)  # a ban of two seconds: climb for 50 x 2 s
+    assert pacer.rate == 9.7
+    fake.now = 100.0
+    pacer.success()
+    assert pacer.rate == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 5, 10, 37, 100])
+def test_an_unconfigured_limit_is_found_and_held(limit: int) -> None:
+    """A platform counting a sliding one-second window (the sandbox's own limiter), a pacer
+    that was never told the limit, and two minutes of requests sent as fast as it allows."""
+    fake = FakeTime()
+    pacer = fake.pacer(1000.0)
+    server = SlidingWindow()
+    served: list[float] = []
+    refused = 0
+
+    async def scenario() -> None:
+        nonlocal refused
+        while fake.now < 120.0:
+            granted = await pacer.acquire()
+            if server.hit("app", limit, now=granted) is None:
+                served.append(granted)
+                pacer.success()
+            else:
+                refused += 1
+                pacer.backoff()
+
+    run(scenario())
+    assert most_in_a_second(served) <= limit
+    # 95 % of the ceiling over the whole run, the first second's discovery included ...
+    assert len(served) >= 0.95 * limit * 120
+    # ... and refusals few: about one each climb.
+    assert refused <= 120 / 2 + 2
 
 
 # --- fairness ---------------------------------------------------------------------------
@@ -291,8 +361,11 @@ def test_invalid_settings_are_refused() -> None:
             AdaptivePacer(bad)
     with pytest.raises(ValueError, match="burst"):
         AdaptivePacer(1.0, burst=0)
-    with pytest.raises(ValueError, match="min_rate"):
-        AdaptivePacer(1.0, min_rate=2.0)
+    for bad_decrease in (0.0, 1.0, 1.5):
+        with pytest.raises(ValueError, match="decrease"):
+            AdaptivePacer(1.0, decrease=bad_decrease)
+    with pytest.raises(ValueError, match="climb_s"):
+        AdaptivePacer(1.0, climb_s=0.0)
     with pytest.raises(ValueError, match="limit"):
         ConcurrencyCap(0)
 

@@ -141,7 +141,7 @@ def test_full_jitter_is_uniform_between_zero_and_the_cap(attempt: int) -> None:
 
 
 def test_the_same_seed_gives_the_same_delays() -> None:
-    busy = failed(Category.RATE_LIMITED)
+    busy = failed(Category.TRANSIENT)
 
     def delays(seed: int) -> list[float]:
         policy = RetryPolicy(rng=random.Random(seed))
@@ -164,7 +164,7 @@ def test_retry_after_is_waited_at_least() -> None:
 
 def test_jitter_longer_than_retry_after_is_kept() -> None:
     policy = RetryPolicy(rng=Ceiling())
-    limited = failed(Category.RATE_LIMITED, retry_after=1.0)
+    limited = failed(Category.TRANSIENT, retry_after=1.0)
     decision = policy.decide(limited, 4, 0.0, retry_safe=False)
     assert decision.delay == 4.0
     assert "as the platform asked" not in decision.reason
@@ -257,3 +257,31 @@ def test_only_auth_and_quota_stop_the_shop(category: Category) -> None:
 
 def test_a_success_never_stops_the_shop() -> None:
     assert not stops_shop(Outcome(ok=True))
+
+
+def test_a_rate_limit_refusal_goes_back_at_once_and_is_not_an_attempt() -> None:
+    policy = RetryPolicy(max_attempts=2, max_refusals=3, rng=Ceiling())
+    limited = failed(Category.RATE_LIMITED)
+    # Ten sends so far, nine of them refused for rate: one counted attempt of two.
+    decision = policy.decide(limited, 10, 0.0, retry_safe=False, refusals=2)
+    assert (decision.retry, decision.delay, decision.why) == (True, 0.0, "retry")
+    assert "rate limit refusal 2 of 3" in decision.reason
+    gave_up = policy.decide(limited, 10, 0.0, retry_safe=False, refusals=3)
+    assert (gave_up.retry, gave_up.why) == (False, "attempts")
+    assert "max_refusals=3" in gave_up.reason
+    assert "限流" in gave_up.reason
+    # A transient failure counts the sends that were not refused.
+    busy = failed(Category.TRANSIENT)
+    assert policy.decide(busy, 3, 0.0, retry_safe=False, refusals=2).retry
+    assert not policy.decide(busy, 4, 0.0, retry_safe=False, refusals=2).retry
+
+
+def test_a_ban_is_still_waited_out() -> None:
+    limited = failed(Category.RATE_LIMITED, retry_after=2.5)
+    decision = RetryPolicy().decide(limited, 1, 0.0, retry_safe=False, refusals=1)
+    assert (decision.retry, decision.delay) == (True, 2.5)
+
+
+def test_max_refusals_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_refusals"):
+        RetryPolicy(max_refusals=0)

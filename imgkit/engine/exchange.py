@@ -69,7 +69,7 @@ Token = Callable[[], Awaitable[str]]
 Build = Callable[[Token], Awaitable[httpx.Request | Outcome]]
 
 # One attempt, no retry: upload_one's sends, token fetches.
-ONCE = RetryPolicy(max_attempts=1)
+ONCE = RetryPolicy(max_attempts=1, max_refusals=1)
 
 BAD_SHOP = CodeRule(
     Category.INVALID_INPUT,
@@ -101,9 +101,16 @@ class Policy(Protocol):
     """Whether and when to try again: :class:`imgkit.engine.retry.RetryPolicy`'s shape."""
 
     def decide(
-        self, outcome: Outcome, attempt: int, elapsed: float, *, retry_safe: bool
+        self,
+        outcome: Outcome,
+        attempt: int,
+        elapsed: float,
+        *,
+        retry_safe: bool,
+        refusals: int = 0,
     ) -> Decision:
-        """The decision after attempt ``attempt`` (1-based) ended with ``outcome``."""
+        """The decision after attempt ``attempt`` (1-based) ended with ``outcome``;
+        ``refusals`` of the attempts were refused as "rate limited"."""
 
 
 class Means(Protocol):
@@ -145,12 +152,14 @@ class Hooks:
     """What the caller of :func:`call` does around each attempt; by default nothing.
 
     ``attempts`` counts the attempts made (kept here so that it survives an exception a
-    hook raises), ``started`` is when the first began (``time.monotonic``), ``retry_safe``
-    whether re-sending after an unanswered attempt cannot store a second copy.
+    hook raises), ``refusals`` those refused as "rate limited", ``started`` is when the
+    first began (``time.monotonic``), ``retry_safe`` whether re-sending after an unanswered
+    attempt cannot store a second copy.
     """
 
     def __init__(self, *, retry_safe: bool = True, started: float | None = None) -> None:
         self.attempts = 0
+        self.refusals = 0
         self.started = time.monotonic() if started is None else started
         self.retry_safe = retry_safe
 
@@ -345,6 +354,8 @@ async def call(
     while True:
         answer, used = await _attempt(means, adapter, shop, build, parse, hooks, paced)
         hooks.attempts += 1
+        if isinstance(answer, Outcome) and answer.category is Category.RATE_LIMITED:
+            hooks.refusals += 1
         if not isinstance(answer, Outcome):
             return answer
         if answer.category is Category.AUTH and used and not refreshed:
@@ -357,7 +368,9 @@ async def call(
             continue
         outcome, retry_safe = await hooks.judge(answer)
         elapsed = time.monotonic() - hooks.started
-        decision = policy.decide(outcome, hooks.attempts, elapsed, retry_safe=retry_safe)
+        decision = policy.decide(
+            outcome, hooks.attempts, elapsed, retry_safe=retry_safe, refusals=hooks.refusals
+        )
         if not decision.retry:
             if not outcome.ok:
                 log.debug("%s: not tried again: %s", adapter.key, decision.reason)

@@ -2,14 +2,16 @@
 
 An :class:`AdaptivePacer` is a token bucket for one (platform, credential): ``rate``
 requests per second with room for ``burst`` at once (1 by default, so requests are evenly
-spaced and never crowd a platform's per-second window).  Like rclone's pacer it adapts:
-a "rate limited" answer halves the rate (attack, :meth:`AdaptivePacer.backoff`), and each
-success wins back a little of it (decay, :meth:`AdaptivePacer.success`), never above the
+spaced and never crowd a platform's per-second window).  It finds a limit nobody told it
+by additive increase and multiplicative decrease: a "rate limited" answer sets the rate a
+little under what the platform was serving (:meth:`AdaptivePacer.backoff`), and successes
+let it climb back and probe above (:meth:`AdaptivePacer.success`), never above the
 configured rate.  Waiters are served first come, first served.
 
 A :class:`PacerPool` holds one pacer per key, created on first use at the rate a callback
 gives (a shop's ``rate_per_s``, else the platform's documented ``Limits.rate_per_s``, else
-a cautious default), and a :class:`ConcurrencyCap` on requests in flight across all keys.
+one so high that only the concurrency cap and the platform's refusals hold it), and a
+:class:`ConcurrencyCap` on requests in flight across all keys.
 The engine sends each request like this::
 
     async with pool.turn(adapter.key, shop.name) as pacer:   # a slot, then the send time
@@ -47,6 +49,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -57,37 +60,64 @@ PacerKey = tuple[str, str]
 # A bucket within this of a whole token counts as whole: float rounding must not leave the
 # head waiter sleeping for ever thinner slivers of time.
 _EPS = 1e-9
+# After a refusal that bans the account for B seconds, the climb back to the ceiling takes
+# this many times B: the next ban, when probing finds the limit again, costs about 2 % of
+# the time (a ban is lost sending time; a refusal without one costs one re-sent request).
+BAN_CLIMB = 50.0
+# A window's edge as seen by the client lags the platform's by the answers' latency; this
+# much more keeps clock jitter from making the first request past it a refusal too.
+EDGE_MARGIN_S = 0.01
+# Not a floor, only a guard against a rate of zero: one request in about 17 minutes.
+_TINY_RATE = 1e-3
 
 
 class AdaptivePacer:
-    """A token bucket whose rate halves on "rate limited" and creeps back on success.
+    """A token bucket that learns a platform's limit from its "rate limited" answers.
+
+    Additive increase, multiplicative decrease (AIMD), as TCP finds a link's capacity: a
+    "rate limited" answer sets the rate to ``decrease`` times the rate the platform was
+    actually serving (the successes of the last ``window`` seconds: a platform counting a
+    one-second window admits exactly its limit there), or halves it when nothing succeeded
+    lately; then every success lets the rate climb again, linearly in time, so that it
+    regains the learnt ceiling in ``climb_s`` seconds and goes on probing above it.  There
+    is no floor: a platform allowing one request a minute is paced at one a minute.  The
+    rate never exceeds the configured one.
 
     Parameters
     ----------
     rate
-        Configured requests per second: the most this pacer ever allows.
+        Configured requests per second: the most this pacer ever allows (a shop's
+        ``rate_per_s``, the platform's documented rate, or a generous default).
     burst
         Requests that may go at once after a quiet spell (1: always evenly spaced).
-    min_rate
-        The floor of backoff; by default a tenth of ``rate``, but not below 0.1/s (one
-        request per ten seconds) unless ``rate`` itself is lower.
-    recovery
-        The share of ``rate`` each success wins back (0.05: from a floor of a tenth back
-        to the full rate in 18 successes).
+    decrease
+        The share of the served rate kept after a "rate limited" answer.  0.97 keeps the
+        sawtooth between 97 % and 100 % of the limit: on average 98.5 % of it.
+    climb_s
+        Seconds to climb back from the decreased rate to the ceiling learnt; past it the
+        excess doubles every ``climb_s``, so a ceiling learnt too low is soon outgrown.  Refusals
+        without a ban cost one re-sent request each, so the climb is quick; a refusal that
+        bans the account (``retry_after``) costs the ban, so after one the climb takes
+        :data:`BAN_CLIMB` times the ban, and bans stay a small share of the time.
     hold
-        Backoffs closer together than this many seconds halve the rate once: answers to
+        Backoffs closer together than this many seconds decrease the rate once: answers to
         requests already in flight when the rate was cut are not news.
+    window
+        The seconds over which the served rate is counted.
     clock, sleep
         Time source and sleeper (``time.monotonic``, ``asyncio.sleep``); inject fakes in tests.
 
-    >>> pacer = AdaptivePacer(10.0)
-    >>> pacer.backoff()
-    >>> pacer.rate
-    5.0
-    >>> for _ in range(30):
+    >>> now = [0.0]
+    >>> pacer = AdaptivePacer(1000.0, clock=lambda: now[0])
+    >>> for _ in range(10):       # ten requests served in the first second ...
     ...     pacer.success()
+    >>> pacer.backoff()           # ... then "rate limited": the limit is about 10/s
     >>> pacer.rate
-    10.0
+    9.7
+    >>> now[0] = 1.0              # each success lets it climb: back to 10 in two seconds
+    >>> pacer.success()
+    >>> pacer.rate
+    9.85
     """
 
     def __init__(
@@ -95,9 +125,10 @@ class AdaptivePacer:
         rate: float,
         burst: int = 1,
         *,
-        min_rate: float | None = None,
-        recovery: float = 0.05,
+        decrease: float = 0.97,
+        climb_s: float = 2.0,
         hold: float = 1.0,
+        window: float = 1.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -105,14 +136,16 @@ class AdaptivePacer:
             raise ValueError(f"rate must be a positive number of requests per second, not {rate}")
         if burst < 1:
             raise ValueError(f"burst must be at least 1, not {burst}")
-        floor = max(rate / 10, min(rate, 0.1)) if min_rate is None else min_rate
-        if not 0 < floor <= rate:
-            raise ValueError(f"min_rate must be in (0, rate], not {floor}")
+        if not 0 < decrease < 1:
+            raise ValueError(f"decrease must be in (0, 1), not {decrease}")
+        if not (climb_s > 0 and window > 0 and hold >= 0):
+            raise ValueError("climb_s and window must be positive, hold at least 0")
         self.configured_rate = float(rate)
-        self.min_rate = float(floor)
         self.burst = burst
-        self._recovery = recovery
+        self._decrease = decrease
+        self._climb_s = climb_s
         self._hold = hold
+        self._window = window
         self._clock = clock
         self._sleep = sleep
         self._rate = float(rate)
@@ -120,6 +153,14 @@ class AdaptivePacer:
         self._updated = clock()
         self._blocked_until = -math.inf
         self._last_attack = -math.inf
+        self._last_grant = -math.inf
+        self._nap: asyncio.Future[object] | None = None
+        # After an attack the rate climbs from base by gain in climb seconds, then on.
+        self._base = float(rate)
+        self._gain = 0.0
+        self._climb = climb_s
+        # When the recent successes were answered: the rate the platform really served.
+        self._served: deque[float] = deque()
         # asyncio.Lock wakes waiters in arrival order and lets no newcomer jump the queue:
         # only the head waits on the clock, so acquirers are served first come, first served.
         self._lock = asyncio.Lock()
@@ -136,6 +177,20 @@ class AdaptivePacer:
     def blocked_until(self) -> float | None:
         """The clock time before which nothing is granted (a Retry-After), if any."""
         return None if self._blocked_until == -math.inf else self._blocked_until
+
+    def served_rate(self) -> float:
+        """Successes per second over the last ``window`` seconds.
+
+        >>> AdaptivePacer(5.0).served_rate()
+        0.0
+        """
+        self._forget(self._clock())
+        return len(self._served) / self._window
+
+    def _forget(self, now: float) -> None:
+        served = self._served
+        while served and now - served[0] >= self._window:
+            served.popleft()
 
     def _refill(self, now: float) -> None:
         if now <= self._updated:
@@ -178,14 +233,25 @@ class AdaptivePacer:
                 wait = self._wait(now)
                 if wait <= 0:
                     self._tokens -= 1
+                    self._last_grant = now
                     return now
-                await self._sleep(wait)
+                # A nap that a backoff can cut short: a refusal may bring the next send
+                # forward, to the edge of the platform's window.
+                nap = asyncio.ensure_future(self._sleep(wait))
+                self._nap = nap
+                try:
+                    await asyncio.wait([nap])
+                finally:
+                    nap.cancel()
+                    self._nap = None
 
     def backoff(self, retry_after: float | None = None) -> None:
-        """The platform said "rate limited": halve the rate, and hold everything if told to.
+        """The platform said "rate limited": decrease the rate, and hold everything if told to.
 
-        The rate never falls below ``min_rate``.  With ``retry_after`` (seconds), nothing is
-        granted until then; after it, requests resume at the new rate, one at a time.
+        The new rate is ``decrease`` times the rate served over the last ``window`` (never
+        more than the current rate), or half the current rate when nothing was served.
+        With ``retry_after`` (seconds), nothing is granted until then; after it, requests
+        resume at the new rate, one at a time.
 
         >>> pacer = AdaptivePacer(1.0)
         >>> pacer.backoff()
@@ -194,24 +260,61 @@ class AdaptivePacer:
         """
         now = self._clock()
         self._refill(now)
+        ban = retry_after if retry_after is not None and retry_after > 0 else 0.0
         if now - self._last_attack >= self._hold:
-            self._rate = max(self.min_rate, self._rate / 2)
+            served = self.served_rate()
+            if served > 0:
+                ceiling = min(served, self._rate)
+                self._rate = self._decrease * ceiling
+            else:
+                ceiling = self._rate
+                self._rate = self._rate / 2
+            self._rate = max(self._rate, _TINY_RATE)
+            self._climb = max(self._climb_s, BAN_CLIMB * ban)
+            self._base = self._rate
+            self._gain = max(ceiling - self._rate, 0.0)
             self._last_attack = now
-        # The platform's window is full: a burst saved up before the refusal is spent.
-        self._tokens = min(self._tokens, 0.0)
-        if retry_after is not None and retry_after > 0:
-            self._blocked_until = max(self._blocked_until, now + retry_after)
+        # The platform's window is full: a burst saved up before the refusal is spent, and
+        # the next request waits until the oldest success of the window leaves it (a
+        # request before then would be refused too; one at the normal spacing after it
+        # would lose most of a slot, a whole second at a limit of 1/s).
+        # Never sooner than the configured spacing after the last grant, though: that rate
+        # is a promise.
+        self._forget(now)
+        if self._served:  # then the edge is in the future
+            edge = self._served[0] + self._window + EDGE_MARGIN_S
+            edge = max(edge, self._last_grant + 1 / self.configured_rate)
+            self._tokens = 1.0 - (edge - now) * self._rate
+        else:
+            self._tokens = min(self._tokens, 0.0)
+        if ban:
+            self._blocked_until = max(self._blocked_until, now + ban)
+        if self._nap is not None:
+            self._nap.cancel()  # the head waiter works out its wait again
 
     def success(self) -> None:
-        """A request went through: win back ``recovery`` of the configured rate.
+        """A request went through: count it as served, and let the rate climb.
 
         >>> pacer = AdaptivePacer(10.0)
         >>> pacer.success()
-        >>> pacer.rate
-        10.0
+        >>> pacer.rate, pacer.served_rate()
+        (10.0, 1.0)
         """
-        self._refill(self._clock())
-        self._rate = min(self.configured_rate, self._rate + self._recovery * self.configured_rate)
+        now = self._clock()
+        self._refill(now)
+        self._served.append(now)
+        self._forget(now)
+        if self._gain:
+            self._rate = min(self.configured_rate, max(self._rate, self._climbed(now)))
+
+    def _climbed(self, now: float) -> float:
+        # Linear back to the ceiling learnt; past it, the excess doubles each climb, so an
+        # underestimated ceiling (a slow start, another client's share ending) is soon
+        # outgrown, as TCP CUBIC's probing does.
+        climbs = (now - self._last_attack) / self._climb
+        if climbs <= 1:
+            return self._base + self._gain * climbs
+        return self._base + self._gain * math.pow(2.0, min(climbs - 1, 60.0))
 
 
 class ConcurrencyCap:
@@ -250,8 +353,8 @@ class ConcurrencyCap:
 class PacerPool:
     """One :class:`AdaptivePacer` per (platform, credential), and one global cap.
 
-    ``rate_for(platform, credential)`` gives a new key's rate; ``burst``, ``recovery`` and
-    ``hold`` apply to every pacer (see :class:`AdaptivePacer`).
+    ``rate_for(platform, credential)`` gives a new key's rate; ``burst``, ``decrease``,
+    ``climb_s`` and ``hold`` apply to every pacer (see :class:`AdaptivePacer`).
 
     >>> pool = PacerPool(lambda platform, credential: 10.0, concurrency=4)
     >>> pool.get("taobao_picture", "shop_a") is pool.get("taobao_picture", "shop_a")
@@ -266,14 +369,16 @@ class PacerPool:
         *,
         concurrency: int = 8,
         burst: int = 1,
-        recovery: float = 0.05,
+        decrease: float = 0.97,
+        climb_s: float = 2.0,
         hold: float = 1.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._rate_for = rate_for
         self.burst = burst
-        self._recovery = recovery
+        self._decrease = decrease
+        self._climb_s = climb_s
         self._hold = hold
         self._clock = clock
         self._sleep = sleep
@@ -301,7 +406,8 @@ class PacerPool:
             pacer = AdaptivePacer(
                 self._rate_for(platform, credential),
                 self.burst,
-                recovery=self._recovery,
+                decrease=self._decrease,
+                climb_s=self._climb_s,
                 hold=self._hold,
                 clock=self._clock,
                 sleep=self._sleep,

@@ -60,7 +60,13 @@ class Polling:
         self.pending: Outcome | None = None  # the last "still under audit" answer
 
     def decide(
-        self, outcome: Outcome, attempt: int, elapsed: float, *, retry_safe: bool
+        self,
+        outcome: Outcome,
+        attempt: int,
+        elapsed: float,
+        *,
+        retry_safe: bool,
+        refusals: int = 0,
     ) -> Decision:
         if audit_over(outcome):
             return Decision(False, 0.0, "the audit answered / 审核已有结果", "final")

@@ -12,7 +12,11 @@ a :class:`Decision`.  It retries only what can succeed later and cannot do harm:
   (``retry_safe``: replace by id, Douyin's ``need_distinct``);
 * the delay is exponential backoff with full jitter, but never shorter than the platform's
   own ``retry_after``; it gives up after ``max_attempts`` attempts or when the next try
-  would end past ``max_total`` seconds.
+  would end past ``max_total`` seconds;
+* a "rate limited" refusal is not one of the ``max_attempts``: the platform did nothing, and
+  the pacer has already slowed down to find its limit, so such a row waits its turn again,
+  at once (the pacer times its re-send), up to ``max_refusals`` times (and within
+  ``max_total``).
 
 The pacing of all requests to a platform account is :mod:`imgkit.engine.pacing`'s job; this module
 only times the next attempt of one row.  :func:`stops_shop` says when a failure means no
@@ -81,14 +85,16 @@ class RetryPolicy:
     """
 
     max_attempts: int = 5
+    max_refusals: int = 20
     base_delay: float = 0.5
     max_delay: float = 30.0
     max_total: float = 120.0
     rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError(f"max_attempts must be at least 1, not {self.max_attempts}")
+        for name in ("max_attempts", "max_refusals"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
         for name in ("base_delay", "max_delay", "max_total"):
             value = getattr(self, name)
             if not value >= 0:  # also refuses NaN; infinity means "no limit"
@@ -100,12 +106,19 @@ class RetryPolicy:
         return min(self.max_delay, self.base_delay * 2.0**exponent)
 
     def decide(
-        self, outcome: Outcome, attempt: int, elapsed: float, *, retry_safe: bool
+        self,
+        outcome: Outcome,
+        attempt: int,
+        elapsed: float,
+        *,
+        retry_safe: bool,
+        refusals: int = 0,
     ) -> Decision:
         """Whether to send again after ``outcome`` of attempt ``attempt``, and when.
 
         ``retry_safe`` is the adapter's word that re-sending this row cannot store a second
-        copy (:meth:`imgkit.platforms.base.Adapter.retry_safe`).
+        copy (:meth:`imgkit.platforms.base.Adapter.retry_safe`).  ``refusals`` says how many
+        of the ``attempt`` attempts were refused as "rate limited" (``outcome`` included).
 
         >>> from imgkit.platforms.base import NO_ANSWER
         >>> lost = Outcome.failure(NO_ANSWER, maybe_stored=True)
@@ -146,15 +159,28 @@ class RetryPolicy:
                 "未重试:请求可能已送达平台,图片可能已上传,重发可能产生重复图片",
                 "maybe_stored",
             )
-        if attempt >= self.max_attempts:
+        limited = category is Category.RATE_LIMITED and not outcome.maybe_stored
+        if limited and refusals >= self.max_refusals:
             return Decision(
                 False,
                 0.0,
-                f"gave up after {attempt} attempts (max_attempts={self.max_attempts}) / "
-                f"已尝试 {attempt} 次,达到上限,放弃",
+                f"gave up after {refusals} rate-limit refusals (max_refusals="
+                f"{self.max_refusals}) / 已被限流拒绝 {refusals} 次,达到上限,放弃",
                 "attempts",
             )
-        jitter = self.rng.uniform(0.0, self.cap(attempt))
+        counted = attempt - refusals
+        if not limited and counted >= self.max_attempts:
+            return Decision(
+                False,
+                0.0,
+                f"gave up after {counted} attempts (max_attempts={self.max_attempts}) / "
+                f"已尝试 {counted} 次,达到上限,放弃",
+                "attempts",
+            )
+        # A refused row goes straight back to its pacer's queue: the pacer, slowed by the
+        # refusal, times the re-send (a jittered wait on top would leave the platform's
+        # window unused).
+        jitter = 0.0 if limited else self.rng.uniform(0.0, self.cap(attempt))
         retry_after = outcome.retry_after or 0.0
         delay = max(jitter, retry_after)
         asked = retry_after > jitter
@@ -169,6 +195,15 @@ class RetryPolicy:
                 "time_budget",
             )
         after, after_zh = (" (as the platform asked)", "(平台要求)") if asked else ("", "")
+        if limited:
+            return Decision(
+                True,
+                delay,
+                f"sent again when the pacer allows{after}, rate limit refusal {refusals} of "
+                f"{self.max_refusals} / 限流被拒第 {refusals} 次(上限 {self.max_refusals}),"
+                f"按节奏{after_zh}重发",
+                "retry",
+            )
         return Decision(
             True,
             delay,

@@ -56,7 +56,7 @@ import httpx
 
 from imgkit.engine.exchange import Link, Means, Token, Wire, call
 from imgkit.engine.pacing import PacerPool
-from imgkit.engine.retry import Decision
+from imgkit.engine.retry import Decision, RetryPolicy
 from imgkit.engine.tokens import RunTokens
 from imgkit.intake.shops import Shop
 from imgkit.net.transport import AnswerTooLarge
@@ -69,6 +69,7 @@ log = logging.getLogger("imgkit.engine.settle")
 # tried this often, 0.2 s apart and doubling up to 1 s: a failed look-up leaves the row in
 # doubt, which costs the user more than a few seconds.
 LOOKUP_TRIES = 6
+MAX_REFUSALS = RetryPolicy().max_refusals
 # Candidates downloaded at most per look-up: more than a target ever holds in practice.
 MAX_DOWNLOADS = 20
 # A listing with an image still being processed is asked again this long after, doubling
@@ -97,11 +98,20 @@ class _Asking:
     limited, busy, a dropped connection), :data:`LOOKUP_TRIES` times in all."""
 
     def decide(
-        self, outcome: Outcome, attempt: int, elapsed: float, *, retry_safe: bool
+        self,
+        outcome: Outcome,
+        attempt: int,
+        elapsed: float,
+        *,
+        retry_safe: bool,
+        refusals: int = 0,
     ) -> Decision:
         if not outcome.retryable:
             return Decision(False, 0.0, "refused / 被拒绝", "final")
-        if attempt >= LOOKUP_TRIES:  # read now: tests lower it
+        # A "rate limited" refusal is not a try: the pacer slows down and the look-up waits
+        # its turn again (up to the retry policy's default patience for refusals).
+        # LOOKUP_TRIES is read now: tests lower it.
+        if attempt - refusals >= LOOKUP_TRIES or refusals >= MAX_REFUSALS:
             return Decision(False, 0.0, "kept failing / 一直失败", "attempts")
         delay = outcome.retry_after or min(0.2 * 2 ** (attempt - 1), 1.0)
         return Decision(True, delay, "asked again / 再次查询", "retry")
