@@ -732,7 +732,7 @@ def test_holds_image_answers_for_one_id_of_one_place(journal: Journal) -> None:
 
 def test_the_look_up_claim_check_is_one_index_probe(tmp_path: Path) -> None:
     # The question a look-up asks per candidate must not read every id of the target (a
-    # category of 100,000 pictures): SQLite's plan says it searches the place+id index.
+    # category of 100,000 pictures): SQLite's plan says it searches the id+target index.
     with Journal(tmp_path / "j.sqlite") as journal:
         journal.holds_image("tmall_item", "http://e", "a=1", "1001", "7")
     db = sqlite3.connect(tmp_path / "j.sqlite")
@@ -740,17 +740,19 @@ def test_the_look_up_claim_check_is_one_index_probe(tmp_path: Path) -> None:
         plan = " ".join(
             str(row[-1])
             for row in db.execute(
-                "EXPLAIN QUERY PLAN SELECT 1 FROM entries WHERE platform = ? AND endpoint = ? "
-                "AND account = ? AND target = ? AND image_id = ? AND state = 'done' LIMIT 1",
-                ("tmall_item", "http://e", "a=1", "1001", "7"),
+                "EXPLAIN QUERY PLAN SELECT 1 FROM entries WHERE image_id = ? AND image_id != '' "
+                "AND target = ? AND platform = ? AND endpoint = ? AND account = ? "
+                "AND state = 'done' LIMIT 1",
+                ("7", "1001", "tmall_item", "http://e", "a=1"),
             )
         )
         indexes = {row[1] for row in db.execute("PRAGMA index_list(entries)")}
     finally:
         db.close()
-    assert "entries_place_image" in plan, plan
-    assert "(platform=? AND endpoint=? AND account=? AND target=? AND image_id=?)" in plan, plan
-    assert "entries_place" not in indexes  # the place-only index it replaces is gone
+    assert "entries_image" in plan, plan
+    assert "(image_id=? AND target=?)" in plan, plan
+    # The place indexes it replaces are gone.
+    assert not {"entries_place", "entries_place_image"} & indexes
 
 
 def test_entries_by_state_and_time(journal: Journal, clock: Clock) -> None:

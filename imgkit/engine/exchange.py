@@ -169,6 +169,9 @@ class Hooks:
     def leaving(self, request: httpx.Request) -> None:
         """The request is about to leave (the engine's journal entry is written here)."""
 
+    async def sending(self) -> None:
+        """After :meth:`leaving`, before the send: wait for what must be on disk first."""
+
     async def judge(self, outcome: Outcome) -> tuple[Outcome, bool]:
         """After an attempt: the outcome to go on with, and whether a re-send is safe."""
         return outcome, self.retry_safe
@@ -317,6 +320,7 @@ async def _attempt(
         if isinstance(request, Outcome):
             return request, used
         hooks.leaving(request)
+        await hooks.sending()
         try:
             # One buffer, so the multipart body leaves in one write instead of one per part.
             request.read()

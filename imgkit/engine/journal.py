@@ -12,10 +12,15 @@ before it sends and the outcome after::
                      │    └──► pending() ──► pending    (a re-run polls, e.g. a Douyin audit)
                      └── left so by a crash or a dropped connection: in doubt
 
-Every call is its own transaction, committed (WAL, ``synchronous=FULL``) before it returns,
-so ``begin`` is on disk before the request leaves and ``confirm`` as soon as the answer is
-read: after ``kill -9`` or a power cut nothing confirmed is lost, and what was on the wire
-is ``sending``.  Each ``sending`` entry names the run that owns it; runs register
+Every write is committed (WAL, ``synchronous=FULL``: on disk) before it returns, unless
+it is made with ``commit=False``: then it joins an open transaction that :meth:`Journal.flush`
+commits, one fsync for every write since the last.  The engine uses that for group
+commits: the ``begin`` of every request leaving within a few milliseconds is flushed
+together *before* any of them leaves, and outcomes are flushed with the next group or
+within :data:`imgkit.engine.group_commit.LAZY_S`.  So after ``kill -9`` or a power cut
+what was on the wire is ``sending``; an outcome lost with the last unflushed group leaves
+its row ``sending`` too, in doubt, which the next run settles by a look-up — never by a
+blind re-send.  Each ``sending`` entry names the run that owns it; runs register
 (:meth:`Journal.start_run`) and beat (:meth:`Journal.beat`), so a second run at the same
 time (another notebook, another terminal) sees that the entry is being sent *now*
 (:class:`JournalBusy`) and waits for its outcome, while an entry whose run is gone is in
@@ -48,11 +53,11 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-from imgkit.engine.journal_schema import COLUMNS as _COLUMNS
+from imgkit.engine.journal_reads import JournalReads
 from imgkit.engine.journal_schema import (
     SCHEMA_VERSION,
     Entry,
@@ -65,7 +70,6 @@ from imgkit.engine.journal_schema import (
     upsert_statement,
 )
 from imgkit.engine.journal_schema import dumps as _dumps
-from imgkit.engine.journal_schema import entry_of as _entry
 from imgkit.errors import Category
 from imgkit.paths import data_dir
 
@@ -74,7 +78,6 @@ FILE_NAME = "journal.sqlite"
 # beats every BEAT_S.  Far apart, so a busy machine cannot make a live run look dead.
 BEAT_S = 2.0
 STALE_S = 30.0
-_CHUNK = 900  # below SQLite's historic limit of 999 parameters per statement
 _HOST = socket.gethostname()
 _NOT_DONE = (State.SENDING, State.FAILED, State.PENDING)  # done is final but for a new confirm
 
@@ -98,7 +101,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-class Journal:
+class Journal(JournalReads):
     """The journal file at ``path`` (created with its folder when missing).
 
     One connection guarded by a lock: share one instance between threads, or call it from
@@ -134,6 +137,7 @@ class Journal:
         self.wal = False  # False where SQLite cannot use WAL (":memory:"); still durable
         self.upgraded = False  # True when this file was written by imgkit 0.1
         self._lock = threading.Lock()
+        self._open = False  # a transaction holds writes made with commit=False
         self._live: dict[str, tuple[bool, float]] = {}  # run id -> (alive, when checked)
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,6 +162,7 @@ class Journal:
 
     def _fingerprint_key(self) -> bytes:
         """The key of account fingerprints, made once per journal file and kept in it."""
+        self.flush()
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
             row = self._db.execute("SELECT value FROM meta WHERE name = 'fingerprint'").fetchone()
@@ -172,22 +177,21 @@ class Journal:
         """Register a run of this process; returns its id (``sending`` entries name it)."""
         run_id = uuid.uuid4().hex
         now = time.time()
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO runs (run_id, pid, host, started, beat) VALUES (?, ?, ?, ?, ?)",
-                (run_id, os.getpid(), _HOST, now, now),
-            )
+        self._write(
+            "INSERT INTO runs (run_id, pid, host, started, beat) VALUES (?, ?, ?, ?, ?)",
+            (run_id, os.getpid(), _HOST, now, now),
+        )
         return run_id
 
     def beat(self, run_id: str) -> None:
-        """Say that ``run_id`` is still alive (call every :data:`BEAT_S` seconds)."""
-        with self._lock:
-            self._db.execute("UPDATE runs SET beat = ? WHERE run_id = ?", (time.time(), run_id))
+        """Say that ``run_id`` is still alive (call every :data:`BEAT_S` seconds); commits
+        every write made before with ``commit=False``."""
+        self._write("UPDATE runs SET beat = ? WHERE run_id = ?", (time.time(), run_id))
 
     def end_run(self, run_id: str) -> None:
-        """The run is over: entries it left ``sending`` are in doubt from now on."""
-        with self._lock:
-            self._db.execute("UPDATE runs SET ended = ? WHERE run_id = ?", (time.time(), run_id))
+        """The run is over: entries it left ``sending`` are in doubt from now on (every write
+        is committed)."""
+        self._write("UPDATE runs SET ended = ? WHERE run_id = ?", (time.time(), run_id))
         self._live.pop(run_id, None)
 
     def run_alive(self, run_id: str) -> bool:
@@ -221,8 +225,10 @@ class Journal:
         retry_safe: bool = False,
         force: bool = False,
         attempt_info: Mapping[str, Any] | None = None,
+        commit: bool = True,
     ) -> None:
-        """Record that ``key`` is about to be sent by ``run``; committed when this returns.
+        """Record that ``key`` is about to be sent by ``run``; committed when this returns
+        (with ``commit=False``: once :meth:`flush` is called — before the request leaves).
 
         Allowed for a new or ``failed`` entry, and for one left ``sending`` when
         ``retry_safe`` and its run is this one or gone.  ``force`` (the user asked for a
@@ -239,14 +245,18 @@ class Journal:
             "endpoint": record.endpoint,
             "account": record.account,
             "file": record.file,
-            "options": json.dumps(dict(record.options), ensure_ascii=False),
+            "options": json.dumps(dict(record.options), ensure_ascii=False)
+            if record.options
+            else "{}",
             "attempt_info": _dumps(attempt_info),
             "owner": run,
         }
         # Fast path: new, failed, or this run's own retry.
         extra = " OR (state = 'sending' AND owner = ?)" if (retry_safe or force) and run else ""
         after = (State.FAILED, State.DONE, State.PENDING) if force else (State.FAILED,)
-        if self._upsert(key, State.SENDING, after, values, extra, (run,) if extra else ()):
+        if self._upsert(
+            key, State.SENDING, after, values, extra, (run,) if extra else (), commit=commit
+        ):
             return
         entry = self.lookup(key)
         if entry is None or entry.state is not State.SENDING:
@@ -258,16 +268,23 @@ class Journal:
             )
         if retry_safe or force:  # its run is gone: take it over, unless someone else just did
             taken = " OR (state = 'sending' AND owner = ?)"
-            if self._upsert(key, State.SENDING, (), values, taken, (entry.owner,)):
+            if self._upsert(key, State.SENDING, (), values, taken, (entry.owner,), commit=commit):
                 return
         self._refuse(key, State.SENDING, State.SENDING)
 
     def confirm(
-        self, key: str, url: str, image_id: str, raw_json: Mapping[str, Any] | None = None
+        self,
+        key: str,
+        url: str,
+        image_id: str,
+        raw_json: Mapping[str, Any] | None = None,
+        *,
+        commit: bool = True,
     ) -> None:
-        """Record the platform's success for ``key`` (from any state); committed on return."""
+        """Record the platform's success for ``key`` (from any state); committed on return
+        unless ``commit=False`` (then by the next :meth:`flush`)."""
         values = {"url": url, "image_id": image_id, "raw_json": _dumps(raw_json), "owner": ""}
-        if not self._upsert(key, State.DONE, tuple(State), values):
+        if not self._upsert(key, State.DONE, tuple(State), values, commit=commit):
             self._refuse(key, State.DONE, State.DONE)
 
     def fail(
@@ -278,8 +295,10 @@ class Journal:
         message: str = "",
         *,
         retryable: bool = False,
+        commit: bool = True,
     ) -> None:
-        """Record a failure known not to have stored anything; a re-run sends ``key`` again.
+        """Record a failure known not to have stored anything; a re-run sends ``key`` again
+        (``commit`` as for :meth:`confirm`).
 
         Not for an unanswered request that may have stored the image: leave that ``sending``.
         """
@@ -290,12 +309,14 @@ class Journal:
             "retryable": str(int(retryable)),
             "owner": "",
         }
-        if not self._upsert(key, State.FAILED, _NOT_DONE, values):
+        if not self._upsert(key, State.FAILED, _NOT_DONE, values, commit=commit):
             self._refuse(key, "done", State.FAILED)
 
-    def pending(self, key: str, pending_id: str) -> None:
-        """Record an upload the platform holds but has not finished (``pending_id`` to poll)."""
-        if not self._upsert(key, State.PENDING, _NOT_DONE, {"pending_id": pending_id, "owner": ""}):
+    def pending(self, key: str, pending_id: str, *, commit: bool = True) -> None:
+        """Record an upload the platform holds but has not finished (``pending_id`` to poll;
+        ``commit`` as for :meth:`confirm`)."""
+        values = {"pending_id": pending_id, "owner": ""}
+        if not self._upsert(key, State.PENDING, _NOT_DONE, values, commit=commit):
             self._refuse(key, "done", State.PENDING)
 
     def adopt(self, key: str, entry: Entry, *, drop: str = "") -> None:
@@ -305,6 +326,7 @@ class Journal:
         in the same transaction so that the upload is listed, and in doubt, only once.
         """
         names, values = adopted_values(entry)
+        self.flush()
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute(
@@ -323,14 +345,51 @@ class Journal:
         values: Mapping[str, str],
         extra: str = "",
         extra_params: tuple[str, ...] = (),
+        *,
+        commit: bool = True,
     ) -> bool:
         """Move ``key`` to ``state`` if it is new, in one of the states ``after``, or
-        matches ``extra``; True if it did.  One statement: one durable transaction."""
+        matches ``extra``; True if it did.  One statement."""
         sql, params = upsert_statement(
             key, state, after, values, extra, extra_params, now=time.time()
         )
+        return self._write(sql, params, commit=commit) == 1
+
+    def _write(self, sql: str, params: tuple[Any, ...], *, commit: bool = True) -> int:
+        """Run one writing statement; its row count.  With ``commit`` it is on disk when
+        this returns, with every write made before it; else it waits for :meth:`flush`."""
         with self._lock:
-            return bool(self._db.execute(sql, params).rowcount == 1)
+            if not self._open:
+                self._db.execute("BEGIN")
+                self._open = True
+            try:
+                count = self._db.execute(sql, params).rowcount
+            finally:
+                if commit:
+                    self._commit()
+        return int(count)
+
+    def _commit(self) -> None:
+        if self._open:
+            self._db.execute("COMMIT")  # WAL + synchronous=FULL: one fsync
+            self._open = False
+
+    def flush(self) -> None:
+        """Commit every write made with ``commit=False`` (one fsync for them all).
+
+        >>> with Journal(":memory:") as j:
+        ...     j.pending("k1", "m-1", commit=False)
+        ...     j.pending("k2", "m-2", commit=False)
+        ...     j.unflushed, j.flush(), j.unflushed
+        (True, None, False)
+        """
+        with self._lock:
+            self._commit()
+
+    @property
+    def unflushed(self) -> bool:
+        """Whether writes made with ``commit=False`` wait for :meth:`flush`."""
+        return self._open
 
     def _refuse(self, key: str, was: str, state: State) -> NoReturn:
         raise JournalError(
@@ -339,111 +398,16 @@ class Journal:
             code="in_doubt" if was == State.SENDING else f"already_{was}",
         )
 
-    # --- reads -------------------------------------------------------------------------------
-
-    def lookup(self, key: str) -> Entry | None:
-        """The entry of ``key``, or None when the journal has never seen it."""
-        return self.lookup_many([key]).get(key)
-
-    def lookup_many(self, keys: Iterable[str]) -> dict[str, Entry]:
-        """The entries of those ``keys`` the journal has (chunked queries: 10k keys are fine).
-
-        >>> with Journal(":memory:") as j:
-        ...     j.pending("k1", "m-9")
-        ...     {k: e.pending_id for k, e in j.lookup_many(["k1", "k2"]).items()}
-        {'k1': 'm-9'}
-        """
-        unique = list(dict.fromkeys(keys))
-        found: dict[str, Entry] = {}
-        with self._lock:
-            for start in range(0, len(unique), _CHUNK):
-                chunk = unique[start : start + _CHUNK]
-                rows = self._db.execute(
-                    f"SELECT {_COLUMNS} FROM entries WHERE key IN ({', '.join('?' * len(chunk))})",
-                    chunk,
-                ).fetchall()
-                found.update((row[0], _entry(row)) for row in rows)
-        return found
-
-    def image_ids(self, platform: str, endpoint: str, account: str, target: str) -> set[str]:
-        """Ids of the images confirmed stored at ``target`` of that account on ``platform``.
-
-        A look-up settling an unanswered upload must not take one of these for its own.
-
-        >>> with Journal(":memory:") as j:
-        ...     j.begin("k", Record("tmall_item", "s", "1001", "ab", "http://e", "a=1"))
-        ...     j.confirm("k", "http://img/7.jpg", "7")
-        ...     j.image_ids("tmall_item", "http://e", "a=1", "1001")
-        {'7'}
-        """
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT image_id FROM entries WHERE state = 'done' AND platform = ? "
-                "AND endpoint = ? AND account = ? AND target = ?",
-                (platform, endpoint, account, target),
-            ).fetchall()
-        return {image_id for (image_id,) in rows if image_id}
-
-    def holds_image(
-        self, platform: str, endpoint: str, account: str, target: str, image_id: str
-    ) -> bool:
-        """Whether ``image_id`` is confirmed stored for a row at ``target`` (one index probe).
-
-        The question a look-up asks of each candidate it finds: unlike :meth:`image_ids`,
-        its cost does not grow with the images the target already holds.
-
-        >>> with Journal(":memory:") as j:
-        ...     j.begin("k", Record("tmall_item", "s", "1001", "ab", "http://e", "a=1"))
-        ...     j.confirm("k", "http://img/7.jpg", "7")
-        ...     place = ("tmall_item", "http://e", "a=1", "1001")
-        ...     j.holds_image(*place, "7"), j.holds_image(*place, "8")
-        (True, False)
-        """
-        if not image_id:
-            return False
-        with self._lock:
-            row = self._db.execute(
-                "SELECT 1 FROM entries WHERE platform = ? AND endpoint = ? AND account = ? "
-                "AND target = ? AND image_id = ? AND state = 'done' LIMIT 1",
-                (platform, endpoint, account, target, image_id),
-            ).fetchone()
-        return row is not None
-
-    def in_doubt(self) -> list[Entry]:
-        """Entries left ``sending`` by runs that are gone: sent, or about to be, with no
-        answer recorded.  Their outcome is unknown: report them, settle them by a look-up,
-        and re-send only where the platform makes that safe."""
-        return [e for e in self.entries(state=State.SENDING) if not self.run_alive(e.owner)]
-
-    def entries(
-        self,
-        *,
-        state: State | str | None = None,
-        since: float | None = None,
-        until: float | None = None,
-    ) -> list[Entry]:
-        """Every entry, oldest change first, optionally of one ``state`` and updated in
-        ``[since, until)`` (epoch seconds)."""
-        where, params = ["1"], []
-        if state is not None:
-            where.append("state = ?")
-            params.append(str(state))
-        if since is not None:
-            where.append("updated >= ?")
-            params.append(str(since))
-        if until is not None:
-            where.append("updated < ?")
-            params.append(str(until))
-        sql = f"SELECT {_COLUMNS} FROM entries WHERE {' AND '.join(where)} ORDER BY updated"
-        with self._lock:
-            rows = self._db.execute(sql, params).fetchall()
-        return [_entry(row) for row in rows]
-
     # --- lifetime ----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the file (every write is already committed; closing twice is fine)."""
+        """Commit what waits for :meth:`flush` and close the file (twice is fine)."""
         with self._lock:
+            if self._open:
+                try:
+                    self._commit()
+                except sqlite3.ProgrammingError:  # closed already
+                    self._open = False
             self._db.close()
 
     def __enter__(self) -> Journal:

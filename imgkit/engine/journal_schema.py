@@ -21,6 +21,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -65,12 +66,13 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 _V2_INDEXES = (
-    # A place's entries, and within it one image id: a look-up's "is this id another
-    # row's?" is one probe however many images the target holds. (It replaces the index
-    # on the place alone, a prefix of it.)
+    # One image id at one target: a look-up's "is this id another row's?" is one probe
+    # however many images the target holds (the rest of the place is checked on the few
+    # rows found).  Only rows with an id are indexed.  It replaces two larger indexes on
+    # the whole place, each the length of a row's place again (about 125 bytes a row).
     "DROP INDEX IF EXISTS entries_place",
-    "CREATE INDEX IF NOT EXISTS entries_place_image "
-    "ON entries (platform, endpoint, account, target, image_id)",
+    "DROP INDEX IF EXISTS entries_place_image",
+    "CREATE INDEX IF NOT EXISTS entries_image ON entries (image_id, target) WHERE image_id != ''",
     "CREATE INDEX IF NOT EXISTS entries_updated ON entries (updated)",
 )
 
@@ -160,7 +162,9 @@ def scrub(value: Any) -> Any:
 
 def dumps(value: Mapping[str, Any] | None) -> str:
     """``value`` as JSON, secret-looking members masked (see :func:`scrub`)."""
-    return json.dumps(scrub(value or {}), ensure_ascii=False, default=str)
+    if not value:
+        return "{}"  # most rows: nothing to mask or encode
+    return json.dumps(scrub(value), ensure_ascii=False, default=str)
 
 
 def setup(db: sqlite3.Connection, path: str | os.PathLike[str]) -> tuple[bool, bool]:
@@ -228,17 +232,23 @@ def upsert_statement(
     """The one statement moving ``key`` to ``state`` at ``now`` (epoch seconds; see
     ``Journal._upsert``), and its parameters: insert it, or update it if it is in one of
     the states ``after`` or matches the SQL condition ``extra``."""
-    sets = "".join(f", {name} = excluded.{name}" for name in values)
+    sql = _upsert_sql(state, after, tuple(values), extra)
+    return sql, (key, str(state), now, now, *values.values(), *map(str, after), *extra_params)
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_sql(state: State, after: tuple[State, ...], names: tuple[str, ...], extra: str) -> str:
+    # A handful of shapes, each built once: the statement text is also SQLite's cache key.
+    sets = "".join(f", {name} = excluded.{name}" for name in names)
     if state is State.SENDING:  # a new attempt counts, and forgets the last one's error
         sets += ", attempts = attempts + 1, category = '', code = '', message = ''"
     allowed = f"state IN ({', '.join('?' * len(after))})" if after else "0"
-    sql = (
-        f"INSERT INTO entries (key, state, created, updated, {', '.join(values)}) "
-        f"VALUES (?, ?, ?, ?{', ?' * len(values)}) ON CONFLICT (key) DO UPDATE SET "
+    return (
+        f"INSERT INTO entries (key, state, created, updated, {', '.join(names)}) "
+        f"VALUES (?, ?, ?, ?{', ?' * len(names)}) ON CONFLICT (key) DO UPDATE SET "
         f"state = excluded.state, updated = excluded.updated{sets} "
         f"WHERE {allowed}{extra}"
     )
-    return sql, (key, str(state), now, now, *values.values(), *map(str, after), *extra_params)
 
 
 def adopted_values(entry: Entry) -> tuple[list[str], list[Any]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
+from imgkit.engine.group_commit import GroupCommit
 from imgkit.engine.journal import Journal
 from imgkit.engine.pacing import PacerPool
 from imgkit.engine.plan import Row
@@ -64,6 +65,8 @@ class Run:
     scrubber: Scrubber = field(default_factory=Scrubber)
     # The language rows' messages are written in.
     lang: Lang = DEFAULT_LANG
+    # The journal's group commits (None: every write commits on its own).
+    commits: GroupCommit | None = None
 
 
 def shop_rates(shops: dict[str, Shop]) -> Callable[[str, str], float]:
@@ -121,16 +124,30 @@ def record_outcome(run: Run, row: Row, outcome: Outcome) -> None:
     journal = run.journal
     if journal is None:
         return
+    # With group commits an outcome waits for the next commit: lost to a crash, it leaves
+    # the row sending (in doubt, settled by a look-up), which costs no second copy.
+    now = run.commits is None
     if outcome.ok:
-        journal.confirm(row.key, outcome.url, outcome.image_id, dict(outcome.raw))
+        # Not the platform's whole answer (hundreds of bytes a row, read by nobody): the
+        # results carry its code and message.
+        journal.confirm(row.key, outcome.url, outcome.image_id, commit=now)
     elif outcome.category is Category.AUDIT_PENDING and outcome.pending_id:
-        journal.pending(row.key, outcome.pending_id)
+        journal.pending(row.key, outcome.pending_id, commit=now)
     elif not outcome.maybe_stored and row.stored_before is not None:
         # A forced re-send of a confirmed upload failed: the first copy is still known.
-        journal.confirm(row.key, *row.stored_before)
+        journal.confirm(row.key, *row.stored_before, commit=now)
     elif not outcome.maybe_stored:
         category = outcome.category or Category.UNKNOWN
-        journal.fail(row.key, category, outcome.code, outcome.message, retryable=outcome.retryable)
+        journal.fail(
+            row.key,
+            category,
+            outcome.code,
+            outcome.message,
+            retryable=outcome.retryable,
+            commit=now,
+        )
+    if run.commits is not None:
+        run.commits.soon()
 
 
 def finish(run: Run, row: Row, result: RowResult) -> None:

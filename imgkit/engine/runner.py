@@ -159,10 +159,15 @@ class _Sending(Hooks):
                 run=run.run_id,
                 retry_safe=row.adapter.retry_safe(self.job) or row.cleared,
                 force=row.force,
+                commit=run.commits is None,  # else committed with its group, in sending()
             )
         row.cleared = False
-        row.on_wire = True
-        row.sent_at = time.time()
+
+    async def sending(self) -> None:
+        if self.run.commits is not None:
+            await self.run.commits.durable()  # the begin, with its group's
+        self.row.on_wire = True
+        self.row.sent_at = time.time()
 
     async def judge(self, outcome: Outcome) -> tuple[Outcome, bool]:
         run, row = self.run, self.row

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from imgkit.aliases import BatchSource, ShopsSource
+from imgkit.engine.group_commit import GroupCommit
 from imgkit.engine.journal import Journal
 from imgkit.engine.migrate import legacy_sources
 from imgkit.engine.pacing import PacerPool
@@ -239,11 +240,14 @@ async def upload_async(
             )
             if opened is not None:
                 run.run_id = opened.start_run()
+                run.commits = GroupCommit(opened)
             run.progress = _progress(checked, rows, decided, enabled=progress)
             try:
                 await execute(run, rows, concurrency, grace_s=grace_s)
             finally:
                 run.progress.close()
+                if run.commits is not None:
+                    run.commits.close()
                 if opened is not None:
                     opened.end_run(run.run_id)
         results = labelled(results_frame(checked, run.results, lang))
