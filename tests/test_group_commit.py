@@ -1,0 +1,139 @@
+"""Group commits: no request leaves before its journal entry is committed, and fewer commits.
+
+An upload of many rows at high concurrency through a transport that, before each upload
+request goes to the real sandbox server, counts the journal entries *another* connection
+can see (what a crash right now would leave on disk): never fewer than the uploads sent so
+far, this one included.  And the rows share commits: fewer commits than rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from PIL import Image
+
+import imgkit
+from imgkit import Sandbox
+from imgkit.engine.group_commit import GroupCommit
+from imgkit.engine.journal import Journal, Record
+from imgkit.net.transport import AiohttpTransport
+
+ROWS = 60
+
+
+def _files(folder: Path, count: int) -> list[str]:
+    paths = []
+    for n in range(count):
+        path = folder / f"img_{n}.jpg"
+        Image.new("RGB", (40, 30), (n * 5 % 256, n * 11 % 256, 60)).save(path, "JPEG")
+        paths.append(str(path))
+    return paths
+
+
+class Watching(httpx.AsyncBaseTransport):
+    """Real HTTP, and a look at the journal file from outside before each upload leaves."""
+
+    def __init__(self, journal: Path) -> None:
+        self.inner = AiohttpTransport()
+        self.journal = journal
+        self.uploads = 0
+        self.shortfalls: list[tuple[int, int]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if "upload" in request.url.path:
+            self.uploads += 1
+            outside = sqlite3.connect(self.journal)
+            try:
+                (seen,) = outside.execute("SELECT count(*) FROM entries").fetchone()
+            finally:
+                outside.close()
+            if seen < self.uploads:
+                self.shortfalls.append((self.uploads, seen))
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_no_upload_leaves_before_its_entry_is_committed(sandbox: Sandbox, tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    Journal(path).close()  # the file exists for the watcher's first look
+    wire = Watching(path)
+    frame = pd.DataFrame(
+        {"platform": "doudian", "shop": "douyin_shop", "file": _files(tmp_path, ROWS)}
+    ).assign(target="0")
+    shops = {"douyin_shop": {**sandbox.shops["douyin_shop"], "rate_per_s": 10000}}
+    commits: list[int] = []
+    original = GroupCommit.close
+
+    def counting_close(self: GroupCommit) -> None:
+        original(self)
+        commits.append(self.commits)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(GroupCommit, "close", counting_close)
+        results = imgkit.upload(
+            frame, shops=shops, journal=path, progress=False, concurrency=16, transport=wire
+        )
+    assert set(results["status"]) == {"uploaded"}, results[["status", "message"]]
+    assert wire.uploads == ROWS
+    assert wire.shortfalls == []
+    # Rows leaving together shared a commit (one each would be ROWS commits).
+    assert commits
+    assert commits[0] < ROWS
+    with Journal(path) as journal:
+        assert {e.state for e in journal.entries()} == {"done"}
+        assert len(journal.entries()) == ROWS
+    assert sandbox.stats()["doudian"]["duplicates"] == 0
+
+
+def test_outcomes_are_committed_within_lazy_s(tmp_path: Path) -> None:
+    async def scenario() -> tuple[bool, bool]:
+        with Journal(tmp_path / "j.sqlite") as journal:
+            group = GroupCommit(journal, lazy_s=0.01)
+            journal.pending("k", "m-1", commit=False)
+            group.soon()
+            waiting = journal.unflushed
+            await asyncio.sleep(0.1)
+            return waiting, journal.unflushed
+
+    assert asyncio.run(scenario()) == (True, False)
+
+
+def test_a_cancelled_waiter_does_not_cancel_the_groups_commit(tmp_path: Path) -> None:
+    async def scenario() -> bool:
+        with Journal(tmp_path / "j.sqlite") as journal:
+            group = GroupCommit(journal, window_s=0.02)
+            journal.begin("a", Record("doudian", "s", "0", "a" * 64), commit=False)
+            first = asyncio.ensure_future(group.durable())
+            second = asyncio.ensure_future(group.durable())
+            await asyncio.sleep(0)
+            first.cancel()
+            await second
+            return journal.unflushed
+
+    assert asyncio.run(scenario()) is False
+
+
+def test_close_commits_what_is_left(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+
+    async def scenario() -> None:
+        journal = Journal(path)
+        group = GroupCommit(journal)
+        journal.confirm("k", "http://img/1.jpg", "1", commit=False)
+        group.soon()
+        group.close()
+        assert not journal.unflushed
+        journal.close()
+
+    asyncio.run(scenario())
+    with Journal(path) as again:
+        entry = again.lookup("k")
+    assert entry is not None
+    assert entry.image_id == "1"
