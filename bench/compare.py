@@ -1,0 +1,451 @@
+"""imgkit against the hand-written baseline (``bench/handwritten.py``), side by side.
+
+One run serves the sandbox in a process of its own (``bench/soak_lib.py serve``: the
+sandbox plus a read-only listing of its image store), writes distinct JPEGs (5-20 KB, one
+per row) and, for each scenario and each repeat, resets the sandbox, sets its limits and
+faults, and runs each client on the same rows in a child process of its own
+(``python bench/compare.py child``), so that ``time.process_time()`` around the upload call
+counts that client's CPU alone (start-up and imports excluded, validation and the journal
+included for imgkit, which uses its journal as by default, in a fresh ``IMGKIT_HOME``).
+Both clients get the same shops (with the same ``rate_per_s``) and the same concurrency.
+
+Scenarios (``--scenarios``, comma-separated):
+
+``latency``
+    Douyin + mini-app rows, 50 ms injected per request, no limits: wall, CPU per upload.
+``limits``
+    4 shops (2 picture space on their own vv-tool tokens, 2 mini-app on their own TOP
+    sessions), the sandbox enforcing 10 req/s each, both clients told 10/s: the rate the
+    sandbox served (request log), CPU per upload.
+``unconfigured``
+    The same limits, neither client told the rate (no ``rate_per_s``; the baseline then has
+    no bucket): share of the 40/s ceiling served, rows failed for rate reasons.
+``faults``
+    5 % transient answers + 2 % dropped after store: duplicates stored (from the image
+    store), rows not uploaded.
+``mix``
+    All five platforms (Tmall items and Qianmi SKUs take five images each, so a few rows
+    there, the rest on the others), Douyin audits of 0.2 s: wall, CPU per upload.
+
+Prints min and median over ``--repeats`` per client and the ratio imgkit / baseline of the
+medians, the issue-15 targets beside them, and a JSON line at the end (``--json PATH``
+writes it to a file too).  Exit status 0 unless a client crashes.
+
+    python bench/compare.py                    # every scenario, default sizes (~10 min)
+    python bench/compare.py --quick            # a short run
+    python bench/compare.py --scenarios mix,faults --repeats 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
+CLIENTS = ("imgkit", "baseline")
+SCENARIOS = ("latency", "limits", "unconfigured", "faults", "mix")
+FAST = 1000.0  # a rate_per_s far above anything reached: "no limit"
+LIMITED = ("tb_picture_main", "tb_picture_oauth", "miniapp_main", "miniapp_tmall_session")
+# (platform, shop, target, rows it takes at most); None: no per-target limit.
+TMALL_SLOTS = [("tmall_store", i) for i in ("1489161940", "1489161932", "1489161941", "1489161942")]
+TMALL_SLOTS.append(("tmall_outlet", "1489162001"))
+QIANMI_SKUS = ("18353/g1234", "18353/g1235", "18355/g3001", "18355/g3002")
+TARGETS = {
+    "issue 15: client CPU per upload on the mix, imgkit / baseline": "<= 0.5",
+    "issue 15: unconfigured limits, share of the ceiling (imgkit)": ">= 95 %",
+    "issue 15: unconfigured limits, rows failed for rate reasons (imgkit)": "0",
+}
+
+
+@dataclass
+class Scenario:
+    """One scenario: its rows, shops, sandbox limits and faults, and the client knobs."""
+
+    name: str
+    batch: pd.DataFrame
+    shops: dict[str, dict[str, Any]]
+    limits: dict[str, Any] = field(default_factory=dict)
+    faults: dict[str, Any] = field(default_factory=dict)
+    concurrency: int = 32
+    repeats: int = 3
+    ceiling: float = 0.0  # requests/s the sandbox allows, when it limits
+
+
+# --- the batches ----------------------------------------------------------------------------
+
+
+def make_files(folder: Path, count: int, seed: int = 11) -> list[str]:
+    """``count`` distinct JPEGs of 5-20 KB: 40 noisy bases, each copy given its own
+    comment segment (as ``bench/throughput.py`` writes them), so no two rows share bytes."""
+    rng = random.Random(seed)
+    bases = []
+    for n in range(40):
+        side = rng.choice([160, 200, 240, 280])
+        img = Image.new("RGB", (side, side), (rng.randrange(256), 90, rng.randrange(256)))
+        noise = Image.effect_noise((side // 2, side // 2), 30 + n).convert("RGB")
+        img.paste(noise.resize((side, side)), (0, 0))
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=rng.choice([40, 55, 70]))
+        bases.append(buf.getvalue())
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for n in range(count):
+        data, comment = bases[n % len(bases)], f"imgkit compare {n}".encode()
+        segment = b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment
+        path = folder / f"img_{n:06d}.jpg"
+        path.write_bytes(data[:2] + segment + data[2:])
+        files.append(str(path))
+    return files
+
+
+def base_shops(base_url: str) -> dict[str, dict[str, Any]]:
+    """The sandbox's good shops, and a second mini-app shop on its own TOP session."""
+    from imgkit.sandbox import sandbox_shops
+
+    shops = {name: dict(shop) for name, shop in sandbox_shops(base_url).items()}
+    shops["miniapp_tmall_session"] = {**shops["miniapp_main"], "session": "sbx-session-tmall-1"}
+    return shops
+
+
+def frame(rows: list[dict[str, str]], files: list[str], seed: int) -> pd.DataFrame:
+    """The batch: ``rows`` shuffled (seeded), one distinct file each; options as text."""
+    random.Random(seed).shuffle(rows)
+    columns = ("platform", "shop", "file", "target", "position")
+    records = [
+        {**dict.fromkeys(columns, ""), **r, "file": f} for r, f in zip(rows, files, strict=True)
+    ]
+    return pd.DataFrame.from_records(records, columns=list(columns))
+
+
+def bulk_rows(count: int, places: list[tuple[str, str, str]]) -> list[dict[str, str]]:
+    """``count`` rows over ``places`` (platform, shop, target) in turn."""
+    keys = ("platform", "shop", "target")
+    return [dict(zip(keys, places[i % len(places)], strict=True)) for i in range(count)]
+
+
+def limited_rows(count: int) -> list[dict[str, str]]:
+    """Up to ``count`` rows on the five-image targets: Tmall (4 non-main images per item,
+    as each seeded main image stays) and Qianmi (positions 0-4 of each SKU)."""
+    tmall = [
+        {"platform": "tmall_item", "shop": s, "target": t} for s, t in TMALL_SLOTS for _ in range(4)
+    ]
+    qianmi = [
+        {"platform": "qianmi_sku", "shop": "qianmi_shop", "target": t, "position": str(p)}
+        for t in QIANMI_SKUS
+        for p in range(5)
+    ]
+    mixed = [r for pair in zip(tmall, qianmi, strict=True) for r in pair]
+    return mixed[:count]
+
+
+# The bulk targets, by (platform, shop, target): no per-target limit.
+DOUYIN = ("doudian", "douyin_shop", "0")
+MINIAPP = ("taobao_miniapp", "miniapp_main", "3000000012345")
+MINIAPP_2 = ("taobao_miniapp", "miniapp_tmall_session", "3000000012345")
+PICTURE = ("taobao_picture", "tb_picture_main", "0")
+PICTURE_2 = ("taobao_picture", "tb_picture_oauth", "0")
+QUICK_ROWS = {"latency": 40, "limits": 40, "unconfigured": 40, "faults": 40, "mix": 30}
+DEFAULT_ROWS = {"latency": 2000, "limits": 1000, "unconfigured": 1000, "faults": 1000}
+DEFAULT_ROWS["mix"] = 1000
+
+
+def scenarios(args: argparse.Namespace, base_url: str, folder: Path) -> list[Scenario]:
+    """The scenarios asked for, each with its batch and shops."""
+    sizes = {k: args.rows or v for k, v in (QUICK_ROWS if args.quick else DEFAULT_ROWS).items()}
+    files = make_files(folder / "images", max(sizes[name] for name in args.scenarios))
+    shops = base_shops(base_url)
+    # "No limit" is a rate far above what is reached; picture space keeps its documented
+    # 10/s per token (the sandbox enforces it by default), told to both clients alike.
+    known = {name: {**shop, "rate_per_s": FAST} for name, shop in shops.items()}
+    for name in ("tb_picture_main", "tb_picture_oauth"):
+        known[name]["rate_per_s"] = 10.0
+    repeats = args.repeats or (1 if args.quick else 3)
+    long_repeats = args.repeats or (1 if args.quick else 2)  # ~25 s a run at 40/s
+    out: list[Scenario] = []
+    for seed, name in enumerate(args.scenarios):
+        n = sizes[name]
+        if name == "latency":
+            ms = 20 if args.quick else 50
+            batch = frame(bulk_rows(n, [DOUYIN, MINIAPP]), files[:n], seed)
+            out.append(Scenario(name, batch, known, faults={"latency_ms": [ms, ms]}))
+        elif name in ("limits", "unconfigured"):
+            told = {"rate_per_s": 10.0} if name == "limits" else {}
+            limited = {s: {**shops[s], **told} for s in LIMITED}
+            batch = frame(bulk_rows(n, [PICTURE, PICTURE_2, MINIAPP, MINIAPP_2]), files[:n], seed)
+            limits = {"vv_token_qps": 10, "top_session_qps": 10}
+            out.append(Scenario(name, batch, limited, limits, concurrency=16, ceiling=40.0))
+            out[-1].repeats = long_repeats
+        elif name == "faults":
+            rows = bulk_rows(max(2, n // 5), [PICTURE, PICTURE_2])
+            rows += bulk_rows(n - len(rows), [DOUYIN, MINIAPP])
+            plan = {"seed": 7, "transient": 0.05, "drop_after_store": 0.02}
+            batch = frame(rows, files[:n], seed)
+            out.append(Scenario(name, batch, known, faults=plan, concurrency=16))
+        else:  # mix: a few rows on the five-image targets, a fifth of the rest on picture space
+            rows = limited_rows(max(2, n // 25))
+            rows += bulk_rows(max(2, (n - len(rows)) // 5), [PICTURE, PICTURE_2])
+            rows += bulk_rows(n - len(rows), [DOUYIN, MINIAPP])
+            batch = frame(rows, files[:n], seed)
+            out.append(Scenario(name, batch, known, faults={"audit_delay_s": 0.2}))
+        out[-1].repeats = long_repeats if out[-1].ceiling else repeats
+    return out
+
+
+# --- one client run, in a child process -----------------------------------------------------
+
+
+def child(spec_path: str, out_path: str) -> None:
+    """Run one client on one batch (the ``child`` subcommand); figures to ``out_path``."""
+    spec = json.loads(Path(spec_path).read_text())
+    batch = pd.read_pickle(spec["batch"])
+    shops, concurrency = spec["shops"], spec["concurrency"]
+    if spec["client"] == "imgkit":
+        import imgkit
+
+        cpu, start = time.process_time(), time.perf_counter()
+        results = imgkit.upload(batch, shops=shops, concurrency=concurrency, progress=False)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        statuses = Counter(str(s) for s in results["status"])
+        failed = results[results["status"] != "uploaded"]
+        rate_failed = int((failed["category"] == "rate_limited").sum())
+    else:
+        import handwritten
+
+        cpu, start = time.process_time(), time.perf_counter()
+        rows = [{str(k): v for k, v in r.items()} for r in batch.to_dict("records")]
+        out = handwritten.upload(rows, shops, workers=concurrency)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        statuses = Counter(r.status for r in out)
+        rate_failed = sum(r.status != "uploaded" and r.rate_limited for r in out)
+    figures = {"wall_s": wall, "cpu_s": cpu, "statuses": dict(statuses), "rate_failed": rate_failed}
+    Path(out_path).write_text(json.dumps(figures))
+
+
+def run_client(client: str, scenario: Scenario, folder: Path, number: int) -> dict[str, Any]:
+    """One client on the scenario's batch in a child process; its figures."""
+    run_dir = folder / f"{scenario.name}-{client}-{number}"
+    (run_dir / "home").mkdir(parents=True)
+    batch_path = run_dir / "batch.pkl"
+    scenario.batch.to_pickle(batch_path)
+    spec: dict[str, Any] = {"client": client, "batch": str(batch_path), "shops": scenario.shops}
+    spec["concurrency"] = scenario.concurrency
+    (run_dir / "spec.json").write_text(json.dumps(spec))
+    out = run_dir / "out.json"
+    env = dict(os.environ, IMGKIT_HOME=str(run_dir / "home"))  # a journal of its own
+    command = [sys.executable, str(Path(__file__)), "child", str(run_dir / "spec.json"), str(out)]
+    done = subprocess.run(command, cwd=run_dir, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{client} crashed in {scenario.name}:\n{done.stderr[-3000:]}")
+    figures: dict[str, Any] = json.loads(out.read_text())
+    return figures
+
+
+# --- the sandbox's side ---------------------------------------------------------------------
+
+
+class Control:
+    """The sandbox's control endpoints and the soak harness's store listing."""
+
+    def __init__(self, base_url: str) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=60, trust_env=False)
+
+    def prepare(self, scenario: Scenario) -> None:
+        """Reset, then the scenario's limits and faults."""
+        self.http.post("/_sandbox/reset").raise_for_status()
+        if scenario.limits:
+            self.http.post("/_sandbox/limits", json=scenario.limits).raise_for_status()
+        if scenario.faults:
+            self.http.post("/_sandbox/faults", json=scenario.faults).raise_for_status()
+
+    def served_rate(self, shops: int) -> float:
+        """Requests the sandbox served (not refused) per second, first to last, counting
+        ``len - shops`` intervals as ``bench/throughput.py`` does; token fetches left out."""
+        log = self.http.get("/_sandbox/requests").raise_for_status().json()["requests"]
+        times = sorted(
+            r["at"] for r in log if r["outcome"] == "ok" and r["credential"] != "sbx-vv-client"
+        )
+        span = times[-1] - times[0] if len(times) > 1 else 0.0
+        return (len(times) - shops) / span if span else 0.0
+
+    def duplicates(self) -> int:
+        """Extra copies of identical bytes at one platform + shop + target, from the store."""
+        from soak_lib import STORE_ROUTE
+
+        images = self.http.get(STORE_ROUTE).raise_for_status().json()["images"]
+        places = Counter((i["platform"], i["shop"], i["target"], i["sha256"]) for i in images)
+        return sum(n - 1 for n in places.values())
+
+
+def measure(
+    control: Control, scenario: Scenario, client: str, folder: Path, n: int
+) -> dict[str, Any]:
+    """Reset the sandbox, run ``client`` once; every metric of the scenario."""
+    control.prepare(scenario)
+    figures = run_client(client, scenario, folder, n)
+    rows = len(scenario.batch)
+    uploaded = figures["statuses"].get("uploaded", 0)
+    metrics: dict[str, Any] = {
+        "wall_s": figures["wall_s"],
+        "cpu_ms_per_upload": figures["cpu_s"] / max(1, uploaded) * 1000,
+        "not_uploaded": rows - uploaded,
+    }
+    if scenario.ceiling:
+        rate = control.served_rate(len(scenario.shops))
+        metrics["rate_per_s"] = rate
+        metrics["ceiling_share_pct"] = 100 * rate / scenario.ceiling
+        metrics["rate_failed"] = figures["rate_failed"]
+    if scenario.name == "faults":
+        metrics["duplicates"] = control.duplicates()
+    metrics["statuses"] = figures["statuses"]
+    return metrics
+
+
+# --- the report -----------------------------------------------------------------------------
+
+SHOWN = {  # metric -> label, format
+    "wall_s": ("wall s", "{:.2f}"),
+    "cpu_ms_per_upload": ("client CPU ms/upload", "{:.3f}"),
+    "rate_per_s": ("served req/s", "{:.1f}"),
+    "ceiling_share_pct": ("% of ceiling", "{:.1f}"),
+    "rate_failed": ("rows failed, rate", "{:.0f}"),
+    "duplicates": ("duplicates stored", "{:.0f}"),
+    "not_uploaded": ("rows not uploaded", "{:.0f}"),
+}
+
+
+def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Per client and metric: min, median and every run; the ratio of the medians."""
+    out: dict[str, Any] = {}
+    for client, metrics in runs.items():
+        out[client] = {
+            key: {
+                "min": min(m[key] for m in metrics),
+                "median": statistics.median(m[key] for m in metrics),
+                "runs": [m[key] for m in metrics],
+            }
+            for key in SHOWN
+            if key in metrics[0]
+        }
+        out[client]["statuses"] = [m["statuses"] for m in metrics]
+    out["ratio"] = {
+        key: (
+            out["imgkit"][key]["median"] / base
+            if (base := out["baseline"][key]["median"])
+            else None
+        )
+        for key in out["imgkit"]
+        if key != "statuses"
+    }
+    return out
+
+
+def report(name: str, scenario: Scenario, summary: dict[str, Any]) -> str:
+    """A compact table of one scenario."""
+    head = (
+        f"\n{name}: {len(scenario.batch):,} rows, {scenario.repeats} repeat(s), "
+        f"concurrency {scenario.concurrency}"
+    )
+    lines = [
+        head,
+        f"  {'metric':<22} {'imgkit min / median':>22} {'baseline min / median':>24} "
+        f"{'imgkit/baseline':>16}",
+    ]
+    for key, (label, fmt) in SHOWN.items():
+        if key not in summary["imgkit"]:
+            continue
+        cells = []
+        for client in CLIENTS:
+            s = summary[client][key]
+            cells.append(f"{fmt.format(s['min'])} / {fmt.format(s['median'])}")
+        ratio = summary["ratio"][key]
+        shown = "-" if ratio is None else f"{ratio:.2f}x"
+        lines.append(f"  {label:<22} {cells[0]:>22} {cells[1]:>24} {shown:>16}")
+    for client in CLIENTS:
+        last = summary[client]["statuses"][-1]
+        lines.append(f"  {client} statuses (last run): {dict(sorted(last.items()))}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Parse the options, run the scenarios, print the tables; the JSON figures."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument(
+        "--rows", type=int, default=0, help="rows per scenario (default: each its own)"
+    )
+    parser.add_argument("--repeats", type=int, default=0, help="repeats (3; 2 for limits)")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
+    parser.add_argument("--quick", action="store_true", help="small batches, one repeat")
+    parser.add_argument("--json", type=Path, default=None, help="also write the JSON line here")
+    args = parser.parse_args(argv)
+    args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = set(args.scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error(f"unknown scenarios {sorted(unknown)}; choose from {', '.join(SCENARIOS)}")
+    sys.path.insert(0, str(BENCH))
+    from soak_lib import sandbox_process
+
+    result: dict[str, Any] = {"scenarios": {}, "targets": TARGETS, "cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory(prefix="imgkit-compare-") as tmp:
+        folder = Path(tmp)
+        with sandbox_process(folder / "sandbox.log") as base_url:
+            control = Control(base_url)
+            print(f"sandbox at {base_url} (own process); clients in child processes")
+            for scenario in scenarios(args, base_url, folder):
+                runs: dict[str, list[dict[str, Any]]] = {c: [] for c in CLIENTS}
+                for n in range(scenario.repeats):
+                    for client in CLIENTS:  # alternate, so drifting load hits both alike
+                        runs[client].append(measure(control, scenario, client, folder, n))
+                summary = summarise(runs)
+                summary.update(rows=len(scenario.batch), repeats=scenario.repeats)
+                result["scenarios"][scenario.name] = summary
+                print(report(scenario.name, scenario, summary), flush=True)
+            control.http.close()
+    print_targets(result)
+    line = json.dumps(result, separators=(",", ":"))
+    print(line)
+    if args.json is not None:
+        args.json.write_text(line + "\n")
+    return result
+
+
+def print_targets(result: dict[str, Any]) -> None:
+    """The issue-15 targets beside the figures this run measured."""
+    figures = result["scenarios"]
+    shown = []
+    if "mix" in figures:
+        shown.append(f"{figures['mix']['ratio']['cpu_ms_per_upload']:.2f}")
+    else:
+        shown.append("(not run)")
+    if "unconfigured" in figures:
+        imgkit = figures["unconfigured"]["imgkit"]
+        shown.append(f"{imgkit['ceiling_share_pct']['median']:.1f} %")
+        shown.append(f"{imgkit['rate_failed']['median']:.0f}")
+    else:
+        shown += ["(not run)", "(not run)"]
+    print("\ntargets (judged by the reader):")
+    for (label, target), value in zip(TARGETS.items(), shown, strict=True):
+        print(f"  {label}: {value}  (target {target})")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "child":
+        child(sys.argv[2], sys.argv[3])
+    else:
+        main()
