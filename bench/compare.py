@@ -25,7 +25,8 @@ Scenarios (``--scenarios``, comma-separated):
     store), rows not uploaded.
 ``mix``
     All five platforms (Tmall items and Qianmi SKUs take five images each, so a few rows
-    there, the rest on the others), Douyin audits of 0.2 s: wall, CPU per upload.
+    there, the rest on the others), Douyin audits of 0.2 s: wall, CPU per upload; imgkit
+    also runs with ``journal=False``, to show what its journal costs.
 
 Prints min and median over ``--repeats`` per client and the ratio imgkit / baseline of the
 medians, the issue-15 targets beside them, and a JSON line at the end (``--json PATH``
@@ -85,6 +86,7 @@ class Scenario:
     faults: dict[str, Any] = field(default_factory=dict)
     concurrency: int = 32
     repeats: int = 3
+    clients: tuple[str, ...] = CLIENTS  # the mix adds imgkit with journal=False
     ceiling: float = 0.0  # requests/s the sandbox allows, when it limits
 
 
@@ -204,6 +206,7 @@ def scenarios(args: argparse.Namespace, base_url: str, folder: Path) -> list[Sce
             rows += bulk_rows(n - len(rows), [DOUYIN, MINIAPP])
             batch = frame(rows, files[:n], seed)
             out.append(Scenario(name, batch, known, faults={"audit_delay_s": 0.2}))
+            out[-1].clients = (*CLIENTS, "imgkit_nojournal")
         out[-1].repeats = long_repeats if out[-1].ceiling else repeats
     return out
 
@@ -211,20 +214,42 @@ def scenarios(args: argparse.Namespace, base_url: str, folder: Path) -> list[Sce
 # --- one client run, in a child process -----------------------------------------------------
 
 
+def warm_imports() -> None:
+    """Import imgkit's stages before the timer, as the baseline's ``requests`` is: imgkit
+    imports some of them on first use, a one-off start-up cost, not a cost per upload."""
+    import importlib
+    import pkgutil
+
+    for name in ("imgkit.intake", "imgkit.engine", "imgkit.net", "imgkit.platforms"):
+        package = importlib.import_module(name)
+        for info in pkgutil.walk_packages(package.__path__, name + "."):
+            importlib.import_module(info.name)
+
+
 def child(spec_path: str, out_path: str) -> None:
     """Run one client on one batch (the ``child`` subcommand); figures to ``out_path``."""
     spec = json.loads(Path(spec_path).read_text())
     batch = pd.read_pickle(spec["batch"])
     shops, concurrency = spec["shops"], spec["concurrency"]
-    if spec["client"] == "imgkit":
+    if spec["client"] in ("imgkit", "imgkit_nojournal"):
         import imgkit
 
+        warm_imports()
+        journal = False if spec["client"] == "imgkit_nojournal" else None  # None: the default
         cpu, start = time.process_time(), time.perf_counter()
-        results = imgkit.upload(batch, shops=shops, concurrency=concurrency, progress=False)
+        results = imgkit.upload(
+            batch, shops=shops, concurrency=concurrency, progress=False, journal=journal
+        )
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         statuses = Counter(str(s) for s in results["status"])
         failed = results[results["status"] != "uploaded"]
         rate_failed = int((failed["category"] == "rate_limited").sum())
+        failures = Counter(
+            f"{p} {c}: {m}"[:90]
+            for p, c, m in zip(
+                failed["platform_key"], failed["category"], failed["message"], strict=True
+            )
+        )
     else:
         import handwritten
 
@@ -234,7 +259,13 @@ def child(spec_path: str, out_path: str) -> None:
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         statuses = Counter(r.status for r in out)
         rate_failed = sum(r.status != "uploaded" and r.rate_limited for r in out)
+        failures = Counter(
+            f"{row['platform']} {r.code}: {r.message}"[:90]
+            for row, r in zip(rows, out, strict=True)
+            if r.status != "uploaded"
+        )
     figures = {"wall_s": wall, "cpu_s": cpu, "statuses": dict(statuses), "rate_failed": rate_failed}
+    figures["failures"] = dict(failures.most_common(5))
     Path(out_path).write_text(json.dumps(figures))
 
 
@@ -314,6 +345,7 @@ def measure(
     if scenario.name == "faults":
         metrics["duplicates"] = control.duplicates()
     metrics["statuses"] = figures["statuses"]
+    metrics["failures"] = figures["failures"]
     return metrics
 
 
@@ -324,9 +356,9 @@ SHOWN = {  # metric -> label, format
     "cpu_ms_per_upload": ("client CPU ms/upload", "{:.3f}"),
     "rate_per_s": ("served req/s", "{:.1f}"),
     "ceiling_share_pct": ("% of ceiling", "{:.1f}"),
-    "rate_failed": ("rows failed, rate", "{:.0f}"),
-    "duplicates": ("duplicates stored", "{:.0f}"),
-    "not_uploaded": ("rows not uploaded", "{:.0f}"),
+    "rate_failed": ("rows failed, rate", "{:g}"),
+    "duplicates": ("duplicates stored", "{:g}"),
+    "not_uploaded": ("rows not uploaded", "{:g}"),
 }
 
 
@@ -344,6 +376,7 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             if key in metrics[0]
         }
         out[client]["statuses"] = [m["statuses"] for m in metrics]
+        out[client]["failures"] = [m["failures"] for m in metrics]
     out["ratio"] = {
         key: (
             out["imgkit"][key]["median"] / base
@@ -351,7 +384,7 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
             else None
         )
         for key in out["imgkit"]
-        if key != "statuses"
+        if key not in ("statuses", "failures")
     }
     return out
 
@@ -377,9 +410,19 @@ def report(name: str, scenario: Scenario, summary: dict[str, Any]) -> str:
         ratio = summary["ratio"][key]
         shown = "-" if ratio is None else f"{ratio:.2f}x"
         lines.append(f"  {label:<22} {cells[0]:>22} {cells[1]:>24} {shown:>16}")
+    if "imgkit_nojournal" in summary:
+        s, base = summary["imgkit_nojournal"], summary["baseline"]
+        cpu, wall = s["cpu_ms_per_upload"], s["wall_s"]
+        lines.append(
+            f"  imgkit with journal=False: client CPU ms/upload {cpu['min']:.3f} / "
+            f"{cpu['median']:.3f} ({cpu['median'] / base['cpu_ms_per_upload']['median']:.2f}x "
+            f"the baseline), wall s {wall['min']:.2f} / {wall['median']:.2f}"
+        )
     for client in CLIENTS:
         last = summary[client]["statuses"][-1]
         lines.append(f"  {client} statuses (last run): {dict(sorted(last.items()))}")
+        for reason, count in summary[client]["failures"][-1].items():
+            lines.append(f"    {count} x {reason}")
     return "\n".join(lines)
 
 
@@ -408,9 +451,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             control = Control(base_url)
             print(f"sandbox at {base_url} (own process); clients in child processes")
             for scenario in scenarios(args, base_url, folder):
-                runs: dict[str, list[dict[str, Any]]] = {c: [] for c in CLIENTS}
+                runs: dict[str, list[dict[str, Any]]] = {c: [] for c in scenario.clients}
                 for n in range(scenario.repeats):
-                    for client in CLIENTS:  # alternate, so drifting load hits both alike
+                    for client in scenario.clients:  # in turn: drifting load hits all alike
                         runs[client].append(measure(control, scenario, client, folder, n))
                 summary = summarise(runs)
                 summary.update(rows=len(scenario.batch), repeats=scenario.repeats)

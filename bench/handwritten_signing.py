@@ -1,8 +1,8 @@
 """The baseline's wire: each platform's request, signed, and its answer, read.
 
-Written from the protocol pages alone (``shared/platforms.md``, the API pages in
-``shared/seeds/`` and the sandbox's ``docs/protocols.md``), never from imgkit's adapters:
-this is what an analyst writes with those pages open.  One function per platform builds
+Written from the protocol pages alone (the platforms' official API pages named in
+``docs/protocols.md``, and that page's signing and envelope facts), never from imgkit's
+adapters: this is what an analyst writes with those pages open.  One function per platform builds
 and sends one upload (``send_<platform>``) and reads the answer into an :class:`Answer`;
 ``query_douyin`` asks Douyin's detail query during the audit.
 
@@ -11,7 +11,7 @@ errors (a dropped connection, a timeout) are left to the caller, which retries t
 
 Example
 -------
-The signatures reproduce the test vectors of ``shared/platforms.md``:
+The signatures reproduce the published test vectors (the TOP SDK's, and fw199's sample):
 
 >>> top_sign({"foo": "1", "bar": "2", "foo_bar": "3", "foobar": "4"}, "helloworld", "md5")
 '5AAF1C690262A24768F5478B084C2C8A'

@@ -106,5 +106,6 @@ def test_compare_quick_produces_every_scenario(tmp_path: Path) -> None:
             assert figures[client]["cpu_ms_per_upload"]["median"] > 0, name
             assert figures[client]["not_uploaded"]["median"] == 0, (name, figures[client])
         assert "cpu_ms_per_upload" in figures["ratio"]
+    assert "imgkit_nojournal" in written["scenarios"]["mix"]
     assert "duplicates" in written["scenarios"]["faults"]["imgkit"]
     assert "ceiling_share_pct" in written["scenarios"]["unconfigured"]["baseline"]
