@@ -132,11 +132,13 @@ class Uploader:
         return session
 
     def pace(self, shop: str) -> None:
+        """Wait for the shop's bucket, if it has one (no rate given: no waiting)."""
         bucket = self.buckets.get(shop)
         if bucket is not None:
             bucket.take()
 
     def vv_token(self, name: str, refresh: bool = False) -> str:
+        """The shop's bearer token: its fixed one, or one fetched once (again on ``refresh``)."""
         shop = self.shops[name]
         if "client_id" not in shop:
             return str(shop["access_token"])

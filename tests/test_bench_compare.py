@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 import compare  # noqa: E402  (bench/ is not a package: found through sys.path above)
+import compare_batches  # noqa: E402
 import handwritten  # noqa: E402
 import handwritten_signing  # noqa: E402
 import soak_lib  # noqa: E402
@@ -98,11 +99,11 @@ def test_compare_quick_produces_every_scenario(tmp_path: Path) -> None:
     out = tmp_path / "compare.json"
     args = ["--quick", "--rows", "12", "--json", str(out)]
     result = compare.main(args)
-    assert set(result["scenarios"]) == set(compare.SCENARIOS)
+    assert set(result["scenarios"]) == set(compare_batches.SCENARIOS)
     written = json.loads(out.read_text())
-    assert set(written["scenarios"]) == set(compare.SCENARIOS)
+    assert set(written["scenarios"]) == set(compare_batches.SCENARIOS)
     for name, figures in written["scenarios"].items():
-        for client in compare.CLIENTS:
+        for client in compare_batches.CLIENTS:
             assert figures[client]["cpu_ms_per_upload"]["median"] > 0, name
             assert figures[client]["not_uploaded"]["median"] == 0, (name, figures[client])
         assert "cpu_ms_per_upload" in figures["ratio"]
