@@ -10,8 +10,9 @@ first, :func:`~imgkit.intake.fit_geometry.draft`) or, only as far as a minimum n
 upscales to the platform's pixel rules; it pads onto white to a required ratio (never
 crops); and it re-encodes JPEG at the highest quality in 40–95 that fits ``max_bytes``
 (:mod:`imgkit.intake.fit_quality`: the answer of a full search, from few full-size
-encodes), downscaling by steps of x0.9 only when even quality 40 is too big.  Animated GIFs stay animated where GIF is taken.  Metadata is dropped except the
-colour profile of an RGB or grey image.  The same input always gives the same bytes.
+encodes), downscaling by steps of x0.9 only when even quality 40 is too big.  Animated
+GIFs stay animated where GIF is taken.  Metadata is dropped except the colour profile of
+an RGB or grey image.  The same input always gives the same bytes.
 
 An image that already conforms comes back untouched (no actions).  The geometry is
 :mod:`imgkit.intake.fit_geometry`'s, the colour modes and encodings
