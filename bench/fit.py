@@ -20,12 +20,14 @@ photos saved as PNG, for the 1 MiB limit: they become JPEG).
 In one run, per case, the loop and ``fit`` (default workers: every core) run on the same
 files, alternated, ``--repeats`` times each, each ``fit`` into an empty cache; it prints
 images/s (median, and the best), cores used (CPU seconds of the process and of its
-worker processes over wall seconds), the ratio of medians, the output quality (the JPEG
-quality each chose, read back from the quantization tables, and PSNR against the source,
-or against the source resized with LANCZOS from a full decode where the output is
-smaller), the practical floor (one full decode and one encode per image at the chosen
-quality, one process), ``fit`` again over the same rows (served by the cache's index),
-and the first ``fit`` of the run, which starts the worker processes.  The exit status is
+worker processes over wall seconds), the ratio of medians and the ratio per CPU-second
+(images per CPU-second, what the ratio would be with equal cores: other work on this
+shared machine moves the first, hardly this one), the output quality (the JPEG quality
+each chose, read back from the quantization tables, and PSNR against the source, or
+against the source resized with LANCZOS from a full decode where the output is smaller),
+the practical floor (one full decode and one encode per image at the chosen quality, one
+process), ``fit`` again over the same rows (served by the cache's index), and the first
+``fit`` of the run, which starts the worker processes.  The exit status is
 1 when the headline ratio is below 3.
 
     python bench/fit.py                   # 16 headline images, 3 repeats
@@ -310,8 +312,12 @@ def run_case(case: Case, repeats: int, work: Path) -> float:
             f"  {label:<12} {timing.rate(n):6.2f} images/s median ({timing.rate(n, min):6.2f} "
             f"best), {statistics.median(timing.cores):.2f} cores used"
         )
+    best = ours.rate(n, min) / loop.rate(n, min)
+    per_cpu = (ours.rate(n) / statistics.median(ours.cores)) / (
+        loop.rate(n) / statistics.median(loop.cores)
+    )
     print(
-        f"  ratio        {ratio:6.2f}x (medians; {ours.rate(n, min) / loop.rate(n, min):.2f}x best)"
+        f"  ratio        {ratio:6.2f}x (medians; {best:.2f}x best); {per_cpu:.2f}x per CPU-second"
     )
     print(
         f"  quality      JPEG quality the same on {same}/{n}, higher on {higher}/{n} "
