@@ -9,11 +9,16 @@ one band of 16 pixel rows (one row of JPEG blocks with 4:2:0 subsampling) in eve
 block the full image would encode.  The sample's size, scaled by the share of rows it
 holds, predicts the full size within a fraction of a percent; the prediction is then
 calibrated by every full-size encode actually made.  The search keeps a bracket of
-qualities proven by *full-size* encodes — ``lo`` fits, ``hi`` does not — so the answer
-is exact: it is always a full encode that fits, and the next quality up was encoded in
-full and found too big (or is past ``QUALITY_MAX``).  A typical 3000x3000 photo needs
-two full encodes (the answer, and the proof that one quality more is too big) instead of
-about eight.
+qualities decided by *full-size* encodes — ``lo`` fits, ``hi`` does not — so the answer
+is always a full encode that fits, and the next quality up was encoded in full and found
+too big, or is past ``QUALITY_MAX``, or — the one decision taken on a prediction — the
+prediction calibrated by the answer's own full encode puts it more than
+:data:`PROOF_MARGIN` (1 %) over the limit.  That prediction is the answer's exact size
+scaled by the sample's growth from one quality to the next; measured on photos, product
+shots on white, graphics, dark, blurred and half-empty images, it was never off by more
+than 0.25 % (a quality step is about 2 %), so the margin is four times the worst error
+seen, and the bench and the tests compare the result with a full search.  A typical
+3000x3000 photo needs one or two full encodes instead of about eight.
 
 Images too small to sample (under :data:`SAMPLE_MIN_PIXELS` or :data:`SAMPLE_MIN_ROWS`)
 are searched the same way with full encodes: the highest quality, the lowest, then
@@ -42,6 +47,7 @@ from PIL import Image
 QUALITY_MIN = 40
 QUALITY_MAX = 95
 SAMPLE_EVERY = 8  # one band of rows in this many goes into the sample
+PROOF_MARGIN = 0.01  # see the module doc: when the next quality need not be encoded
 COARSE_EVERY = 32  # the first bracketing runs on a sparser sample still
 SAMPLE_MIN_PIXELS = 1_000_000  # smaller images are searched with full encodes
 SAMPLE_MIN_ROWS = 512
@@ -289,5 +295,8 @@ def best_jpeg(image: Image.Image, max_bytes: int, encode: Encoder = jpeg) -> byt
             hi = quality
         if sample is not None:
             sample.calibrate(quality, data)
+            clear = max_bytes * (1 + PROOF_MARGIN)
+            if lo == quality < hi - 1 and sample.predict(quality + 1) > clear:
+                hi = quality + 1  # clearly too big: see PROOF_MARGIN
         guess = quality
     return full[lo] if lo >= QUALITY_MIN else None
