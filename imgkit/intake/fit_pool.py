@@ -187,13 +187,11 @@ _POOLS: dict[int, ProcessPoolExecutor] = {}
 
 
 def _executor(workers: int) -> ProcessPoolExecutor:
-    """The kept pool of ``workers`` processes (another size replaces it)."""
+    """The kept pool of ``workers`` processes (one per size asked for: a pool another
+    thread may be using is never shut down under it)."""
     with _LOCK:
         pool = _POOLS.get(workers)
         if pool is None:
-            for old in _POOLS.values():
-                old.shutdown(wait=False, cancel_futures=True)
-            _POOLS.clear()
             pool = ProcessPoolExecutor(workers, mp_context=_context(), initializer=_start_worker)
             _POOLS[workers] = pool
         return pool
