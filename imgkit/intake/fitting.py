@@ -4,7 +4,11 @@
 in :func:`default_out_dir`; the original is never modified), points ``file`` at the copy
 and validates again.  One image is fitted by :func:`~imgkit.intake.fit_core.fit_image`
 (names re-exported here); the codes it repairs are the rules declared ``fixable``
-(:data:`FIXABLE_ISSUES`, from :data:`imgkit.intake.rules.FIXABLE`).
+(:data:`FIXABLE_ISSUES`, from :data:`imgkit.intake.rules.FIXABLE`).  The distinct images
+of a batch are fitted in worker processes (:mod:`imgkit.intake.fit_pool`; the kept
+processes end with :func:`stop_workers`), and what each gave is remembered in the
+cache's index (:mod:`imgkit.intake.fit_cache`), so fitting the same rows again decodes
+nothing.
 
 Example
 -------
