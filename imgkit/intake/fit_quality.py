@@ -261,7 +261,8 @@ def best_jpeg(image: Image.Image, max_bytes: int, encode: Encoder = jpeg) -> byt
     size is at most ``max_bytes``, or None when even ``QUALITY_MIN`` is too big.
 
     ``encode(image, quality)`` makes the bytes (default :func:`jpeg`); the answer is the
-    one a search encoding the whole image at every probe would return.
+    one a search encoding the whole image at every probe returns (the module doc says
+    when the next quality up is judged too big by a calibrated prediction).
 
     >>> from PIL import Image
     >>> image = Image.effect_noise((400, 300), 40).convert("RGB")
