@@ -5,12 +5,14 @@ in, conforming bytes out, with the list of what it did.  It converts formats the
 refuses (WEBP, BMP, TIFF, HEIC with pillow-heif, GIF where GIF is refused) to JPEG — or to
 PNG when the image has real transparency and PNG is taken, else the transparency is
 flattened onto white; it turns CMYK, 16-bit and palette images into plain RGB/L/RGBA; it
-applies the EXIF orientation, downscales (LANCZOS) or, only as far as a minimum needs,
+applies the EXIF orientation, downscales (LANCZOS; a JPEG is decoded at a reduced scale
+first, :func:`~imgkit.intake.fit_geometry.draft`) or, only as far as a minimum needs,
 upscales to the platform's pixel rules; it pads onto white to a required ratio (never
-crops); and it re-encodes JPEG at the highest quality that fits ``max_bytes`` (a binary
-search over quality 40–95), downscaling by steps of x0.9 only when even quality 40 is too
-big.  Animated GIFs stay animated where GIF is taken.  Metadata is dropped except the
-colour profile of an RGB or grey image.  The same input always gives the same bytes.
+crops); and it re-encodes JPEG at the highest quality in 40–95 that fits ``max_bytes``
+(:mod:`imgkit.intake.fit_quality`: the answer of a full search, from few full-size
+encodes), downscaling by steps of x0.9 only when even quality 40 is too big.  Animated
+GIFs stay animated where GIF is taken.  Metadata is dropped except the colour profile of
+an RGB or grey image.  The same input always gives the same bytes.
 
 An image that already conforms comes back untouched (no actions).  The geometry is
 :mod:`imgkit.intake.fit_geometry`'s, the colour modes and encodings
@@ -55,6 +57,7 @@ from imgkit.intake.fit_geometry import (
     Plan,
     applicable_rules,
     apply_plan,
+    draft,
     geometry_actions,
     plan_sizes,
 )
@@ -139,20 +142,23 @@ def fit_image(
             width, height = image.size
             if width * height > (Image.MAX_IMAGE_PIXELS or sys.maxsize):
                 return _with_reason(unfit, "too many pixels to decode safely")
-            image.load()  # a truncated or corrupt file fails here, conforming or not
             conforms = (
                 limits.allows_format(source)
                 and len(data) <= limits.max_bytes
                 and box.holds(width, height)
                 and image.mode != "CMYK"
             )
+            upright = _upright_size(image)
+            if not conforms:
+                draft(image, upright, box)
+            image.load()  # a truncated or corrupt file fails here, conforming or not
             if conforms:
                 return unfit
             too_large = len(data) > limits.max_bytes
             if source == "gif" and getattr(image, "n_frames", 1) > 1 and "gif" in limits.formats:
                 out, fmt, actions = _fit_animation(image, box, limits, too_large)
             else:
-                out, fmt, actions = _fit_still(image, source, box, limits, too_large)
+                out, fmt, actions = _fit_still(image, source, upright, box, limits, too_large)
     except CannotFit as exc:
         return _with_reason(unfit, str(exc))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -168,9 +174,24 @@ def _with_reason(result: FitResult, reason: str) -> FitResult:
     return FitResult(result.data, result.format, result.extension, (), reason)
 
 
+def _upright_size(image: Image.Image) -> tuple[int, int]:
+    """The image's size once its EXIF orientation is applied."""
+    width, height = image.size
+    if image.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8):
+        return height, width
+    return width, height
+
+
 def _fit_still(
-    image: Image.Image, source: str, box: Box, limits: Limits, too_large: bool
+    image: Image.Image,
+    source: str,
+    size: tuple[int, int],
+    box: Box,
+    limits: Limits,
+    too_large: bool,
 ) -> tuple[bytes, str, list[str]]:
+    """``size`` is the upright size of the image as stored: ``image`` itself may have been
+    decoded smaller (:func:`~imgkit.intake.fit_geometry.draft`)."""
     actions: list[str] = []
     if getattr(image, "is_animated", False) and source != "jpeg":
         image.seek(0)
@@ -189,7 +210,7 @@ def _fit_still(
     candidates = _candidates(source, alpha, limits)
     if not candidates:
         raise CannotFit("the platform takes no format this image can be converted to")
-    width, height = pixels.size
+    width, height = size
 
     def make(factor: float) -> tuple[Plan, list[bytes | None]]:
         plan = plan_sizes(width, height, box, factor)
@@ -205,7 +226,7 @@ def _fit_still(
         actions.append("converted")
     if alpha and fmt == "jpeg":
         actions.append("flattened")
-    actions += geometry_actions(pixels.size, plan)
+    actions += geometry_actions(size, plan)
     if too_large:
         actions.append("recompressed")
     return data, fmt, actions

@@ -3,8 +3,8 @@
 :func:`standard` turns CMYK (through its colour profile), 16-bit and palette images into
 plain RGB, RGBA (only with real transparency) or L; :func:`flatten` puts transparency onto
 white; :func:`encode_within` writes JPEG at the highest quality in
-``QUALITY_MIN..QUALITY_MAX`` that fits (a binary search), or PNG/GIF when it fits as it
-is; :func:`search` shrinks by :data:`STEP` until an encoding fits.
+``QUALITY_MIN..QUALITY_MAX`` that fits (:mod:`imgkit.intake.fit_quality`'s search), or
+PNG/GIF when it fits as it is; :func:`search` shrinks by :data:`STEP` until an encoding fits.
 
 Example
 -------
@@ -26,16 +26,19 @@ from typing import Any
 from PIL import Image, ImageCms
 
 from imgkit.intake.fit_geometry import WHITE, CannotFit, Plan
+from imgkit.intake.fit_quality import QUALITY_MAX, QUALITY_MIN, best_jpeg, png_may_fit
 
-QUALITY_MIN = 40
-QUALITY_MAX = 95
+__all__ = ["QUALITY_MAX", "QUALITY_MIN", "encode_within", "flatten", "save", "search", "standard"]
+
 STEP = 0.9  # each downscale for bytes keeps this share of the width and height
 MAX_STEPS = 40  # 0.9**40 is 1.5 %: past that, give up
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
 
 def standard(image: Image.Image) -> tuple[Image.Image, list[str]]:
-    """``image`` as RGB, RGBA (only with real transparency) or L, and the actions taken."""
+    """``image`` as RGB, RGBA (only with real transparency) or L, and the actions taken.
+
+    An RGB or L image comes back itself (its ``info`` reduced to the colour profile)."""
     mode = image.mode
     icc = image.info.get("icc_profile")
     actions: list[str] = []
@@ -44,7 +47,9 @@ def standard(image: Image.Image) -> tuple[Image.Image, list[str]]:
         actions.append("to_rgb")
     elif mode in _SIXTEEN_BIT:
         out = image.convert("I").point(lambda v: v / 256).convert("L")
-    elif mode in ("1", "F", "L"):
+    elif mode in ("RGB", "L"):
+        out = image  # already plain: no copy of a large photo
+    elif mode in ("1", "F"):
         out = image.convert("L")
     elif mode in ("P", "PA"):
         transparent = mode == "PA" or "transparency" in image.info
@@ -103,28 +108,19 @@ def save(image: Image.Image, fmt: str, **params: Any) -> bytes:
     return buf.getvalue()
 
 
-def _best_jpeg(image: Image.Image, max_bytes: int) -> bytes | None:
-    """The JPEG of the highest quality in QUALITY_MIN..QUALITY_MAX within ``max_bytes``."""
-    top = save(image, "jpeg", quality=QUALITY_MAX)
-    if len(top) <= max_bytes:
-        return top
-    best = save(image, "jpeg", quality=QUALITY_MIN)
-    if len(best) > max_bytes:
-        return None
-    low, high = QUALITY_MIN + 1, QUALITY_MAX - 1
-    while low <= high:
-        mid = (low + high) // 2
-        data = save(image, "jpeg", quality=mid)
-        if len(data) <= max_bytes:
-            best, low = data, mid + 1
-        else:
-            high = mid - 1
-    return best
+def _jpeg(image: Image.Image, quality: int) -> bytes:
+    return save(image, "jpeg", quality=quality)
 
 
 def encode_within(image: Image.Image, fmt: str, max_bytes: int) -> bytes | None:
+    """``image`` as ``fmt`` within ``max_bytes``, or None: JPEG at the highest quality that
+    fits (:func:`imgkit.intake.fit_quality.best_jpeg`), PNG and GIF as they are.  A large
+    PNG is first estimated from a sample of its rows and not encoded in full when the
+    estimate is past ``max_bytes`` by :data:`~imgkit.intake.fit_quality.HOPELESS`."""
     if fmt == "jpeg":
-        return _best_jpeg(flatten(image), max_bytes)
+        return best_jpeg(flatten(image), max_bytes, _jpeg)
+    if fmt == "png" and not png_may_fit(image, max_bytes, lambda sample: save(sample, "png")):
+        return None
     data = save(image, fmt)
     return data if len(data) <= max_bytes else None
 

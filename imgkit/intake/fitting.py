@@ -4,7 +4,11 @@
 in :func:`default_out_dir`; the original is never modified), points ``file`` at the copy
 and validates again.  One image is fitted by :func:`~imgkit.intake.fit_core.fit_image`
 (names re-exported here); the codes it repairs are the rules declared ``fixable``
-(:data:`FIXABLE_ISSUES`, from :data:`imgkit.intake.rules.FIXABLE`).
+(:data:`FIXABLE_ISSUES`, from :data:`imgkit.intake.rules.FIXABLE`).  The distinct images
+of a batch are fitted in worker processes (:mod:`imgkit.intake.fit_pool`; the kept
+processes end with :func:`stop_workers`), and what each gave is remembered in the
+cache's index (:mod:`imgkit.intake.fit_cache`), so fitting the same rows again decodes
+nothing.
 
 Example
 -------
@@ -16,23 +20,25 @@ Example
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
-import threading
-from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
+from tqdm.auto import tqdm
 
 from imgkit.aliases import BatchSource, ShopsSource
 from imgkit.errors import UnknownPlatformError
+from imgkit.intake import fit_cache
+from imgkit.intake.fit_cache import Outcome
 from imgkit.intake.fit_core import EXTENSIONS, FitResult, fit_image
 from imgkit.intake.fit_encoding import QUALITY_MAX, QUALITY_MIN
 from imgkit.intake.fit_geometry import applicable_rules, option_matches
+from imgkit.intake.fit_pool import Job, default_workers, run_jobs, stop_workers
 from imgkit.intake.rules import FIXABLE
 from imgkit.paths import cache_dir
 from imgkit.platforms import get_adapter, resolve_platform
@@ -49,6 +55,7 @@ __all__ = [
     "fit",
     "fit_image",
     "option_matches",
+    "stop_workers",
     "write_copy",
 ]
 
@@ -74,15 +81,7 @@ def write_copy(result: FitResult, out_dir: str | os.PathLike[str]) -> Path:
     ...     path.name[:12], path.suffix, path.read_bytes()
     ('a95fb9e1bcb6', '.gif', b'GIF89a;')
     """
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{hashlib.sha256(result.data).hexdigest()}.{result.extension}"
-    if path.exists() and path.stat().st_size == len(result.data):
-        return path
-    temporary = folder / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
-    temporary.write_bytes(result.data)
-    os.replace(temporary, path)
-    return path
+    return fit_cache.store(result.data, result.extension, out_dir)
 
 
 def _text(value: object) -> str:
@@ -137,19 +136,44 @@ def fit(
     *,
     shops: ShopsSource = None,
     workers: int | None = None,
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Validate ``batch``, write a conforming copy of every fixable row, validate again.
 
-    ``batch`` and ``shops`` are what :func:`imgkit.validate` takes.  Rows whose errors are
-    all fixable (``fixable``), or that are valid but carry a fixable warning, get a copy in
-    ``out_dir`` (default :func:`default_out_dir`) named by its own SHA-256, and ``file``
-    then points at the copy.  Every row gains ``source_file`` (the original path; equal to
-    ``file`` where nothing was done), ``fit_reason`` (why a fixable row could not be fixed,
-    else "") and ``fit_actions`` (";"-joined, "" where nothing was
-    done).  Originals are never modified; URLs and rows with other errors are left alone
-    and keep their errors.  Returns the batch validated again (fresh ``ok``, ``issues``).
-    ``workers`` threads fit the images (default: the CPU count, at most 8).
+    Rows whose errors are all fixable (``fixable``), or that are valid but carry a fixable
+    warning, get a copy in ``out_dir`` named by its own SHA-256, and ``file`` then points
+    at the copy.  Originals are never modified; URLs and rows with other errors are left
+    alone and keep their errors.  Each distinct image is fitted once, in worker processes
+    (:mod:`imgkit.intake.fit_pool`), and remembered in the cache's index
+    (:mod:`imgkit.intake.fit_cache`): fitting the same files for the same destinations
+    again reads no pixels.  A file that cannot be fitted, or whose worker fails, costs
+    only its own rows (``fit_reason``); Ctrl-C stops at once, keeping the copies made.
 
+    Parameters
+    ----------
+    batch
+        A DataFrame, or a CSV / XLSX path: what :func:`imgkit.validate` takes.
+    out_dir
+        The folder of the copies (default :func:`default_out_dir`).
+    shops
+        What :func:`imgkit.validate` takes.
+    workers
+        Processes fitting the images (default: every core this process may use); 1 fits
+        them here, one after another.  Validation uses as many threads.
+    progress
+        Show a progress bar (``tqdm.auto``: a widget in a notebook, text in a terminal)
+        for fits that last more than a second.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The batch validated again (fresh ``ok``, ``issues``), where every row also has
+        ``source_file`` (the original path; equal to ``file`` where nothing was done),
+        ``fit_actions`` (";"-joined, "" where nothing was done) and ``fit_reason`` (why a
+        fixable row could not be fixed, else "").
+
+    Examples
+    --------
     >>> import tempfile
     >>> import pandas as pd
     >>> from PIL import Image
@@ -166,11 +190,18 @@ def fit(
     """
     from imgkit.intake.validation import VALIDATION_COLUMNS, validate
 
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
     checked = validate(batch, shops, workers=workers)
     folder = Path(out_dir) if out_dir is not None else default_out_dir()
     rows = checked.to_dict("records")
     tasks = [_task({str(key): value for key, value in row.items()}) for row in rows]
-    done = _run({task for task in tasks if task is not None}, folder, workers)
+    hashes = {
+        task: _text(row.get("sha256"))
+        for task, row in zip(tasks, rows, strict=True)
+        if task is not None
+    }
+    done = _run(hashes, folder, workers or default_workers(), progress)
 
     files = [_text(value) for value in checked["file"]]
     if "source_file" in checked.columns:  # fitted before: keep the first original
@@ -187,11 +218,13 @@ def fit(
     reasons = [""] * len(files)
     for position, task in enumerate(tasks):
         outcome = done.get(task) if task is not None else None
-        if isinstance(outcome, str):
-            reasons[position] = outcome
-        elif outcome is not None:
-            files[position] = str(outcome[0])
-            actions[position] = ";".join(outcome[1])
+        if outcome is None:
+            continue
+        if outcome.reason:
+            reasons[position] = outcome.reason
+        elif outcome.copy:
+            files[position] = str(folder / Path(outcome.copy).name)
+            actions[position] = ";".join(outcome.actions)
     fitted = checked.drop(columns=[c for c in VALIDATION_COLUMNS if c in checked.columns])
     columns = (
         ("file", files),
@@ -204,29 +237,62 @@ def fit(
     return validate(fitted, shops, workers=workers)
 
 
-_Done = tuple[Path, tuple[str, ...]] | str
+def _run(
+    hashes: Mapping[_Task, str], folder: Path, workers: int, progress: bool
+) -> dict[_Task, Outcome]:
+    """Each distinct task's outcome: from the cache's index when it is there (``hashes``
+    holds the SHA-256 validation read), else fitted by :func:`fit_pool.run_jobs`."""
+    ordered = sorted(hashes, key=lambda t: (t.path, t.platform, t.options))
+    outcomes: dict[_Task, Outcome] = {}
+    misses: list[_Task] = []
+    for task in ordered:
+        found = None
+        if hashes[task]:
+            limits = get_adapter(task.platform).limits
+            name = fit_cache.key(hashes[task], limits, dict(task.options))
+            found = fit_cache.lookup(folder, name)
+        if found is None:
+            misses.append(task)
+        else:
+            outcomes[task] = found
+    where = os.path.abspath(folder)
+    jobs = [
+        Job(os.path.abspath(t.path), t.platform, t.options, where, Image.MAX_IMAGE_PIXELS)
+        for t in misses
+    ]
+    with _Bar(len(ordered), len(outcomes), enabled=progress and bool(ordered)) as bar:
+
+        def done(index: int, outcome: Outcome) -> None:
+            outcomes[misses[index]] = outcome
+            bar.finished(outcome)
+
+        run_jobs(jobs, workers, done)
+    return outcomes
 
 
-def _run(tasks: set[_Task], folder: Path, workers: int | None) -> dict[_Task, _Done]:
-    """Fit each distinct task in a thread pool: the copy written and its actions, or why not."""
-    if not tasks:
-        return {}
-    workers = workers or min(8, os.cpu_count() or 1)
+class _Bar:
+    """The progress of a fit: images done of the distinct images, with the counts of
+    those found in the cache and of those that failed."""
 
-    def one(task: _Task) -> tuple[_Task, _Done | None]:
-        try:
-            data = Path(task.path).read_bytes()
-        except OSError as exc:
-            return task, f"cannot read the file: {exc.strerror} / 无法读取文件"
-        limits = get_adapter(task.platform).limits
-        result = fit_image(data, limits, dict(task.options))
-        if not result.ok:
-            return task, result.reason
-        if not result.changed:
-            return task, None
-        return task, (write_copy(result, folder), result.actions)
+    def __init__(self, total: int, cached: int, *, enabled: bool) -> None:
+        self.cached, self.failed = cached, 0
+        self.bar = tqdm(
+            total=total, initial=cached, desc="fit", unit="image", disable=not enabled, delay=1.0
+        )
+        self._show()
 
-    ordered = sorted(tasks, key=lambda t: (t.path, t.platform, t.options))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        pairs: Iterator[tuple[_Task, _Done | None]] = pool.map(one, ordered)
-        return {task: outcome for task, outcome in pairs if outcome is not None}
+    def finished(self, outcome: Outcome) -> None:
+        self.failed += bool(outcome.reason)
+        self.cached += outcome.cached
+        self.bar.update(1)
+        self._show()
+
+    def _show(self) -> None:
+        counts = {"cached": self.cached, "failed": self.failed}
+        self.bar.set_postfix({name: n for name, n in counts.items() if n}, refresh=False)
+
+    def __enter__(self) -> _Bar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
