@@ -305,3 +305,20 @@ def test_an_unexpected_error_is_one_line_unless_asked_for_the_traceback(
     monkeypatch.setenv("IMGKIT_TRACEBACK", "1")
     with pytest.raises(RuntimeError, match="boom"):
         main(argv)
+
+
+def test_fit_passes_workers_and_shows_no_bar_off_a_terminal(
+    small_batch: Path, shops_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import imgkit.intake.fitting as fitting
+
+    seen: dict[str, object] = {}
+    real = fitting.fit
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.update(kwargs)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fitting, "fit", spy)
+    assert main(["fit", str(small_batch), "--shops", str(shops_file), "--workers", "1"]) == OK
+    assert (seen["workers"], seen["progress"]) == (1, False)

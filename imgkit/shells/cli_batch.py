@@ -188,7 +188,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from imgkit.intake.fitting import fit
 
     with shops_for(args) as shops:
-        fitted = fit(_batch(args), args.out_dir, shops=shops)
+        fitted = fit(
+            _batch(args), args.out_dir, shops=shops, workers=args.workers, progress=_progress(args)
+        )
     changed = fitted[fitted["fit_actions"].fillna("").astype(str).ne("")]
     bad = fitted[~fitted["ok"].astype(bool)]
     line = say(
@@ -267,6 +269,12 @@ def add_batch_commands(commands: Any) -> None:
     )
     fit.add_argument("batch", help="the batch (.xlsx, .xls, .csv)")
     fit.add_argument("--out-dir", default=None, help="folder for the fitted copies")
+    fit.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes fitting at once (default: every core; 1: in this process)",
+    )
     add_common(fit, out_help="write the fitted batch (its file column pointing at the copies)")
     fit.set_defaults(run=cmd_fit)
     upload = commands.add_parser(

@@ -166,7 +166,8 @@ class PanelWork:
         batch = self._need_batch()
         # What the batch was before, for the before -> after table (not a fitted copy's).
         self.before_fit = validate(batch, self.shops(), lang=self.lang)
-        self.fitted = fit(batch, out_dir, shops=self.shops())
+        # The panel shows its own status; a tqdm bar would land in the cell's output.
+        self.fitted = fit(batch, out_dir, shops=self.shops(), progress=False)
         return self.fitted
 
     async def upload(
