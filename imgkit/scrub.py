@@ -144,7 +144,8 @@ class Scrubber:
         if compiled is None and self._secrets:
             with self._lock:
                 if self._compiled is None:
-                    self._compiled = _compile(sorted(self._secrets, key=len, reverse=True))
+                    longest_first = sorted(self._secrets, key=lambda v: (-len(v), v))
+                    self._compiled = _compile(longest_first)
                 compiled = self._compiled
         return compiled
 
@@ -163,6 +164,21 @@ class Scrubber:
         # characters only, so that long texts cost no more than short ones here.
         head, tail = out[: -compiled.window], out[-compiled.window :]
         return head + compiled.tail.sub(MARK, tail, count=1)
+
+    def hits(self, texts: Iterable[str]) -> bool:
+        """Whether any of ``texts`` holds a secret in any form, or the start of one at its
+        end: one search over them all, so that texts with nothing to hide (nearly all)
+        cost one regex call together instead of two each.
+
+        >>> s = Scrubber(["tok-123456"])
+        >>> s.hits(["ok", "all fine"]), s.hits(["ok", "Bearer tok-123456"]), s.hits(["tok-12"])
+        (False, True, True)
+        """
+        compiled = self._patterns()
+        if compiled is None:
+            return False
+        joined = "\x00".join(texts)
+        return bool(compiled.whole.search(joined) or compiled.tails.search(joined))
 
     def value(self, obj: Any) -> Any:
         """``obj`` with every string scrubbed, through dicts (keys too), lists and tuples.
@@ -201,6 +217,9 @@ class Scrubber:
             message = clip(o.message)
             return o if message == o.message else dataclasses.replace(o, message=message)
         names = ("url", "image_id", "code", "sub_code", "message", "zh", "en", "pending_id")
+        if not self.hits([*(getattr(o, name) for name in names), *_strings(o.raw)]):
+            message = clip(o.message)
+            return o if message == o.message else dataclasses.replace(o, message=message)
         changes: dict[str, Any] = {}
         for name in names:
             before = getattr(o, name)
@@ -213,6 +232,19 @@ class Scrubber:
         if raw != dict(o.raw):
             changes["raw"] = raw
         return dataclasses.replace(o, **changes) if changes else o
+
+
+def _strings(obj: Any) -> Iterable[str]:
+    """Every string in ``obj``, dict keys included, through dicts, lists and tuples."""
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, Mapping):
+        for key, value in obj.items():
+            yield from _strings(key)
+            yield from _strings(value)
+    elif isinstance(obj, list | tuple):
+        for value in obj:
+            yield from _strings(value)
 
 
 def clip(text: str, limit: int = MESSAGE_MAX) -> str:

@@ -20,6 +20,7 @@ Example
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from typing import NamedTuple
 
@@ -93,6 +94,9 @@ class Compiled(NamedTuple):
     whole: re.Pattern[str]
     tail: re.Pattern[str]
     window: int  # how far from the end a cut-off secret can start, in characters
+    # A cut-off secret at the end of any of several texts joined by NUL: one search tells
+    # whether a batch of texts needs scrubbing at all.
+    tails: re.Pattern[str]
 
 
 def _prefixes(value: str) -> str:
@@ -105,7 +109,16 @@ def _prefixes(value: str) -> str:
 
 def compile_secrets(secrets: list[str]) -> Compiled:
     """One pattern: each secret's forms (longest secrets first), then its base64 runs;
-    and the pattern of a secret cut off at the end of a text."""
+    and the pattern of a secret cut off at the end of a text.
+
+    Compiled once per set of secrets in a process (a run's scrubber, validation's, the
+    next run's: tens of milliseconds each for a few shops).
+    """
+    return _compiled(tuple(secrets))
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(secrets: tuple[str, ...]) -> Compiled:
     branches = [_literal(value) for value in secrets]
     cores = {core for value in secrets for core in base64_cores(value)}
     for core in sorted(cores, key=len, reverse=True):
@@ -118,10 +131,13 @@ def compile_secrets(secrets: list[str]) -> Compiled:
     starts = {c for value in [*secrets, *cores] for c in (value[0], value[0].translate(_SAFE))}
     first = "".join(sorted(re.escape(c) for c in starts | {"%", "\\", "&", "+"}))
     whole = re.compile(f"(?=[{first}])(?:{'|'.join(branches)})")
-    tail = re.compile("(?:" + "|".join(_prefixes(value) for value in secrets) + r")\Z")
+    prefixes = "(?:" + "|".join(_prefixes(value) for value in secrets) + ")"
+    tail = re.compile(prefixes + r"\Z")
+    # The same first-character check as the whole pattern's: most positions fail at once.
+    tails = re.compile(f"(?=[{first}])" + prefixes + r"(?=\x00|\Z)")
     # The longest form of a character is its double-encoded UTF-8 (4 x "%25XX") or a
     # doubly escaped surrogate pair; 24 characters per character is more than either.
-    return Compiled(whole, tail, 24 * max(len(value) for value in secrets))
+    return Compiled(whole, tail, 24 * max(len(value) for value in secrets), tails)
 
 
 __all__ = ["MIN_LENGTH", "Compiled", "base64_cores", "compile_secrets"]

@@ -326,3 +326,23 @@ def test_a_short_prefix_or_a_prefix_inside_the_text_is_kept(scrubber: Scrubber) 
     assert scrubber.text("ends with SeCrE") == "ends with SeCrE"  # under 6 characters
     inside = "SeCrEt-session then more words"
     assert scrubber.text(inside) == inside
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_hits_says_exactly_when_a_text_would_change(seed: int) -> None:
+    # The one-search fast path (Scrubber.hits, used by outcome() and the engine) must
+    # never miss a text that text() would change: whole secrets in any form, cut-off ones
+    # at a text's end, amid texts that hold nothing.
+    rng = random.Random(seed)
+    secret = "s3cr3t-" + "".join(rng.choice("abcdef0123456789/+=") for _ in range(12))
+    s = scrub.Scrubber([secret])
+    forms = [secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]]
+    texts = [rng.choice(["ok", "上传成功", "code=0", "", "http://img/1.jpg"]) for _ in range(5)]
+    kind = rng.choice(["none", "whole", "cut"])
+    if kind == "whole":
+        texts[rng.randrange(5)] += "echo " + rng.choice(forms) + " more"
+    elif kind == "cut":
+        texts[rng.randrange(5)] += " q=" + secret[: rng.randrange(scrub.MIN_LENGTH, len(secret))]
+    changed = any(s.text(t) != t for t in texts)
+    assert changed == (kind != "none")
+    assert s.hits(texts) == changed

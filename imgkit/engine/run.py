@@ -152,10 +152,12 @@ def record_outcome(run: Run, row: Row, outcome: Outcome) -> None:
 
 def finish(run: Run, row: Row, result: RowResult) -> None:
     """Give ``row`` its result (scrubbed of every secret of the run)."""
-    scrub = run.scrubber.text
+    scrubber = run.scrubber
     message = render(result.message, run.lang)
-    result.message, result.code = clip(scrub(message)), scrub(result.code)
-    result.url, result.image_id = scrub(result.url), scrub(result.image_id)
+    texts = (message, result.code, result.url, result.image_id)
+    if scrubber.hits(texts):  # rarely: one search tells
+        message, result.code, result.url, result.image_id = map(scrubber.text, texts)
+    result.message = clip(message)
     run.results[row.index] = result
     if run.progress is not None:
         run.progress.finished(row.adapter.key, result.status, row.shop.name)
