@@ -14,14 +14,13 @@ Example
 from __future__ import annotations
 
 import argparse
-import io
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from PIL import Image
+from throughput import make_files  # the benches' small distinct JPEGs
 
 CLIENTS = ("imgkit", "baseline")
 SCENARIOS = ("latency", "limits", "unconfigured", "faults", "mix")
@@ -49,30 +48,6 @@ class Scenario:
 
 
 # --- the batches ----------------------------------------------------------------------------
-
-
-def make_files(folder: Path, count: int, seed: int = 11) -> list[str]:
-    """``count`` distinct JPEGs of 5-20 KB: 40 noisy bases, each copy given its own
-    comment segment (as ``bench/throughput.py`` writes them), so no two rows share bytes."""
-    rng = random.Random(seed)
-    bases = []
-    for n in range(40):
-        side = rng.choice([160, 200, 240, 280])
-        img = Image.new("RGB", (side, side), (rng.randrange(256), 90, rng.randrange(256)))
-        noise = Image.effect_noise((side // 2, side // 2), 30 + n).convert("RGB")
-        img.paste(noise.resize((side, side)), (0, 0))
-        buf = io.BytesIO()
-        img.save(buf, "JPEG", quality=rng.choice([40, 55, 70]))
-        bases.append(buf.getvalue())
-    folder.mkdir(parents=True, exist_ok=True)
-    files = []
-    for n in range(count):
-        data, comment = bases[n % len(bases)], f"imgkit compare {n}".encode()
-        segment = b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment
-        path = folder / f"img_{n:06d}.jpg"
-        path.write_bytes(data[:2] + segment + data[2:])
-        files.append(str(path))
-    return files
 
 
 def base_shops(base_url: str) -> dict[str, dict[str, Any]]:

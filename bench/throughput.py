@@ -90,7 +90,8 @@ class Control:
         return sorted(r["at"] for r in response.json()["requests"])
 
     def stats(self) -> dict[str, Any]:
-        return self.client.get("/_sandbox/stats").raise_for_status().json()
+        stats: dict[str, Any] = self.client.get("/_sandbox/stats").raise_for_status().json()
+        return stats
 
 
 # --- images and batches ---------------------------------------------------------------------
