@@ -26,11 +26,11 @@ from imgkit.net.transport import AiohttpTransport
 ROWS = 60
 
 
-def _files(folder: Path, count: int) -> list[str]:
+def _files(folder: Path, count: int, blue: int = 60) -> list[str]:
     paths = []
     for n in range(count):
         path = folder / f"img_{n}.jpg"
-        Image.new("RGB", (40, 30), (n * 5 % 256, n * 11 % 256, 60)).save(path, "JPEG")
+        Image.new("RGB", (40, 30), (n * 5 % 256, n * 11 % 256, blue)).save(path, "JPEG")
         paths.append(str(path))
     return paths
 
@@ -137,3 +137,30 @@ def test_close_commits_what_is_left(tmp_path: Path) -> None:
         entry = again.lookup("k")
     assert entry is not None
     assert entry.image_id == "1"
+
+
+def test_two_runs_on_one_event_loop_with_their_own_journals_do_not_lock_each_other(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # Two uploads awaited together in one notebook, each opening the user's journal: a
+    # run's open group must never make the other's write wait on SQLite's lock (both are
+    # on one thread, so that wait would stop the loop that commits the group).
+    path = tmp_path / "journal.sqlite"
+    shops = {"douyin_shop": {**sandbox.shops["douyin_shop"], "rate_per_s": 10000}}
+
+    def frame(prefix: str, blue: int) -> pd.DataFrame:
+        folder = tmp_path / prefix
+        folder.mkdir()
+        return pd.DataFrame(
+            {"platform": "doudian", "shop": "douyin_shop", "file": _files(folder, 20, blue)}
+        ).assign(target="0")
+
+    async def both() -> list[pd.DataFrame]:
+        runs = [
+            imgkit.upload_async(f, shops=shops, journal=path, progress=False, concurrency=8)
+            for f in (frame("a", 10), frame("b", 200))
+        ]
+        return list(await asyncio.wait_for(asyncio.gather(*runs), timeout=60))
+
+    for results in asyncio.run(both()):
+        assert set(results["status"]) == {"uploaded"}, results[["status", "message"]]

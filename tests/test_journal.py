@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 import imgkit.engine.journal as journal_module
+import imgkit.engine.journal_runs as journal_runs
 from imgkit import Secret, UnknownPlatformError
 from imgkit.engine.destination import Destination, account_of, endpoint_of, legacy_key
 from imgkit.engine.journal import (
@@ -141,6 +142,7 @@ class Clock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(journal_module, "time", fake)
+    monkeypatch.setattr(journal_runs, "time", fake)  # the runs' heartbeats keep time too
     return fake
 
 
@@ -627,7 +629,7 @@ def test_a_run_on_another_machine_is_judged_by_its_beat(journal: Journal, clock:
     with sqlite3.connect(journal.path) as db:
         db.execute(
             "INSERT INTO runs (run_id, pid, host, started, beat) VALUES ('far', 1, ?, ?, ?)",
-            (f"not-{journal_module._HOST}", clock.now, clock.now),
+            (f"not-{journal_runs._HOST}", clock.now, clock.now),
         )
     db.close()
     assert journal.run_alive("far")  # its pid means nothing here; its beat does

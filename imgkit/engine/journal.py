@@ -48,16 +48,16 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import sqlite3
 import threading
 import time
-import uuid
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
 from imgkit.engine.journal_reads import JournalReads
+from imgkit.engine.journal_runs import BEAT_S, STALE_S, JournalRuns
 from imgkit.engine.journal_schema import (
     SCHEMA_VERSION,
     Entry,
@@ -74,12 +74,9 @@ from imgkit.errors import Category
 from imgkit.paths import data_dir
 
 FILE_NAME = "journal.sqlite"
-# A run that has not beaten for this long is gone (killed, or its machine is); a live run
-# beats every BEAT_S.  Far apart, so a busy machine cannot make a live run look dead.
-BEAT_S = 2.0
-STALE_S = 30.0
-_HOST = socket.gethostname()
 _NOT_DONE = (State.SENDING, State.FAILED, State.PENDING)  # done is final but for a new confirm
+# The journals of this process holding an open transaction (writes made with commit=False).
+_HOLDING: weakref.WeakSet[Journal] = weakref.WeakSet()
 
 
 def default_journal_path() -> Path:
@@ -91,17 +88,7 @@ def default_journal_path() -> Path:
     return data_dir() / FILE_NAME
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # exists, owned by someone else (or the platform cannot tell)
-    return True
-
-
-class Journal(JournalReads):
+class Journal(JournalRuns, JournalReads):
     """The journal file at ``path`` (created with its folder when missing).
 
     One connection guarded by a lock: share one instance between threads, or call it from
@@ -138,6 +125,8 @@ class Journal(JournalReads):
         self.upgraded = False  # True when this file was written by imgkit 0.1
         self._lock = threading.Lock()
         self._open = False  # a transaction holds writes made with commit=False
+        # Which file, to know the other connections of this process to it.
+        self._file = os.path.realpath(self.path) if str(self.path) != ":memory:" else ""
         self._live: dict[str, tuple[bool, float]] = {}  # run id -> (alive, when checked)
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,12 +146,14 @@ class Journal(JournalReads):
         self.fingerprint_key = self._fingerprint_key()
 
     def _setup(self) -> None:
+        self._flush_others()  # setup writes: no other run of ours may hold the lock
         # The tables, and the upgrade of an older file: imgkit.engine.journal_schema.
         self.wal, self.upgraded = setup(self._db, self.path)
 
     def _fingerprint_key(self) -> bytes:
         """The key of account fingerprints, made once per journal file and kept in it."""
         self.flush()
+        self._flush_others()
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
             row = self._db.execute("SELECT value FROM meta WHERE name = 'fingerprint'").fetchone()
@@ -170,49 +161,6 @@ class Journal(JournalReads):
                 row = (secrets.token_hex(32),)
                 self._db.execute("INSERT INTO meta VALUES ('fingerprint', ?)", row)
         return bytes.fromhex(row[0])
-
-    # --- runs --------------------------------------------------------------------------------
-
-    def start_run(self) -> str:
-        """Register a run of this process; returns its id (``sending`` entries name it)."""
-        run_id = uuid.uuid4().hex
-        now = time.time()
-        self._write(
-            "INSERT INTO runs (run_id, pid, host, started, beat) VALUES (?, ?, ?, ?, ?)",
-            (run_id, os.getpid(), _HOST, now, now),
-        )
-        return run_id
-
-    def beat(self, run_id: str) -> None:
-        """Say that ``run_id`` is still alive (call every :data:`BEAT_S` seconds); commits
-        every write made before with ``commit=False``."""
-        self._write("UPDATE runs SET beat = ? WHERE run_id = ?", (time.time(), run_id))
-
-    def end_run(self, run_id: str) -> None:
-        """The run is over: entries it left ``sending`` are in doubt from now on (every write
-        is committed)."""
-        self._write("UPDATE runs SET ended = ? WHERE run_id = ?", (time.time(), run_id))
-        self._live.pop(run_id, None)
-
-    def run_alive(self, run_id: str) -> bool:
-        """Whether the run ``run_id`` is still going (beating, and its process exists)."""
-        if not run_id:
-            return False
-        cached = self._live.get(run_id)
-        if cached is not None and time.monotonic() - cached[1] < BEAT_S / 2:
-            return cached[0]
-        with self._lock:
-            row = self._db.execute(
-                "SELECT pid, host, beat, ended FROM runs WHERE run_id = ?", (run_id,)
-            ).fetchone()
-        alive = (
-            row is not None
-            and row[3] is None
-            and time.time() - row[2] < STALE_S
-            and (row[1] != _HOST or _pid_alive(row[0]))
-        )
-        self._live[run_id] = (alive, time.monotonic())
-        return alive
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -327,6 +275,7 @@ class Journal(JournalReads):
         """
         names, values = adopted_values(entry)
         self.flush()
+        self._flush_others()
         with self._lock, self._db:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute(
@@ -358,10 +307,13 @@ class Journal(JournalReads):
     def _write(self, sql: str, params: tuple[Any, ...], *, commit: bool = True) -> int:
         """Run one writing statement; its row count.  With ``commit`` it is on disk when
         this returns, with every write made before it; else it waits for :meth:`flush`."""
+        if not self._open:
+            self._flush_others()
         with self._lock:
             if not self._open:
                 self._db.execute("BEGIN")
                 self._open = True
+                _HOLDING.add(self)
             try:
                 count = self._db.execute(sql, params).rowcount
             finally:
@@ -373,6 +325,18 @@ class Journal(JournalReads):
         if self._open:
             self._db.execute("COMMIT")  # WAL + synchronous=FULL: one fsync
             self._open = False
+            _HOLDING.discard(self)
+
+    def _flush_others(self) -> None:
+        """Commit the open transaction of every other connection of this process to this
+        file before opening one: waiting on SQLite's lock for another run on the same
+        event loop would stop the very loop that commits it.  (Not under our own lock,
+        so two journals doing this at once cannot wait on each other.)"""
+        if not self._file:
+            return
+        for other in list(_HOLDING):
+            if other is not self and other._file == self._file:
+                other.flush()
 
     def flush(self) -> None:
         """Commit every write made with ``commit=False`` (one fsync for them all).
