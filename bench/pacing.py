@@ -16,6 +16,10 @@ counts it):
   request sent again);
 * rows failed: rows that did not end ``uploaded``; rows failed for rate reasons must be 0.
 
+First, the same upload with no limit says what this machine reaches at all (the client,
+the sandbox and anything else running share its cores): a limit above that is judged
+against it, as no pacer can reach it.
+
 Runs take about ``--seconds`` each (the rows are sized for it), so the whole benchmark
 takes about ``len(limits) x seconds``.  Exit status 1 when a target is missed.
 
@@ -55,11 +59,16 @@ def served_and_refused(control: Control) -> tuple[list[float], int]:
 
 
 def one_limit(
-    control: Control, base_url: str, files: list[str], limit: float, args: argparse.Namespace
+    control: Control,
+    base_url: str,
+    files: list[str],
+    limit: float | None,
+    args: argparse.Namespace,
+    rows: int = 0,
 ) -> dict[str, Any]:
     control.fresh()
     control.post("limits", {"doudian_app_qps": limit})
-    rows = max(8, math.ceil(limit * args.seconds / REQUESTS_PER_ROW))
+    rows = rows or max(8, math.ceil((limit or 0) * args.seconds / REQUESTS_PER_ROW))
     shops = {SHOP: sandbox_shops(base_url)[SHOP]}  # no rate_per_s: the limit is unknown
     batch = pd.DataFrame(
         {"platform": "doudian", "shop": SHOP, "file": files[:rows], "target": FOLDER}
@@ -89,7 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--limits", default="1,2,5,10,20,50,100", help="requests/s, comma list")
     parser.add_argument("--seconds", type=float, default=40.0, help="length of each run (40)")
-    parser.add_argument("--concurrency", type=int, default=8, help="imgkit's cap (8)")
+    parser.add_argument("--concurrency", type=int, default=16, help="imgkit's cap (16)")
     args = parser.parse_args()
     limits = [float(x) for x in args.limits.split(",")]
     most_rows = max(8, math.ceil(max(limits) * args.seconds / REQUESTS_PER_ROW))
@@ -104,27 +113,35 @@ def main() -> None:
             f"sandbox: pid {proc.pid} at {base_url}; Douyin, one shop, no rate_per_s; "
             f"about {args.seconds:g} s per limit, concurrency {args.concurrency}"
         )
+        # What this machine reaches with no limit at all, the same client and server: a
+        # limit above it cannot be reached whatever the pacer does.
+        free = one_limit(control, base_url, files, None, args, rows=min(most_rows, 2000))
+        capacity = free["rate"]
+        print(f"with no limit: {capacity:.1f} requests/s served (this machine's capacity now)")
         print(
-            f"\n{'limit/s':>8} {'rows':>6} {'served/s':>9} {'of limit':>9} {'refused':>8} "
-            f"{'failed':>7} {'for rate':>9} {'wall s':>7}"
+            f"\n{'limit/s':>8} {'rows':>6} {'served/s':>9} {'of limit':>9} "
+            f"{'of reachable':>13} {'refused':>8} {'failed':>7} {'for rate':>9} {'wall s':>7}"
         )
         for limit in limits:
             r = one_limit(control, base_url, files, limit, args)
+            r["reachable"] = min(limit, capacity)
             rows_out.append(r)
             print(
                 f"{r['limit']:8g} {r['rows']:6d} {r['rate']:9.2f} {r['rate'] / limit:9.1%} "
-                f"{r['refused']:8d} {r['failed']:7d} {r['failed_rate']:9d} {r['wall']:7.1f}"
+                f"{r['rate'] / r['reachable']:13.1%} {r['refused']:8d} {r['failed']:7d} "
+                f"{r['failed_rate']:9d} {r['wall']:7.1f}"
             )
     finally:
         if proc is not None:
             stop_sandbox(proc)
         shutil.rmtree(root, ignore_errors=True)
-    worst = min(r["rate"] / r["limit"] for r in rows_out)
+    worst = min(r["rate"] / r["reachable"] for r in rows_out)
     failed_rate = sum(r["failed_rate"] for r in rows_out)
     met = worst >= 0.95 and failed_rate == 0
     print(
-        f"\nsummary: the lowest share of a limit reached {worst:.1%} (target >= 95%); "
-        f"rows failed for rate reasons: {failed_rate} (target 0) -> {'met' if met else 'MISSED'}"
+        f"\nsummary: the lowest share of a limit reached {worst:.1%} (of the limit, or of "
+        f"what this machine reaches without one where that is lower; target >= 95%); rows "
+        f"failed for rate reasons: {failed_rate} (target 0) -> {'met' if met else 'MISSED'}"
     )
     sys.exit(0 if met else 1)
 
