@@ -70,9 +70,10 @@ def too_many_images(ctx: Context) -> pd.Series:
     if not new.any():
         return as_mask(ctx, False)
     new &= ~unsendable(ctx)
-    groups = pd.DataFrame({"p": ctx.platform, "s": ctx.col("shop"), "t": ctx.col("target")})
+    groups = ctx.groups("platform", "shop", "target")
     # Positions, not labels: a batch's index may repeat labels (a pd.concat of two).
-    rank = groups[new].groupby(["p", "s", "t"]).cumcount().to_numpy()
+    chosen = groups[new.to_numpy()]
+    rank = pd.Series(chosen).groupby(chosen).cumcount().to_numpy()
     limit = ctx.limit("images_per_target")[new].to_numpy()
     over = np.zeros(len(ctx.frame), dtype=bool)
     over[np.flatnonzero(new.to_numpy())] = rank >= limit
@@ -86,7 +87,7 @@ def position_detail(ctx: Context) -> pd.Series:
 
 
 def _effective_position(ctx: Context) -> pd.Series:
-    written = pd.to_numeric(ctx.col("position"), errors="coerce")  # "" is NaN: not written
+    written = ctx.numbers("position")  # "" is NaN: not written
     return written.fillna(ctx.limit("default_position"))
 
 
@@ -117,12 +118,11 @@ def position_taken(ctx: Context) -> pd.Series:
     sent = ctx.on(keys) & ~unsendable(ctx)
     if not sent.any():
         return as_mask(ctx, False)
-    places = pd.DataFrame({"p": ctx.platform, "s": ctx.col("shop"), "t": ctx.col("target")}).assign(
-        n=_effective_position(ctx)
-    )
+    places = ctx.groups("platform", "shop", "target", _effective_position(ctx))
     # Positions, not labels: a batch's index may repeat labels (a pd.concat of two).
     clash = np.zeros(len(ctx.frame), dtype=bool)
-    clash[np.flatnonzero(sent.to_numpy())] = places[sent].duplicated(keep="first").to_numpy()
+    rows = np.flatnonzero(sent.to_numpy())
+    clash[rows] = pd.Series(places[rows]).duplicated(keep="first").to_numpy()
     return as_mask(ctx, clash)
 
 
@@ -134,13 +134,5 @@ def position_taken(ctx: Context) -> pd.Series:
 )
 def duplicate_row(ctx: Context) -> pd.Series:
     """The same content again for the same destination: it would be stored twice."""
-    rows = pd.DataFrame(
-        {
-            "p": ctx.platform,
-            "s": ctx.col("shop"),
-            "t": ctx.col("target"),
-            "h": ctx.frame["sha256"],
-            "r": ctx.col("replace_id"),
-        }
-    )
-    return ctx.has_image & rows.duplicated(keep="first")
+    rows = ctx.groups("platform", "shop", "target", "sha256", "replace_id")
+    return ctx.has_image & as_mask(ctx, pd.Series(rows).duplicated(keep="first").to_numpy())
