@@ -29,7 +29,7 @@ import pandas as pd
 
 from imgkit.errors import ImgkitError
 from imgkit.intake.cells import cell_text, header_text
-from imgkit.intake.texts import as_text, strip, text_array, with_header
+from imgkit.intake.texts import arrow_of, as_text, from_arrow, strip, text_array, with_header
 
 HEADER_SEARCH_ROWS = 10  # a header further down than this is not a header
 
@@ -183,6 +183,14 @@ def _csv_encoding(path: Path) -> str:
     )
 
 
+def _one_chunk(parts: list[Any]) -> Any:
+    if not parts:
+        return text_array([])
+    joined = type(parts[0])._concat_same_type(parts)
+    arrow = arrow_of(pd.Series(joined))
+    return joined if arrow is None else from_arrow(arrow.combine_chunks(), joined.dtype)
+
+
 def _csv_records(records: Iterable[list[str]]) -> Grid:
     """A grid of every record (blank ones too: they hold no value, and the batch drops
     them), each column a text array; a column with no value anywhere is left out."""
@@ -211,7 +219,9 @@ def _csv_records(records: Iterable[list[str]]) -> Grid:
     for size, texts in blocks:
         for j in range(width):
             parts[j].append(texts[j] if j < len(texts) else text_array([""] * size))
-    columns = [type(p[0])._concat_same_type(p) if p else text_array([]) for p in parts]
+    # One chunk per column (one copy, a column at a time): the rules take and compare them.
+    columns = [_one_chunk(p) for p in parts]
+    parts.clear()
     places = [j for j, column in enumerate(columns) if bool((column != "").any())]
     columns = [columns[j] for j in places]
 

@@ -103,7 +103,13 @@ def arrow_of(values: pd.Series) -> Any:
     if values.dtype.storage not in ("pyarrow", "pyarrow_numpy"):
         return None
     array: Any = values.array
-    return pa.chunked_array(array._pa_array).combine_chunks()
+    return array._pa_array  # a ChunkedArray: Arrow's kernels take it as it is, no copy
+
+
+def _numpy(array: Any) -> np.ndarray:
+    """An Arrow array or chunked array (of booleans, say) as a NumPy array."""
+    found: np.ndarray = array.to_numpy(zero_copy_only=False)
+    return found
 
 
 def strip(values: pd.Series) -> pd.Series:
@@ -170,7 +176,12 @@ def codes_of(values: pd.Series) -> tuple[np.ndarray, list[Any]]:
     """(the code of each row's value, the distinct values in order of first appearance);
     a missing value has code -1."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    return np.asarray(codes), list(uniques.tolist() if hasattr(uniques, "tolist") else uniques)
+    return np.asarray(codes), listed(uniques)
+
+
+def listed(uniques: Any) -> list[Any]:
+    """An array's values as a Python list."""
+    return list(uniques.tolist() if hasattr(uniques, "tolist") else uniques)
 
 
 def per_value(
@@ -234,8 +245,8 @@ def matches(
         except pa.ArrowException:
             found = None
         if found is not None:
-            plain = np.asarray(pc.fill_null(pc.match_substring_regex(arrow, _PLAIN), True))
-            out[:] = np.asarray(pc.fill_null(found, False))
+            plain = _numpy(pc.fill_null(pc.match_substring_regex(arrow, _PLAIN), True))
+            out[:] = _numpy(pc.fill_null(found, False))
             rows = np.flatnonzero(~plain)
     if rows is None:
         rows = np.arange(len(values))
@@ -249,7 +260,7 @@ def non_ascii(values: pd.Series) -> np.ndarray:
     """Whether each value holds a character beyond ASCII (a missing value: False)."""
     arrow = arrow_of(values)
     if arrow is not None:
-        return ~np.asarray(pc.fill_null(pc.string_is_ascii(arrow), True))
+        return ~_numpy(pc.fill_null(pc.string_is_ascii(arrow), True))
     return np.array([isinstance(v, str) and not v.isascii() for v in values.tolist()], dtype=bool)
 
 
@@ -259,6 +270,7 @@ __all__ = [
     "arrow_of",
     "as_text",
     "codes_of",
+    "listed",
     "matches",
     "non_ascii",
     "per_value",

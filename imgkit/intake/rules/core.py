@@ -33,7 +33,15 @@ from imgkit.errors import UnknownPlatformError
 from imgkit.intake.headers import OPTIONAL_COLUMNS
 from imgkit.intake.options import TRUE_WORDS, option_registry
 from imgkit.intake.shops import Shop
-from imgkit.intake.texts import arrow_of, as_str, codes_of, per_value, strip, text_array
+from imgkit.intake.texts import (
+    arrow_of,
+    as_str,
+    codes_of,
+    listed,
+    per_value,
+    strip,
+    text_array,
+)
 from imgkit.platforms import get_adapter, resolve_platform
 from imgkit.words import DEFAULT_LANG, Lang, say
 
@@ -167,7 +175,7 @@ class Context:
         self.adapters = {key: get_adapter(key) for key in set(self.platform_keys) if key}
         self.has_image = (frame["probe_error"] == "") & (frame["format"] != "")
         self._columns: dict[str, pd.Series] = {}
-        self._codes: dict[str, tuple[np.ndarray, list[Any]]] = {}
+        self._codes: dict[str, tuple[np.ndarray, Any]] = {}
         self._memo: dict[str, Any] = {}
 
     def subset(self, rows: np.ndarray) -> Context:
@@ -194,15 +202,19 @@ class Context:
         table = pd.Series([values.get(key, missing) for key in self.platform_keys], dtype=object)
         return pd.Series(table.to_numpy()[self.platform_codes], index=self.frame.index)
 
-    def codes(self, name: str) -> tuple[np.ndarray, list[Any]]:
-        """An input column (:meth:`col`) factorized: each row's code, the distinct values."""
+    def codes(self, name: str) -> tuple[np.ndarray, Any]:
+        """An input column (:meth:`col`) factorized: each row's code (-1: missing), and
+        the distinct values as an array (a million distinct targets stay in Arrow)."""
         if name not in self._codes:
             if name in FACTS:  # a probe fact, as probing gave it
-                self._codes[name] = codes_of(self.frame[name])
+                values = self.frame[name]
             elif name in self.frame.columns:
-                self._codes[name] = codes_of(self.col(name))
+                values = self.col(name)
             else:  # an absent column: "" on every row
                 self._codes[name] = (np.zeros(len(self.frame), dtype=np.intp), [""])
+                return self._codes[name]
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+            self._codes[name] = (np.asarray(codes), uniques)
         return self._codes[name]
 
     def numbers(self, name: str) -> pd.Series:
@@ -211,7 +223,7 @@ class Context:
 
         def compute() -> pd.Series:
             codes, uniques = self.codes(name)
-            table = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce")
+            table = pd.to_numeric(pd.Series(listed(uniques), dtype=object), errors="coerce")
             return pd.Series(table.to_numpy()[codes], index=self.frame.index)
 
         found: pd.Series = self.once("numbers:" + name, compute)
@@ -222,7 +234,7 @@ class Context:
         (``format``, ``sha256``), once per distinct value."""
         codes, uniques = self.codes(name)
         # A missing value (code -1: a hand-made frame's NaN) is read as "".
-        answers = [function(v) for v in uniques] + [function("")]
+        answers = [function(v) for v in listed(uniques)] + [function("")]
         table = np.empty(len(answers), dtype=dtype if dtype is not None else object)
         table[:] = answers
         found: pd.Series = pd.Series(table[codes], index=self.frame.index, dtype=table.dtype)
@@ -238,9 +250,17 @@ class Context:
         for column in columns:
             if isinstance(column, str) and column == "platform":
                 codes, count = self.platform_codes, len(self.platform_keys)
-            elif isinstance(column, str):
-                codes, uniques = self.codes(column)
+            elif isinstance(column, str) and column in self._codes:
+                codes, uniques = self._codes[column]
                 count = len(uniques) + 1
+            elif isinstance(column, str):
+                # Only the codes are kept: a million distinct targets need not stay twice.
+                def compute(name: str = column) -> tuple[np.ndarray, int]:
+                    values = self.frame[name] if name in FACTS else self.col(name)
+                    found, uniques = pd.factorize(values, use_na_sentinel=False)
+                    return np.asarray(found), len(uniques) + 1
+
+                codes, count = self.once("group codes:" + column, compute)
             else:
                 codes, found = pd.factorize(column, use_na_sentinel=False)
                 count = len(found) + 1

@@ -73,11 +73,25 @@ def too_many_images(ctx: Context) -> pd.Series:
     groups = ctx.groups("platform", "shop", "target")
     # Positions, not labels: a batch's index may repeat labels (a pd.concat of two).
     chosen = groups[new.to_numpy()]
-    rank = pd.Series(chosen).groupby(chosen).cumcount().to_numpy()
+    rank = _rank_in_group(chosen)
     limit = ctx.limit("images_per_target")[new].to_numpy()
     over = np.zeros(len(ctx.frame), dtype=bool)
     over[np.flatnonzero(new.to_numpy())] = rank >= limit
     return as_mask(ctx, over)
+
+
+def _rank_in_group(keys: np.ndarray) -> np.ndarray:
+    """Each row's place among the rows before it with the same key (0, 1, 2...): a
+    groupby's cumcount, in NumPy (a stable sort keeps the rows' order within a key)."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.ones(len(keys), dtype=bool)
+    starts[1:] = ordered[1:] != ordered[:-1]
+    steps = np.arange(len(keys))
+    first = np.maximum.accumulate(np.where(starts, steps, 0)) if len(keys) else steps
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[order] = steps - first
+    return rank
 
 
 def position_detail(ctx: Context) -> pd.Series:
