@@ -2,11 +2,12 @@
 
 A batch's cells are text.  Held as Python ``str`` objects a million-row batch costs about
 a gigabyte; held in Arrow (pyarrow-backed strings: one buffer of UTF-8 bytes and one of
-offsets) it costs the bytes of its text.  :func:`text_array` builds that storage, the same
-on pandas 2.2 and 3 (``StringDtype("pyarrow", na_value=nan)``, pandas 3's default ``str``;
-pandas 2.2 spells it ``"pyarrow_numpy"``), and falls back to the Python storage for what
-UTF-8 cannot hold (a lone surrogate, as ``os.listdir`` gives for a file name that is not
-UTF-8).
+offsets) it costs the bytes of its text.  :func:`text_array` builds that storage on
+pandas 3 (``StringDtype("pyarrow", na_value=nan)``, pandas 3's own ``str`` when pyarrow is
+installed), and falls back to the Python storage for what UTF-8 cannot hold (a lone
+surrogate, as ``os.listdir`` gives for a file name that is not UTF-8).  pandas 2 keeps
+its object columns (every frame it makes, the engine's results too, holds text so): the
+answers are the same, the memory is pandas 2's.
 
 The answers must not depend on the storage: Arrow's ``strip``, ``lower`` and regular
 expressions (RE2) are not Python's (``\\d`` is ASCII in RE2, ``\\x1c`` is whitespace to
@@ -53,14 +54,11 @@ _PANDAS_2 = int(pd.__version__.split(".")[0]) < 3
 
 
 def _arrow_dtype() -> Any:
-    if pa is None:  # pragma: no cover
+    # pandas 2 keeps its own text storage (object): its frames, the engine's results among
+    # them, hold text that way, and a batch read back must compare equal to them.
+    if pa is None or _PANDAS_2:
         return None
     make: Any = pd.StringDtype
-    if _PANDAS_2:
-        try:
-            return make("pyarrow", na_value=np.nan)
-        except TypeError:  # pandas 2.2: the same storage under its older name
-            return make("pyarrow_numpy")
     return make("pyarrow", na_value=np.nan)
 
 
@@ -71,7 +69,7 @@ def text_array(values: Sequence[str] | np.ndarray | Any) -> Any:
     """``values`` (``str`` each) as a compact text array: Arrow-backed where UTF-8 holds
     them, else pandas' own ``str`` array (Python objects).
 
-    >>> text_array(["a", "b"]).dtype == ARROW_TEXT
+    >>> pd.Series(text_array(["a", "b"])).dtype == (ARROW_TEXT or object)
     True
     >>> text_array(["\\ud800"]).dtype == ARROW_TEXT  # a lone surrogate: not UTF-8
     False
