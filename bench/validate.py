@@ -263,6 +263,7 @@ def _reset_peak() -> float | None:
 def _timed(function: Any, repeats: int) -> tuple[list[float], Any]:
     times, result = [], None
     for _ in range(repeats):
+        result = None  # as a user's next run replaces the last: one answer held at a time
         start = time.perf_counter()
         result = function()
         times.append(time.perf_counter() - start)
@@ -292,6 +293,7 @@ def scale_child(args: argparse.Namespace) -> None:
     clear_cache()
     result = imgkit.validate(batch, shops=shops)
     cold = time.perf_counter() - start
+    del result, batch
     reads, batch = _timed(read, args.repeats)
     warms, result = _timed(lambda: imgkit.validate(batch, shops=shops), args.repeats)
     peak = vm_hwm_mb()  # before the floors below, which are not imgkit's
