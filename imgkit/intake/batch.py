@@ -45,6 +45,7 @@ from bisect import bisect_right
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -66,6 +67,7 @@ from imgkit.intake.sheets import HEADER_SEARCH_ROWS as _HEADER_SEARCH_ROWS
 from imgkit.intake.sheets import Grid as _Grid
 from imgkit.intake.sheets import file_grid as _file_grid
 from imgkit.intake.sheets import frame_grid as _frame_grid
+from imgkit.intake.texts import per_value, text_array
 
 ROW_COLUMN = "row"
 SOURCE_ATTR = "imgkit_source"
@@ -218,9 +220,9 @@ def _build(
 ) -> tuple[pd.DataFrame, list[int]]:
     """The batch frame, and the grid row each of its rows came from."""
     cols = grid.columns
-    filled = np.array([[bool(c) for c in column] for column in cols], dtype=bool).reshape(
-        len(cols), len(grid.numbers)
-    )
+    filled = np.zeros((len(cols), len(grid.numbers)), dtype=bool)
+    for j, column in enumerate(cols):
+        filled[j] = _filled(column)
     at = _find_header(grid, np.flatnonzero(filled.any(axis=0)).tolist(), where)
     header = [_header_text(v) for v in grid.raw_row(at)]
     header += [""] * (len(cols) - len(header))
@@ -229,13 +231,21 @@ def _build(
     row_col = numbered.index(True) if any(numbered) else None
     counted = [j for j in range(len(cols)) if j != row_col]
     # Blank rows go before merged cells are filled: a merge does not make a row.
-    kept = [i for i in np.flatnonzero(filled[counted].any(axis=0)).tolist() if i > at]
+    rows = np.flatnonzero(filled[counted].any(axis=0))
+    kept_at = rows[rows > at]
+    kept = kept_at.tolist()
     _fill_merged(cols, grid, at)
 
-    def values(j: int) -> list[str]:
-        return [cols[j][i] for i in kept]
+    def values(j: int) -> Any:
+        # A column read as text already (a frame's, a CSV's) is taken as it is stored.
+        column = cols[j]
+        if isinstance(column, list):
+            return text_array([column[i] for i in kept])
+        if len(kept) and kept[-1] - kept[0] + 1 == len(kept):  # no blank row between
+            return column[kept[0] : kept[-1] + 1]
+        return column.take(kept_at)
 
-    out: dict[Hashable, list[str]] = {}
+    out: dict[Hashable, Any] = {}
     written: dict[int, Hashable] = {j: c for j, c in enumerate(canon) if c}
     known = {c: j for j, c in enumerate(canon) if c}
     for column in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS):
@@ -247,23 +257,24 @@ def _build(
     for j, h in enumerate(header):
         if canon[j] or j == row_col:
             continue
-        if not h and labels is None and not filled[j, kept].any():
+        if not h and labels is None and not filled[j, kept_at].any():
             continue  # an unnamed, empty column: Excel's formatting, not data
         name: Hashable = labels[j] if labels is not None else (h or f"Unnamed: {places[j]}")
         name = _unique(name, out, suffixes)
         out[name] = values(j)
         written[j] = name
     prefix = os.path.join(base, "")
-    out["file"] = [_absolute(f, prefix) for f in out["file"]]
+    # Each distinct path once: a batch names one file on many rows.
+    out["file"] = per_value(pd.Series(out["file"]), lambda f: _absolute(f, prefix), dtype="text")
 
     frame = pd.DataFrame(
-        {name: pd.array(column, dtype="str") for name, column in out.items()},
+        {name: pd.Series(column).array for name, column in out.items()},
         index=pd.RangeIndex(len(kept)),
     )
     if row_col is not None and (labels is not None or keep_row):
-        numbers = [_row_number(v, where) for v in values(row_col)]
+        numbers: Any = [_row_number(v, where) for v in values(row_col).tolist()]
     else:
-        numbers = [grid.numbers[i] for i in kept]
+        numbers = np.asarray(grid.numbers, dtype=np.int64)[kept_at]
     frame[ROW_COLUMN] = np.array(numbers, dtype=np.int64)
     if row_col is not None:
         written[row_col] = ROW_COLUMN
@@ -274,6 +285,13 @@ def _build(
         if column in known
     }
     return frame, kept
+
+
+def _filled(column: Any) -> np.ndarray:
+    """Which cells of a grid column hold a value."""
+    if isinstance(column, list):
+        return np.fromiter(map(bool, column), dtype=bool, count=len(column))
+    return np.asarray(column != "", dtype=bool)
 
 
 def _find_header(grid: _Grid, nonblank: Sequence[int], where: str) -> int:
@@ -306,7 +324,7 @@ def _find_header(grid: _Grid, nonblank: Sequence[int], where: str) -> int:
     )
 
 
-def _fill_merged(cols: list[list[str]], grid: _Grid, header_at: int) -> None:
+def _fill_merged(cols: list[Any], grid: _Grid, header_at: int) -> None:
     # Analysts merge the shop or platform column over the rows it covers; openpyxl gives
     # the value only to the first cell.  A range that starts in or above the header is a
     # header's decoration, not data.

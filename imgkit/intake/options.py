@@ -35,9 +35,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from imgkit.intake.cells import cell_text
+from imgkit.intake.texts import arrow_of, codes_of, strip
 from imgkit.platforms.wire import FALSE_WORDS, TRUE_WORDS
 
 if TYPE_CHECKING:
@@ -209,26 +211,33 @@ def normalize_column(name: str, values: pd.Series, platforms: pd.Series | None =
     >>> normalize_column("is_major", pd.Series(["是", "", "0"])).tolist()
     ['true', '', 'false']
     """
-    texts = pd.Series(
-        [v.strip() if type(v) is str else cell_text(v) for v in values.tolist()],
-        index=values.index,
+    option = option_registry().get(name)
+    kinds = {option.kind_for(k) for k in [None, *option.platforms]} if option else {"text"}
+    if not kinds & {"bool", "int", "choice"} and arrow_of(values) is not None:
+        return strip(values.fillna(""))  # the cells' texts: text as written, stripped
+    # Each distinct (value, platform) pair once: the answer is a table look-up per row.
+    value_codes, uniques = codes_of(values)
+    texts = [cell_text(v) for v in uniques]
+    table_text = np.array([*texts, ""], dtype=object)
+    rows = np.where(value_codes < 0, len(texts), value_codes)
+    if name not in option_registry():
+        return pd.Series(table_text[rows], index=values.index, dtype=object)
+    if platforms is None:
+        keys: list[str] = [""]
+        key_codes = np.zeros(len(values), dtype=np.int64)
+    else:
+        key_codes, found = codes_of(platforms)
+        keys = [k if isinstance(k, str) else "" for k in found] + [""]
+        key_codes = np.where(key_codes < 0, len(keys) - 1, key_codes)
+    pairs, inverse = np.unique(rows * len(keys) + key_codes, return_inverse=True)
+    answers = np.array(
+        [
+            normalize(name, table_text[pair // len(keys)], keys[pair % len(keys)] or None)
+            for pair in pairs.tolist()
+        ],
         dtype=object,
     )
-    if name not in option_registry():
-        return texts
-    keys = (
-        pd.Series("", index=values.index, dtype=object)
-        if platforms is None
-        else platforms.fillna("").astype(str)
-    )
-    out = texts.copy()
-    for key in keys.unique().tolist():
-        mask = keys == key
-        chosen = texts[mask]
-        mapping = {v: normalize(name, v, key or None) for v in chosen.unique().tolist()}
-        if any(k != v for k, v in mapping.items()):
-            out[mask] = chosen.map(mapping)
-    return out
+    return pd.Series(answers[np.asarray(inverse, dtype=np.intp).reshape(-1)], index=values.index)
 
 
 def order_columns(names: Iterable[str], preferred: Iterable[str]) -> tuple[str, ...]:

@@ -8,25 +8,28 @@ Excel turns a typed "3:4" header into a time) and an Excel sheet its merged rang
 Example
 -------
 >>> grid = file_grid(Path("sample_data/batch.csv"), 0)
->>> [column[0] for column in grid.columns[:4]], grid.numbers[:3]
+>>> [column[0] for column in grid.columns[:4]], list(grid.numbers[:3])
 (['platform', 'shop', 'file', 'target'], [1, 2, 3])
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
+import gc
 import threading
 import warnings
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import pandas as pd
 
 from imgkit.errors import ImgkitError
-from imgkit.intake.cells import cell_text, cell_texts, header_text
+from imgkit.intake.cells import cell_text, header_text
+from imgkit.intake.texts import arrow_of, as_text, from_arrow, strip, text_array, with_header
 
 HEADER_SEARCH_ROWS = 10  # a header further down than this is not a header
 
@@ -35,9 +38,11 @@ HEADER_SEARCH_ROWS = 10  # a header further down than this is not a header
 class Grid:
     """A sheet: every cell as text, column by column, and what the frame needs besides."""
 
-    columns: list[list[str]]  # one list per sheet column, one cell per sheet row
+    # One per sheet column, one cell per sheet row: a list (a workbook's: merged cells are
+    # filled in place) or a text array (imgkit.intake.texts).
+    columns: list[Any]
     raw_row: Callable[[int], Sequence[object]]  # a row as read (headers are read from it)
-    numbers: list[int]  # the number the user sees for each row
+    numbers: Sequence[int]  # the number the user sees for each row
     labels: list[Hashable] | None = None  # a DataFrame's column labels (row 0 is them)
     merges: list[tuple[int, int, int]] = field(default_factory=list)  # first, last row; col
     places: list[int] | None = None  # each column's 0-based sheet column (None: the same)
@@ -46,15 +51,15 @@ class Grid:
 def frame_grid(frame: pd.DataFrame) -> Grid:
     """A DataFrame as a grid: its column labels are row 0, its rows follow (numbered 2...)."""
     labels: list[Hashable] = list(frame.columns)
-    columns = [
-        [header_text(label), *cell_texts(frame.iloc[:, j].tolist())]
-        for j, label in enumerate(labels)
+    # Each column as text, in the compact storage (a text column read as it is stored).
+    columns: list[Any] = [
+        with_header(header_text(label), as_text(frame.iloc[:, j])) for j, label in enumerate(labels)
     ]
 
     def raw_row(i: int) -> Sequence[object]:
         return labels if i == 0 else frame.iloc[i - 1].tolist()
 
-    return Grid(columns, raw_row, list(range(1, len(frame) + 2)), labels)
+    return Grid(columns, raw_row, range(1, len(frame) + 2), labels)
 
 
 def file_grid(path: Path, sheet: str | int) -> Grid:
@@ -132,32 +137,24 @@ class _Cells:
 # Python's csv module refuses a field over 131,072 characters by default; a batch cell that
 # long is validation's to refuse (a title too long, a path too long), row by row.
 _CSV_LOCK = threading.Lock()
+_CSV_BLOCK_RECORDS = 65_536
+_CSV_BLOCK_BYTES = 1 << 22
 
 
 def _csv_grid(path: Path) -> Grid:
-    raw = path.read_bytes()
-    try:
-        content = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Excel on a Chinese Windows saves "CSV" in the system code page (GBK ⊂ GB18030).
-        try:
-            content = raw.decode("gb18030")
-        except UnicodeDecodeError as exc:
-            raise ImgkitError(
-                f"{path}: neither UTF-8 nor GB18030 text / 文件编码无法识别(应为 UTF-8 或 GBK)",
-                code="bad_encoding",
-            ) from exc
+    encoding = _csv_encoding(path)
     # The csv module, not pandas: a title row above the header has fewer fields than the
-    # rows below, which pandas refuses.  Every cell is text either way.
-    cells = _Cells()
+    # rows below, which pandas refuses.  Every cell is text either way.  The file is read
+    # as a stream, a block of records at a time: only the text arrays stay in memory.
     with _CSV_LOCK:
         # The limit is the module's, not the reader's: raise it for this read only (no field
-        # can be longer than the file), and give the process its own limit back.
+        # can have more characters than the file has bytes), and give the process its own
+        # limit back.
         before = csv.field_size_limit()
-        csv.field_size_limit(max(before, len(content) + 1))
+        csv.field_size_limit(max(before, path.stat().st_size + 1))
         try:
-            for number, record in enumerate(csv.reader(io.StringIO(content, "")), 1):
-                cells.add(number, enumerate(record))
+            with path.open("r", encoding=encoding, newline="") as handle:
+                return _csv_records(csv.reader(handle))
         except csv.Error as exc:
             raise ImgkitError(
                 f"{path}: not a readable CSV file ({exc}) / 无法读取 CSV 文件 {path.name}({exc})",
@@ -165,7 +162,73 @@ def _csv_grid(path: Path) -> Grid:
             ) from exc
         finally:
             csv.field_size_limit(before)
-    return cells.grid()
+
+
+def _csv_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM), else GB18030: Excel on a Chinese Windows saves "CSV" in
+    the system code page (GBK ⊂ GB18030).  Decoded in blocks, to check only."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with path.open("rb") as handle:
+                while block := handle.read(_CSV_BLOCK_BYTES):
+                    decoder.decode(block)
+                decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    raise ImgkitError(
+        f"{path}: neither UTF-8 nor GB18030 text / 文件编码无法识别(应为 UTF-8 或 GBK)",
+        code="bad_encoding",
+    )
+
+
+def _one_chunk(parts: list[Any]) -> Any:
+    if not parts:
+        return text_array([])
+    joined = type(parts[0])._concat_same_type(parts)
+    arrow = arrow_of(pd.Series(joined))
+    return joined if arrow is None else from_arrow(arrow.combine_chunks(), joined.dtype)
+
+
+def _csv_records(records: Iterable[list[str]]) -> Grid:
+    """A grid of every record (blank ones too: they hold no value, and the batch drops
+    them), each column a text array; a column with no value anywhere is left out."""
+    blocks: list[tuple[int, list[Any]]] = []  # per block: its records, its columns
+    width = 0
+    count = 0
+    iterator = iter(records)
+    # A block of records is a list of lists: a million of them would set off the cyclic
+    # garbage collector again and again (a third of the time), for lists that hold only
+    # strings.  It is paused for the reading and given back its state after.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        while block := list(islice(iterator, _CSV_BLOCK_RECORDS)):
+            widest = max(map(len, block))
+            if min(map(len, block)) < widest:
+                block = [r if len(r) == widest else r + [""] * (widest - len(r)) for r in block]
+            texts = [strip(pd.Series(text_array(c))).array for c in zip(*block, strict=True)]
+            blocks.append((len(block), texts))
+            width = max(width, widest)
+            count += len(block)
+    finally:
+        if collecting:
+            gc.enable()
+    parts: list[list[Any]] = [[] for _ in range(width)]
+    for size, texts in blocks:
+        for j in range(width):
+            parts[j].append(texts[j] if j < len(texts) else text_array([""] * size))
+    # One chunk per column (one copy, a column at a time): the rules take and compare them.
+    columns = [_one_chunk(p) for p in parts]
+    parts.clear()
+    places = [j for j, column in enumerate(columns) if bool((column != "").any())]
+    columns = [columns[j] for j in places]
+
+    def raw_row(i: int) -> Sequence[object]:
+        return [column[i] for column in columns]
+
+    return Grid(columns, raw_row, range(1, count + 1), places=places)
 
 
 def _damaged(path: Path, exc: BaseException) -> ImgkitError:

@@ -34,13 +34,13 @@ import pandas as pd
 from imgkit.aliases import BatchSource, ShopsSource
 from imgkit.errors import ShopConfigError
 from imgkit.intake.batch import read_batch_positions
-from imgkit.intake.cells import cell_texts
 from imgkit.intake.headers import OPTIONAL_COLUMNS
 from imgkit.intake.options import normalize_column
 from imgkit.intake.probe import PROBE_COLUMNS, Probe, probe_paths
 from imgkit.intake.rules import FIXABLE, RULES, Context, unprobeable, written
 from imgkit.intake.shops import Shop, Shops, default_shops_path, make_shop
 from imgkit.intake.shops_files import warn_if_exposed
+from imgkit.intake.texts import as_str, as_text, codes_of, per_value
 from imgkit.words import DEFAULT_LANG, Lang, check_lang
 
 VALIDATION_COLUMNS = ("platform_key", "ok", "issues", "message", "fixable", *PROBE_COLUMNS)
@@ -116,7 +116,7 @@ def _as_batch(batch: Any) -> tuple[pd.DataFrame, pd.Index]:
             # Made by hand, it may hold None, NaN or numbers: text, as read_batch gives.
             for column in (*REQUIRED, *OPTIONAL_COLUMNS):
                 if column in frame.columns:
-                    frame[column] = pd.array(cell_texts(frame[column].tolist()), dtype="str")
+                    frame[column] = as_text(frame[column])
             return frame, labels
         frame, positions = read_batch_positions(batch)
         # The caller's index survives (results are matched to input rows by it), taken by
@@ -126,13 +126,10 @@ def _as_batch(batch: Any) -> tuple[pd.DataFrame, pd.Index]:
     return frame, frame.index
 
 
-def _join(parts: list[tuple[pd.Series, pd.Series]], index: pd.Index, sep: str) -> pd.Series:
-    out = pd.Series("", index=index, dtype=object)
-    for mask, text in parts:
-        if mask.any():
-            joined = (out[mask] + sep + text[mask]).str.removeprefix(sep)
-            out[mask] = joined
-    return out
+def _append(texts: np.ndarray, rows: np.ndarray, more: np.ndarray | str, sep: str) -> None:
+    """Add ``more`` to ``texts`` at ``rows``, after ``sep`` where there is text already."""
+    current = texts[rows]
+    texts[rows] = np.where(current == "", more, current + sep + more)
 
 
 def validate(
@@ -192,40 +189,45 @@ def validate(
     lang = check_lang(lang)
     frame, labels = _as_batch(batch)
     good, bad, problem = load_shops_lenient(shops)
-    probes = _probe(frame["file"].astype(str), workers, transport)
+    probes = _probe(frame["file"], workers, transport)
     work = pd.concat([frame, probes], axis=1)
-    ctx = Context(work, good, bad, lang)
-    errors = ctx.no_rows()
-    unfixable = ctx.no_rows()
-    codes: list[tuple[pd.Series, pd.Series]] = []
-    messages: list[tuple[pd.Series, pd.Series]] = []
+    ctx = Context(work, good, bad, lang, texts=True)
+    errors = np.zeros(len(work), dtype=bool)
+    unfixable = np.zeros(len(work), dtype=bool)
+    # Only the rows a rule holds for get its words: the details are computed for them
+    # alone (Context.subset), and joined into each row's codes and message there.
+    codes = np.full(len(work), "", dtype=object)
+    messages = np.full(len(work), "", dtype=object)
     for rule in RULES:
-        mask = ctx.mask(rule)
+        mask = ctx.mask(rule).to_numpy()
         if not mask.any():
             continue
         if rule.severity == "error":
             errors |= mask
             if not rule.fixable:
                 unfixable |= mask
+        rows = np.flatnonzero(mask)
+        part = ctx.subset(rows)
         label = ctx.say("错误", "error") if rule.severity == "error" else ctx.say("提示", "warning")
-        text = pd.Series(f"[{label}] {ctx.say(rule.zh, rule.en)}", index=work.index, dtype=object)
+        head = f"[{label}] {ctx.say(rule.zh, rule.en)}"
+        text = pd.Series(head, index=part.frame.index, dtype=object)
         if rule.detail is not None:
-            text = text + " " + rule.detail(ctx).astype(str)
+            text = text + " " + as_str(rule.detail(part))
         if rule.code in ("unknown_shop", "bad_shop"):
-            text = text + _shop_detail(ctx, rule.code, problem)
-        codes.append((mask, pd.Series(rule.code, index=work.index, dtype=object)))
-        messages.append((mask, text))
+            text = text + _shop_detail(part, rule.code, problem)
+        _append(codes, rows, rule.code, ";")
+        _append(messages, rows, text.to_numpy(dtype=object), "\n")
     out = frame.copy()
     # The rules read the values as written (a message quotes them); everything after
     # validation reads each option's canonical text, normalized here once.
     for name in OPTIONAL_COLUMNS:
         if name in out.columns:
             canonical = normalize_column(name, out[name], ctx.platform)
-            out[name] = pd.array(canonical.tolist(), dtype="str")
-    out["platform_key"] = ctx.platform
+            out[name] = as_text(canonical)
+    out["platform_key"] = per_value(ctx.platform, str, missing="", dtype="text").array
     out["ok"] = ~errors
-    out["issues"] = _join(codes, work.index, ";")
-    out["message"] = _join(messages, work.index, "\n")
+    out["issues"] = pd.Series(codes, index=work.index, dtype=object)
+    out["message"] = pd.Series(messages, index=work.index, dtype=object)
     out["fixable"] = errors & ~unfixable
     for column in PROBE_COLUMNS:
         out[column] = probes[column]
@@ -241,20 +243,18 @@ def _probe(
     A path with a NUL byte or longer than the system opens is ``bad_path`` or
     ``path_too_long``: it is never handed to the probe (``os.stat`` raises on a NUL).
     """
-    skip = unprobeable(files).to_numpy()
-    blank = _no_probes(len(files))
+    # Each distinct file once (a batch may name one file on many rows), then a look-up.
+    codes, uniques = codes_of(files)
+    names = pd.Series([u if isinstance(u, str) else "" for u in uniques], dtype=object)
+    skip = unprobeable(names).to_numpy()
     if skip.all():
-        return blank
-    probed = probe_paths(files[~skip].tolist(), workers=workers, client=transport)
-    if not skip.any():
-        probed.index = pd.RangeIndex(len(files))
-        return probed
-    rows = np.flatnonzero(~skip)
-    for column in PROBE_COLUMNS:
-        values = blank[column].to_numpy(copy=True)
-        values[rows] = probed[column].to_numpy()
-        blank[column] = values
-    return blank
+        return _no_probes(len(files))
+    probed = probe_paths(names[~skip].tolist(), workers=workers, client=transport)
+    # The table: a row per distinct file probed, then one blank probe for every other row.
+    table = pd.concat([probed, _no_probes(1)], ignore_index=True)
+    at = np.full(len(uniques) + 1, len(probed), dtype=np.intp)
+    at[np.flatnonzero(~skip)] = np.arange(len(probed))
+    return table.take(at[np.where(codes < 0, len(uniques), codes)]).reset_index(drop=True)
 
 
 def _no_probes(n: int = 0) -> pd.DataFrame:

@@ -33,6 +33,15 @@ from imgkit.errors import UnknownPlatformError
 from imgkit.intake.headers import OPTIONAL_COLUMNS
 from imgkit.intake.options import TRUE_WORDS, option_registry
 from imgkit.intake.shops import Shop
+from imgkit.intake.texts import (
+    arrow_of,
+    as_str,
+    codes_of,
+    listed,
+    per_value,
+    strip,
+    text_array,
+)
 from imgkit.platforms import get_adapter, resolve_platform
 from imgkit.words import DEFAULT_LANG, Lang, say
 
@@ -51,6 +60,9 @@ CLIENT_TYPES = {
 # A value shown in a message is cut to this many characters: a 200,000-character cell
 # must not become a 200,000-character message.
 SHOWN_CHARS = 60
+# The columns Context.codes reads as they are (not as stripped input text): the file as
+# the probe was given it, and the probe's facts.
+FACTS = ("file", "format", "sha256", "probe_error")
 _CODE = re.compile(r"[a-z][a-z0-9_]*")
 
 
@@ -142,22 +154,122 @@ class Context:
         shops: dict[str, Shop],
         bad_shops: dict[str, str],
         lang: Lang = DEFAULT_LANG,
+        *,
+        texts: bool = False,
     ):
+        # texts: the input columns are stripped text without NaN (validation made them so).
+        self.texts = texts
         self.frame = frame
         self.lang = lang
         self.shops = shops
         self.bad_shops = bad_shops
-        keys: dict[str, str] = {}
-        for value in frame["platform"].unique():
-            try:
-                keys[value] = resolve_platform(value)
-            except UnknownPlatformError:
-                keys[value] = ""
-        self.platform = frame["platform"].map(keys).astype(str)
-        self.adapters = {key: get_adapter(key) for key in set(keys.values()) if key}
+        # Each distinct platform cell resolved once; rows know theirs by a code into keys.
+        codes, uniques = codes_of(frame["platform"])
+        self.platform_keys = [_platform_key(v) if isinstance(v, str) else "" for v in uniques]
+        self.platform_codes = np.where(codes < 0, len(uniques), codes)
+        self.platform_keys.append("")
+        keys = pd.Series(text_array(self.platform_keys))
+        if not len(frame):  # (pandas 2.2 cannot join an empty Arrow column with an object one)
+            keys = keys.astype(object)
+        self.platform = pd.Series(keys.take(self.platform_codes).array, index=frame.index)
+        self.adapters = {key: get_adapter(key) for key in set(self.platform_keys) if key}
         self.has_image = (frame["probe_error"] == "") & (frame["format"] != "")
         self._columns: dict[str, pd.Series] = {}
+        self._codes: dict[str, tuple[np.ndarray, Any]] = {}
         self._memo: dict[str, Any] = {}
+
+    def subset(self, rows: np.ndarray) -> Context:
+        """The same context over the rows at positions ``rows`` only (their labels kept).
+
+        The details of a rule's message are row by row: they are computed for the rows
+        the rule holds for, not for the whole batch.
+        """
+        part = object.__new__(Context)
+        part.frame = self.frame.iloc[rows]
+        part.lang, part.shops, part.bad_shops = self.lang, self.shops, self.bad_shops
+        part.texts = self.texts
+        part.platform = self.platform.iloc[rows]
+        part.platform_keys, part.platform_codes = self.platform_keys, self.platform_codes[rows]
+        part.adapters = self.adapters
+        part.has_image = self.has_image.iloc[rows]
+        part._columns = {name: column.iloc[rows] for name, column in self._columns.items()}
+        part._codes = {}
+        part._memo = {}
+        return part
+
+    def per_platform_value(self, values: dict[str, Any], missing: Any = None) -> pd.Series:
+        """Each row's platform's entry in ``values`` (``missing`` for another platform)."""
+        table = pd.Series([values.get(key, missing) for key in self.platform_keys], dtype=object)
+        return pd.Series(table.to_numpy()[self.platform_codes], index=self.frame.index)
+
+    def codes(self, name: str) -> tuple[np.ndarray, Any]:
+        """An input column (:meth:`col`) factorized: each row's code (-1: missing), and
+        the distinct values as an array (a million distinct targets stay in Arrow)."""
+        if name not in self._codes:
+            if name in FACTS:  # a probe fact, as probing gave it
+                values = self.frame[name]
+            elif name in self.frame.columns:
+                values = self.col(name)
+            else:  # an absent column: "" on every row
+                self._codes[name] = (np.zeros(len(self.frame), dtype=np.intp), [""])
+                return self._codes[name]
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+            self._codes[name] = (np.asarray(codes), uniques)
+        return self._codes[name]
+
+    def numbers(self, name: str) -> pd.Series:
+        """An input column read as numbers (``pd.to_numeric``, NaN where it is none),
+        once per distinct value."""
+
+        def compute() -> pd.Series:
+            codes, uniques = self.codes(name)
+            table = pd.to_numeric(pd.Series(listed(uniques), dtype=object), errors="coerce")
+            return pd.Series(table.to_numpy()[codes], index=self.frame.index)
+
+        found: pd.Series = self.once("numbers:" + name, compute)
+        return found
+
+    def per_value(self, name: str, function: Callable[[Any], Any], dtype: Any = None) -> pd.Series:
+        """``function`` of an input column's value (:meth:`col`) or of a probe fact
+        (``format``, ``sha256``), once per distinct value."""
+        codes, uniques = self.codes(name)
+        # A missing value (code -1: a hand-made frame's NaN) is read as "".
+        answers = [function(v) for v in listed(uniques)] + [function("")]
+        table = np.empty(len(answers), dtype=dtype if dtype is not None else object)
+        table[:] = answers
+        found: pd.Series = pd.Series(table[codes], index=self.frame.index, dtype=table.dtype)
+        return found
+
+    def groups(self, *columns: str | pd.Series) -> np.ndarray:
+        """One int64 code per row such that two rows share a code exactly when they hold
+        equal values in every one of ``columns`` (missing values equal to each other): an
+        input column by name (:meth:`col`, factorized once), ``"platform"`` for the
+        platform key, or a Series."""
+        key = np.zeros(len(self.frame), dtype=np.int64)
+        bound = 1  # the key is below this
+        for column in columns:
+            if isinstance(column, str) and column == "platform":
+                codes, count = self.platform_codes, len(self.platform_keys)
+            elif isinstance(column, str) and column in self._codes:
+                codes, uniques = self._codes[column]
+                count = len(uniques) + 1
+            elif isinstance(column, str):
+                # Only the codes are kept: a million distinct targets need not stay twice.
+                def compute(name: str = column) -> tuple[np.ndarray, int]:
+                    values = self.frame[name] if name in FACTS else self.col(name)
+                    found, uniques = pd.factorize(values, use_na_sentinel=False)
+                    return np.asarray(found), len(uniques) + 1
+
+                codes, count = self.once("group codes:" + column, compute)
+            else:
+                codes, found = pd.factorize(column, use_na_sentinel=False)
+                count = len(found) + 1
+            if bound * count >= 2**62:  # renumber the groups so far before going on
+                key = np.asarray(pd.factorize(key)[0], dtype=np.int64)
+                bound = int(key.max(initial=0)) + 1
+            key = key * count + np.asarray(codes, dtype=np.int64)
+            bound *= count
+        return key
 
     def say(self, zh: str, en: str) -> str:
         """``zh``, ``en`` or ``"zh / en"``: the words a detail uses, in the run's language."""
@@ -185,15 +297,24 @@ class Context:
         if name not in self._columns:
             if name not in self.frame.columns:
                 column = pd.Series("", index=self.frame.index, dtype=object)
+            elif self.texts and arrow_of(self.frame[name]) is not None:
+                column = self.frame[name]  # validation's own frame: stripped text already
             else:
-                column = self.frame[name].fillna("").astype(str).str.strip()
+                column = strip(as_str(self.frame[name]))
             self._columns[name] = column
         return self._columns[name]
 
     def limit(self, attribute: str) -> pd.Series:
         """A per-row limit read from each row's adapter (NaN for unknown platforms)."""
         values = {key: getattr(a.limits, attribute) for key, a in self.adapters.items()}
-        return pd.to_numeric(self.platform.map(values), errors="coerce")
+        # The platforms of the batch, each with its limit (NaN: unknown), then row by row.
+        present = np.unique(self.platform_codes)
+        table = np.full(len(self.platform_keys), np.nan, dtype=object)
+        table[present] = [values.get(self.platform_keys[c], np.nan) for c in present.tolist()]
+        numbers = pd.to_numeric(pd.Series(table[present], dtype=object), errors="coerce")
+        at = np.zeros(len(self.platform_keys), dtype=np.intp)
+        at[present] = np.arange(len(present))
+        return pd.Series(numbers.to_numpy()[at[self.platform_codes]], index=self.frame.index)
 
     def platforms_where(self, predicate: Callable[[Any], bool]) -> list[str]:
         """Platform keys in this batch whose adapter satisfies ``predicate``."""
@@ -203,25 +324,29 @@ class Context:
         """Rows of the given platforms."""
         return self.platform.isin(keys)
 
+    def lower(self, name: str) -> pd.Series:
+        """An input column lower-cased as Python does (once per distinct value)."""
+        found: pd.Series = self.once("lower:" + name, lambda: self.per_value(name, str.lower))
+        return found
+
     def option_true(self, name: str) -> pd.Series:
         """A boolean option as written by a person ("1", "是", "TRUE"...)."""
-        return self.col(name).str.lower().isin(TRUE_WORDS)
+        return self.lower(name).isin(TRUE_WORDS)
 
     @cached_property
     def client_type(self) -> pd.Series:
         """``client_type`` normalized (``phone`` → ``client:phone``)."""
-        raw = self.col("client_type")
-        return raw.str.lower().map(CLIENT_TYPES).fillna(raw)
+        return self.per_value("client_type", lambda raw: CLIENT_TYPES.get(raw.lower(), raw))
 
     @cached_property
     def title(self) -> pd.Series:
         """The title the platform will use: the given one, else the file name's stem."""
-        title = self.col("title").copy()
+        title = self.col("title")
         untitled = title == ""
         if untitled.any():
-            files = self.frame["file"].astype(str)[untitled]
-            stem = files.str.replace(r"^.*[\\/]", "", regex=True)
-            title.loc[untitled] = stem.str.replace(r"\.[^.]*$", "", regex=True)
+            title = title.astype(object)
+            files = as_str(self.frame["file"])[untitled]
+            title.loc[untitled] = per_value(files, _stem, missing="", dtype=object)
         return title
 
     def option_value(self, name: str) -> pd.Series:
@@ -231,6 +356,22 @@ class Context:
         if name == "client_type":
             return self.client_type
         return self.col(name)
+
+
+def _platform_key(value: str) -> str:
+    try:
+        return resolve_platform(value)
+    except UnknownPlatformError:
+        return ""
+
+
+_DIRECTORY = re.compile(r"^.*[\\/]")
+_SUFFIX = re.compile(r"\.[^.]*$")
+
+
+def _stem(path: str) -> str:
+    """A file name without its folder and extension: the title a platform gives it."""
+    return _SUFFIX.sub("", _DIRECTORY.sub("", path))
 
 
 def as_mask(ctx: Context, values: pd.Series | np.ndarray | bool) -> pd.Series:
@@ -252,7 +393,7 @@ def shown(values: pd.Series) -> pd.Series:
     >>> shown(pd.Series(["short", "x" * 100])).str.len().tolist()
     [5, 61]
     """
-    text = values.astype(str)
+    text = as_str(values)
     long = text.str.len() > SHOWN_CHARS
     if not long.any():
         return text
@@ -268,7 +409,7 @@ def written(ctx: Context, name: str, values: pd.Series) -> pd.Series:
     >>> written(Context(frame, {}, {}, "en"), "target", pd.Series(["x", ""])).tolist()
     ["target = 'x'", 'the target cell is empty']
     """
-    text = values.fillna("").astype(str)
+    text = as_str(values)
     named = name + " = '" + shown(text) + "'"
     # "the file cell", not "file": "file is empty" would read as a file of no bytes.
     empty = ctx.say(f"{name} 列为空", f"the {name} cell is empty")
@@ -281,4 +422,4 @@ def per_platform(ctx: Context, words: Callable[[Any], str]) -> pd.Series:
     Computed once per platform of the batch, then mapped onto the rows.
     """
     texts = {key: words(adapter) for key, adapter in ctx.adapters.items()}
-    return ctx.platform.map(texts).fillna("").astype(str)
+    return ctx.per_platform_value(texts, "").astype(str)

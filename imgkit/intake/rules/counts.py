@@ -70,13 +70,28 @@ def too_many_images(ctx: Context) -> pd.Series:
     if not new.any():
         return as_mask(ctx, False)
     new &= ~unsendable(ctx)
-    groups = pd.DataFrame({"p": ctx.platform, "s": ctx.col("shop"), "t": ctx.col("target")})
+    groups = ctx.groups("platform", "shop", "target")
     # Positions, not labels: a batch's index may repeat labels (a pd.concat of two).
-    rank = groups[new].groupby(["p", "s", "t"]).cumcount().to_numpy()
+    chosen = groups[new.to_numpy()]
+    rank = _rank_in_group(chosen)
     limit = ctx.limit("images_per_target")[new].to_numpy()
     over = np.zeros(len(ctx.frame), dtype=bool)
     over[np.flatnonzero(new.to_numpy())] = rank >= limit
     return as_mask(ctx, over)
+
+
+def _rank_in_group(keys: np.ndarray) -> np.ndarray:
+    """Each row's place among the rows before it with the same key (0, 1, 2...): a
+    groupby's cumcount, in NumPy (a stable sort keeps the rows' order within a key)."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.ones(len(keys), dtype=bool)
+    starts[1:] = ordered[1:] != ordered[:-1]
+    steps = np.arange(len(keys))
+    first = np.maximum.accumulate(np.where(starts, steps, 0)) if len(keys) else steps
+    rank = np.empty(len(keys), dtype=np.int64)
+    rank[order] = steps - first
+    return rank
 
 
 def position_detail(ctx: Context) -> pd.Series:
@@ -86,7 +101,7 @@ def position_detail(ctx: Context) -> pd.Series:
 
 
 def _effective_position(ctx: Context) -> pd.Series:
-    written = pd.to_numeric(ctx.col("position"), errors="coerce")  # "" is NaN: not written
+    written = ctx.numbers("position")  # "" is NaN: not written
     return written.fillna(ctx.limit("default_position"))
 
 
@@ -117,12 +132,11 @@ def position_taken(ctx: Context) -> pd.Series:
     sent = ctx.on(keys) & ~unsendable(ctx)
     if not sent.any():
         return as_mask(ctx, False)
-    places = pd.DataFrame({"p": ctx.platform, "s": ctx.col("shop"), "t": ctx.col("target")}).assign(
-        n=_effective_position(ctx)
-    )
+    places = ctx.groups("platform", "shop", "target", _effective_position(ctx))
     # Positions, not labels: a batch's index may repeat labels (a pd.concat of two).
     clash = np.zeros(len(ctx.frame), dtype=bool)
-    clash[np.flatnonzero(sent.to_numpy())] = places[sent].duplicated(keep="first").to_numpy()
+    rows = np.flatnonzero(sent.to_numpy())
+    clash[rows] = pd.Series(places[rows]).duplicated(keep="first").to_numpy()
     return as_mask(ctx, clash)
 
 
@@ -134,13 +148,5 @@ def position_taken(ctx: Context) -> pd.Series:
 )
 def duplicate_row(ctx: Context) -> pd.Series:
     """The same content again for the same destination: it would be stored twice."""
-    rows = pd.DataFrame(
-        {
-            "p": ctx.platform,
-            "s": ctx.col("shop"),
-            "t": ctx.col("target"),
-            "h": ctx.frame["sha256"],
-            "r": ctx.col("replace_id"),
-        }
-    )
-    return ctx.has_image & rows.duplicated(keep="first")
+    rows = ctx.groups("platform", "shop", "target", "sha256", "replace_id")
+    return ctx.has_image & as_mask(ctx, pd.Series(rows).duplicated(keep="first").to_numpy())

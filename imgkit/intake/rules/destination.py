@@ -58,9 +58,15 @@ def bad_shop(ctx: Context) -> pd.Series:
     return ctx.col("shop").isin(list(ctx.bad_shops))
 
 
+def _platform_of_shop(ctx: Context) -> pd.Series:
+    """The platform of each row's shop (None where the shop is not configured)."""
+    platforms = {name: shop.platform for name, shop in ctx.shops.items()}
+    return ctx.per_value("shop", platforms.get)
+
+
 def shop_platform_detail(ctx: Context) -> pd.Series:
     """The shop, the platform it belongs to and the platform the row names."""
-    of_shop = ctx.col("shop").map({n: s.platform for n, s in ctx.shops.items()}).fillna("")
+    of_shop = _platform_of_shop(ctx).fillna("")
     belongs, row = ctx.say("属于", "belongs to"), ctx.say("本行平台", "the row names")
     shop = "'" + shown(ctx.col("shop")) + "' "
     return "(" + shop + belongs + " " + of_shop.astype(str) + "; " + row + " " + ctx.platform + ")"
@@ -75,5 +81,5 @@ def shop_platform_detail(ctx: Context) -> pd.Series:
 )
 def shop_platform_mismatch(ctx: Context) -> pd.Series:
     """The shop belongs to another platform than the row names."""
-    of_shop = ctx.col("shop").map({n: s.platform for n, s in ctx.shops.items()})
+    of_shop = _platform_of_shop(ctx)
     return of_shop.notna() & (ctx.platform != "") & (of_shop != ctx.platform)

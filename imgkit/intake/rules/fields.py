@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from imgkit.intake.options import BOOL_WORDS
@@ -33,6 +34,7 @@ from imgkit.intake.rules.core import (
     shown,
     written,
 )
+from imgkit.intake.texts import matches, non_ascii
 from imgkit.words import Lang
 
 # A number in scientific notation ("1.65772E+18", "6E+15", "1.6577e18"): what Excel shows,
@@ -48,6 +50,7 @@ _WIDE_NOTE = (
 )
 # How a target pattern reads to a person (a pattern not listed: the adapter's example).
 _PATTERN_WORDS = {r"\d+": ("纯数字", "digits only")}
+_POSITION = re.compile(r"[0-9]{1,9}")
 # The options a platform may not use, checked by option_ignored.
 IGNORABLE_OPTIONS = ("position", "is_major", "is_rectangle", "client_type", "need_distinct")
 
@@ -106,8 +109,8 @@ def title_collision(ctx: Context) -> pd.Series:
     """Two rows of one shop's picture space get the same title: the later gets "(1)"."""
     keys = ctx.platforms_where(lambda a: a.limits.title_dedup)
     cut = ctx.title.str.slice(0, 50)
-    names = pd.DataFrame({"p": ctx.platform, "s": ctx.col("shop"), "t": cut})
-    return ctx.on(keys) & names.duplicated(keep="first")
+    names = ctx.groups("platform", "shop", cut)
+    return ctx.on(keys) & as_mask(ctx, pd.Series(names).duplicated(keep="first").to_numpy())
 
 
 # --- ids and positions ------------------------------------------------------------------------
@@ -117,8 +120,7 @@ def _mangled(ctx: Context, column: str) -> pd.Series:
     def compute() -> pd.Series:
         if column not in ctx.frame.columns:
             return as_mask(ctx, False)
-        value = ctx.col(column)
-        return as_mask(ctx, value.str.fullmatch(SCIENTIFIC).fillna(False).astype(bool))
+        return as_mask(ctx, matches(ctx.col(column), SCIENTIFIC))
 
     mangled: pd.Series = ctx.once(f"mangled:{column}", compute)
     return mangled
@@ -148,8 +150,13 @@ def id_mangled(ctx: Context) -> pd.Series:
 
 
 def _wide_digits(values: pd.Series) -> pd.Series:
-    # re.UNICODE: Python's re, whose \d takes every script's digits (RE2's takes 0-9).
-    return values.str.contains(WIDE_DIGITS, flags=re.UNICODE, regex=True).astype(bool)
+    # re.UNICODE: Python's re, whose \d takes every script's digits (RE2's takes 0-9).  Only
+    # a value beyond ASCII can hold one: only those are searched.
+    out = np.zeros(len(values), dtype=bool)
+    rows = np.flatnonzero(non_ascii(values))
+    if len(rows):
+        out[rows] = matches(values.iloc[rows], WIDE_DIGITS, flags=re.UNICODE, full=False)
+    return pd.Series(out, index=values.index, dtype=bool)
 
 
 def _wide(ctx: Context, name: str) -> pd.Series:
@@ -208,11 +215,10 @@ def bad_target(ctx: Context) -> pd.Series:
         # The pattern as the platform means it, with ASCII classes (\d is 0-9, not U+FF11),
         # and as Python reads it (\s includes the ideographic space): both must match.
         # The flags also keep pandas on Python's re (pyarrow's RE2 reads \d its own way).
+        # (texts.matches: Python's answer, whatever the column's storage.)
         pattern, chosen = adapter.target_pattern, target[rows]
-        well_formed = chosen.str.fullmatch(pattern, flags=re.ASCII) & chosen.str.fullmatch(
-            pattern, flags=re.UNICODE
-        )
-        out.loc[rows] = ~well_formed.astype(bool).to_numpy()
+        well_formed = matches(chosen, pattern, flags=(re.ASCII, re.UNICODE))
+        out.loc[rows] = ~well_formed
     # No platform's ids have full-width digits, whatever its pattern lets through (Qianmi's
     # "num_iid/sku_id" takes any character but "/" and spaces).
     wide = _wide_digits(target) & (ctx.platform != "")
@@ -244,8 +250,8 @@ def bad_position(ctx: Context) -> pd.Series:
     position = ctx.col("position")
     # ASCII digits only: full-width 3 (U+FF13) is a digit to Python and pandas, not to the
     # platforms.
-    digits = position.str.fullmatch(r"[0-9]{1,9}").astype(bool)
-    number = pd.to_numeric(position.where(digits), errors="coerce")
+    digits = ctx.per_value("position", lambda v: _POSITION.fullmatch(v) is not None, dtype=bool)
+    number = ctx.numbers("position").where(digits)
     out = as_mask(ctx, False)
     for key, adapter in ctx.adapters.items():
         span = adapter.limits.positions
@@ -299,7 +305,7 @@ def _accepted(ctx: Context, name: str) -> str:
 
 def _bad_options(ctx: Context) -> dict[str, pd.Series]:
     def compute() -> dict[str, pd.Series]:
-        broken = {name: ~ctx.col(name).str.lower().isin(BOOL_WORDS) for name in BOOL_OPTIONS}
+        broken = {name: ~ctx.lower(name).isin(BOOL_WORDS) for name in BOOL_OPTIONS}
         client = ctx.client_type
         broken["client_type"] = (client != "") & ~client.isin(list(CLIENT_TYPES.values()))
         return broken

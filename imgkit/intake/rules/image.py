@@ -28,9 +28,11 @@ from imgkit.platforms.base import PixelRule
 
 def _refused(ctx: Context) -> pd.Series:
     def compute() -> pd.Series:
-        allowed = {f"{k}:{f}" for k, a in ctx.adapters.items() for f in a.limits.formats}
-        pair = ctx.platform + ":" + ctx.frame["format"].astype(str)
-        return ctx.has_image & (ctx.platform != "") & ~pair.isin(allowed)
+        taken = as_mask(ctx, False)
+        for key, adapter in ctx.adapters.items():
+            formats = adapter.limits.formats
+            taken |= (ctx.platform == key) & ctx.per_value("format", formats.__contains__, bool)
+        return ctx.has_image & (ctx.platform != "") & ~taken
 
     refused: pd.Series = ctx.once("refused", compute)
     return refused
@@ -78,14 +80,17 @@ def format_unreadable(ctx: Context) -> pd.Series:
 
 def _extension(ctx: Context) -> pd.Series:
     def compute() -> pd.Series:
-        # Extensions are short: look at the last characters only (much faster on 100k rows).
-        tail = ctx.frame["file"].astype(str).str.slice(-6).str.rpartition(".")
-        if tail.empty:  # rpartition of no rows has no columns at all
-            return pd.Series("", index=ctx.frame.index, dtype=object)
-        return tail[2].where(tail[1] == ".", "").str.lower()
+        # Once per distinct file (a batch names fewer files than it has rows).
+        return ctx.per_value("file", _extension_of)
 
     extension: pd.Series = ctx.once("extension", compute)
     return extension
+
+
+def _extension_of(path: str) -> str:
+    # Extensions are short: the last characters only.
+    _, dot, extension = path[-6:].rpartition(".")
+    return extension.lower() if dot else ""
 
 
 def extension_detail(ctx: Context) -> pd.Series:
@@ -112,7 +117,7 @@ def extension_mismatch(ctx: Context) -> pd.Series:
     """The file name's extension claims another format than the content has."""
     if ctx.frame.empty:
         return as_mask(ctx, False)
-    claimed = _extension(ctx).map(CLAIMED_FORMAT)
+    claimed = ctx.per_value("file", lambda path: CLAIMED_FORMAT.get(_extension_of(path)))
     return ctx.has_image & claimed.notna() & (claimed != ctx.frame["format"]) & ~_refused(ctx)
 
 

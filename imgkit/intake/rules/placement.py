@@ -53,7 +53,7 @@ def position_not_for_image(ctx: Context) -> pd.Series:
     any position by an image that takes none."""
     out = as_mask(ctx, False)
     written = ctx.col("position")
-    number = pd.to_numeric(written, errors="coerce")
+    number = ctx.numbers("position")
     for key, adapter in ctx.adapters.items():
         limits = adapter.limits
         if limits.main_position is None:

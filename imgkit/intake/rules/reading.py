@@ -14,15 +14,19 @@ True
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
 from imgkit.intake.probe import PROBE_ERRORS
 from imgkit.intake.rules.core import Check, Context, Rule, register, rule, written
+from imgkit.intake.texts import as_str
 
 # What no path or URL holds: NUL (the OS refuses it) and other control characters (a
 # newline or tab pasted with the cell).  Checked before probing, which could not open them.
 CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f]"
+_CONTROL = re.compile(CONTROL_CHARACTERS)
 # Longer than Linux and macOS open: a path of 4096 bytes, a name of 255 (URLs: the path).
 MAX_PATH_BYTES = 4096
 MAX_NAME_BYTES = 255
@@ -51,20 +55,15 @@ def unprobeable(files: pd.Series) -> pd.Series:
 
 
 def _control(files: pd.Series) -> pd.Series:
-    text = files.fillna("").astype(str)
-    return text.str.contains(CONTROL_CHARACTERS, regex=True).astype(bool)
+    # (Python's re, value by value: validation asks for each distinct file once.)
+    found = [_CONTROL.search(v) is not None for v in as_str(files).tolist()]
+    return pd.Series(found, index=files.index, dtype=bool)
 
 
 def _too_long(files: pd.Series) -> pd.Series:
-    text = files.fillna("").astype(str)
     # A UTF-8 character is at most 4 bytes: only names over 63 characters can be too long.
-    out = pd.Series(False, index=files.index, dtype=bool)
-    suspect = text.str.len() > MAX_NAME_BYTES // 4
-    if not suspect.any():
-        return out
-    # Per value, but only for the few long ones.
-    out.loc[suspect] = np.array([_over_limits(v) for v in text[suspect].tolist()], dtype=bool)
-    return out
+    found = [len(v) > MAX_NAME_BYTES // 4 and _over_limits(v) for v in as_str(files).tolist()]
+    return pd.Series(found, index=files.index, dtype=bool)
 
 
 def _over_limits(value: str) -> bool:
@@ -85,12 +84,15 @@ def _over_limits(value: str) -> bool:
 )
 def bad_path(ctx: Context) -> pd.Series:
     """The path holds a NUL byte or a control character (a pasted newline, a tab)."""
-    return _control(ctx.frame["file"])
+    found: pd.Series = ctx.once(
+        "control", lambda: ctx.per_value("file", _CONTROL.search, dtype=object).notna()
+    )
+    return found
 
 
 def path_length_detail(ctx: Context) -> pd.Series:
     """The path's length and its longest name's, in bytes (only long paths are measured)."""
-    files = ctx.frame["file"].fillna("").astype(str)
+    files = as_str(ctx.frame["file"])
     out = pd.Series("", index=files.index, dtype=object)
     suspect = files.str.len() > MAX_NAME_BYTES // 4
     if suspect.any():
@@ -116,7 +118,8 @@ def _lengths(value: str, ctx: Context) -> str:
 )
 def path_too_long(ctx: Context) -> pd.Series:
     """The path is longer than the system opens (4096 bytes, or a name over 255 bytes)."""
-    return _too_long(ctx.frame["file"]) & ~bad_path(ctx)
+    too_long = ctx.per_value("file", lambda v: len(v) > MAX_NAME_BYTES // 4 and _over_limits(v))
+    return too_long.astype(bool) & ~bad_path(ctx)
 
 
 # The probe's problems, in the order they are checked: code → (Chinese, English).
