@@ -67,6 +67,8 @@ BAN_CLIMB = 50.0
 # A window's edge as seen by the client lags the platform's by the answers' latency; this
 # much more keeps clock jitter from making the first request past it a refusal too.
 EDGE_MARGIN_S = 0.01
+# How late a timer may wake a waiter and the time still count (see _refill).
+LATE_S = 0.005
 # Not a floor, only a guard against a rate of zero: one request in about 17 minutes.
 _TINY_RATE = 1e-3
 
@@ -192,15 +194,19 @@ class AdaptivePacer:
         while served and now - served[0] >= self._window:
             served.popleft()
 
-    def _refill(self, now: float) -> None:
+    def _refill(self, now: float, *, late: bool = False) -> None:
         if now <= self._updated:
             return
+        # A waiter woken late by the event loop keeps the time it lost (up to LATE_S): the
+        # grants then keep to the schedule instead of each lateness slowing the rate (a
+        # millisecond late at 100/s is 10 %).  It never puts them ahead of the schedule.
+        cap = self.burst + self._rate * LATE_S if late else self.burst
         if self._updated < self._blocked_until:
             # While banned, save up one request at most: a ban's end must not start a burst.
             end = min(now, self._blocked_until)
             self._tokens = min(1.0, self._tokens + (end - self._updated) * self._rate)
             self._updated = end
-        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self._rate)
+        self._tokens = min(cap, self._tokens + (now - self._updated) * self._rate)
         self._updated = now
 
     def _wait(self, now: float) -> float:
@@ -227,9 +233,10 @@ class AdaptivePacer:
         True
         """
         async with self._lock:
+            napped = False
             while True:
                 now = self._clock()
-                self._refill(now)
+                self._refill(now, late=napped)
                 wait = self._wait(now)
                 if wait <= 0:
                     self._tokens -= 1
@@ -244,6 +251,7 @@ class AdaptivePacer:
                 finally:
                     nap.cancel()
                     self._nap = None
+                napped = True
 
     def backoff(self, retry_after: float | None = None) -> None:
         """The platform said "rate limited": decrease the rate, and hold everything if told to.
