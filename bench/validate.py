@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from memory import vm_hwm_mb  # the benches' one reading of the peak RSS
 from PIL import Image
 
 import imgkit
@@ -236,18 +237,6 @@ def scale_batch(paths: list[str], rows: int) -> pd.DataFrame:
             "position": position,
         }
     )
-
-
-def vm_hwm_mb() -> float | None:
-    """Linux's ``VmHWM``: this process's own peak RSS since its exec, in MB."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
 
 
 def _reset_peak() -> float | None:

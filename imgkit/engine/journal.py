@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from imgkit.engine.journal_reads import JournalReads
-from imgkit.engine.journal_runs import BEAT_S, STALE_S, JournalRuns
+from imgkit.engine.journal_runs import BEAT_S, STALE_S
 from imgkit.engine.journal_schema import (
     SCHEMA_VERSION,
     Entry,
@@ -88,7 +88,7 @@ def default_journal_path() -> Path:
     return data_dir() / FILE_NAME
 
 
-class Journal(JournalRuns, JournalReads):
+class Journal(JournalReads):
     """The journal file at ``path`` (created with its folder when missing).
 
     One connection guarded by a lock: share one instance between threads, or call it from

@@ -1,9 +1,10 @@
 """The journal's reads: entries by key, the ids stored at a place, what is in doubt.
 
 :class:`JournalReads` is the half of :class:`imgkit.engine.journal.Journal` that only
-asks: it needs the open connection (``_db``), its lock (``_lock``) and
-``run_alive``, which the journal provides.  Reads see the journal's own writes at once,
-committed or not (one connection); another process sees them once committed.
+asks: it needs the open connection (``_db``), its lock (``_lock``) and ``run_alive``,
+which :class:`imgkit.engine.journal_runs.JournalRuns` provides.  Reads see the journal's
+own writes at once, committed or not (one connection); another process sees them once
+committed.
 
 Example
 -------
@@ -20,6 +21,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable
 
+from imgkit.engine.journal_runs import JournalRuns
 from imgkit.engine.journal_schema import COLUMNS as _COLUMNS
 from imgkit.engine.journal_schema import Entry, State
 from imgkit.engine.journal_schema import entry_of as _entry
@@ -27,15 +29,12 @@ from imgkit.engine.journal_schema import entry_of as _entry
 _CHUNK = 900  # below SQLite's historic limit of 999 parameters per statement
 
 
-class JournalReads:
-    """The queries of a journal (mixed into :class:`imgkit.engine.journal.Journal`)."""
+class JournalReads(JournalRuns):
+    """The queries of a journal (a base of :class:`imgkit.engine.journal.Journal`); what is
+    in doubt depends on which runs are alive (:class:`JournalRuns`)."""
 
     _db: sqlite3.Connection
     _lock: threading.Lock
-
-    def run_alive(self, run_id: str) -> bool:  # pragma: no cover - the journal's
-        """Whether the run ``run_id`` is still going (see the journal)."""
-        raise NotImplementedError
 
     def lookup(self, key: str) -> Entry | None:
         """The entry of ``key``, or None when the journal has never seen it."""

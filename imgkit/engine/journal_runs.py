@@ -3,7 +3,7 @@
 Each run registers (:meth:`JournalRuns.start_run`: process id, host) and beats every
 :data:`BEAT_S` seconds; every ``sending`` entry names its run.  A run that has not beaten
 for :data:`STALE_S` seconds, has ended, or whose process is gone is not alive: what it left
-``sending`` is in doubt.  Mixed into :class:`imgkit.engine.journal.Journal`, which gives
+``sending`` is in doubt.  A base of :class:`imgkit.engine.journal.Journal`, which gives
 it ``_db``, ``_lock`` and ``_write``.
 
 Example
@@ -25,7 +25,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
 
 # A run that has not beaten for this long is gone (killed, or its machine is); a live run
 # beats every BEAT_S.  Far apart, so a busy machine cannot make a live run look dead.
@@ -45,14 +45,13 @@ def _pid_alive(pid: int) -> bool:
 
 
 class JournalRuns:
-    """The runs of a journal (mixed into :class:`imgkit.engine.journal.Journal`)."""
+    """The runs of a journal (a base of :class:`imgkit.engine.journal.Journal`)."""
 
     _db: sqlite3.Connection
     _lock: threading.Lock
     _live: dict[str, tuple[bool, float]]  # run id -> (alive, when checked)
-
-    def _write(self, sql: str, params: tuple[Any, ...], *, commit: bool = True) -> int:
-        raise NotImplementedError  # pragma: no cover - the journal's
+    # The journal's one writing statement (imgkit.engine.journal.Journal._write).
+    _write: Callable[..., int]
 
     def start_run(self) -> str:
         """Register a run of this process; returns its id (``sending`` entries name it)."""
