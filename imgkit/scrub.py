@@ -157,7 +157,7 @@ class Scrubber:
         'a=[redacted] b=[redacted] c=[redacted]'
         """
         compiled = self._patterns() if s else None
-        if compiled is None:
+        if compiled is None or not compiled.quick.search(s):
             return s
         out = compiled.whole.sub(MARK, s)
         # A cut-off secret can only be at the very end: look at the last few hundred
@@ -178,6 +178,8 @@ class Scrubber:
         if compiled is None:
             return False
         joined = "\x00".join(texts)
+        if not compiled.quick.search(joined):  # nearly always: the whole patterns stay unbuilt
+            return False
         return bool(compiled.whole.search(joined) or compiled.tails.search(joined))
 
     def value(self, obj: Any) -> Any:

@@ -346,3 +346,30 @@ def test_hits_says_exactly_when_a_text_would_change(seed: int) -> None:
     changed = any(s.text(t) != t for t in texts)
     assert changed == (kind != "none")
     assert s.hits(texts) == changed
+
+
+@pytest.mark.parametrize("cut", [None, scrub.MIN_LENGTH, 9, 17])
+def test_the_quick_look_finds_whatever_the_whole_patterns_find(cut: int | None) -> None:
+    # Scrubber.text and hits trust a text the quick pattern finds nothing in, without
+    # building the whole patterns: every match of those must start a match of the quick.
+    compiled = scrub.compile_secrets(sorted([SECRET, OTHER], key=len, reverse=True))
+    for name, form in {**forms(SECRET), **forms(OTHER)}.items():
+        text = f"echo {form} more" if cut is None else f"echo {form[:cut]}"
+        found = compiled.whole.search(text) or compiled.tails.search(text)
+        if found:
+            assert compiled.quick.search(text, found.start()), name
+            assert compiled.quick.search(text).start() <= found.start(), name
+
+
+def test_clean_texts_never_build_the_whole_patterns() -> None:
+    # Compiling the whole patterns of a dozen long tokens takes Python's re hundreds of
+    # milliseconds; a run whose answers echo nothing must not pay it.
+    tokens = [f"tok-{i:02d}-" + "x7Kq9Z" * 6 for i in range(12)]
+    s = Scrubber(tokens)
+    assert not s.hits(["code=0", '{"msg":"ok","url":"http://127.0.0.1/i/1.jpg"}'])
+    assert s.text("all fine") == "all fine"
+    compiled = s._patterns()
+    assert compiled is not None
+    assert not {"whole", "tail", "tails"} & set(vars(compiled))
+    assert s.text(f"echo {tokens[3]}") == f"echo {MARK}"
+    assert "whole" in vars(compiled)
