@@ -31,7 +31,7 @@ without secrets does no work at all.
 
 Logs.  :func:`register` adds secrets to one process-wide scrubber and, the first time,
 calls :func:`install_log_filter`, which wraps the logging record factory: every record
-created by the ``imgkit``, ``httpx``, ``httpcore`` and ``aiohttp`` loggers (and their
+created by the ``imgkit``, ``httpx`` and ``httpcore`` loggers (and their
 children) has its message, arguments, traceback text and stack text scrubbed at creation,
 before any filter, handler or formatter sees it, whichever handlers the application set
 up.  (A filter on a logger would miss records from its child loggers; a filter on a
@@ -73,7 +73,7 @@ _compile = compile_secrets
 # platform's words, short enough for a workbook cell, the journal and a person.
 MESSAGE_MAX = 600
 # The loggers whose records install_log_filter scrubs (and their children).
-LOGGERS = ("imgkit", "httpx", "httpcore", "aiohttp")
+LOGGERS = ("imgkit", "httpx", "httpcore")
 
 
 class Scrubber:
@@ -236,17 +236,30 @@ class Scrubber:
         return dataclasses.replace(o, **changes) if changes else o
 
 
-def _strings(obj: Any) -> Iterable[str]:
-    """Every string in ``obj``, dict keys included, through dicts, lists and tuples."""
-    if isinstance(obj, str):
-        yield obj
-    elif isinstance(obj, Mapping):
-        for key, value in obj.items():
-            yield from _strings(key)
-            yield from _strings(value)
-    elif isinstance(obj, list | tuple):
-        for value in obj:
-            yield from _strings(value)
+def _strings(obj: Any) -> list[str]:
+    """Every string in ``obj``, dict keys included, through dicts, lists and tuples.
+
+    A loop over a stack rather than nested generators: it runs on every answer, and an
+    answer's JSON holds dozens of values.
+
+    >>> _strings({"a": [1, "b", ("c",)], "d": {"e": None}})
+    ['a', 'b', 'c', 'd', 'e']
+    """
+    out: list[str] = []
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            out.append(item)
+        elif kind is dict or (kind is not list and isinstance(item, Mapping)):
+            for key, value in reversed(list(item.items())):
+                stack += (value, key)
+        elif kind is list or kind is tuple or isinstance(item, list | tuple):
+            stack += reversed(item)
+        elif isinstance(item, str):  # a str subclass
+            out.append(item)
+    return out
 
 
 def clip(text: str, limit: int = MESSAGE_MAX) -> str:

@@ -21,7 +21,7 @@ import imgkit
 from imgkit import Sandbox
 from imgkit.engine.group_commit import GroupCommit
 from imgkit.engine.journal import Journal, Record
-from imgkit.net.transport import AiohttpTransport
+from imgkit.net.wire import WireTransport
 
 ROWS = 60
 
@@ -39,7 +39,7 @@ class Watching(httpx.AsyncBaseTransport):
     """Real HTTP, and a look at the journal file from outside before each upload leaves."""
 
     def __init__(self, journal: Path) -> None:
-        self.inner = AiohttpTransport()
+        self.inner = WireTransport()
         self.journal = journal
         self.uploads = 0
         self.shortfalls: list[tuple[int, int]] = []

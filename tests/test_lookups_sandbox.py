@@ -30,7 +30,8 @@ from imgkit.engine.retry import RetryPolicy
 from imgkit.engine.settle import Verdict, look_up
 from imgkit.engine.single import TokenCache
 from imgkit.intake.shops import Shop, load_shops
-from imgkit.net.transport import AiohttpTransport, Sender
+from imgkit.net.transport import Sender
+from imgkit.net.wire import WireTransport
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Adapter, Job, Lookup, Outcome
 from imgkit.sandbox import AuditRule
@@ -198,7 +199,7 @@ class LoseFirstUpload(httpx.AsyncBaseTransport):
 
     def __init__(self, sandbox: Sandbox, fault: str, **faults: Any) -> None:
         self.sandbox, self.fault, self.faults = sandbox, fault, faults
-        self.inner = AiohttpTransport(max_connections=4)
+        self.inner = WireTransport(max_connections=4)
         self.paths: list[str] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

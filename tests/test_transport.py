@@ -1,4 +1,4 @@
-"""The aiohttp wire under httpx: answers arrive intact, and failures say whether anything
+"""The wire under httpx (imgkit.net.wire): answers arrive intact, and failures say whether anything
 was sent (the adapters' "not sent" versus "may have been stored" depends on it).
 
 A tiny loopback server plays each behaviour exactly: answer, answer gzipped, hang up
@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from imgkit.net.transport import AiohttpTransport, Sender
+from imgkit.net.transport import Sender
+from imgkit.net.wire import WireTransport
 from imgkit.platforms import get_adapter
 
 Behaviour = Callable[[socket.socket, bytes], None]
@@ -95,7 +96,7 @@ def test_an_answer_arrives_whole_with_its_headers(server: Callable[[Behaviour], 
 
 def test_a_large_body_leaves_whole_and_warns_of_nothing(server: Callable[[Behaviour], str]) -> None:
     """A 3 MB photo's body: sent byte for byte with its length, and no ResourceWarning
-    (which the suite turns into an error) from aiohttp about large bytes bodies."""
+    (which the suite turns into an error) from the wire about large bytes bodies."""
     seen: list[bytes] = []
     body = bytes(range(256)) * (3 * 2**20 // 256)
 
@@ -187,4 +188,4 @@ def test_connections_are_kept_alive_between_requests(
 
 
 def test_the_transport_repr_names_no_secret() -> None:
-    assert repr(AiohttpTransport(max_connections=3)) == "AiohttpTransport(max_connections=3)"
+    assert repr(WireTransport(max_connections=3)) == "WireTransport(max_connections=3)"

@@ -27,7 +27,11 @@ from typing import Any
 
 import httpx
 
-from imgkit.net.transport import _GRACE_S, MAX_ANSWER_BYTES, AnswerTooLarge, _too_large
+from imgkit.net.answers import MAX_ANSWER_BYTES, AnswerTooLarge, too_large
+
+# The thread's own deadline fires first; the wait for it ends this much later, so that the
+# thread's (which knows whether anything was sent) wins the race.
+_GRACE_S = 1.0
 
 
 class SyncWire:
@@ -152,7 +156,7 @@ def _exchange(
     response = wire.handle_request(request)
     response.request = request
     try:
-        if _too_large(response, max_answer_bytes):
+        if too_large(response, max_answer_bytes):
             raise AnswerTooLarge(max_answer_bytes, request=request)
         chunks: list[bytes] = []
         size = 0
