@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from imgkit.errors import ImgkitError
+from imgkit.platforms import forms
 from imgkit.platforms.base import (
     CHOICE_FALLBACK,
     LOOKUP_SETTLES,
@@ -196,12 +197,8 @@ class DoudianAdapter(Adapter):
             params["url"] = job.source_url
             return httpx.Request("POST", self.url(shop), data=self._signed(shop, now, params))
         content_type = _CONTENT_TYPES.get(job.fmt or "", "application/octet-stream")
-        return httpx.Request(
-            "POST",
-            self.url(shop),
-            data=self._signed(shop, now, params),
-            files={"file": (job.filename, job.data, content_type)},
-        )
+        files = {"file": (job.filename, job.data, content_type)}
+        return forms.request(self.url(shop), self._signed(shop, now, params), files)
 
     def build_poll_request(self, pending_id: str, shop: Shop, *, now: float) -> httpx.Request:
         """The signed detail query (``material_id``) for a material still under audit.

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from imgkit.errors import Category, ImgkitError
+from imgkit.platforms import forms
 from imgkit.platforms.base import (
     CHOICE_FALLBACK,
     LOOKUP_SETTLES,
@@ -230,13 +231,8 @@ class TaobaoPictureAdapter(Adapter):
         if job.option("is_https"):
             fields["is_https"] = bool_text(job.option("is_https"))
         content_type = _CONTENT_TYPES.get(job.fmt or "", "application/octet-stream")
-        return httpx.Request(
-            "POST",
-            self.url(shop),
-            headers={"Authorization": f"Bearer {bearer}"},
-            data=fields,
-            files={"img": (job.filename, job.data or b"", content_type)},
-        )
+        files = {"img": (job.filename, job.data or b"", content_type)}
+        return forms.request(self.url(shop), fields, files, {"Authorization": f"Bearer {bearer}"})
 
     def build_lookup_request(
         self, job: Job, shop: Shop, *, now: float, token: str = ""

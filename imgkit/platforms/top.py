@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 from abc import abstractmethod
 from collections.abc import Callable, Mapping
@@ -42,6 +41,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import httpx
 
 from imgkit.errors import Category, ImgkitError, ShopConfigError
+from imgkit.platforms import forms
 from imgkit.platforms.base import (
     Adapter,
     CodeRule,
@@ -51,6 +51,7 @@ from imgkit.platforms.base import (
     Outcome,
     text,
 )
+from imgkit.platforms.forms import with_query
 
 if TYPE_CHECKING:
     from imgkit.intake.shops import Shop
@@ -274,13 +275,11 @@ class TopAdapter(Adapter):
     def build_request(self, job: Job, shop: Shop, *, now: float, token: str = "") -> httpx.Request:
         """System parameters (signed) in the query; API parameters and file in the body."""
         system, fields = self.signed(shop, self.api_params(job), now=now)
-        files = None
-        if job.data is not None:
-            content_type = CONTENT_TYPES.get(job.fmt or "", "application/octet-stream")
-            files = {self.file_part: (job.filename, job.data, content_type)}
-        return httpx.Request(
-            "POST", self.url(shop), params=system, data=fields or None, files=files
-        )
+        if job.data is None:  # an image URL: the fields alone, form-encoded
+            return httpx.Request("POST", self.url(shop), params=system, data=fields or None)
+        content_type = CONTENT_TYPES.get(job.fmt or "", "application/octet-stream")
+        files = {self.file_part: (job.filename, job.data, content_type)}
+        return forms.request(with_query(self.url(shop), system), fields, files)
 
     def build_lookup_request(
         self, job: Job, shop: Shop, *, now: float, token: str = ""
@@ -295,14 +294,9 @@ class TopAdapter(Adapter):
         if params is None:
             return None
         system, fields = self.signed(shop, params, now=now, method=self.lookup_method)
-        content, content_type = multipart_text(fields)
-        return httpx.Request(
-            "POST",
-            self.url(shop),
-            params=system,
-            content=content,
-            headers={"Content-Type": content_type},
-        )
+        # The TOP encodings docs/protocols.md names are multipart ones, and httpx writes
+        # multipart only when there is a file part: a look-up's body is built here.
+        return forms.request(with_query(self.url(shop), system), fields)
 
     def parse_response(self, response: httpx.Response) -> Outcome:
         """``error_response`` is classified; the success root goes to :meth:`parse_success`."""
@@ -366,28 +360,3 @@ class TopAdapter(Adapter):
             raw=body,
             retry_after=ban_seconds(f"{sub_msg} {msg}"),
         )
-
-
-def multipart_text(fields: Mapping[str, str]) -> tuple[bytes, str]:
-    """``(body, content type)`` of a multipart/form-data body of text fields only.
-
-    httpx writes multipart only when there is a file part, and the TOP encodings that
-    ``docs/protocols.md`` (TOP encoding) names are multipart ones, so a look-up (no file) is encoded
-    here.  Values are UTF-8; the boundary is random, as httpx's is.
-
-    >>> body, ctype = multipart_text({"miniapp_id": "3000000012345"})
-    >>> ctype.startswith("multipart/form-data; boundary=")
-    True
-    >>> b'name="miniapp_id"\\r\\n\\r\\n3000000012345\\r\\n' in body
-    True
-    """
-    boundary = os.urandom(16).hex()
-    chunks: list[bytes] = []
-    for name, value in fields.items():
-        chunks.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
-            + value.encode("utf-8")
-            + b"\r\n"
-        )
-    chunks.append(f"--{boundary}--\r\n".encode())
-    return b"".join(chunks), f"multipart/form-data; boundary={boundary}"
