@@ -94,6 +94,9 @@ class Row:
         return self.shop.name
 
 
+_OPTION_SETS = 4096
+
+
 def row_options(record: Mapping[Hashable, Any]) -> dict[str, str]:
     """The optional columns of one batch row that are set, as stripped text.
 
@@ -126,6 +129,7 @@ def make_rows(
     columns = [name for name in wanted if name in checked.columns]
     records = checked[columns].to_dict("records")
     places: dict[str, tuple[str, str]] = {}  # shop -> (endpoint, account), computed once
+    option_places: dict[tuple[tuple[str, Any], ...], tuple[tuple[str, str], ...]] = {}
     for index, record in zip(checked.index, records, strict=True):
         if not record["ok"]:
             decided[index] = RowResult(
@@ -138,7 +142,14 @@ def make_rows(
         endpoint, account = places[shop.name]
         options = row_options(record)
         target = str(record["target"]).strip()
-        place = tuple(sorted(destination_options(options).items()))
+        # Rows of a batch share a handful of option sets: normalize each set once (up to
+        # a bound: titles may make every row's set its own).
+        seen = tuple(options.items())
+        place = option_places.get(seen)
+        if place is None:
+            place = tuple(sorted(destination_options(options).items()))
+            if len(option_places) < _OPTION_SETS:
+                option_places[seen] = place
         dest = Destination(shop.platform, endpoint, account, target, place)
         sha256 = str(record["sha256"])
         rows.append(

@@ -22,9 +22,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import httpx
 
@@ -100,7 +100,8 @@ async def _job(run: Run, row: Row) -> Job | Outcome:
         return Outcome.failure(_FILE_CHANGED, code="file_changed", message=exc.message)
     if hashlib.sha256(data).hexdigest() != row.sha256:
         return Outcome.failure(_FILE_CHANGED, code="file_changed")
-    return Job(row.target, Path(row.file).name, data, sniff_format(data[:32]), options=row.options)
+    name = os.path.basename(row.file)  # as Path(...).name, without building a Path
+    return Job(row.target, name, data, sniff_format(data[:32]), options=row.options)
 
 
 def _record(row: Row) -> Record:
@@ -212,7 +213,7 @@ class _Sending(Hooks):
 
 def _bare_job(row: Row) -> Job:
     """``row`` as a job without its bytes: enough to ask what a re-send would do."""
-    return Job(row.target, Path(row.file).name, options=row.options)
+    return Job(row.target, os.path.basename(row.file), options=row.options)
 
 
 def _needs_settling(row: Row, retry_safe: bool) -> bool:

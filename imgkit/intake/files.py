@@ -84,22 +84,35 @@ def read_capped(path: str, limit: int) -> bytes | Refused:
     except (OSError, ValueError):
         return Refused("unreadable_file")
     try:
-        with os.fdopen(fd, "rb") as fh:
-            refused = refusal(os.fstat(fd), limit)
-            if refused is not None:
-                return refused
-            # One byte more than the size tells a file that grew since; past the limit it
-            # is not read any further.
-            data = fh.read(min(os.fstat(fd).st_size, limit) + 1)
-            if len(data) > limit:
-                return Refused("file_too_large", len(data))
-            if len(data) > os.fstat(fd).st_size:
-                data += fh.read(limit + 1 - len(data))
-                if len(data) > limit:
-                    return Refused("file_too_large", len(data))
-            return data
+        info = os.fstat(fd)
+        refused = refusal(info, limit)
+        if refused is not None:
+            return refused
+        data = _read_to(fd, min(info.st_size, limit) + 1, limit)
+        if len(data) > limit:
+            return Refused("file_too_large", len(data))
+        return data
     except OSError:  # e.g. EISDIR on read, an I/O error
         return Refused("unreadable_file")
+    finally:
+        os.close(fd)
+
+
+def _read_to(fd: int, want: int, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of ``fd``: ``want`` (its size and one byte more, which
+    tells a file that grew since) in one read as a rule, then on to the limit if it grew.
+    Unbuffered: one system call where a buffered reader makes several, and no objects."""
+    parts: list[bytes] = []
+    got = 0
+    while got < want:
+        chunk = os.read(fd, want - got)
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+        if got == want:  # one more byte than the size said: it grew, read on to the limit
+            want = limit + 1
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 _MESSAGES = {
