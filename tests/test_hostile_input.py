@@ -241,17 +241,15 @@ def test_repeated_headers_are_renamed_in_linear_time(n: int) -> None:
     assert CountingDict.lookups <= 3 * n  # n²/2 before
 
 
-def test_sixteen_thousand_repeated_headers_read_quickly(corpus: list[BatchFile]) -> None:
+def test_sixteen_thousand_repeated_headers_are_read(corpus: list[BatchFile]) -> None:
     # The workbook of them is read in the corpus test above; here, the same as a frame.
+    # That the renaming is linear (it was quadratic: 16.6 s here) is counted above, not
+    # timed: a loaded machine makes any time bound flaky.
     wide = pd.DataFrame([["doudian", "douyin_shop", "a.jpg", "0", *["v"] * 16_000]])
     wide.columns = pd.Index(["platform", "shop", "file", "target", *["备注"] * 16_000])
-    started = time.perf_counter()
     frame = read_batch(wide)
-    elapsed = time.perf_counter() - started
     assert frame.shape == (1, 4 + 16_000 + 1)
     assert frame.columns[-2] == "备注.15999"
-    # ~2 s here; the quadratic renaming took 16.6 s on its own.  The cap is 10x the work.
-    assert elapsed < 30, elapsed
 
 
 def test_a_million_formatted_empty_rows_do_not_blow_up(tmp_path: Path) -> None:

@@ -175,7 +175,8 @@ def test_upload_in_a_real_kernel(python3_kernel: str, tmp_path: Path) -> None:
     assert any(widget in output.get("data", {}) for output in code[4].outputs), code[4].outputs
     # Under the bars, the one-line summary of the run (in both languages by default).
     for number in (3, 4):
-        printed = [o["text"] for o in code[number].outputs if o["output_type"] == "stream"]
+        # The kernel may send one print in several stream messages: their text, joined.
+        printed = "".join(o["text"] for o in code[number].outputs if o["output_type"] == "stream")
         assert "3 rows / 行: 3 uploaded (已上传)\n" in printed, code[number].outputs
     assert not [o for o in code[1].outputs if o["output_type"] == "stream"]  # progress=False
     shown = "\n".join(t for n, t in output_texts(nb) if n == 6)
