@@ -21,12 +21,13 @@ import numpy as np
 import pandas as pd
 
 from imgkit.aliases import BatchSource, ShopsSource
+from imgkit.engine.in_thread import run_sync
 from imgkit.engine.pacing import PacerPool
 from imgkit.engine.plan import make_rows
 from imgkit.engine.retry import RetryPolicy
 from imgkit.engine.run import Run, shop_rates
 from imgkit.engine.scheduler import execute
-from imgkit.engine.uploads import JournalChoice, _as_results, _run_sync, open_journal
+from imgkit.engine.uploads import JournalChoice, _as_results, open_journal
 from imgkit.intake.validation import load_shops_lenient
 from imgkit.net.transport import Sender
 from imgkit.report.results import RowResult, replace_rows
@@ -105,4 +106,4 @@ def refresh(
         new = pd.DataFrame({n: [getattr(found[p], n) for p in positions] for n in names})
         return replace_rows(frame, positions, new)
 
-    return _run_sync(work)
+    return run_sync(work)

@@ -27,9 +27,8 @@ import asyncio
 import inspect
 import logging
 import os
-import threading
 from collections import Counter
-from collections.abc import Coroutine, Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ import pandas as pd
 
 from imgkit.aliases import BatchSource, ShopsSource
 from imgkit.engine.group_commit import GroupCommit
+from imgkit.engine.in_thread import run_sync
 from imgkit.engine.journal import Journal
 from imgkit.engine.migrate import legacy_sources
 from imgkit.engine.pacing import PacerPool
@@ -291,51 +291,6 @@ def _platform_key(value: object) -> str:
         return ""
 
 
-def _run_sync(make: Any) -> pd.DataFrame:
-    """Run a coroutine to completion from sync code, in or out of a running loop.
-
-    The coroutine runs on a private loop in a worker thread; Ctrl-C (or a Jupyter kernel
-    interrupt) in the calling thread cancels it, and its partial result is returned.  A
-    second Ctrl-C ends the grace period for requests on the wire.
-    """
-    box: dict[str, Any] = {}
-    ready = threading.Event()
-    done = threading.Event()
-
-    def worker() -> None:
-        loop = asyncio.new_event_loop()
-        try:
-            coroutine: Coroutine[Any, Any, pd.DataFrame] = make()
-            box["task"] = task = loop.create_task(coroutine)
-            box["loop"] = loop
-            ready.set()
-            box["result"] = loop.run_until_complete(task)
-        except BaseException as exc:  # handed to the calling thread below
-            box["error"] = exc
-        finally:
-            ready.set()
-            loop.close()
-            done.set()
-
-    thread = threading.Thread(target=worker, name="imgkit-upload", daemon=True)
-    thread.start()
-    # Wait on an Event, not Thread.join(): a KeyboardInterrupt inside join() leaves the
-    # thread looking finished on some CPython versions, and we would return too early.
-    while True:
-        try:
-            while not done.wait(0.1):
-                pass
-            break
-        except KeyboardInterrupt:
-            ready.wait()
-            if "task" in box and not done.is_set():
-                box["loop"].call_soon_threadsafe(box["task"].cancel)
-    if "error" in box:
-        raise box["error"]
-    result: pd.DataFrame = box["result"]
-    return result
-
-
 def upload(batch: BatchSource, shops: ShopsSource = None, **options: Any) -> pd.DataFrame:
     """Synchronous :func:`upload_async` (same parameters); works in a script and inside a
     running event loop.
@@ -350,7 +305,7 @@ def upload(batch: BatchSource, shops: ShopsSource = None, **options: Any) -> pd.
     >>> out["status"].unique().tolist()
     ['planned']
     """
-    return _run_sync(lambda: upload_async(batch, shops, **options))
+    return run_sync(lambda: upload_async(batch, shops, **options))
 
 
 def _public_signature(function: Any) -> inspect.Signature:
@@ -421,7 +376,7 @@ def retry_failed(
     positions = np.flatnonzero(again)
     subset = _inputs(frame.iloc[positions])
     forced = _labels(force, frame.index)
-    redone = _run_sync(
+    redone = run_sync(
         lambda: upload_async(
             subset, shops, force=forced & set(subset.index), _retry=True, **options
         )

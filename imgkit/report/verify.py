@@ -47,8 +47,8 @@ import pandas as pd
 from PIL import Image, ImageOps
 
 from imgkit.aliases import BatchSource, ShopsSource
+from imgkit.engine.in_thread import run_sync
 from imgkit.engine.pacing import PacerPool
-from imgkit.engine.uploads import _run_sync
 from imgkit.errors import UnknownPlatformError
 from imgkit.intake.cells import cell_text as _text
 from imgkit.intake.probe import is_url
@@ -351,7 +351,7 @@ def verify(results: BatchSource, **options: Any) -> pd.DataFrame:
     (True, '未检查 / not checked: status failed')
     """
     try:
-        return _run_sync(lambda: verify_async(results, **options))
+        return run_sync(lambda: verify_async(results, **options))
     except asyncio.CancelledError:  # Ctrl-C: nothing half-checked is worth returning
         raise KeyboardInterrupt from None
 
