@@ -357,7 +357,7 @@ def test_fit_on_the_cluster_uses_both_workers_and_a_second_run_does_nothing(
     with get_task_stream(client=client) as stream:
         first = imgkit.dask.fit(frame, cache, shops=shops_file, client=client, progress=False)
         fitted = first.compute().sort_index()
-    workers = {t["worker"] for t in stream.data if "fit_partition" in str(t["key"])}
+    workers = {t["worker"] for t in stream.data if "fit_files" in str(t["key"])}
     assert len(workers) == 2, stream.data
     assert set(fitted["fit_actions"]) == {"converted"}
     assert fitted["ok"].all()
@@ -419,8 +419,10 @@ def test_shops_must_be_a_path_and_the_options_mean_something_on_a_cluster(
     with pytest.raises(ImgkitError, match="Dask DataFrame") as not_frame:
         imgkit.dask.upload(cast(Any, "batch.csv"), "shops.toml", client=client)
     assert not_frame.value.code == "not_a_frame"
-    with pytest.raises(TypeError, match="transport"):
+    with pytest.raises(TypeError, match="not an option of an upload on a cluster: transport="):
         imgkit.dask.upload(batch, "shops.toml", client=client, transport=object())
+    with pytest.raises(TypeError, match="force on a cluster is True or False"):
+        imgkit.dask.upload(batch, "shops.toml", client=client, force=[0, 1])
     with pytest.raises(ImgkitError, match="须是每个 worker"):
         imgkit.dask.fit(batch, shops=cast(Any, {"s": {}}), client=client, lang="zh")
 

@@ -19,7 +19,6 @@ Example
 ...         batch = imgkit.read_batch("sample_data/batch.csv")
 ...         out = upload(batch, shops, client=client, journal_dir=f"{tmp}/j", progress=False)
 ...         results = out.compute().sort_index()
-Dask 仪表盘 / Dask dashboard: http://127.0.0.1:.../status
 >>> results["status"].value_counts().to_dict()
 {'uploaded': 15}
 """
@@ -36,8 +35,8 @@ import pandas as pd
 
 import imgkit
 from imgkit.dask.accounts import default_journal_dir
-from imgkit.dask.partition import KEY, LABEL, account_keys, file_keys, spread
-from imgkit.dask.tasks import empty_results, fit_partition, upload_partition
+from imgkit.dask.partition import KEY, LABEL, account_keys, file_keys, shop_keys, spread
+from imgkit.dask.tasks import empty_results, fit_files, fit_partition, upload_partition
 from imgkit.errors import ImgkitError
 from imgkit.intake.fitting import default_out_dir
 from imgkit.words import DEFAULT_LANG, Lang, Words, check_lang
@@ -56,8 +55,14 @@ NOT_A_FRAME = Words(
     "批量表须是 pandas 或 Dask DataFrame", "the batch must be a pandas or Dask DataFrame"
 )
 DASHBOARD = Words("Dask 仪表盘", "Dask dashboard")
-# upload_async's options that cannot cross to a worker: the worker chooses them itself.
+# upload_async's options that cannot cross to a worker: the worker chooses them itself
+# (a transport is this process's; the journal is each account's; the bar is Dask's).
 _LOCAL_ONLY = ("journal", "transport", "progress")
+NOT_ON_A_CLUSTER = Words("集群上传不接受此参数", "not an option of an upload on a cluster")
+FORCE_BOOL = Words(
+    "集群上传的 force 只能是 True 或 False(行号在各分区内不同)",
+    "force on a cluster is True or False (labels mean nothing inside a partition)",
+)
 
 
 def _client(client: distributed.Client | None, lang: Lang) -> distributed.Client:
@@ -97,9 +102,9 @@ def _run(
 ) -> dd.DataFrame:
     """Compute ``results`` on the cluster, showing the dashboard and one bar; the persisted
     frame, once every partition is done (the first task's error is raised as it is)."""
-    print(f"{DASHBOARD.render(lang)}: {client.dashboard_link}")
     persisted = client.persist(results)
     if progress:
+        print(f"{DASHBOARD.render(lang)}: {client.dashboard_link}")
         distributed.progress(persisted, multi=False)
     distributed.wait(persisted)
     for future in distributed.futures_of(persisted):
@@ -158,7 +163,8 @@ def upload(
         The language of the messages.
     **options
         :func:`imgkit.upload`'s other options (``concurrency``, ``timeout``,
-        ``row_deadline_s``, ``dry_run``, ``force=True``, ...), for each account's run.
+        ``row_deadline_s``, ``dry_run``, ``force`` as True or False, ...), for each
+        account's run.
 
     Returns
     -------
@@ -179,7 +185,9 @@ def upload(
     frame = _as_dask(batch, connected, lang)
     for name in _LOCAL_ONLY:
         if name in options:
-            raise TypeError(f"upload on a cluster takes no {name}= (see imgkit.dask.upload)")
+            raise TypeError(f"{NOT_ON_A_CLUSTER.render(lang)}: {name}=")
+    if not isinstance(options.get("force", False), bool):
+        raise TypeError(FORCE_BOOL.render(lang))
     folder = os.path.abspath(journal_dir if journal_dir is not None else default_journal_dir())
     spread_out = spread(frame, account_keys, _bins(connected, npartitions), path, folder)
     meta = empty_results(_bare_meta(spread_out))
@@ -210,6 +218,10 @@ def fit(
     ``out_dir``: each distinct file is fitted by one task, once; a second run finds every
     copy in the cache's index and decodes nothing.
 
+    Two passes in one graph: the rows grouped by file, balanced by rows, make the copies
+    (the work that costs); then each shop's rows are fitted together, as a local fit
+    sees them (its rules across rows group by shop), finding every copy in the cache.
+
     Parameters
     ----------
     batch
@@ -236,11 +248,14 @@ def fit(
     path = _shops_path(shops, lang)
     frame = _as_dask(batch, connected, lang)
     folder = os.path.abspath(out_dir if out_dir is not None else default_out_dir())
-    spread_out = spread(frame, file_keys, _bins(connected, npartitions))
+    bins = _bins(connected, npartitions)
+    by_file = spread(frame, file_keys, bins)
+    made = by_file.map_partitions(fit_files, folder, path, meta=(None, "int64")).sum()
+    by_shop = spread(frame, shop_keys, bins)
     with tempfile.TemporaryDirectory() as scratch:  # the empty fit that gives the shape
-        meta = imgkit.fit(_bare_meta(spread_out), scratch, shops={}, workers=1, progress=False)
-    meta.index = pd.Index([], name=frame.index.name, dtype=spread_out[LABEL].dtype)
-    work = spread_out.map_partitions(fit_partition, folder, path, frame.index.name, meta=meta)
+        meta = imgkit.fit(_bare_meta(by_shop), scratch, shops={}, workers=1, progress=False)
+    meta.index = pd.Index([], name=frame.index.name, dtype=by_shop[LABEL].dtype)
+    work = by_shop.map_partitions(fit_partition, folder, path, frame.index.name, made, meta=meta)
     return _run(work, connected, progress=progress, lang=lang)
 
 

@@ -3,7 +3,9 @@
 Every row of one platform account must land in one partition: the account's pacer (its
 rate, what it learnt of the platform's limit) and its journal then live in one task, and
 no two tasks of a run ever send for the same account at once.  The rows of one file go
-together for :func:`imgkit.dask.fit` in the same way, so no image is fitted twice at once.
+together for the heavy pass of :func:`imgkit.dask.fit` in the same way, so no image is
+fitted twice at once, and a shop's rows for its second pass, which validates them as a
+local fit would.
 Partitions are balanced by rows: the groups are packed into bins largest first, each into
 the emptiest bin so far (:func:`balance`), and the batch is shuffled once so that bin
 ``i`` is partition ``i`` (:func:`spread`).
@@ -106,6 +108,18 @@ def account_keys(frame: pd.DataFrame, shops: str | None, journal_dir: str) -> pd
         keys.append(names[shop])
     out = frame.copy()
     out[KEY] = pd.Series(keys, index=frame.index, dtype="str")
+    return out
+
+
+def shop_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with :data:`KEY`: each row's shop, as validation's rules across rows
+    (duplicates, images per target) group them — the grouping a fit's answer depends on.
+
+    >>> shop_keys(pd.DataFrame({"shop": ["dy ", "tm"]}))[KEY].tolist()
+    ['dy', 'tm']
+    """
+    out = frame.copy()
+    out[KEY] = pd.Series([cell_text(v) for v in frame["shop"]], index=frame.index, dtype="str")
     return out
 
 

@@ -40,7 +40,7 @@ from imgkit.intake.fitting import fit
 from imgkit.intake.validation import LoadedShops, load_shops_lenient, validate
 from imgkit.report.results import results_frame
 
-__all__ = ["empty_results", "fit_partition", "upload_partition"]
+__all__ = ["empty_results", "fit_files", "fit_partition", "upload_partition"]
 
 
 def _batch_of(part: pd.DataFrame, index_name: Hashable) -> tuple[pd.DataFrame, pd.Index]:
@@ -128,11 +128,30 @@ def upload_partition(
     return results
 
 
+def fit_files(part: pd.DataFrame, out_dir: str, shops: str | None) -> int:
+    """The heavy half of a cluster fit: fit the distinct files of one partition (rows
+    grouped by file) into the shared cache ``out_dir``; returns the rows seen.
+
+    Only the cache's index is kept: :func:`fit_partition` then fits each shop's rows
+    together, as a local fit sees them, and finds every copy made here.
+    """
+    frame, _labels = _batch_of(part, None)
+    fit(frame, out_dir, shops=shops, workers=1, progress=False)
+    return len(frame)
+
+
 def fit_partition(
-    part: pd.DataFrame, out_dir: str, shops: str | None, index_name: Hashable = None
+    part: pd.DataFrame,
+    out_dir: str,
+    shops: str | None,
+    index_name: Hashable = None,
+    after: object = None,
 ) -> pd.DataFrame:
-    """Fit one partition into the shared cache ``out_dir`` (:func:`imgkit.fit`, in this
-    worker's process: Dask's workers are the parallelism).
+    """Fit one partition (rows grouped by shop) into the shared cache ``out_dir``
+    (:func:`imgkit.fit`, in this worker's process: Dask's workers are the parallelism).
+
+    ``after`` is what the task waits for (the :func:`fit_files` of the whole batch), so
+    that the copies are in the cache by then and this task decodes nothing.
 
     >>> import tempfile
     >>> from imgkit.dask.partition import KEY, LABEL
@@ -143,8 +162,9 @@ def fit_partition(
     ...     shops = str(write_shops(f"{tmp}/shops.toml", sandbox_shops("http://127.0.0.1:9")))
     ...     part = read_batch("sample_data/batch.csv").head(2)
     ...     part[LABEL], part[KEY] = [5, 6], ""
-    ...     fit_partition(part, f"{tmp}/fit", shops)["ok"].tolist()
-    [True, True]
+    ...     made = fit_files(part, f"{tmp}/fit", shops)
+    ...     made, fit_partition(part, f"{tmp}/fit", shops)["ok"].tolist()
+    (2, [True, True])
     """
     frame, labels = _batch_of(part, index_name)
     out = fit(frame, out_dir, shops=shops, workers=1, progress=False)
