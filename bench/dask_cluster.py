@@ -146,6 +146,13 @@ def upload_on(client: Client, batch: pd.DataFrame, shops: Path, journals: Path) 
     return out
 
 
+def fit_on_cluster(client: Client, photos: pd.DataFrame, out: Path, shops: Path) -> pd.DataFrame:
+    fitted: pd.DataFrame = imgkit.dask.fit(
+        photos, out, shops=shops, client=client, progress=False
+    ).compute()
+    return fitted
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", "--rows", type=int, default=6000)
@@ -218,15 +225,17 @@ def main() -> int:
         rates = {}
         for workers in (1, 2):
             with cluster(workers) as client:
-                started = time.perf_counter()
-                fitted = imgkit.dask.fit(
-                    photos, tmp / f"fit-{workers}", shops=shops, client=client, progress=False
-                ).compute()
-                rates[workers] = args.fit_images / (time.perf_counter() - started)
+                pids = list(client.run(os.getpid).values())
+                fit_on = partial(fit_on_cluster, client, photos, tmp / f"fit-{workers}", shops)
+                wall, used, fitted = timed(fit_on, pids)
+                rates[workers] = args.fit_images / wall
                 assert set(fitted["fit_actions"]) == {"converted"}, fitted[
                     ["fit_actions", "issues"]
                 ]
-                print(f"dask, {workers} worker(s)      {rates[workers]:7.1f} images/s")
+                print(
+                    f"dask, {workers} worker(s)   {rates[workers]:6.1f} images/s | CPU per image"
+                    f" {used / args.fit_images:4.2f} s | cores busy: workers {used / wall:4.2f}"
+                )
         print(f"fit, 2 workers / 1: {rates[2] / rates[1]:.2f}x")
     finally:
         http.close()

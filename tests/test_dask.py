@@ -33,6 +33,7 @@ from PIL import Image
 import imgkit
 import imgkit.dask
 from imgkit.dask import cluster as dask_cluster
+from imgkit.dask import partition
 from imgkit.errors import ImgkitError
 from imgkit.intake.shops_files import write_shops
 from imgkit.sandbox import sandbox_shops
@@ -449,3 +450,32 @@ def test_without_dask_the_extra_says_how_to_install_it(monkeypatch: pytest.Monke
     with pytest.raises(ImportError, match=r'pip install "imgkit\[dask\]"') as caught:
         import imgkit.dask  # noqa: F401
     assert "需要 Dask" in str(caught.value)
+
+
+def test_an_accounts_rows_are_in_one_partition_and_partitions_balanced_by_rows(
+    client: Client, batch: pd.DataFrame, shops_file: Path, tmp_path: Path
+) -> None:
+    """Ten accounts of very different sizes over four partitions: no account split, and
+    no partition heavier than the lightest by more than the largest account."""
+    spread_out = partition.spread(
+        dd.from_pandas(batch, npartitions=5),
+        partition.account_keys,
+        4,
+        str(shops_file),
+        str(tmp_path / "j"),
+    )
+    parts = [spread_out.get_partition(n).compute() for n in range(spread_out.npartitions)]
+    assert len(parts) == 4
+    homes: dict[str, set[int]] = {}
+    for number, part in enumerate(parts):
+        for key in part[partition.KEY].unique():
+            homes.setdefault(str(key), set()).add(number)
+    assert len(homes) == 11  # ten accounts and the unknown shop
+    assert all(len(where) == 1 for where in homes.values()), homes
+    sizes = [len(part) for part in parts]
+    largest = max(Counter(batch["shop"]).values())
+    assert sum(sizes) == ROWS
+    assert max(sizes) - min(sizes) <= largest, sizes
+    # Numbered over the whole batch, whatever partition a row came from or went to.
+    rows = pd.concat(parts).set_index(partition.LABEL)["row"].sort_index()
+    assert rows.tolist() == list(range(2, ROWS + 2))

@@ -249,7 +249,9 @@ def fit(
     frame = _as_dask(batch, connected, lang)
     folder = os.path.abspath(out_dir if out_dir is not None else default_out_dir())
     bins = _bins(connected, npartitions)
-    by_file = spread(frame, file_keys, bins)
+    # The costly pass in four pieces per thread: the scheduler can even out images that
+    # take longer than others (and move pieces off a busy worker); its rows never meet.
+    by_file = spread(frame, file_keys, bins if npartitions is not None else 4 * bins)
     made = by_file.map_partitions(fit_files, folder, path, meta=(None, "int64")).sum()
     by_shop = spread(frame, shop_keys, bins)
     with tempfile.TemporaryDirectory() as scratch:  # the empty fit that gives the shape
