@@ -412,7 +412,7 @@ def test_no_secret_travels_in_the_task_graph_or_reaches_the_logs(
 
 
 def test_shops_must_be_a_path_and_the_options_mean_something_on_a_cluster(
-    client: Client, batch: pd.DataFrame, server: Server
+    client: Client, batch: pd.DataFrame, server: Server, shops_file: Path
 ) -> None:
     with pytest.raises(ImgkitError, match="pickled into the task graph") as caught:
         imgkit.dask.upload(batch, cast(Any, ten_shops(server.base_url)), client=client)
@@ -424,6 +424,8 @@ def test_shops_must_be_a_path_and_the_options_mean_something_on_a_cluster(
         imgkit.dask.upload(batch, "shops.toml", client=client, transport=object())
     with pytest.raises(TypeError, match="force on a cluster is True or False"):
         imgkit.dask.upload(batch, "shops.toml", client=client, force=[0, 1])
+    with pytest.raises(TypeError, match="colour"):  # a worker's error, raised here as it is
+        imgkit.dask.upload(batch.head(2), shops_file, client=client, colour="red")
     with pytest.raises(ImgkitError, match="须是每个 worker"):
         imgkit.dask.fit(batch, shops=cast(Any, {"s": {}}), client=client, lang="zh")
 
@@ -438,6 +440,11 @@ def test_the_current_client_is_used_and_an_unknown_shop_costs_only_its_rows(
     with client.as_current():
         out = imgkit.dask.upload(some, shops_file, journal_dir=tmp_path / "j", progress=False)
     results = out.compute().sort_index()
+    # No shops file given: each worker's $IMGKIT_SHOPS, which these workers do not have.
+    unset = imgkit.dask.upload(some, None, client=client, journal_dir=tmp_path / "k")
+    assert set(unset.compute()["status"]) == {"invalid"}
+    nothing = imgkit.dask.upload(batch.iloc[:0], shops_file, client=client, progress=False)
+    assert list(nothing.compute().columns) == list(results.columns)
     assert results["status"].tolist() == [
         "uploaded", "uploaded", "failed", "invalid", "uploaded", "invalid"
     ]  # fmt: skip

@@ -45,6 +45,10 @@ def balance(counts: Mapping[str, int], bins: int) -> dict[str, int]:
 
     >>> balance({"a": 1, "b": 1, "c": 1}, 5)
     {'a': 0, 'b': 1, 'c': 2}
+    >>> balance({"a": 1}, 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: bins must be at least 1, not 0
     """
     if bins < 1:
         raise ValueError(f"bins must be at least 1, not {bins}")
