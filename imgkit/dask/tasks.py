@@ -37,6 +37,7 @@ from imgkit.dask.partition import KEY, LABEL
 from imgkit.engine.journal import Journal
 from imgkit.intake.cells import cell_text
 from imgkit.intake.fitting import fit
+from imgkit.intake.shops import Shop
 from imgkit.intake.validation import LoadedShops, load_shops_lenient, validate
 from imgkit.report.results import results_frame
 
@@ -65,12 +66,12 @@ def empty_results(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _groups(
     frame: pd.DataFrame, loaded: LoadedShops, folder: JournalDir
-) -> dict[str, tuple[np.ndarray, Any]]:
+) -> dict[str, tuple[np.ndarray, Shop | None]]:
     """The partition's rows by account: positions, and a known shop of the account (None
     for the rows whose shop this worker does not know, which validation refuses)."""
     names = frame["shop"].map(cell_text)
     by_account: dict[str, list[int]] = {}
-    shop_of: dict[str, Any] = {}
+    shop_of: dict[str, Shop | None] = {}
     for position, name in enumerate(names):
         shop = loaded.good.get(name)
         account = folder.account_name(shop) if shop is not None else ""
@@ -104,7 +105,7 @@ def upload_partition(
     folder = JournalDir(journal_dir)
     groups = _groups(frame, loaded, folder)
 
-    async def one(positions: np.ndarray, shop: Any) -> pd.DataFrame:
+    async def one(positions: np.ndarray, shop: Shop | None) -> pd.DataFrame:
         rows = frame.iloc[positions].copy()
         rows.index = pd.RangeIndex(len(rows))
         journal: Journal | bool = folder.journal(shop) if shop is not None else False
