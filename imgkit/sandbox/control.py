@@ -5,6 +5,7 @@
 ``POST /_sandbox/limits``   change server-side rate limits; returns all limits
 ``GET  /_sandbox/stats``    counters per platform
 ``GET  /_sandbox/requests`` the request log (``?platform=``), for pacing measurements
+``GET  /_sandbox/images``   every stored image: platform, shop, target, sha256, when stored
 ``POST /_sandbox/audit``    make matching Douyin uploads fail their audit
 ``POST /_sandbox/clock``    fix the sandbox clock (``{"at": <epoch s>}``) or free it (``null``)
 ``GET  /_sandbox/clock``    the fixed instant (or null) and the clock's current reading
@@ -77,6 +78,21 @@ def routes(state: SandboxState) -> list[Route]:
         records = [dataclasses.asdict(r) for r in state.request_log(platform)]
         return JSONResponse({"requests": records})
 
+    async def images(request: Request) -> Response:
+        # What a test in another process needs to count copies and per-shop rates; the
+        # bytes themselves are at /img/{key}.
+        listed = [
+            {
+                "platform": image.platform,
+                "shop": image.shop,
+                "target": image.target,
+                "sha256": image.facts.sha256,
+                "created": image.created,
+            }
+            for image in state.store.images()
+        ]
+        return JSONResponse({"images": listed})
+
     async def audit(request: Request) -> Response:
         try:
             rule = AuditRule.from_json(await _json_body(request))
@@ -147,6 +163,7 @@ def routes(state: SandboxState) -> list[Route]:
         Route("/_sandbox/limits", set_limits, methods=["POST"]),
         Route("/_sandbox/stats", stats, methods=["GET"]),
         Route("/_sandbox/requests", requests_log, methods=["GET"]),
+        Route("/_sandbox/images", images, methods=["GET"]),
         Route("/_sandbox/audit", audit, methods=["POST"]),
         Route("/_sandbox/clock", set_clock, methods=["POST"]),
         Route("/_sandbox/clock", get_clock, methods=["GET"]),
