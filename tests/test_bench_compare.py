@@ -22,7 +22,7 @@ import pytest
 import imgkit
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.append(str(ROOT / "bench"))  # after site-packages: a bench script never shadows a package
 
 import compare  # noqa: E402  (bench/ is not a package: found through sys.path above)
 import compare_batches  # noqa: E402

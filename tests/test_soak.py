@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.append(str(ROOT / "bench"))  # after site-packages: a bench script never shadows a package
 
 import soak  # noqa: E402  (bench/ is not a package: found through sys.path above)
 import soak_lib  # noqa: E402
