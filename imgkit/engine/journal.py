@@ -52,31 +52,80 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
 
+from imgkit.engine.journal_ids import Ids
 from imgkit.engine.journal_reads import JournalReads
 from imgkit.engine.journal_runs import BEAT_S, STALE_S
 from imgkit.engine.journal_schema import (
     SCHEMA_VERSION,
+    STATE_CODE,
     Entry,
     JournalBusy,
     JournalError,
     Record,
     State,
-    adopted_values,
+    pack,
     setup,
-    upsert_statement,
+    split,
 )
 from imgkit.engine.journal_schema import dumps as _dumps
+from imgkit.engine.journal_upgrade import INSERT
 from imgkit.errors import Category
 from imgkit.paths import data_dir
 
 FILE_NAME = "journal.sqlite"
-_NOT_DONE = (State.SENDING, State.FAILED, State.PENDING)  # done is final but for a new confirm
+# The states (codes, journal_schema.STATE_CODE) a write may move an entry from.
+_ANY = (0, 1, 2, 3)
+_NOT_DONE = (0, 2, 3)  # done is final but for a new confirm
+_FAILED = (2,)  # begin: a new entry, or one that failed
+_FORCED = (1, 2, 3)  # begin with force: also done and pending
+# What each write sets, after key, state, created, updated.
+_COLUMNS = {
+    State.SENDING: ("place", "target", "sha256", "folder", "name", "options", "attempt_info"),
+    State.DONE: ("url_base", "url_tail", "image_id", "raw_json"),
+    State.FAILED: ("category", "code", "message", "retryable"),
+    State.PENDING: ("pending_id",),
+}
+# begin's takeover of an entry left sending: by that run (its id the last parameter), or by none.
+_OWNED = " OR (state = 0 AND owner = ?)"
+_UNOWNED = " OR (state = 0 AND owner IS NULL)"
+_TIMEOUT_S = 30.0
 # The journals of this process holding an open transaction (writes made with commit=False).
 _HOLDING: weakref.WeakSet[Journal] = weakref.WeakSet()
+
+
+@lru_cache(maxsize=32)
+def _upsert_sql(state: State, after: tuple[int, ...], extra: str) -> str:
+    """The one statement of a write (a handful of shapes, each built once: the text is
+    also the key of the prepared statement in the sqlite3 module's cache)."""
+    names = (*_COLUMNS[state], "owner")
+    sets = "".join(f", {name} = excluded.{name}" for name in names)
+    if state is State.SENDING:  # a new attempt counts, and forgets the last one's error
+        sets += ", attempts = attempts + 1, category = NULL, code = NULL, message = NULL"
+    if after == _ANY:
+        where = ""
+    elif after:
+        where = f" WHERE state IN ({', '.join(map(str, after))}){extra}"
+    else:
+        where = f" WHERE 0{extra}"
+    return (
+        f"INSERT INTO uploads (key, state, created, updated, {', '.join(names)}) "
+        f"VALUES (?, {STATE_CODE[state]}, ?, ?{', ?' * len(names)}) ON CONFLICT (key) "
+        f"DO UPDATE SET state = excluded.state, updated = excluded.updated{sets}{where}"
+    )
+
+
+@lru_cache(maxsize=8)
+def _update_sql(state: State, after: tuple[int, ...]) -> str:
+    """An outcome's write when its entry exists (nearly always): a plain UPDATE by key is
+    one seek, where the upsert first builds the row to insert and meets the conflict."""
+    sets = "".join(f", {name} = ?" for name in (*_COLUMNS[state], "owner"))
+    where = "" if after == _ANY else f" AND state IN ({', '.join(map(str, after))})"
+    return f"UPDATE uploads SET state = {STATE_CODE[state]}, updated = ?{sets} WHERE key = ?{where}"
 
 
 def default_journal_path() -> Path:
@@ -128,11 +177,12 @@ class Journal(JournalReads):
         # Which file, to know the other connections of this process to it.
         self._file = os.path.realpath(self.path) if str(self.path) != ":memory:" else ""
         self._live: dict[str, tuple[bool, float]] = {}  # run id -> (alive, when checked)
+        self._ids = Ids()  # places, texts and runs by id (imgkit.engine.journal_ids)
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit (isolation_level=None): each statement below commits on its own.
         self._db = sqlite3.connect(
-            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            self.path, timeout=_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
         try:
             self._setup()
@@ -185,26 +235,23 @@ class Journal(JournalReads):
         the entry is ``done`` or ``pending`` (sending it would store a second copy) or in
         doubt.
         """
-        values = {
-            "platform": record.platform,
-            "shop": record.shop,
-            "target": record.target,
-            "sha256": record.sha256,
-            "endpoint": record.endpoint,
-            "account": record.account,
-            "file": record.file,
-            "options": json.dumps(dict(record.options), ensure_ascii=False)
-            if record.options
-            else "{}",
-            "attempt_info": _dumps(attempt_info),
-            "owner": run,
-        }
+        folder, name = split(record.file)
+        options = json.dumps(dict(record.options), ensure_ascii=False) if record.options else None
+        info = _dumps(attempt_info)
+
+        def values(db: sqlite3.Connection, owner: str) -> tuple[Any, ...]:
+            ids = self._ids  # made in the transaction of the row that names them
+            place = ids.place(db, record.platform, record.endpoint, record.account, record.shop)
+            sha = pack(record.sha256) if record.sha256 else None
+            run_id = ids.run(db, run)
+            return (place, record.target or None, sha, ids.text(db, folder), name or None,
+                    options, info, run_id, *((ids.run(db, owner),) if owner else ()))  # fmt: skip
+
         # Fast path: new, failed, or this run's own retry.
-        extra = " OR (state = 'sending' AND owner = ?)" if (retry_safe or force) and run else ""
-        after = (State.FAILED, State.DONE, State.PENDING) if force else (State.FAILED,)
-        if self._upsert(
-            key, State.SENDING, after, values, extra, (run,) if extra else (), commit=commit
-        ):
+        own = (retry_safe or force) and run
+        after = _FORCED if force else _FAILED
+        if self._upsert(key, State.SENDING, after, lambda db: values(db, run if own else ""),
+                        _OWNED if own else "", commit=commit):  # fmt: skip
             return
         entry = self.lookup(key)
         if entry is None or entry.state is not State.SENDING:
@@ -215,8 +262,11 @@ class Journal(JournalReads):
                 code="busy",
             )
         if retry_safe or force:  # its run is gone: take it over, unless someone else just did
-            taken = " OR (state = 'sending' AND owner = ?)"
-            if self._upsert(key, State.SENDING, (), values, taken, (entry.owner,), commit=commit):
+            gone = entry.owner
+            taken = _OWNED if gone else _UNOWNED  # left sending by no run at all
+            if self._upsert(
+                key, State.SENDING, (), lambda db: values(db, gone), taken, commit=commit
+            ):
                 return
         self._refuse(key, State.SENDING, State.SENDING)
 
@@ -231,8 +281,13 @@ class Journal(JournalReads):
     ) -> None:
         """Record the platform's success for ``key`` (from any state); committed on return
         unless ``commit=False`` (then by the next :meth:`flush`)."""
-        values = {"url": url, "image_id": image_id, "raw_json": _dumps(raw_json), "owner": ""}
-        if not self._upsert(key, State.DONE, tuple(State), values, commit=commit):
+        base, tail = split(url)
+        raw = _dumps(raw_json)
+
+        def values(db: sqlite3.Connection) -> tuple[Any, ...]:
+            return (self._ids.text(db, base), tail or None, image_id or None, raw, None)
+
+        if not self._upsert(key, State.DONE, _ANY, values, commit=commit):
             self._refuse(key, State.DONE, State.DONE)
 
     def fail(
@@ -250,21 +305,17 @@ class Journal(JournalReads):
 
         Not for an unanswered request that may have stored the image: leave that ``sending``.
         """
-        values = {
-            "category": str(category),
-            "code": code,
-            "message": message,
-            "retryable": str(int(retryable)),
-            "owner": "",
-        }
-        if not self._upsert(key, State.FAILED, _NOT_DONE, values, commit=commit):
+        params = (str(category) or None, code or None, message or None, int(retryable) or None)
+        if not self._upsert(
+            key, State.FAILED, _NOT_DONE, lambda db: (*params, None), commit=commit
+        ):
             self._refuse(key, "done", State.FAILED)
 
     def pending(self, key: str, pending_id: str, *, commit: bool = True) -> None:
         """Record an upload the platform holds but has not finished (``pending_id`` to poll;
         ``commit`` as for :meth:`confirm`)."""
-        values = {"pending_id": pending_id, "owner": ""}
-        if not self._upsert(key, State.PENDING, _NOT_DONE, values, commit=commit):
+        params = (pending_id or None, None)
+        if not self._upsert(key, State.PENDING, _NOT_DONE, lambda db: params, commit=commit):
             self._refuse(key, "done", State.PENDING)
 
     def adopt(self, key: str, entry: Entry, *, drop: str = "") -> None:
@@ -273,59 +324,133 @@ class Journal(JournalReads):
         ``drop``: the entry's old key in this same journal (an upgraded 0.1 file), removed
         in the same transaction so that the upload is listed, and in doubt, only once.
         """
-        names, values = adopted_values(entry)
+
+        def copy(db: sqlite3.Connection) -> int:
+            folder, name = split(entry.file)
+            base, tail = split(entry.url)
+            ids = self._ids
+            row = (
+                pack(key),
+                STATE_CODE[entry.state],
+                ids.place(db, entry.platform, entry.endpoint, entry.account, entry.shop),
+                entry.target or None,
+                pack(entry.sha256) if entry.sha256 else None,
+                ids.text(db, folder),
+                name or None,
+                ids.text(db, base),
+                tail or None,
+                entry.image_id or None,
+                entry.pending_id or None,
+                entry.category or None,
+                entry.code or None,
+                entry.message or None,
+                entry.attempts,
+                int(entry.retryable) or None,
+                _dumps(entry.options),
+                _dumps(entry.attempt_info),
+                entry.raw_json if entry.raw_json not in ("", "{}") else None,
+                round(entry.created * 1000),
+                round(entry.updated * 1000),
+                None,  # its run is not one of ours
+            )
+            count = db.execute(INSERT, row).rowcount
+            if drop and drop != key:
+                db.execute("DELETE FROM uploads WHERE key = ?", (pack(drop),))
+            return count
+
         self.flush()
         self._flush_others()
-        with self._lock, self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
-                f"INSERT OR IGNORE INTO entries (key, {', '.join(names)}) "
-                f"VALUES (?{', ?' * len(names)})",
-                (key, *values),
-            )
-            if drop and drop != key:
-                self._db.execute("DELETE FROM entries WHERE key = ?", (drop,))
+        self._write(copy)
 
     def _upsert(
         self,
         key: str,
         state: State,
-        after: tuple[State, ...],
-        values: Mapping[str, str],
+        after: tuple[int, ...],
+        values: Callable[[sqlite3.Connection], tuple[Any, ...]],
         extra: str = "",
-        extra_params: tuple[str, ...] = (),
         *,
         commit: bool = True,
     ) -> bool:
-        """Move ``key`` to ``state`` if it is new, in one of the states ``after``, or
-        matches ``extra``; True if it did.  One statement."""
-        sql, params = upsert_statement(
-            key, state, after, values, extra, extra_params, now=time.time()
-        )
-        return self._write(sql, params, commit=commit) == 1
+        """Move ``key`` to ``state`` (its columns as ``_COLUMNS`` names them, set from
+        ``values(db)`` inside the transaction) if it is new, in one of the states ``after``
+        (codes), or matches ``extra``; True if it did.  An outcome tries an UPDATE first."""
+        sql = _upsert_sql(state, after, extra)
+        update = _update_sql(state, after) if state is not State.SENDING else ""
+        now = int(time.time() * 1000)
+        packed = pack(key)
 
-    def _write(self, sql: str, params: tuple[Any, ...], *, commit: bool = True) -> int:
-        """Run one writing statement; its row count.  With ``commit`` it is on disk when
-        this returns, with every write made before it; else it waits for :meth:`flush`."""
+        def write(db: sqlite3.Connection) -> int:
+            params = values(db)
+            if update and db.execute(update, (now, *params, packed)).rowcount:
+                return 1
+            return int(db.execute(sql, (packed, now, now, *params)).rowcount)
+
+        return self._write(write, commit=commit) == 1
+
+    def _write(
+        self, statements: Callable[[sqlite3.Connection], int], *, commit: bool = True
+    ) -> int:
+        """Run ``statements`` (writes) in the open transaction; their row count.  With
+        ``commit`` they are on disk when this returns, with every write made before them;
+        else they wait for :meth:`flush`."""
         if not self._open:
             self._flush_others()
         with self._lock:
             if not self._open:
-                self._db.execute("BEGIN")
+                self._db.execute("BEGIN IMMEDIATE")
                 self._open = True
                 _HOLDING.add(self)
             try:
-                count = self._db.execute(sql, params).rowcount
-            finally:
-                if commit:
-                    self._commit()
+                count = statements(self._db)
+            except sqlite3.Error:
+                if not self._db.in_transaction:  # SQLite rolled it all back (a full disk)
+                    self._lost()
+                raise
+            if commit:
+                self._commit()
         return int(count)
 
     def _commit(self) -> None:
         if self._open:
-            self._db.execute("COMMIT")  # WAL + synchronous=FULL: one fsync
+            try:
+                self._db.execute("COMMIT")  # WAL + synchronous=FULL: one fsync
+            except sqlite3.Error:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                self._lost()
+                raise
             self._open = False
             _HOLDING.discard(self)
+
+    def _lost(self) -> None:
+        """The open transaction is gone, and with it every id made in it."""
+        self._open = False
+        _HOLDING.discard(self)
+        self._ids.forget()
+
+    def checkpoint(self) -> bool:
+        """Copy the WAL into the file and empty it, unless another connection is reading
+        or writing (then it is left for later: never wait here).  True if it did.
+
+        The end of a run calls it, so a journal left open holds no WAL of several MB.
+
+        >>> with Journal(":memory:") as j:
+        ...     j.checkpoint()
+        False
+        """
+        self.flush()
+        if not self.wal:
+            return False
+        with self._lock:
+            self._db.execute("PRAGMA busy_timeout = 0")
+            try:
+                (busy, _, _) = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.OperationalError:
+                busy = 1
+            finally:
+                self._db.execute(f"PRAGMA busy_timeout = {_TIMEOUT_S * 1000:.0f}")
+        return not busy
 
     def _flush_others(self) -> None:
         """Commit the open transaction of every other connection of this process to this

@@ -17,16 +17,17 @@ Example
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 from collections.abc import Iterable
 
 from imgkit.engine.journal_runs import JournalRuns
-from imgkit.engine.journal_schema import COLUMNS as _COLUMNS
-from imgkit.engine.journal_schema import Entry, State
+from imgkit.engine.journal_schema import SELECT, STATE_CODE, Entry, State, pack
 from imgkit.engine.journal_schema import entry_of as _entry
 
 _CHUNK = 900  # below SQLite's historic limit of 999 parameters per statement
+_PLACES = "SELECT id FROM places WHERE platform = ? AND endpoint = ? AND account = ?"
 
 
 class JournalReads(JournalRuns):
@@ -53,12 +54,11 @@ class JournalReads(JournalRuns):
         found: dict[str, Entry] = {}
         with self._lock:
             for start in range(0, len(unique), _CHUNK):
-                chunk = unique[start : start + _CHUNK]
+                chunk = [pack(key) for key in unique[start : start + _CHUNK]]
                 rows = self._db.execute(
-                    f"SELECT {_COLUMNS} FROM entries WHERE key IN ({', '.join('?' * len(chunk))})",
-                    chunk,
+                    f"{SELECT} WHERE u.key IN ({', '.join('?' * len(chunk))})", chunk
                 ).fetchall()
-                found.update((row[0], _entry(row)) for row in rows)
+                found.update((entry.key, entry) for entry in map(_entry, rows))
         return found
 
     def image_ids(self, platform: str, endpoint: str, account: str, target: str) -> set[str]:
@@ -75,9 +75,9 @@ class JournalReads(JournalRuns):
         """
         with self._lock:
             rows = self._db.execute(
-                "SELECT image_id FROM entries WHERE state = 'done' AND platform = ? "
-                "AND endpoint = ? AND account = ? AND target = ?",
-                (platform, endpoint, account, target),
+                f"SELECT image_id FROM uploads WHERE state = 1 AND target = ? "
+                f"AND place IN ({_PLACES})",
+                (target, platform, endpoint, account),
             ).fetchall()
         return {image_id for (image_id,) in rows if image_id}
 
@@ -101,8 +101,8 @@ class JournalReads(JournalRuns):
             return False
         with self._lock:
             row = self._db.execute(
-                "SELECT 1 FROM entries WHERE image_id = ? AND image_id != '' AND target = ? "
-                "AND platform = ? AND endpoint = ? AND account = ? AND state = 'done' LIMIT 1",
+                f"SELECT 1 FROM uploads INDEXED BY uploads_image WHERE image_id = ? "
+                f"AND target = ? AND state = 1 AND place IN ({_PLACES}) LIMIT 1",
                 (image_id, target, platform, endpoint, account),
             ).fetchone()
         return row is not None
@@ -122,17 +122,18 @@ class JournalReads(JournalRuns):
     ) -> list[Entry]:
         """Every entry, oldest change first, optionally of one ``state`` and updated in
         ``[since, until)`` (epoch seconds)."""
-        where, params = ["1"], []
+        # A scan: no index on the time (it would cost every row bytes for a rare question).
+        where, params = ["1"], list[int]()
         if state is not None:
-            where.append("state = ?")
-            params.append(str(state))
+            where.append("u.state = ?")
+            params.append(STATE_CODE[State(state)])
         if since is not None:
-            where.append("updated >= ?")
-            params.append(str(since))
+            where.append("u.updated >= ?")
+            params.append(math.floor(since * 1000))  # times are whole ms, cut down
         if until is not None:
-            where.append("updated < ?")
-            params.append(str(until))
-        sql = f"SELECT {_COLUMNS} FROM entries WHERE {' AND '.join(where)} ORDER BY updated"
+            where.append("u.updated < ?")
+            params.append(math.floor(until * 1000))
+        sql = f"{SELECT} WHERE {' AND '.join(where)} ORDER BY u.updated"
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()
         return [_entry(row) for row in rows]
