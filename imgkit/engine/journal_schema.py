@@ -253,7 +253,7 @@ def setup(db: sqlite3.Connection, path: str | os.PathLike[str]) -> tuple[bool, b
     # secure_delete=FAST: no secret is ever stored, so freed space is not zeroed at the
     # cost of extra writes (this build of SQLite may default it ON).
     wal = bool(db.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal")
-    db.execute(f"PRAGMA synchronous={os.environ.get('SY', 'FULL')}")
+    db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA fullfsync=ON")
     db.execute("PRAGMA secure_delete=FAST")
     with db:  # commits, or rolls back on an error
