@@ -128,6 +128,10 @@ def _update_sql(state: State, after: tuple[int, ...]) -> str:
     return f"UPDATE uploads SET state = {STATE_CODE[state]}, updated = ?{sets} WHERE key = ?{where}"
 
 
+def _nothing(db: sqlite3.Connection) -> int:
+    return 0  # a write of nothing: flush or drain what is remembered
+
+
 def default_journal_path() -> Path:
     """The user's journal: ``journal.sqlite`` in :func:`imgkit.paths.data_dir`.
 
@@ -178,6 +182,11 @@ class Journal(JournalReads):
         self._file = os.path.realpath(self.path) if str(self.path) != ":memory:" else ""
         self._live: dict[str, tuple[bool, float]] = {}  # run id -> (alive, when checked)
         self._ids = Ids()  # places, texts and runs by id (imgkit.engine.journal_ids)
+        # Confirms made with commit=False, written with the next flush in one executemany
+        # (or before anything that must see them): key, ms, URL base and tail, id, answer.
+        self._confirms: list[tuple[bytes | str, int, str, str | None, str | None, str | None]]
+        self._confirms = []
+        self._confirming: set[bytes | str] = set()  # their keys
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit (isolation_level=None): each statement below commits on its own.
@@ -280,15 +289,19 @@ class Journal(JournalReads):
         commit: bool = True,
     ) -> None:
         """Record the platform's success for ``key`` (from any state); committed on return
-        unless ``commit=False`` (then by the next :meth:`flush`)."""
+        unless ``commit=False`` (then by the next :meth:`flush`).
+
+        With ``commit=False`` it is only remembered: the next flush writes every such
+        confirm in one statement (and a read, or a write of the same key, first).
+        """
         base, tail = split(url)
-        raw = _dumps(raw_json)
-
-        def values(db: sqlite3.Connection) -> tuple[Any, ...]:
-            return (self._ids.text(db, base), tail or None, image_id or None, raw, None)
-
-        if not self._upsert(key, State.DONE, _ANY, values, commit=commit):
-            self._refuse(key, State.DONE, State.DONE)
+        packed = pack(key)
+        row = (packed, int(time.time() * 1000), base, tail or None, image_id or None)
+        with self._lock:
+            self._confirms.append((*row, _dumps(raw_json)))
+            self._confirming.add(packed)
+        if commit:
+            self.flush()
 
     def fail(
         self,
@@ -386,14 +399,19 @@ class Journal(JournalReads):
                 return 1
             return int(db.execute(sql, (packed, now, now, *params)).rowcount)
 
-        return self._write(write, commit=commit) == 1
+        return self._write(write, commit=commit, key=packed) == 1
 
     def _write(
-        self, statements: Callable[[sqlite3.Connection], int], *, commit: bool = True
+        self,
+        statements: Callable[[sqlite3.Connection], int],
+        *,
+        commit: bool = True,
+        key: bytes | str | None = None,
     ) -> int:
         """Run ``statements`` (writes) in the open transaction; their row count.  With
         ``commit`` they are on disk when this returns, with every write made before them;
-        else they wait for :meth:`flush`."""
+        else they wait for :meth:`flush`.  The remembered confirms are written first —
+        all of them, or (a write of one ``key``) only when one is of that key."""
         if not self._open:
             self._flush_others()
         with self._lock:
@@ -402,6 +420,8 @@ class Journal(JournalReads):
                 self._open = True
                 _HOLDING.add(self)
             try:
+                if self._confirms and (key is None or key in self._confirming):
+                    self._write_confirms(self._db)
                 count = statements(self._db)
             except sqlite3.Error:
                 if not self._db.in_transaction:  # SQLite rolled it all back (a full disk)
@@ -410,6 +430,25 @@ class Journal(JournalReads):
             if commit:
                 self._commit()
         return int(count)
+
+    def _write_confirms(self, db: sqlite3.Connection) -> None:
+        """The remembered confirms, in one UPDATE run for them all (under the lock)."""
+        rows, self._confirms = self._confirms, []
+        self._confirming.clear()
+        text = self._ids.text
+        params = [(ms, text(db, base), tail, image_id, raw, None, key)
+                  for key, ms, base, tail, image_id, raw in rows]  # fmt: skip
+        if db.executemany(_update_sql(State.DONE, _ANY), params).rowcount != len(params):
+            # Some had no entry (an outcome without an intent): the upsert inserts those
+            # and sets the others again to the same values.
+            upsert = _upsert_sql(State.DONE, _ANY, "")
+            for ms, base_id, tail, image_id, raw, owner, key in params:
+                db.execute(upsert, (key, ms, ms, base_id, tail, image_id, raw, owner))
+
+    def _drain(self) -> None:
+        """Write the remembered confirms into the open transaction (before a read)."""
+        if self._confirms:
+            self._write(_nothing, commit=False)
 
     def _commit(self) -> None:
         if self._open:
@@ -472,13 +511,16 @@ class Journal(JournalReads):
         ...     j.unflushed, j.flush(), j.unflushed
         (True, None, False)
         """
+        if self._confirms:
+            self._write(_nothing)
+            return
         with self._lock:
             self._commit()
 
     @property
     def unflushed(self) -> bool:
         """Whether writes made with ``commit=False`` wait for :meth:`flush`."""
-        return self._open
+        return self._open or bool(self._confirms)
 
     def _refuse(self, key: str, was: str, state: State) -> NoReturn:
         raise JournalError(
@@ -491,12 +533,12 @@ class Journal(JournalReads):
 
     def close(self) -> None:
         """Commit what waits for :meth:`flush` and close the file (twice is fine)."""
+        if self.unflushed:
+            try:
+                self.flush()
+            except sqlite3.ProgrammingError:  # closed already
+                self._open = False
         with self._lock:
-            if self._open:
-                try:
-                    self._commit()
-                except sqlite3.ProgrammingError:  # closed already
-                    self._open = False
             self._db.close()
 
     def __enter__(self) -> Journal:

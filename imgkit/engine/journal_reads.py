@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from imgkit.engine.journal_runs import JournalRuns
 from imgkit.engine.journal_schema import SELECT, STATE_CODE, Entry, State, pack
@@ -36,6 +36,9 @@ class JournalReads(JournalRuns):
 
     _db: sqlite3.Connection
     _lock: threading.Lock
+    # Writes the confirms a journal remembers, so that a read sees them
+    # (imgkit.engine.journal.Journal._drain).
+    _drain: Callable[[], None]
 
     def lookup(self, key: str) -> Entry | None:
         """The entry of ``key``, or None when the journal has never seen it."""
@@ -52,6 +55,7 @@ class JournalReads(JournalRuns):
         """
         unique = list(dict.fromkeys(keys))
         found: dict[str, Entry] = {}
+        self._drain()
         with self._lock:
             for start in range(0, len(unique), _CHUNK):
                 chunk = [pack(key) for key in unique[start : start + _CHUNK]]
@@ -73,6 +77,7 @@ class JournalReads(JournalRuns):
         ...     j.image_ids("tmall_item", "http://e", "a=1", "1001")
         {'7'}
         """
+        self._drain()
         with self._lock:
             rows = self._db.execute(
                 f"SELECT image_id FROM uploads WHERE state = 1 AND target = ? "
@@ -99,6 +104,7 @@ class JournalReads(JournalRuns):
         """
         if not image_id:
             return False
+        self._drain()
         with self._lock:
             row = self._db.execute(
                 f"SELECT 1 FROM uploads INDEXED BY uploads_image WHERE image_id = ? "
@@ -134,6 +140,7 @@ class JournalReads(JournalRuns):
             where.append("u.updated < ?")
             params.append(math.floor(until * 1000))
         sql = f"{SELECT} WHERE {' AND '.join(where)} ORDER BY u.updated"
+        self._drain()
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()
         return [_entry(row) for row in rows]
