@@ -14,7 +14,8 @@ before it sends and the outcome after::
 
 Every write is committed (WAL, ``synchronous=FULL``: on disk) before it returns, unless
 it is made with ``commit=False``: then it joins an open transaction that :meth:`Journal.flush`
-commits, one fsync for every write since the last.  The engine uses that for group
+commits, one fsync for every write since the last (a confirm waits in memory and is written
+with the flush, all of a group in one statement).  The engine uses that for group
 commits: the ``begin`` of every request leaving within a few milliseconds is flushed
 together *before* any of them leaves, and outcomes are flushed with the next group or
 within :data:`imgkit.engine.group_commit.LAZY_S`.  So after ``kill -9`` or a power cut
