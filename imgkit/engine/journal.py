@@ -52,9 +52,7 @@ import secrets
 import sqlite3
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -62,8 +60,12 @@ from imgkit.engine.journal_ids import Ids
 from imgkit.engine.journal_reads import JournalReads
 from imgkit.engine.journal_runs import BEAT_S, STALE_S
 from imgkit.engine.journal_schema import (
+    FAILED,
+    FORCED,
+    NOT_DONE,
+    OWNED,
     SCHEMA_VERSION,
-    STATE_CODE,
+    UNOWNED,
     Entry,
     JournalBusy,
     JournalError,
@@ -72,65 +74,17 @@ from imgkit.engine.journal_schema import (
     pack,
     setup,
     split,
+    update_sql,
+    upsert_sql,
 )
 from imgkit.engine.journal_schema import dumps as _dumps
-from imgkit.engine.journal_upgrade import INSERT
+from imgkit.engine.journal_tx import JournalTx
+from imgkit.engine.journal_upgrade import INSERT, entry_row
 from imgkit.errors import Category
 from imgkit.paths import data_dir
 
 FILE_NAME = "journal.sqlite"
-# The states (codes, journal_schema.STATE_CODE) a write may move an entry from.
-_ANY = (0, 1, 2, 3)
-_NOT_DONE = (0, 2, 3)  # done is final but for a new confirm
-_FAILED = (2,)  # begin: a new entry, or one that failed
-_FORCED = (1, 2, 3)  # begin with force: also done and pending
-# What each write sets, after key, state, created, updated.
-_COLUMNS = {
-    State.SENDING: ("place", "target", "sha256", "folder", "name", "options", "attempt_info"),
-    State.DONE: ("url_base", "url_tail", "image_id", "raw_json"),
-    State.FAILED: ("category", "code", "message", "retryable"),
-    State.PENDING: ("pending_id",),
-}
-# begin's takeover of an entry left sending: by that run (its id the last parameter), or by none.
-_OWNED = " OR (state = 0 AND owner = ?)"
-_UNOWNED = " OR (state = 0 AND owner IS NULL)"
 _TIMEOUT_S = 30.0
-# The journals of this process holding an open transaction (writes made with commit=False).
-_HOLDING: weakref.WeakSet[Journal] = weakref.WeakSet()
-
-
-@lru_cache(maxsize=32)
-def _upsert_sql(state: State, after: tuple[int, ...], extra: str) -> str:
-    """The one statement of a write (a handful of shapes, each built once: the text is
-    also the key of the prepared statement in the sqlite3 module's cache)."""
-    names = (*_COLUMNS[state], "owner")
-    sets = "".join(f", {name} = excluded.{name}" for name in names)
-    if state is State.SENDING:  # a new attempt counts, and forgets the last one's error
-        sets += ", attempts = attempts + 1, category = NULL, code = NULL, message = NULL"
-    if after == _ANY:
-        where = ""
-    elif after:
-        where = f" WHERE state IN ({', '.join(map(str, after))}){extra}"
-    else:
-        where = f" WHERE 0{extra}"
-    return (
-        f"INSERT INTO uploads (key, state, created, updated, {', '.join(names)}) "
-        f"VALUES (?, {STATE_CODE[state]}, ?, ?{', ?' * len(names)}) ON CONFLICT (key) "
-        f"DO UPDATE SET state = excluded.state, updated = excluded.updated{sets}{where}"
-    )
-
-
-@lru_cache(maxsize=8)
-def _update_sql(state: State, after: tuple[int, ...]) -> str:
-    """An outcome's write when its entry exists (nearly always): a plain UPDATE by key is
-    one seek, where the upsert first builds the row to insert and meets the conflict."""
-    sets = "".join(f", {name} = ?" for name in (*_COLUMNS[state], "owner"))
-    where = "" if after == _ANY else f" AND state IN ({', '.join(map(str, after))})"
-    return f"UPDATE uploads SET state = {STATE_CODE[state]}, updated = ?{sets} WHERE key = ?{where}"
-
-
-def _nothing(db: sqlite3.Connection) -> int:
-    return 0  # a write of nothing: flush or drain what is remembered
 
 
 def default_journal_path() -> Path:
@@ -142,7 +96,7 @@ def default_journal_path() -> Path:
     return data_dir() / FILE_NAME
 
 
-class Journal(JournalReads):
+class Journal(JournalReads, JournalTx):
     """The journal file at ``path`` (created with its folder when missing).
 
     One connection guarded by a lock: share one instance between threads, or call it from
@@ -259,9 +213,9 @@ class Journal(JournalReads):
 
         # Fast path: new, failed, or this run's own retry.
         own = (retry_safe or force) and run
-        after = _FORCED if force else _FAILED
+        after = FORCED if force else FAILED
         if self._upsert(key, State.SENDING, after, lambda db: values(db, run if own else ""),
-                        _OWNED if own else "", commit=commit):  # fmt: skip
+                        OWNED if own else "", commit=commit):  # fmt: skip
             return
         entry = self.lookup(key)
         if entry is None or entry.state is not State.SENDING:
@@ -273,7 +227,7 @@ class Journal(JournalReads):
             )
         if retry_safe or force:  # its run is gone: take it over, unless someone else just did
             gone = entry.owner
-            taken = _OWNED if gone else _UNOWNED  # left sending by no run at all
+            taken = OWNED if gone else UNOWNED  # left sending by no run at all
             if self._upsert(
                 key, State.SENDING, (), lambda db: values(db, gone), taken, commit=commit
             ):
@@ -320,16 +274,14 @@ class Journal(JournalReads):
         Not for an unanswered request that may have stored the image: leave that ``sending``.
         """
         params = (str(category) or None, code or None, message or None, int(retryable) or None)
-        if not self._upsert(
-            key, State.FAILED, _NOT_DONE, lambda db: (*params, None), commit=commit
-        ):
+        if not self._upsert(key, State.FAILED, NOT_DONE, lambda db: (*params, None), commit=commit):
             self._refuse(key, "done", State.FAILED)
 
     def pending(self, key: str, pending_id: str, *, commit: bool = True) -> None:
         """Record an upload the platform holds but has not finished (``pending_id`` to poll;
         ``commit`` as for :meth:`confirm`)."""
         params = (pending_id or None, None)
-        if not self._upsert(key, State.PENDING, _NOT_DONE, lambda db: params, commit=commit):
+        if not self._upsert(key, State.PENDING, NOT_DONE, lambda db: params, commit=commit):
             self._refuse(key, "done", State.PENDING)
 
     def adopt(self, key: str, entry: Entry, *, drop: str = "") -> None:
@@ -340,34 +292,7 @@ class Journal(JournalReads):
         """
 
         def copy(db: sqlite3.Connection) -> int:
-            folder, name = split(entry.file)
-            base, tail = split(entry.url)
-            ids = self._ids
-            row = (
-                pack(key),
-                STATE_CODE[entry.state],
-                ids.place(db, entry.platform, entry.endpoint, entry.account, entry.shop),
-                entry.target or None,
-                pack(entry.sha256) if entry.sha256 else None,
-                ids.text(db, folder),
-                name or None,
-                ids.text(db, base),
-                tail or None,
-                entry.image_id or None,
-                entry.pending_id or None,
-                entry.category or None,
-                entry.code or None,
-                entry.message or None,
-                entry.attempts,
-                int(entry.retryable) or None,
-                _dumps(entry.options),
-                _dumps(entry.attempt_info),
-                entry.raw_json if entry.raw_json not in ("", "{}") else None,
-                round(entry.created * 1000),
-                round(entry.updated * 1000),
-                None,  # its run is not one of ours
-            )
-            count = db.execute(INSERT, row).rowcount
+            count = db.execute(INSERT, entry_row(db, self._ids, key, entry)).rowcount
             if drop and drop != key:
                 db.execute("DELETE FROM uploads WHERE key = ?", (pack(drop),))
             return count
@@ -389,8 +314,8 @@ class Journal(JournalReads):
         """Move ``key`` to ``state`` (its columns as ``_COLUMNS`` names them, set from
         ``values(db)`` inside the transaction) if it is new, in one of the states ``after``
         (codes), or matches ``extra``; True if it did.  An outcome tries an UPDATE first."""
-        sql = _upsert_sql(state, after, extra)
-        update = _update_sql(state, after) if state is not State.SENDING else ""
+        sql = upsert_sql(state, after, extra)
+        update = update_sql(state, after) if state is not State.SENDING else ""
         now = int(time.time() * 1000)
         packed = pack(key)
 
@@ -401,73 +326,6 @@ class Journal(JournalReads):
             return int(db.execute(sql, (packed, now, now, *params)).rowcount)
 
         return self._write(write, commit=commit, key=packed) == 1
-
-    def _write(
-        self,
-        statements: Callable[[sqlite3.Connection], int],
-        *,
-        commit: bool = True,
-        key: bytes | str | None = None,
-    ) -> int:
-        """Run ``statements`` (writes) in the open transaction; their row count.  With
-        ``commit`` they are on disk when this returns, with every write made before them;
-        else they wait for :meth:`flush`.  The remembered confirms are written first —
-        all of them, or (a write of one ``key``) only when one is of that key."""
-        if not self._open:
-            self._flush_others()
-        with self._lock:
-            if not self._open:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._open = True
-                _HOLDING.add(self)
-            try:
-                if self._confirms and (key is None or key in self._confirming):
-                    self._write_confirms(self._db)
-                count = statements(self._db)
-            except sqlite3.Error:
-                if not self._db.in_transaction:  # SQLite rolled it all back (a full disk)
-                    self._lost()
-                raise
-            if commit:
-                self._commit()
-        return int(count)
-
-    def _write_confirms(self, db: sqlite3.Connection) -> None:
-        """The remembered confirms, in one UPDATE run for them all (under the lock)."""
-        rows, self._confirms = self._confirms, []
-        self._confirming.clear()
-        text = self._ids.text
-        params = [(ms, text(db, base), tail, image_id, raw, None, key)
-                  for key, ms, base, tail, image_id, raw in rows]  # fmt: skip
-        if db.executemany(_update_sql(State.DONE, _ANY), params).rowcount != len(params):
-            # Some had no entry (an outcome without an intent): the upsert inserts those
-            # and sets the others again to the same values.
-            upsert = _upsert_sql(State.DONE, _ANY, "")
-            for ms, base_id, tail, image_id, raw, owner, key in params:
-                db.execute(upsert, (key, ms, ms, base_id, tail, image_id, raw, owner))
-
-    def _drain(self) -> None:
-        """Write the remembered confirms into the open transaction (before a read)."""
-        if self._confirms:
-            self._write(_nothing, commit=False)
-
-    def _commit(self) -> None:
-        if self._open:
-            try:
-                self._db.execute("COMMIT")  # WAL + synchronous=FULL: one fsync
-            except sqlite3.Error:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                self._lost()
-                raise
-            self._open = False
-            _HOLDING.discard(self)
-
-    def _lost(self) -> None:
-        """The open transaction is gone, and with it every id made in it."""
-        self._open = False
-        _HOLDING.discard(self)
-        self._ids.forget()
 
     def checkpoint(self) -> bool:
         """Copy the WAL into the file and empty it, unless another connection is reading
@@ -491,37 +349,6 @@ class Journal(JournalReads):
             finally:
                 self._db.execute(f"PRAGMA busy_timeout = {_TIMEOUT_S * 1000:.0f}")
         return not busy
-
-    def _flush_others(self) -> None:
-        """Commit the open transaction of every other connection of this process to this
-        file before opening one: waiting on SQLite's lock for another run on the same
-        event loop would stop the very loop that commits it.  (Not under our own lock,
-        so two journals doing this at once cannot wait on each other.)"""
-        if not self._file:
-            return
-        for other in list(_HOLDING):
-            if other is not self and other._file == self._file:
-                other.flush()
-
-    def flush(self) -> None:
-        """Commit every write made with ``commit=False`` (one fsync for them all).
-
-        >>> with Journal(":memory:") as j:
-        ...     j.pending("k1", "m-1", commit=False)
-        ...     j.pending("k2", "m-2", commit=False)
-        ...     j.unflushed, j.flush(), j.unflushed
-        (True, None, False)
-        """
-        if self._confirms:
-            self._write(_nothing)
-            return
-        with self._lock:
-            self._commit()
-
-    @property
-    def unflushed(self) -> bool:
-        """Whether writes made with ``commit=False`` wait for :meth:`flush`."""
-        return self._open or bool(self._confirms)
 
     def _refuse(self, key: str, was: str, state: State) -> NoReturn:
         raise JournalError(

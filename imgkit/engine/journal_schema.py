@@ -39,6 +39,7 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from imgkit.errors import ImgkitError
@@ -277,6 +278,53 @@ def setup(db: sqlite3.Connection, path: str | os.PathLike[str]) -> tuple[bool, b
     return wal, legacy is not None
 
 
+# The states (codes, journal_schema.STATE_CODE) a write may move an entry from.
+ANY = (0, 1, 2, 3)
+NOT_DONE = (0, 2, 3)  # done is final but for a new confirm
+FAILED = (2,)  # begin: a new entry, or one that failed
+FORCED = (1, 2, 3)  # begin with force: also done and pending
+# What each write sets, after key, state, created, updated.
+COLUMNS = {
+    State.SENDING: ("place", "target", "sha256", "folder", "name", "options", "attempt_info"),
+    State.DONE: ("url_base", "url_tail", "image_id", "raw_json"),
+    State.FAILED: ("category", "code", "message", "retryable"),
+    State.PENDING: ("pending_id",),
+}
+# begin's takeover of an entry left sending: by that run (its id the last parameter), or by none.
+OWNED = " OR (state = 0 AND owner = ?)"
+UNOWNED = " OR (state = 0 AND owner IS NULL)"
+
+
+@lru_cache(maxsize=32)
+def upsert_sql(state: State, after: tuple[int, ...], extra: str) -> str:
+    """The one statement of a write (a handful of shapes, each built once: the text is
+    also the key of the prepared statement in the sqlite3 module's cache)."""
+    names = (*COLUMNS[state], "owner")
+    sets = "".join(f", {name} = excluded.{name}" for name in names)
+    if state is State.SENDING:  # a new attempt counts, and forgets the last one's error
+        sets += ", attempts = attempts + 1, category = NULL, code = NULL, message = NULL"
+    if after == ANY:
+        where = ""
+    elif after:
+        where = f" WHERE state IN ({', '.join(map(str, after))}){extra}"
+    else:
+        where = f" WHERE 0{extra}"
+    return (
+        f"INSERT INTO uploads (key, state, created, updated, {', '.join(names)}) "
+        f"VALUES (?, {STATE_CODE[state]}, ?, ?{', ?' * len(names)}) ON CONFLICT (key) "
+        f"DO UPDATE SET state = excluded.state, updated = excluded.updated{sets}{where}"
+    )
+
+
+@lru_cache(maxsize=8)
+def update_sql(state: State, after: tuple[int, ...]) -> str:
+    """An outcome's write when its entry exists (nearly always): a plain UPDATE by key is
+    one seek, where the upsert first builds the row to insert and meets the conflict."""
+    sets = "".join(f", {name} = ?" for name in (*COLUMNS[state], "owner"))
+    where = "" if after == ANY else f" AND state IN ({', '.join(map(str, after))})"
+    return f"UPDATE uploads SET state = {STATE_CODE[state]}, updated = ?{sets} WHERE key = ?{where}"
+
+
 # Every read: an upload with its place, texts and run, in Entry's field order.
 SELECT = (
     "SELECT u.key, u.state, p.platform, p.shop, u.target, u.sha256, b.text, u.url_tail, "
@@ -321,9 +369,16 @@ def entry_of(row: tuple[Any, ...]) -> Entry:
 
 
 __all__ = [
+    "ANY",
+    "COLUMNS",
+    "FAILED",
+    "FORCED",
+    "NOT_DONE",
+    "OWNED",
     "SCHEMA_VERSION",
     "SELECT",
     "STATE_CODE",
+    "UNOWNED",
     "VIEW",
     "Entry",
     "JournalBusy",
@@ -337,4 +392,6 @@ __all__ = [
     "setup",
     "split",
     "unpack",
+    "update_sql",
+    "upsert_sql",
 ]

@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from imgkit.engine.journal_ids import Ids
-from imgkit.engine.journal_schema import SCHEMA, STATE_CODE, State, pack, split
+from imgkit.engine.journal_schema import SCHEMA, STATE_CODE, Entry, State, dumps, pack, split
 
 # imgkit 0.1's entries table (schema 1); schema 2 added _V2_COLUMNS to it.
 V1_ENTRIES = """CREATE TABLE IF NOT EXISTS entries (
@@ -161,3 +161,34 @@ def _json_or_none(text: str | None) -> str | None:
         return text if json.loads(text) else None  # "{}" takes no byte
     except ValueError:
         return text  # kept as it was: not ours to judge
+
+
+def entry_row(db: sqlite3.Connection, ids: Ids, key: str, entry: Entry) -> tuple[Any, ...]:
+    """``entry`` (read from another journal) as :data:`INSERT` stores it under ``key``,
+    without its owner: its run is not one of this journal's."""
+    folder, name = split(entry.file)
+    base, tail = split(entry.url)
+    return (
+        pack(key),
+        STATE_CODE[entry.state],
+        ids.place(db, entry.platform, entry.endpoint, entry.account, entry.shop),
+        entry.target or None,
+        pack(entry.sha256) if entry.sha256 else None,
+        ids.text(db, folder),
+        name or None,
+        ids.text(db, base),
+        tail or None,
+        entry.image_id or None,
+        entry.pending_id or None,
+        entry.category or None,
+        entry.code or None,
+        entry.message or None,
+        entry.attempts,
+        int(entry.retryable) or None,
+        dumps(entry.options),
+        dumps(entry.attempt_info),
+        entry.raw_json if entry.raw_json not in ("", "{}") else None,
+        round(entry.created * 1000),
+        round(entry.updated * 1000),
+        None,
+    )
