@@ -167,7 +167,8 @@ def main() -> None:
         + ", ".join(f"{k[6:]} {with_j[-1][k]:.1f}" for k in tables if with_j[-1][k] >= 0.5)
     )
     print(f"rows per commit (group commits): {per_commit:.1f}")
-    met = min(cost, inside) <= 0.1 and size <= 300
+    # The direct figure decides: the difference of two noisy medians can fall below it by chance.
+    met = inside <= 0.1 and size <= 300
     print(f"summary: {'met' if met else 'MISSED'}")
     sys.exit(0 if met else 1)
 
