@@ -6,9 +6,11 @@ journal (a fresh file in a temp dir each time) and with ``journal=False``, ``--r
 times.  Each upload's client CPU (``time.process_time()``, validation from a warm probe
 cache included in both) is divided by N; the journal's cost is the difference of the
 medians of the two; the CPU spent inside the journal's calls is also summed directly
-(thread time), which a busy machine disturbs less.  Also printed: the journal file's size
-per row (the SQLite file and its WAL after the run) and how many rows shared each commit
-(the engine's group commits, ``imgkit.engine.group_commit``).
+(thread time), which a busy machine disturbs less.  Also printed: the journal's size per row
+on disk right after the run with the journal still open (the SQLite file, its WAL and its
+shared-memory index: what a notebook holding the journal leaves), after it is closed, and
+per table and index (SQLite's ``dbstat``); and how many rows shared each commit (the
+engine's group commits, ``imgkit.engine.group_commit``).
 
 Targets (issue 15): the journal costs <= 0.1 ms of CPU per row and <= 300 bytes per row.
 
@@ -70,6 +72,11 @@ class CountingGroupCommit(group_commit.GroupCommit):
         CountingGroupCommit.made.append(self.commits)
 
 
+def _size(journal: Path) -> int:
+    """The journal's files: the database, and its -wal and -shm while open."""
+    return sum(p.stat().st_size for p in journal.parent.glob(journal.name + "*"))
+
+
 def one_upload(
     control: Control, frame: pd.DataFrame, shops: dict[str, Any], journal: Path | None
 ) -> dict[str, float]:
@@ -81,14 +88,18 @@ def one_upload(
         frame, shops=shops, journal=opened or False, progress=False, concurrency=32
     )
     cpu = time.process_time() - cpu
-    if opened is not None:
+    rows = len(frame)
+    figures: dict[str, float] = {}
+    if opened is not None and journal is not None:
+        figures["bytes"] = _size(journal) / rows  # the run is over, the journal still open
+        for name, size in opened._db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
+            figures[f"table {name}"] = size / rows
         opened.close()
+        figures["bytes_closed"] = _size(journal) / rows
     uploaded = int((results["status"] == "uploaded").sum())
     if uploaded != len(frame):
         raise SystemExit(f"only {uploaded} of {len(frame)} rows uploaded")
-    size = sum(p.stat().st_size for p in journal.parent.glob(journal.name + "*")) if journal else 0
-    rows = len(frame)
-    figures = {"cpu_ms": cpu / rows * 1000, "bytes": size / rows}
+    figures["cpu_ms"] = cpu / rows * 1000
     figures["inside_ms"] = sum(INSIDE.values()) / rows * 1000
     figures.update({f"{k}_ms": v / rows * 1000 for k, v in INSIDE.items()})
     return figures
@@ -123,7 +134,8 @@ def main() -> None:
                 f"{with_j[-1]['cpu_ms']:.3f} ms/row (in the journal's calls "
                 f"{with_j[-1]['inside_ms']:.3f}: "
                 + ", ".join(f"{k} {with_j[-1][k + '_ms']:.3f}" for k in sorted(INSIDE))
-                + f"), journal {with_j[-1]['bytes']:.0f} B/row"
+                + f"), journal {with_j[-1]['bytes']:.0f} B/row "
+                f"({with_j[-1]['bytes_closed']:.0f} once closed)"
             )
     finally:
         if proc is not None:
@@ -144,9 +156,19 @@ def main() -> None:
         f"the journal's cost: {cost:.3f} ms per row as the difference of the medians; "
         f"{inside:.3f} ms per row inside its calls (target <= 0.1 ms)"
     )
-    print(f"the journal on disk: {size:.0f} bytes per row (target <= 300)")
+    closed = statistics.median(r["bytes_closed"] for r in with_j)
+    print(
+        f"the journal on disk: {size:.0f} bytes per row after the run, open (its WAL and "
+        f"shared memory included); {closed:.0f} once closed (target <= 300)"
+    )
+    tables = sorted((k for k in with_j[-1] if k.startswith("table ")), key=lambda k: -with_j[-1][k])
+    print(
+        "  by table and index (dbstat, last run): "
+        + ", ".join(f"{k[6:]} {with_j[-1][k]:.1f}" for k in tables if with_j[-1][k] >= 0.5)
+    )
     print(f"rows per commit (group commits): {per_commit:.1f}")
-    met = min(cost, inside) <= 0.1 and size <= 300
+    # The direct figure decides: the difference of two noisy medians can fall below it by chance.
+    met = inside <= 0.1 and size <= 300
     print(f"summary: {'met' if met else 'MISSED'}")
     sys.exit(0 if met else 1)
 

@@ -20,13 +20,12 @@ while the full read grows with n. One run, one process, the same file for both.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from imgkit.engine.journal import Journal
+from imgkit.engine.journal import Journal, Record
 
 PLACE = ("taobao_picture", "http://127.0.0.1:8765", "acct", "0")
 CALLS = 200
@@ -34,34 +33,12 @@ CALLS = 200
 
 def fill(path: Path, n: int) -> None:
     """``n`` confirmed entries at :data:`PLACE`, written in one transaction (setup only)."""
-    with Journal(path):
-        pass  # creates the schema and its indexes
-    db = sqlite3.connect(path)
-    now = time.time()
-    rows = (
-        (
-            f"k{i}",
-            "done",
-            PLACE[0],
-            "shop",
-            PLACE[3],
-            f"{i:064x}",
-            f"u/{i}",
-            str(10**9 + i),
-            PLACE[1],
-            PLACE[2],
-            now,
-            now,
-        )
-        for i in range(n)
-    )
-    with db:
-        db.executemany(
-            "INSERT INTO entries (key, state, platform, shop, target, sha256, url, image_id, "
-            "endpoint, account, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-    db.close()
+    with Journal(path) as journal:
+        for i in range(n):
+            record = Record(PLACE[0], "shop", PLACE[3], f"{i:064x}", PLACE[1], PLACE[2])
+            journal.begin(f"{i:064x}", record, commit=False)
+            journal.confirm(f"{i:064x}", f"u/{i}", str(10**9 + i), commit=False)
+        journal.flush()
 
 
 def per_call_ms(journal: Journal, n: int) -> tuple[float, float]:

@@ -240,3 +240,71 @@ def test_an_upgraded_journal_lists_each_upload_once(
         assert upgraded.in_doubt() == []
         table = imgkit.history(journal=upgraded)
     assert list(table["status"]) == ["done"], table[["status", "endpoint", "url"]]
+
+
+# --- schema 2 -> 3 ------------------------------------------------------------------------
+
+# A journal written by imgkit's schema-2 code (commit 191dbf4, before schema 3): the sample
+# batch uploaded to a sandbox on this port, then one upload left in doubt by a run that ended
+# and one refused for good (tests/data/journal_v2.sqlite; rebuilt by nobody: it is history).
+V2_FILE = ROOT / "tests" / "data" / "journal_v2.sqlite"
+V2_PORT = 48321
+
+
+def test_a_schema_2_journal_is_upgraded_in_place_and_its_uploads_are_skipped(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal.sqlite"
+    path.write_bytes(V2_FILE.read_bytes())
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        before = {
+            key: (state, url, image_id, endpoint, account, file, attempts, owner)
+            for key, state, url, image_id, endpoint, account, file, attempts, owner in db.execute(
+                "SELECT key, state, url, image_id, endpoint, account, file, attempts, owner "
+                "FROM entries"
+            )
+        }
+        (fingerprint,) = db.execute("SELECT value FROM meta WHERE name = 'fingerprint'").fetchone()
+    db.close()
+    states = Counter(state for state, *_ in before.values())
+    assert states == {"done": 15, "sending": 1, "failed": 1}
+    with Journal(path) as journal:
+        assert not journal.upgraded  # schema 2's keys are today's: nothing to re-key
+        assert journal.fingerprint_key == bytes.fromhex(fingerprint)  # the same accounts
+        after = journal.lookup_many(before)
+        assert {
+            k: (str(e.state), e.url, e.image_id, e.endpoint, e.account, e.file, e.attempts, e.owner)
+            for k, e in after.items()
+        } == before
+        (doubt,) = journal.in_doubt()  # its run ended: in doubt, as before
+        assert doubt.state is State.SENDING
+        assert doubt.options == {"is_major": "true"}
+        assert not journal.run_alive(doubt.owner)
+        failed = after["f" * 64]
+        assert (failed.category, failed.code, failed.message) == (
+            "invalid_input",
+            "bad_image",
+            "refused",
+        )
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+        kinds = dict(db.execute("SELECT name, type FROM sqlite_schema"))
+    db.close()
+    assert kinds["uploads"] == "table"
+    assert kinds["entries"] == "view"
+    # The same batch sent again to a sandbox at the same address: every row is skipped.
+    rehearsal = Sandbox(port=V2_PORT)
+    try:
+        rehearsal.start()
+    except OSError as exc:  # the port is taken on this machine right now
+        pytest.skip(f"sandbox port {V2_PORT} unavailable: {exc}")
+    try:
+        results = imgkit.upload(
+            ROOT / "sample_data" / "batch.csv", shops=rehearsal.shops, journal=path, progress=False
+        )
+        assert results["status"].tolist() == ["skipped"] * 15
+        assert rehearsal.stats()["total"]["requests"] == 0  # nothing sent, not a look-up
+        assert set(results["url"]) == {url for _, url, *_ in before.values() if url}
+    finally:
+        rehearsal.stop()

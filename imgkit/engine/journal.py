@@ -14,7 +14,8 @@ before it sends and the outcome after::
 
 Every write is committed (WAL, ``synchronous=FULL``: on disk) before it returns, unless
 it is made with ``commit=False``: then it joins an open transaction that :meth:`Journal.flush`
-commits, one fsync for every write since the last.  The engine uses that for group
+commits, one fsync for every write since the last (a confirm waits in memory and is written
+with the flush, all of a group in one statement).  The engine uses that for group
 commits: the ``begin`` of every request leaving within a few milliseconds is flushed
 together *before* any of them leaves, and outcomes are flushed with the next group or
 within :data:`imgkit.engine.group_commit.LAZY_S`.  So after ``kill -9`` or a power cut
@@ -51,32 +52,39 @@ import secrets
 import sqlite3
 import threading
 import time
-import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
+from imgkit.engine.journal_ids import Ids
 from imgkit.engine.journal_reads import JournalReads
 from imgkit.engine.journal_runs import BEAT_S, STALE_S
 from imgkit.engine.journal_schema import (
+    FAILED,
+    FORCED,
+    NOT_DONE,
+    OWNED,
     SCHEMA_VERSION,
+    UNOWNED,
     Entry,
     JournalBusy,
     JournalError,
     Record,
     State,
-    adopted_values,
+    pack,
     setup,
-    upsert_statement,
+    split,
+    update_sql,
+    upsert_sql,
 )
 from imgkit.engine.journal_schema import dumps as _dumps
+from imgkit.engine.journal_tx import JournalTx
+from imgkit.engine.journal_upgrade import INSERT, entry_row
 from imgkit.errors import Category
 from imgkit.paths import data_dir
 
 FILE_NAME = "journal.sqlite"
-_NOT_DONE = (State.SENDING, State.FAILED, State.PENDING)  # done is final but for a new confirm
-# The journals of this process holding an open transaction (writes made with commit=False).
-_HOLDING: weakref.WeakSet[Journal] = weakref.WeakSet()
+_TIMEOUT_S = 30.0
 
 
 def default_journal_path() -> Path:
@@ -88,7 +96,7 @@ def default_journal_path() -> Path:
     return data_dir() / FILE_NAME
 
 
-class Journal(JournalReads):
+class Journal(JournalReads, JournalTx):
     """The journal file at ``path`` (created with its folder when missing).
 
     One connection guarded by a lock: share one instance between threads, or call it from
@@ -128,11 +136,17 @@ class Journal(JournalReads):
         # Which file, to know the other connections of this process to it.
         self._file = os.path.realpath(self.path) if str(self.path) != ":memory:" else ""
         self._live: dict[str, tuple[bool, float]] = {}  # run id -> (alive, when checked)
+        self._ids = Ids()  # places, texts and runs by id (imgkit.engine.journal_ids)
+        # Confirms made with commit=False, written with the next flush in one executemany
+        # (or before anything that must see them): key, ms, URL base and tail, id, answer.
+        self._confirms: list[tuple[bytes | str, int, str, str | None, str | None, str | None]]
+        self._confirms = []
+        self._confirming: set[bytes | str] = set()  # their keys
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit (isolation_level=None): each statement below commits on its own.
         self._db = sqlite3.connect(
-            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            self.path, timeout=_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
         try:
             self._setup()
@@ -185,26 +199,23 @@ class Journal(JournalReads):
         the entry is ``done`` or ``pending`` (sending it would store a second copy) or in
         doubt.
         """
-        values = {
-            "platform": record.platform,
-            "shop": record.shop,
-            "target": record.target,
-            "sha256": record.sha256,
-            "endpoint": record.endpoint,
-            "account": record.account,
-            "file": record.file,
-            "options": json.dumps(dict(record.options), ensure_ascii=False)
-            if record.options
-            else "{}",
-            "attempt_info": _dumps(attempt_info),
-            "owner": run,
-        }
+        folder, name = split(record.file)
+        options = json.dumps(dict(record.options), ensure_ascii=False) if record.options else None
+        info = _dumps(attempt_info)
+
+        def values(db: sqlite3.Connection, owner: str) -> tuple[Any, ...]:
+            ids = self._ids  # made in the transaction of the row that names them
+            place = ids.place(db, record.platform, record.endpoint, record.account, record.shop)
+            sha = pack(record.sha256) if record.sha256 else None
+            run_id = ids.run(db, run)
+            return (place, record.target or None, sha, ids.text(db, folder), name or None,
+                    options, info, run_id, *((ids.run(db, owner),) if owner else ()))  # fmt: skip
+
         # Fast path: new, failed, or this run's own retry.
-        extra = " OR (state = 'sending' AND owner = ?)" if (retry_safe or force) and run else ""
-        after = (State.FAILED, State.DONE, State.PENDING) if force else (State.FAILED,)
-        if self._upsert(
-            key, State.SENDING, after, values, extra, (run,) if extra else (), commit=commit
-        ):
+        own = (retry_safe or force) and run
+        after = FORCED if force else FAILED
+        if self._upsert(key, State.SENDING, after, lambda db: values(db, run if own else ""),
+                        OWNED if own else "", commit=commit):  # fmt: skip
             return
         entry = self.lookup(key)
         if entry is None or entry.state is not State.SENDING:
@@ -215,8 +226,11 @@ class Journal(JournalReads):
                 code="busy",
             )
         if retry_safe or force:  # its run is gone: take it over, unless someone else just did
-            taken = " OR (state = 'sending' AND owner = ?)"
-            if self._upsert(key, State.SENDING, (), values, taken, (entry.owner,), commit=commit):
+            gone = entry.owner
+            taken = OWNED if gone else UNOWNED  # left sending by no run at all
+            if self._upsert(
+                key, State.SENDING, (), lambda db: values(db, gone), taken, commit=commit
+            ):
                 return
         self._refuse(key, State.SENDING, State.SENDING)
 
@@ -230,10 +244,19 @@ class Journal(JournalReads):
         commit: bool = True,
     ) -> None:
         """Record the platform's success for ``key`` (from any state); committed on return
-        unless ``commit=False`` (then by the next :meth:`flush`)."""
-        values = {"url": url, "image_id": image_id, "raw_json": _dumps(raw_json), "owner": ""}
-        if not self._upsert(key, State.DONE, tuple(State), values, commit=commit):
-            self._refuse(key, State.DONE, State.DONE)
+        unless ``commit=False`` (then by the next :meth:`flush`).
+
+        With ``commit=False`` it is only remembered: the next flush writes every such
+        confirm in one statement (and a read, or a write of the same key, first).
+        """
+        base, tail = split(url)
+        packed = pack(key)
+        row = (packed, int(time.time() * 1000), base, tail or None, image_id or None)
+        with self._lock:
+            self._confirms.append((*row, _dumps(raw_json)))
+            self._confirming.add(packed)
+        if commit:
+            self.flush()
 
     def fail(
         self,
@@ -250,21 +273,15 @@ class Journal(JournalReads):
 
         Not for an unanswered request that may have stored the image: leave that ``sending``.
         """
-        values = {
-            "category": str(category),
-            "code": code,
-            "message": message,
-            "retryable": str(int(retryable)),
-            "owner": "",
-        }
-        if not self._upsert(key, State.FAILED, _NOT_DONE, values, commit=commit):
+        params = (str(category) or None, code or None, message or None, int(retryable) or None)
+        if not self._upsert(key, State.FAILED, NOT_DONE, lambda db: (*params, None), commit=commit):
             self._refuse(key, "done", State.FAILED)
 
     def pending(self, key: str, pending_id: str, *, commit: bool = True) -> None:
         """Record an upload the platform holds but has not finished (``pending_id`` to poll;
         ``commit`` as for :meth:`confirm`)."""
-        values = {"pending_id": pending_id, "owner": ""}
-        if not self._upsert(key, State.PENDING, _NOT_DONE, values, commit=commit):
+        params = (pending_id or None, None)
+        if not self._upsert(key, State.PENDING, NOT_DONE, lambda db: params, commit=commit):
             self._refuse(key, "done", State.PENDING)
 
     def adopt(self, key: str, entry: Entry, *, drop: str = "") -> None:
@@ -273,87 +290,65 @@ class Journal(JournalReads):
         ``drop``: the entry's old key in this same journal (an upgraded 0.1 file), removed
         in the same transaction so that the upload is listed, and in doubt, only once.
         """
-        names, values = adopted_values(entry)
+
+        def copy(db: sqlite3.Connection) -> int:
+            count = db.execute(INSERT, entry_row(db, self._ids, key, entry)).rowcount
+            if drop and drop != key:
+                db.execute("DELETE FROM uploads WHERE key = ?", (pack(drop),))
+            return count
+
         self.flush()
         self._flush_others()
-        with self._lock, self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
-                f"INSERT OR IGNORE INTO entries (key, {', '.join(names)}) "
-                f"VALUES (?{', ?' * len(names)})",
-                (key, *values),
-            )
-            if drop and drop != key:
-                self._db.execute("DELETE FROM entries WHERE key = ?", (drop,))
+        self._write(copy)
 
     def _upsert(
         self,
         key: str,
         state: State,
-        after: tuple[State, ...],
-        values: Mapping[str, str],
+        after: tuple[int, ...],
+        values: Callable[[sqlite3.Connection], tuple[Any, ...]],
         extra: str = "",
-        extra_params: tuple[str, ...] = (),
         *,
         commit: bool = True,
     ) -> bool:
-        """Move ``key`` to ``state`` if it is new, in one of the states ``after``, or
-        matches ``extra``; True if it did.  One statement."""
-        sql, params = upsert_statement(
-            key, state, after, values, extra, extra_params, now=time.time()
-        )
-        return self._write(sql, params, commit=commit) == 1
+        """Move ``key`` to ``state`` (its columns as ``_COLUMNS`` names them, set from
+        ``values(db)`` inside the transaction) if it is new, in one of the states ``after``
+        (codes), or matches ``extra``; True if it did.  An outcome tries an UPDATE first."""
+        sql = upsert_sql(state, after, extra)
+        update = update_sql(state, after) if state is not State.SENDING else ""
+        now = int(time.time() * 1000)
+        packed = pack(key)
 
-    def _write(self, sql: str, params: tuple[Any, ...], *, commit: bool = True) -> int:
-        """Run one writing statement; its row count.  With ``commit`` it is on disk when
-        this returns, with every write made before it; else it waits for :meth:`flush`."""
-        if not self._open:
-            self._flush_others()
-        with self._lock:
-            if not self._open:
-                self._db.execute("BEGIN")
-                self._open = True
-                _HOLDING.add(self)
-            try:
-                count = self._db.execute(sql, params).rowcount
-            finally:
-                if commit:
-                    self._commit()
-        return int(count)
+        def write(db: sqlite3.Connection) -> int:
+            params = values(db)
+            if update and db.execute(update, (now, *params, packed)).rowcount:
+                return 1
+            return int(db.execute(sql, (packed, now, now, *params)).rowcount)
 
-    def _commit(self) -> None:
-        if self._open:
-            self._db.execute("COMMIT")  # WAL + synchronous=FULL: one fsync
-            self._open = False
-            _HOLDING.discard(self)
+        return self._write(write, commit=commit, key=packed) == 1
 
-    def _flush_others(self) -> None:
-        """Commit the open transaction of every other connection of this process to this
-        file before opening one: waiting on SQLite's lock for another run on the same
-        event loop would stop the very loop that commits it.  (Not under our own lock,
-        so two journals doing this at once cannot wait on each other.)"""
-        if not self._file:
-            return
-        for other in list(_HOLDING):
-            if other is not self and other._file == self._file:
-                other.flush()
+    def checkpoint(self) -> bool:
+        """Copy the WAL into the file and empty it, unless another connection is reading
+        or writing (then it is left for later: never wait here).  True if it did.
 
-    def flush(self) -> None:
-        """Commit every write made with ``commit=False`` (one fsync for them all).
+        The end of a run calls it, so a journal left open holds no WAL of several MB.
 
         >>> with Journal(":memory:") as j:
-        ...     j.pending("k1", "m-1", commit=False)
-        ...     j.pending("k2", "m-2", commit=False)
-        ...     j.unflushed, j.flush(), j.unflushed
-        (True, None, False)
+        ...     j.checkpoint()
+        False
         """
+        self.flush()
+        if not self.wal:
+            return False
         with self._lock:
-            self._commit()
-
-    @property
-    def unflushed(self) -> bool:
-        """Whether writes made with ``commit=False`` wait for :meth:`flush`."""
-        return self._open
+            self._db.execute("PRAGMA busy_timeout = 0")
+            try:
+                (busy, _, _) = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.OperationalError:
+                busy = 1
+            finally:
+                self._db.execute(f"PRAGMA busy_timeout = {_TIMEOUT_S * 1000:.0f}")
+        return not busy
 
     def _refuse(self, key: str, was: str, state: State) -> NoReturn:
         raise JournalError(
@@ -366,12 +361,12 @@ class Journal(JournalReads):
 
     def close(self) -> None:
         """Commit what waits for :meth:`flush` and close the file (twice is fine)."""
+        if self.unflushed:
+            try:
+                self.flush()
+            except sqlite3.ProgrammingError:  # closed already
+                self._open = False
         with self._lock:
-            if self._open:
-                try:
-                    self._commit()
-                except sqlite3.ProgrammingError:  # closed already
-                    self._open = False
             self._db.close()
 
     def __enter__(self) -> Journal:

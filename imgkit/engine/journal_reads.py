@@ -17,16 +17,17 @@ Example
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from imgkit.engine.journal_runs import JournalRuns
-from imgkit.engine.journal_schema import COLUMNS as _COLUMNS
-from imgkit.engine.journal_schema import Entry, State
+from imgkit.engine.journal_schema import SELECT, STATE_CODE, Entry, State, pack
 from imgkit.engine.journal_schema import entry_of as _entry
 
 _CHUNK = 900  # below SQLite's historic limit of 999 parameters per statement
+_PLACES = "SELECT id FROM places WHERE platform = ? AND endpoint = ? AND account = ?"
 
 
 class JournalReads(JournalRuns):
@@ -35,6 +36,9 @@ class JournalReads(JournalRuns):
 
     _db: sqlite3.Connection
     _lock: threading.Lock
+    # Writes the confirms a journal remembers, so that a read sees them
+    # (imgkit.engine.journal.Journal._drain).
+    _drain: Callable[[], None]
 
     def lookup(self, key: str) -> Entry | None:
         """The entry of ``key``, or None when the journal has never seen it."""
@@ -51,14 +55,14 @@ class JournalReads(JournalRuns):
         """
         unique = list(dict.fromkeys(keys))
         found: dict[str, Entry] = {}
+        self._drain()
         with self._lock:
             for start in range(0, len(unique), _CHUNK):
-                chunk = unique[start : start + _CHUNK]
+                chunk = [pack(key) for key in unique[start : start + _CHUNK]]
                 rows = self._db.execute(
-                    f"SELECT {_COLUMNS} FROM entries WHERE key IN ({', '.join('?' * len(chunk))})",
-                    chunk,
+                    f"{SELECT} WHERE u.key IN ({', '.join('?' * len(chunk))})", chunk
                 ).fetchall()
-                found.update((row[0], _entry(row)) for row in rows)
+                found.update((entry.key, entry) for entry in map(_entry, rows))
         return found
 
     def image_ids(self, platform: str, endpoint: str, account: str, target: str) -> set[str]:
@@ -73,11 +77,12 @@ class JournalReads(JournalRuns):
         ...     j.image_ids("tmall_item", "http://e", "a=1", "1001")
         {'7'}
         """
+        self._drain()
         with self._lock:
             rows = self._db.execute(
-                "SELECT image_id FROM entries WHERE state = 'done' AND platform = ? "
-                "AND endpoint = ? AND account = ? AND target = ?",
-                (platform, endpoint, account, target),
+                f"SELECT image_id FROM uploads WHERE state = 1 AND target = ? "
+                f"AND place IN ({_PLACES})",
+                (target, platform, endpoint, account),
             ).fetchall()
         return {image_id for (image_id,) in rows if image_id}
 
@@ -99,10 +104,11 @@ class JournalReads(JournalRuns):
         """
         if not image_id:
             return False
+        self._drain()
         with self._lock:
             row = self._db.execute(
-                "SELECT 1 FROM entries WHERE image_id = ? AND image_id != '' AND target = ? "
-                "AND platform = ? AND endpoint = ? AND account = ? AND state = 'done' LIMIT 1",
+                f"SELECT 1 FROM uploads INDEXED BY uploads_image WHERE image_id = ? "
+                f"AND target = ? AND state = 1 AND place IN ({_PLACES}) LIMIT 1",
                 (image_id, target, platform, endpoint, account),
             ).fetchone()
         return row is not None
@@ -122,17 +128,19 @@ class JournalReads(JournalRuns):
     ) -> list[Entry]:
         """Every entry, oldest change first, optionally of one ``state`` and updated in
         ``[since, until)`` (epoch seconds)."""
-        where, params = ["1"], []
+        # A scan: no index on the time (it would cost every row bytes for a rare question).
+        where, params = ["1"], list[int]()
         if state is not None:
-            where.append("state = ?")
-            params.append(str(state))
+            where.append("u.state = ?")
+            params.append(STATE_CODE[State(state)])
         if since is not None:
-            where.append("updated >= ?")
-            params.append(str(since))
+            where.append("u.updated >= ?")
+            params.append(math.floor(since * 1000))  # times are whole ms, cut down
         if until is not None:
-            where.append("updated < ?")
-            params.append(str(until))
-        sql = f"SELECT {_COLUMNS} FROM entries WHERE {' AND '.join(where)} ORDER BY updated"
+            where.append("u.updated < ?")
+            params.append(math.floor(until * 1000))
+        sql = f"{SELECT} WHERE {' AND '.join(where)} ORDER BY u.updated"
+        self._drain()
         with self._lock:
             rows = self._db.execute(sql, params).fetchall()
         return [_entry(row) for row in rows]

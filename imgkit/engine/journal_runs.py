@@ -50,29 +50,46 @@ class JournalRuns:
     _db: sqlite3.Connection
     _lock: threading.Lock
     _live: dict[str, tuple[bool, float]]  # run id -> (alive, when checked)
-    # The journal's one writing statement (imgkit.engine.journal.Journal._write).
+    # The journal's writes (imgkit.engine.journal.Journal._write, .checkpoint).
     _write: Callable[..., int]
+    checkpoint: Callable[[], bool]
 
     def start_run(self) -> str:
         """Register a run of this process; returns its id (``sending`` entries name it)."""
         run_id = uuid.uuid4().hex
         now = time.time()
+        row = (run_id, os.getpid(), _HOST, now, now)
         self._write(
-            "INSERT INTO runs (run_id, pid, host, started, beat) VALUES (?, ?, ?, ?, ?)",
-            (run_id, os.getpid(), _HOST, now, now),
+            lambda db: (
+                db.execute(
+                    "INSERT INTO runs (run_id, pid, host, started, beat) VALUES (?, ?, ?, ?, ?)",
+                    row,
+                ).rowcount
+            )
         )
         return run_id
 
     def beat(self, run_id: str) -> None:
         """Say that ``run_id`` is still alive (call every :data:`BEAT_S` seconds); commits
         every write made before with ``commit=False``."""
-        self._write("UPDATE runs SET beat = ? WHERE run_id = ?", (time.time(), run_id))
+        now = time.time()
+        self._write(
+            lambda db: (
+                db.execute("UPDATE runs SET beat = ? WHERE run_id = ?", (now, run_id)).rowcount
+            )
+        )
 
     def end_run(self, run_id: str) -> None:
         """The run is over: entries it left ``sending`` are in doubt from now on (every write
-        is committed)."""
-        self._write("UPDATE runs SET ended = ? WHERE run_id = ?", (time.time(), run_id))
+        is committed, and the WAL emptied into the file unless another run is using it)."""
+        now = time.time()
+        self._write(
+            lambda db: (
+                db.execute("UPDATE runs SET ended = ? WHERE run_id = ?", (now, run_id)).rowcount
+            )
+        )
         self._live.pop(run_id, None)
+        self.checkpoint()
 
     def run_alive(self, run_id: str) -> bool:
         """Whether the run ``run_id`` is still going (beating, and its process exists)."""

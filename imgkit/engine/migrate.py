@@ -23,16 +23,18 @@ Example
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 from imgkit.engine.destination import Destination, legacy_key
 from imgkit.engine.journal import Entry, Journal, State
+from imgkit.engine.journal_schema import SELECT, pack
 from imgkit.engine.journal_schema import entry_of as _entry
 from imgkit.paths import legacy_cache_journal
 
@@ -111,6 +113,15 @@ def stored_there(url: str, endpoint: str) -> bool:
     return not _loopback(image.hostname or "") and not _loopback(api.hostname or "")
 
 
+def _old_entry(row: tuple[Any, ...]) -> Entry:
+    """An entry of a 0.1 journal (its columns as ``_OLD_COLUMNS`` lists them)."""
+    (key, state, platform, shop, target, sha, url, image_id, pending_id, category, code,
+     message, attempts, info, raw, created, updated) = row  # fmt: skip
+    return Entry(key, State(state), platform, shop, target, sha, url, image_id, pending_id,
+                 category, code, message, attempts, json.loads(info or "{}"), raw or "{}",
+                 created, updated)  # fmt: skip
+
+
 def _read(path: Path, keys: Sequence[str]) -> dict[str, Entry]:
     found: dict[str, Entry] = {}
     try:
@@ -120,14 +131,19 @@ def _read(path: Path, keys: Sequence[str]) -> dict[str, Entry]:
     except sqlite3.Error:
         return found
     try:
+        # A 0.1 file, or one a later imgkit opened as its journal (and so upgraded).
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_schema")}
         for start in range(0, len(keys), _CHUNK):
             chunk = list(keys[start : start + _CHUNK])
-            rows = db.execute(
-                f"SELECT {_OLD_COLUMNS} FROM entries WHERE key IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            ).fetchall()
-            for row in rows:
-                found[row[0]] = _entry((*row, "", "", "", "{}", 0, ""))
+            marks = ", ".join("?" * len(chunk))
+            if "uploads" in tables:
+                rows = db.execute(f"{SELECT} WHERE u.key IN ({marks})", list(map(pack, chunk)))
+                found.update((entry.key, entry) for entry in map(_entry, rows))
+            else:
+                rows = db.execute(
+                    f"SELECT {_OLD_COLUMNS} FROM entries WHERE key IN ({marks})", chunk
+                )
+                found.update((row[0], _old_entry(row)) for row in rows)
     except sqlite3.Error:
         return found  # not a 0.1 journal after all: nothing to adopt
     finally:
@@ -150,11 +166,13 @@ def adopt_legacy(journal: Journal, rows: Iterable[LegacyRow], sources: Sequence[
     for path in sources:
         if not by_old:
             break
-        for old, entry in _read(path, list(by_old)).items():
+        own = _same_file(path, journal.path)
+        # The journal's own old entries (an upgraded 0.1 file) through its own connection.
+        old_entries = journal.lookup_many(by_old) if own else _read(path, list(by_old))
+        for old, entry in old_entries.items():
             row = by_old[old]
             if entry.state is State.DONE and not stored_there(entry.url, row.dest.endpoint):
                 continue
-            own = _same_file(path, journal.path)
             journal.adopt(row.key, _with_place(entry, row), drop=old if own else "")
             adopted += 1
             del by_old[old]
