@@ -97,7 +97,10 @@ class WireTransport(httpx.AsyncBaseTransport):
     # Sender need not guess the phase a deadline passed in: this transport knows it.
     enforces_limits = True
 
-    def __init__(self, max_connections: int = 100, keepalive_s: float = 5.0) -> None:
+    # Under the 5 s after which common servers (uvicorn, the sandbox's) close an idle
+    # connection: a request written just as the server closes it gets no answer, and an
+    # unanswered upload costs a look-up.
+    def __init__(self, max_connections: int = 100, keepalive_s: float = 4.0) -> None:
         self.max_connections = max_connections
         self.keepalive_s = keepalive_s
         self._idle: defaultdict[_Key, list[Connection]] = defaultdict(list)
@@ -163,6 +166,7 @@ class WireTransport(httpx.AsyncBaseTransport):
                 if connection.reusable(now, self.keepalive_s):
                     return connection
                 connection.close()
+                self._open.discard(connection)
             return await self._connect(key, _within(given.get("connect"), end), request)
         except BaseException:
             self._slots.release()
