@@ -4,6 +4,14 @@
 asynchronous work; inside Jupyter a loop is already running, so the work gets a private
 loop in a worker thread, and Ctrl-C in the calling thread cancels it (its partial result
 is returned).
+
+Example
+-------
+>>> import asyncio
+>>> async def empty():
+...     return pd.DataFrame()
+>>> run_sync(empty).empty
+True
 """
 
 from __future__ import annotations
