@@ -84,22 +84,39 @@ def read_capped(path: str, limit: int) -> bytes | Refused:
     except (OSError, ValueError):
         return Refused("unreadable_file")
     try:
-        with os.fdopen(fd, "rb") as fh:
-            refused = refusal(os.fstat(fd), limit)
-            if refused is not None:
-                return refused
-            # One byte more than the size tells a file that grew since; past the limit it
-            # is not read any further.
-            data = fh.read(min(os.fstat(fd).st_size, limit) + 1)
+        # One fstat through the descriptor (what was opened, not what the path names now)
+        # and plain reads: no buffered file object over a file read once, whole.
+        info = os.fstat(fd)
+        refused = refusal(info, limit)
+        if refused is not None:
+            return refused
+        # One byte more than the size tells a file that grew since; past the limit it is
+        # not read any further.
+        data = _read_up_to(fd, min(info.st_size, limit) + 1)
+        if len(data) > limit:
+            return Refused("file_too_large", len(data))
+        # (Asked again only then: a file whose size the system does not know, /proc's.)
+        if len(data) > info.st_size and len(data) > os.fstat(fd).st_size:
+            data += _read_up_to(fd, limit + 1 - len(data))
             if len(data) > limit:
                 return Refused("file_too_large", len(data))
-            if len(data) > os.fstat(fd).st_size:
-                data += fh.read(limit + 1 - len(data))
-                if len(data) > limit:
-                    return Refused("file_too_large", len(data))
-            return data
+        return data
     except OSError:  # e.g. EISDIR on read, an I/O error
         return Refused("unreadable_file")
+    finally:
+        os.close(fd)
+
+
+def _read_up_to(fd: int, count: int) -> bytes:
+    """Up to ``count`` bytes from ``fd``: fewer only at the end of the file."""
+    parts = []
+    while count > 0:
+        part = os.read(fd, count)
+        if not part:
+            break
+        parts.append(part)
+        count -= len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 _MESSAGES = {
