@@ -318,3 +318,29 @@ def test_issues_and_messages_are_compact_text(tmp_path: Path) -> None:
     for column in ("issues", "message", "platform_key", "position"):
         assert checked[column].dtype == TEXT, column
     assert (checked["message"] == "").tolist() == (checked["issues"] == "").tolist()
+
+
+def test_title_collisions_are_those_of_the_whole_batch_grouped() -> None:
+    from imgkit.intake.rules.fields import title_collision
+
+    n = 300
+    frame = pd.DataFrame(
+        {
+            "platform": [
+                ["taobao_picture", "图片空间", "doudian", "tmall_item"][k % 4] for k in range(n)
+            ],
+            "shop": [["a", "b"][k % 3 % 2] for k in range(n)],
+            "file": [f"/x/{k % 7}.jpg" for k in range(n)],
+            "title": [["", "杯子", "杯" * 60 + str(k % 2), "x"][k % 5 % 4] for k in range(n)],
+            "probe_error": [""] * n,
+            "format": ["jpeg"] * n,
+        }
+    )
+    ctx = Context(frame, {}, {})
+    keys = ctx.platforms_where(lambda a: a.limits.title_dedup)
+    names = ctx.groups("platform", "shop", ctx.title.str.slice(0, 50))
+    whole = ctx.on(keys) & pd.Series(names).duplicated(keep="first").to_numpy()
+    found = title_collision(ctx)
+    assert found.any()
+    assert not found.all()
+    assert found.tolist() == whole.tolist()

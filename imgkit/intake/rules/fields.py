@@ -108,9 +108,16 @@ def title_collision_detail(ctx: Context) -> pd.Series:
 def title_collision(ctx: Context) -> pd.Series:
     """Two rows of one shop's picture space get the same title: the later gets "(1)"."""
     keys = ctx.platforms_where(lambda a: a.limits.title_dedup)
-    cut = ctx.title.str.slice(0, 50)
-    names = ctx.groups("platform", "shop", cut)
-    return ctx.on(keys) & as_mask(ctx, pd.Series(names).duplicated(keep="first").to_numpy())
+    # Only the rows of such platforms: a row's group (platform, shop, title) holds rows of
+    # its platform alone, so the others need not be compared (nor their titles hashed).
+    rows = np.flatnonzero(ctx.on(keys).to_numpy())
+    out = np.zeros(len(ctx.frame), dtype=bool)
+    if len(rows):
+        place = pd.factorize(ctx.groups("platform", "shop")[rows])[0].astype(np.int64)
+        cut = pd.factorize(ctx.title.iloc[rows].str.slice(0, 50), use_na_sentinel=False)[0]
+        names = place * (len(rows) + 1) + np.asarray(cut, dtype=np.int64)
+        out[rows] = pd.Series(names).duplicated(keep="first").to_numpy()
+    return as_mask(ctx, out)
 
 
 # --- ids and positions ------------------------------------------------------------------------
