@@ -9,9 +9,10 @@ Creates N real image files (mixed JPEG/PNG/GIF/WEBP, mixed pixel and byte sizes,
   and checks the rules with ``if`` statements (timed on a sample of rows and scaled, as
   it is slow; the sample size is printed).
 
-Targets on a 2-core machine: warm validate of 100k rows <= 2 s; cold <= 2x the I/O floor;
->= 10x faster than the naive baseline.  The OS page cache is warm for every figure (the
-files were just written), so the comparison with the I/O floor is like for like.
+Targets on a 2-core machine: warm validate of 100k rows <= 2 s; cold <= 1.5x the I/O
+floor (issue 15); >= 10x faster than the naive baseline.  The OS page cache is warm for
+every figure (the files were just written), so the comparison with the I/O floor is like
+for like.
 
     python bench/validate.py            # N = 100,000 (about 2.5 GB in a temp dir)
     python bench/validate.py -n 10000   # a quick run
@@ -416,7 +417,7 @@ def main() -> None:
         print(f"I/O floor (read + sha256 loop): {floor:8.2f} s")
         print(
             f"cold validate:                  {cold:8.2f} s  = {cold / floor:.2f}x the floor "
-            f"(target <= 2x)  {args.n / cold:,.0f} rows/s"
+            f"(target <= 1.5x)  {args.n / cold:,.0f} rows/s"
         )
         print(
             f"warm validate:                  {warm:8.2f} s  (target <= 2 s at 100k)  "

@@ -151,15 +151,20 @@ def test_the_distinct_file_look_up_gives_each_rows_probe(tmp_path: Path) -> None
     files = [image(tmp_path / "a.jpg"), image(tmp_path / "b.png", (300, 400), "PNG")]
     names = [files[0], files[1], files[0], str(tmp_path / "missing.jpg"), "/a\x00b", files[1]]
     clear_cache()
-    looked_up = _probe(pd.Series(text_array(names)), None)
+    looked_up, known = _probe(pd.Series(text_array(names)), None)
     row_by_row = pd.concat([probe_paths([n]) for n in names[:4]], ignore_index=True)
     pd.testing.assert_frame_equal(looked_up.iloc[:4], row_by_row, check_dtype=False)
     assert looked_up.loc[4, "probe_error"] == ""  # a NUL: never probed (bad_path says why)
     pd.testing.assert_series_equal(
         looked_up.iloc[5], looked_up.iloc[1], check_names=False, check_dtype=False
     )
-    warm = _probe(pd.Series(names, dtype=object), None)  # the cache answers: the same facts
+    warm = _probe(pd.Series(names, dtype=object), None)[0]  # the cache answers: the same facts
     pd.testing.assert_frame_equal(warm, looked_up)
+    # The codes handed to the rules group the rows exactly as the columns' own values do.
+    for column in ("file", "format", "sha256", "probe_error"):
+        codes, uniques = known[column]
+        values = names if column == "file" else looked_up[column].tolist()
+        assert [list(uniques)[c] for c in codes] == values, column
 
 
 # --- whatever the storage, the same results ---------------------------------------------------
@@ -285,3 +290,57 @@ def test_target_patterns_read_alike_in_either_storage(key: str) -> None:
     found = [matches(s, pattern, flags=(re.ASCII, re.UNICODE)) for s in both_storages(values)]
     assert found[0].tolist() == found[1].tolist()
     assert texts.non_ascii(arrow(values)).tolist() == [not v.isascii() for v in values]
+
+
+# --- messages worded once per distinct value ----------------------------------------------------
+
+
+def test_details_worded_once_per_value_are_those_worded_row_by_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from imgkit.intake import validation
+    from imgkit.intake.rules import RULES
+
+    frame = _batch(tmp_path)
+    frame.loc[::3, "file"] = str(tmp_path / "w.jpg")  # refused formats on many platforms
+    frame.loc[::7, "shop"] = "nobody_else"
+    by_value = validate_frame(frame)
+    assert {"format_refused", "unknown_shop"} <= set(";".join(by_value["issues"]).split(";"))
+    assert any(entry.detail_by for entry in RULES)
+    monkeypatch.setattr(validation, "RULES", tuple(replace(e, detail_by=()) for e in RULES))
+    _same(validate_frame(frame), by_value)
+
+
+def test_issues_and_messages_are_compact_text(tmp_path: Path) -> None:
+    checked = validate_frame(_batch(tmp_path))
+    for column in ("issues", "message", "platform_key", "position"):
+        assert checked[column].dtype == TEXT, column
+    assert (checked["message"] == "").tolist() == (checked["issues"] == "").tolist()
+
+
+def test_title_collisions_are_those_of_the_whole_batch_grouped() -> None:
+    from imgkit.intake.rules.fields import title_collision
+
+    n = 300
+    frame = pd.DataFrame(
+        {
+            "platform": [
+                ["taobao_picture", "图片空间", "doudian", "tmall_item"][k % 4] for k in range(n)
+            ],
+            "shop": [["a", "b"][k % 3 % 2] for k in range(n)],
+            "file": [f"/x/{k % 7}.jpg" for k in range(n)],
+            "title": [["", "杯子", "杯" * 60 + str(k % 2), "x"][k % 5 % 4] for k in range(n)],
+            "probe_error": [""] * n,
+            "format": ["jpeg"] * n,
+        }
+    )
+    ctx = Context(frame, {}, {})
+    keys = ctx.platforms_where(lambda a: a.limits.title_dedup)
+    names = ctx.groups("platform", "shop", ctx.title.str.slice(0, 50))
+    whole = ctx.on(keys) & pd.Series(names).duplicated(keep="first").to_numpy()
+    found = title_collision(ctx)
+    assert found.any()
+    assert not found.all()
+    assert found.tolist() == whole.tolist()

@@ -84,6 +84,8 @@ def read_capped(path: str, limit: int) -> bytes | Refused:
     except (OSError, ValueError):
         return Refused("unreadable_file")
     try:
+        # One fstat through the descriptor (what was opened, not what the path names now)
+        # and plain reads: no buffered file object over a file read once, whole.
         info = os.fstat(fd)
         refused = refusal(info, limit)
         if refused is not None:

@@ -30,7 +30,7 @@ Example
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from imgkit.intake.cells import cell_text
-from imgkit.intake.texts import arrow_of, codes_of, strip
+from imgkit.intake.texts import arrow_of, codes_of, strip, text_array
 from imgkit.platforms.wire import FALSE_WORDS, TRUE_WORDS
 
 if TYPE_CHECKING:
@@ -203,10 +203,16 @@ def normalize(name: str, value: object, platform: str | None = None) -> str:
     return text
 
 
-def normalize_column(name: str, values: pd.Series, platforms: pd.Series | None = None) -> pd.Series:
+def normalize_column(
+    name: str,
+    values: pd.Series,
+    platforms: pd.Series | tuple[np.ndarray, Sequence[str]] | None = None,
+) -> pd.Series:
     """:func:`normalize` over a column, each row read as its platform's adapter reads it.
 
     Each distinct value is normalized once per platform (a 100,000-row batch has a few).
+    ``platforms``: each row's platform key, or (each row's code, the keys) as validation
+    holds them.  The answer is compact text (:func:`imgkit.intake.texts.text_array`).
 
     >>> normalize_column("is_major", pd.Series(["是", "", "0"])).tolist()
     ['true', '', 'false']
@@ -218,26 +224,32 @@ def normalize_column(name: str, values: pd.Series, platforms: pd.Series | None =
     # Each distinct (value, platform) pair once: the answer is a table look-up per row.
     value_codes, uniques = codes_of(values)
     texts = [cell_text(v) for v in uniques]
-    table_text = np.array([*texts, ""], dtype=object)
-    rows = np.where(value_codes < 0, len(texts), value_codes)
+    table_text = [*texts, ""]
+    rows = np.where(value_codes < 0, len(texts), value_codes).astype(np.int64)
     if name not in option_registry():
-        return pd.Series(table_text[rows], index=values.index, dtype=object)
+        return _taken(table_text, rows, values.index)
     if platforms is None:
         keys: list[str] = [""]
         key_codes = np.zeros(len(values), dtype=np.int64)
+    elif isinstance(platforms, tuple):
+        key_codes, keys = np.asarray(platforms[0], dtype=np.int64), [*platforms[1], ""]
     else:
         key_codes, found = codes_of(platforms)
         keys = [k if isinstance(k, str) else "" for k in found] + [""]
         key_codes = np.where(key_codes < 0, len(keys) - 1, key_codes)
-    pairs, inverse = np.unique(rows * len(keys) + key_codes, return_inverse=True)
-    answers = np.array(
-        [
-            normalize(name, table_text[pair // len(keys)], keys[pair % len(keys)] or None)
-            for pair in pairs.tolist()
-        ],
-        dtype=object,
-    )
-    return pd.Series(answers[np.asarray(inverse, dtype=np.intp).reshape(-1)], index=values.index)
+    # (A hash of the pairs, not a sort: pd.factorize numbers them in order of appearance.)
+    inverse, pairs = pd.factorize(rows * len(keys) + key_codes)
+    answers = [
+        normalize(name, table_text[pair // len(keys)], keys[pair % len(keys)] or None)
+        for pair in np.asarray(pairs).tolist()
+    ]
+    return _taken(answers, np.asarray(inverse), values.index)
+
+
+def _taken(table: list[str], at: np.ndarray, index: pd.Index) -> pd.Series:
+    """``table[at[i]]`` for each row, as compact text over ``index``."""
+    found = pd.Series(text_array(table)).take(at)
+    return pd.Series(found.array, index=index)
 
 
 def order_columns(names: Iterable[str], preferred: Iterable[str]) -> tuple[str, ...]:

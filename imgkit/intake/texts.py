@@ -170,6 +170,36 @@ def with_header(header: str, values: Any) -> Any:
     return text_array([header, *values.tolist()])
 
 
+def spread(n: int, rows: Sequence[int], texts: Sequence[str]) -> Any:
+    """A compact text array of ``n`` values: ``texts[k]`` at position ``rows[k]``, ""
+    elsewhere (``rows`` distinct).
+
+    In Arrow the array is written directly (the UTF-8 bytes in row order and their
+    offsets): a million-row column of 190,000 messages is not a take of a million strings.
+
+    >>> spread(4, [3, 1], ["c", "a"]).tolist()
+    ['', 'a', '', 'c']
+    """
+    order = np.argsort(np.asarray(rows, dtype=np.int64), kind="stable")
+    at = np.asarray(rows, dtype=np.int64)[order]
+    ordered = [texts[k] for k in order.tolist()]
+    if ARROW_TEXT is not None:
+        try:
+            encoded = [t.encode("utf-8") for t in ordered]
+        except UnicodeEncodeError:  # a lone surrogate (a file name not UTF-8): no Arrow
+            encoded = None
+        if encoded is not None:
+            lengths = np.zeros(n + 1, dtype=np.int64)
+            lengths[at + 1] = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+            offsets = np.cumsum(lengths)
+            data = pa.py_buffer(b"".join(encoded))
+            array = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), data)
+            return from_arrow(pa.chunked_array([array]), ARROW_TEXT)
+    values = np.full(n, "", dtype=object)
+    values[at] = ordered
+    return text_array(values)
+
+
 def codes_of(values: pd.Series) -> tuple[np.ndarray, list[Any]]:
     """(the code of each row's value, the distinct values in order of first appearance);
     a missing value has code -1."""
@@ -272,6 +302,7 @@ __all__ = [
     "matches",
     "non_ascii",
     "per_value",
+    "spread",
     "strip",
     "text_array",
     "with_header",

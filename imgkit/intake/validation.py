@@ -37,10 +37,11 @@ from imgkit.intake.batch import read_batch_positions
 from imgkit.intake.headers import OPTIONAL_COLUMNS
 from imgkit.intake.options import normalize_column
 from imgkit.intake.probe import PROBE_COLUMNS, Probe, probe_paths
-from imgkit.intake.rules import FIXABLE, RULES, Context, unprobeable, written
+from imgkit.intake.rules import FIXABLE, RULES, Context, Rule, unprobeable, written
+from imgkit.intake.rules.core import small_codes
 from imgkit.intake.shops import Shop, Shops, default_shops_path, make_shop
 from imgkit.intake.shops_files import warn_if_exposed
-from imgkit.intake.texts import as_str, as_text, codes_of, per_value
+from imgkit.intake.texts import as_str, as_text, codes_of, spread, text_array
 from imgkit.words import DEFAULT_LANG, Lang, check_lang
 
 VALIDATION_COLUMNS = ("platform_key", "ok", "issues", "message", "fixable", *PROBE_COLUMNS)
@@ -126,12 +127,6 @@ def _as_batch(batch: Any) -> tuple[pd.DataFrame, pd.Index]:
     return frame, frame.index
 
 
-def _append(texts: np.ndarray, rows: np.ndarray, more: np.ndarray | str, sep: str) -> None:
-    """Add ``more`` to ``texts`` at ``rows``, after ``sep`` where there is text already."""
-    current = texts[rows]
-    texts[rows] = np.where(current == "", more, current + sep + more)
-
-
 def validate(
     batch: BatchSource,
     shops: ShopsSource | LoadedShops = None,
@@ -188,16 +183,55 @@ def validate(
     # Inside, rows are known by position (0..n-1); the caller's labels go back on at the end.
     lang = check_lang(lang)
     frame, labels = _as_batch(batch)
-    good, bad, problem = load_shops_lenient(shops)
-    probes = _probe(frame["file"], workers, transport)
-    work = pd.concat([frame, probes], axis=1)
-    ctx = Context(work, good, bad, lang, texts=True)
+    probes, known = _probe(frame["file"], workers, transport)
+    found = _check(pd.concat([frame, probes], axis=1), load_shops_lenient(shops), lang, known)
+    # (The rules' context, with its derived columns, is gone by now: the answer is built
+    # without it.)
+    out = frame.copy()
+    # The rules read the values as written (a message quotes them); everything after
+    # validation reads each option's canonical text, normalized here once.
+    for name in OPTIONAL_COLUMNS:
+        if name in out.columns:
+            keys = (found.platform_codes, found.platform_keys)
+            out[name] = as_text(normalize_column(name, out[name], keys))
+    platform_keys = pd.Series(text_array(found.platform_keys))
+    out["platform_key"] = platform_keys.take(found.platform_codes).array
+    out["ok"] = ~found.errors
+    out["issues"] = _issues(found.issue_sets, found.held)
+    out["message"] = spread(len(frame), list(found.messages), list(found.messages.values()))
+    out["fixable"] = found.errors & ~found.unfixable
+    for column in PROBE_COLUMNS:
+        out[column] = probes[column]
+    out.index = labels
+    return out
+
+
+class _Found(NamedTuple):
+    """What the rules found, row by row (positions 0..n-1)."""
+
+    errors: np.ndarray
+    unfixable: np.ndarray
+    # One number per distinct set of rules that hold for a row, and each rule's mask (in
+    # the table's order): the codes of a set are joined once (_issues).
+    issue_sets: np.ndarray
+    held: list[tuple[str, np.ndarray]]
+    # The message of each row that has one.
+    messages: dict[int, str]
+    platform_codes: np.ndarray
+    platform_keys: list[str]
+
+
+def _check(
+    work: pd.DataFrame, shops: LoadedShops, lang: Lang, known: dict[str, tuple[np.ndarray, Any]]
+) -> _Found:
+    """Every rule over ``work`` (the batch with its probe facts), in the table's order."""
+    ctx = Context(work, shops.good, shops.bad, lang, texts=True, known=known)
     errors = np.zeros(len(work), dtype=bool)
     unfixable = np.zeros(len(work), dtype=bool)
-    # Only the rows a rule holds for get its words: the details are computed for them
-    # alone (Context.subset), and joined into each row's codes and message there.
-    codes = np.full(len(work), "", dtype=object)
-    messages = np.full(len(work), "", dtype=object)
+    issue_sets = np.zeros(len(work), dtype=np.int64)
+    sets_bound = 1
+    held: list[tuple[str, np.ndarray]] = []
+    messages: dict[int, str] = {}
     for rule in RULES:
         mask = ctx.mask(rule).to_numpy()
         if not mask.any():
@@ -206,39 +240,63 @@ def validate(
             errors |= mask
             if not rule.fixable:
                 unfixable |= mask
+        if sets_bound >= 2**61:  # renumber the sets so far before going on
+            issue_sets = np.asarray(pd.factorize(issue_sets)[0], dtype=np.int64)
+            sets_bound = int(issue_sets.max(initial=0)) + 1
+        issue_sets = issue_sets * 2 + mask
+        sets_bound *= 2
+        held.append((rule.code, mask))
         rows = np.flatnonzero(mask)
-        part = ctx.subset(rows)
-        label = ctx.say("错误", "error") if rule.severity == "error" else ctx.say("提示", "warning")
-        head = f"[{label}] {ctx.say(rule.zh, rule.en)}"
-        text = pd.Series(head, index=part.frame.index, dtype=object)
-        if rule.detail is not None:
-            text = text + " " + as_str(rule.detail(part))
-        if rule.code in ("unknown_shop", "bad_shop"):
-            text = text + _shop_detail(part, rule.code, problem)
-        _append(codes, rows, rule.code, ";")
-        _append(messages, rows, text.to_numpy(dtype=object), "\n")
-    out = frame.copy()
-    # The rules read the values as written (a message quotes them); everything after
-    # validation reads each option's canonical text, normalized here once.
-    for name in OPTIONAL_COLUMNS:
-        if name in out.columns:
-            canonical = normalize_column(name, out[name], ctx.platform)
-            out[name] = as_text(canonical)
-    out["platform_key"] = per_value(ctx.platform, str, missing="", dtype="text").array
-    out["ok"] = ~errors
-    out["issues"] = pd.Series(codes, index=work.index, dtype=object)
-    out["message"] = pd.Series(messages, index=work.index, dtype=object)
-    out["fixable"] = errors & ~unfixable
-    for column in PROBE_COLUMNS:
-        out[column] = probes[column]
-    out.index = labels
-    return out
+        texts = _rule_texts(ctx, rule, rows, shops.problem)
+        for row, text in zip(rows.tolist(), texts, strict=True):
+            earlier = messages.get(row)
+            messages[row] = text if earlier is None else earlier + "\n" + text
+    return _Found(
+        errors, unfixable, issue_sets, held, messages, ctx.platform_codes, ctx.platform_keys
+    )
+
+
+def _rule_texts(ctx: Context, rule: Rule, rows: np.ndarray, problem: str) -> list[str]:
+    """The message of ``rule`` for each of ``rows`` (positions), in their order.
+
+    A rule whose detail declares what it is a function of (``Rule.detail_by``) is worded
+    once per distinct combination of it among ``rows``, then mapped onto them.
+    """
+    label = ctx.say("错误", "error") if rule.severity == "error" else ctx.say("提示", "warning")
+    head = f"[{label}] {ctx.say(rule.zh, rule.en)}"
+    chosen, spread = rows, None
+    if rule.detail_by:
+        found, _ = pd.factorize(ctx.groups(*rule.detail_by)[rows])
+        spread = np.asarray(found)
+        # The first row of each combination speaks for it.
+        firsts = np.unique(spread, return_index=True)[1]
+        chosen = rows[firsts]
+    part = ctx.subset(chosen)
+    text = pd.Series(head, index=part.frame.index, dtype=object)
+    if rule.detail is not None:
+        text = text + " " + as_str(rule.detail(part))
+    if rule.code in ("unknown_shop", "bad_shop"):
+        text = text + _shop_detail(part, rule.code, problem)
+    texts: list[str] = text.tolist()
+    if spread is None:
+        return texts
+    return [texts[k] for k in spread.tolist()]
+
+
+def _issues(issue_sets: np.ndarray, held: list[tuple[str, np.ndarray]]) -> Any:
+    """Each row's codes joined by ";" (compact text), from its set's number: the codes
+    of each distinct set are read off one row of it."""
+    sets, firsts = np.unique(issue_sets, return_index=True)
+    words = [";".join(code for code, mask in held if mask[row]) for row in firsts.tolist()]
+    at = np.searchsorted(sets, issue_sets)
+    return pd.Series(text_array(words)).take(at).array
 
 
 def _probe(
     files: pd.Series, workers: int | None, transport: httpx.BaseTransport | None = None
-) -> pd.DataFrame:
-    """Probe facts for every row, numbered 0..n-1; a path no probe can open gets none.
+) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, Any]]]:
+    """Probe facts for every row, numbered 0..n-1 (a path no probe can open gets none),
+    and the codes of ``file`` and of the text facts (:meth:`Context.codes`' form).
 
     A path with a NUL byte or longer than the system opens is ``bad_path`` or
     ``path_too_long``: it is never handed to the probe (``os.stat`` raises on a NUL).
@@ -248,13 +306,21 @@ def _probe(
     names = pd.Series([u if isinstance(u, str) else "" for u in uniques], dtype=object)
     skip = unprobeable(names).to_numpy()
     if skip.all():
-        return _no_probes(len(files))
-    probed = probe_paths(names[~skip].tolist(), workers=workers, client=transport)
-    # The table: a row per distinct file probed, then one blank probe for every other row.
-    table = pd.concat([probed, _no_probes(1)], ignore_index=True)
-    at = np.full(len(uniques) + 1, len(probed), dtype=np.intp)
-    at[np.flatnonzero(~skip)] = np.arange(len(probed))
-    return table.take(at[np.where(codes < 0, len(uniques), codes)]).reset_index(drop=True)
+        table = _no_probes(1)
+        at = np.zeros(len(uniques) + 1, dtype=np.intp)
+    else:
+        probed = probe_paths(names[~skip].tolist(), workers=workers, client=transport)
+        # The table: a row per distinct file probed, then one blank probe for every other.
+        table = pd.concat([probed, _no_probes(1)], ignore_index=True)
+        at = np.full(len(uniques) + 1, len(probed), dtype=np.intp)
+        at[np.flatnonzero(~skip)] = np.arange(len(probed))
+    rows = at[np.where(codes < 0, len(uniques), codes)]
+    # A fact is the same on every row of one file: factorized over the table, then mapped.
+    known: dict[str, tuple[np.ndarray, Any]] = {"file": (small_codes(codes), uniques)}
+    for column in ("format", "sha256", "probe_error"):
+        found, distinct = pd.factorize(table[column], use_na_sentinel=True)
+        known[column] = (small_codes(np.asarray(found)[rows]), distinct)
+    return table.take(rows).reset_index(drop=True), known
 
 
 def _no_probes(n: int = 0) -> pd.DataFrame:

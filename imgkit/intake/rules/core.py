@@ -62,7 +62,7 @@ CLIENT_TYPES = {
 SHOWN_CHARS = 60
 # The columns Context.codes reads as they are (not as stripped input text): the file as
 # the probe was given it, and the probe's facts.
-FACTS = ("file", "format", "sha256", "probe_error")
+FACTS = ("file", "format", "sha256", "probe_error", "bytes", "width", "height")
 _CODE = re.compile(r"[a-z][a-z0-9_]*")
 
 
@@ -81,6 +81,10 @@ class Rule:
     en: str
     check: Check
     detail: Check | None = None
+    # What the detail is a function of (names :meth:`Context.groups` takes): the detail is
+    # then worded once per distinct combination of them and mapped onto the rows (148,000
+    # refused formats are a few (platform, format) pairs).  Empty: worded row by row.
+    detail_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # A declaration that is incomplete fails at import, not in a user's batch.
@@ -111,6 +115,7 @@ def rule(
     en: str,
     fixable: bool = False,
     detail: Check | None = None,
+    detail_by: tuple[str, ...] = (),
 ) -> Callable[[Check], Check]:
     """Declare the decorated function as the check of rule ``code`` and register it.
 
@@ -126,7 +131,7 @@ def rule(
     """
 
     def declare(check: Check) -> Check:
-        register(Rule(code, severity, fixable, zh, en, check, detail))
+        register(Rule(code, severity, fixable, zh, en, check, detail, detail_by))
         return check
 
     return declare
@@ -156,8 +161,11 @@ class Context:
         lang: Lang = DEFAULT_LANG,
         *,
         texts: bool = False,
+        known: dict[str, tuple[np.ndarray, Any]] | None = None,
     ):
         # texts: the input columns are stripped text without NaN (validation made them so).
+        # known: columns factorized already (validation knows each row's distinct file and
+        # so its probe facts' codes: a million SHA-256 texts need not be hashed again).
         self.texts = texts
         self.frame = frame
         self.lang = lang
@@ -166,7 +174,7 @@ class Context:
         # Each distinct platform cell resolved once; rows know theirs by a code into keys.
         codes, uniques = codes_of(frame["platform"])
         self.platform_keys = [_platform_key(v) if isinstance(v, str) else "" for v in uniques]
-        self.platform_codes = np.where(codes < 0, len(uniques), codes)
+        self.platform_codes = small_codes(np.where(codes < 0, len(uniques), codes))
         self.platform_keys.append("")
         keys = pd.Series(text_array(self.platform_keys))
         if not len(frame):  # (pandas 2.2 cannot join an empty Arrow column with an object one)
@@ -175,7 +183,7 @@ class Context:
         self.adapters = {key: get_adapter(key) for key in set(self.platform_keys) if key}
         self.has_image = (frame["probe_error"] == "") & (frame["format"] != "")
         self._columns: dict[str, pd.Series] = {}
-        self._codes: dict[str, tuple[np.ndarray, Any]] = {}
+        self._codes: dict[str, tuple[np.ndarray, Any]] = dict(known or {})
         self._memo: dict[str, Any] = {}
 
     def subset(self, rows: np.ndarray) -> Context:
@@ -210,11 +218,11 @@ class Context:
                 values = self.frame[name]
             elif name in self.frame.columns:
                 values = self.col(name)
-            else:  # an absent column: "" on every row
-                self._codes[name] = (np.zeros(len(self.frame), dtype=np.intp), [""])
+            else:  # an absent column: "" on every row (one zero seen n times: no memory)
+                self._codes[name] = (np.broadcast_to(np.intp(0), (len(self.frame),)), [""])
                 return self._codes[name]
             codes, uniques = pd.factorize(values, use_na_sentinel=True)
-            self._codes[name] = (np.asarray(codes), uniques)
+            self._codes[name] = (small_codes(codes), uniques)
         return self._codes[name]
 
     def numbers(self, name: str) -> pd.Series:
@@ -258,7 +266,7 @@ class Context:
                 def compute(name: str = column) -> tuple[np.ndarray, int]:
                     values = self.frame[name] if name in FACTS else self.col(name)
                     found, uniques = pd.factorize(values, use_na_sentinel=False)
-                    return np.asarray(found), len(uniques) + 1
+                    return small_codes(found), len(uniques) + 1
 
                 codes, count = self.once("group codes:" + column, compute)
             else:
@@ -296,7 +304,9 @@ class Context:
         """An input column as stripped text ("" when the column is absent); computed once."""
         if name not in self._columns:
             if name not in self.frame.columns:
-                column = pd.Series("", index=self.frame.index, dtype=object)
+                # "" on every row, in the compact storage (compared at Arrow's speed).
+                empty = pd.Series(text_array([""])).take(np.zeros(len(self.frame), np.intp))
+                column = pd.Series(empty.array, index=self.frame.index)
             elif self.texts and arrow_of(self.frame[name]) is not None:
                 column = self.frame[name]  # validation's own frame: stripped text already
             else:
@@ -321,8 +331,15 @@ class Context:
         return [key for key, adapter in self.adapters.items() if predicate(adapter)]
 
     def on(self, keys: list[str]) -> pd.Series:
-        """Rows of the given platforms."""
-        return self.platform.isin(keys)
+        """Rows of the given platforms (``""``: of no platform imgkit knows)."""
+        # By the rows' platform codes: a look-up in a table of a few platforms, not a
+        # million text comparisons per platform and rule.
+        wanted = np.array([key in keys for key in self.platform_keys], dtype=bool)
+        return pd.Series(wanted[self.platform_codes], index=self.frame.index, dtype=bool)
+
+    def known(self) -> pd.Series:
+        """Rows of a platform imgkit knows."""
+        return ~self.on([""])
 
     def lower(self, name: str) -> pd.Series:
         """An input column lower-cased as Python does (once per distinct value)."""
@@ -331,7 +348,12 @@ class Context:
 
     def option_true(self, name: str) -> pd.Series:
         """A boolean option as written by a person ("1", "是", "TRUE"...)."""
-        return self.lower(name).isin(TRUE_WORDS)
+        # Once per distinct value, straight to booleans (no column of lower-cased text).
+        found: pd.Series = self.once(
+            "true:" + name,
+            lambda: self.per_value(name, lambda v: v.lower() in TRUE_WORDS, dtype=bool),
+        )
+        return found
 
     @cached_property
     def client_type(self) -> pd.Series:
@@ -356,6 +378,19 @@ class Context:
         if name == "client_type":
             return self.client_type
         return self.col(name)
+
+
+def small_codes(codes: Any) -> np.ndarray:
+    """Codes (``pd.factorize``'s) in 32 bits where they fit: a million rows' codes of
+    many columns are kept while the rules run.
+
+    >>> small_codes(np.array([0, -1, 2])).dtype
+    dtype('int32')
+    """
+    found = np.asarray(codes)
+    if len(found) < 2**31 - 1 and found.dtype != np.int32:
+        return found.astype(np.int32)
+    return found
 
 
 def _platform_key(value: str) -> str:

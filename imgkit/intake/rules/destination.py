@@ -12,9 +12,11 @@ Example
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from imgkit.intake.rules.core import Context, rule, shown, written
+from imgkit.intake.rules.core import Context, as_mask, rule, shown, written
+from imgkit.intake.texts import listed
 from imgkit.platforms import platform_keys
 
 
@@ -40,19 +42,31 @@ def unknown_platform_detail(ctx: Context) -> pd.Series:
 )
 def unknown_platform(ctx: Context) -> pd.Series:
     """The platform column names no platform imgkit knows."""
-    return ctx.platform == ""
+    return ctx.on([""])
 
 
 # The shop rules' details (the shop's name, what is wrong with its configuration or the
 # shops file) are added by validation, which alone knows the shops source.
-@rule("unknown_shop", severity="error", zh="店铺不在店铺配置中", en="shop not configured")
+@rule(
+    "unknown_shop",
+    severity="error",
+    zh="店铺不在店铺配置中",
+    en="shop not configured",
+    detail_by=("shop",),
+)
 def unknown_shop(ctx: Context) -> pd.Series:
     """The shop is in no shops configuration."""
     shop = ctx.col("shop")
     return ~shop.isin(list(ctx.shops)) & ~shop.isin(list(ctx.bad_shops))
 
 
-@rule("bad_shop", severity="error", zh="店铺配置不完整或有误", en="shop misconfigured")
+@rule(
+    "bad_shop",
+    severity="error",
+    zh="店铺配置不完整或有误",
+    en="shop misconfigured",
+    detail_by=("shop",),
+)
 def bad_shop(ctx: Context) -> pd.Series:
     """The shop's configuration is unusable (a missing credential, say)."""
     return ctx.col("shop").isin(list(ctx.bad_shops))
@@ -81,5 +95,15 @@ def shop_platform_detail(ctx: Context) -> pd.Series:
 )
 def shop_platform_mismatch(ctx: Context) -> pd.Series:
     """The shop belongs to another platform than the row names."""
-    of_shop = _platform_of_shop(ctx)
-    return of_shop.notna() & (ctx.platform != "") & (of_shop != ctx.platform)
+    # In numbers: each distinct shop's platform and each row's platform key get an id
+    # from one vocabulary, then the rows compare ids (no million texts compared).
+    vocabulary: dict[str, int] = {}
+    row_key = np.array([vocabulary.setdefault(k, len(vocabulary)) for k in ctx.platform_keys])
+    codes, uniques = ctx.codes("shop")
+    owners = [ctx.shops[v].platform if v in ctx.shops else None for v in [*listed(uniques), ""]]
+    owner = np.array(
+        [-1 if o is None else vocabulary.setdefault(o, len(vocabulary)) for o in owners]
+    )
+    of_shop, of_row = owner[codes], row_key[ctx.platform_codes]
+    mismatch = (of_shop >= 0) & (of_row != vocabulary.get("", -1)) & (of_shop != of_row)
+    return as_mask(ctx, mismatch)

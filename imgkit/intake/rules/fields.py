@@ -108,9 +108,16 @@ def title_collision_detail(ctx: Context) -> pd.Series:
 def title_collision(ctx: Context) -> pd.Series:
     """Two rows of one shop's picture space get the same title: the later gets "(1)"."""
     keys = ctx.platforms_where(lambda a: a.limits.title_dedup)
-    cut = ctx.title.str.slice(0, 50)
-    names = ctx.groups("platform", "shop", cut)
-    return ctx.on(keys) & as_mask(ctx, pd.Series(names).duplicated(keep="first").to_numpy())
+    # Only the rows of such platforms: a row's group (platform, shop, title) holds rows of
+    # its platform alone, so the others need not be compared (nor their titles hashed).
+    rows = np.flatnonzero(ctx.on(keys).to_numpy())
+    out = np.zeros(len(ctx.frame), dtype=bool)
+    if len(rows):
+        place = pd.factorize(ctx.groups("platform", "shop")[rows])[0].astype(np.int64)
+        cut = pd.factorize(ctx.title.iloc[rows].str.slice(0, 50), use_na_sentinel=False)[0]
+        names = place * (len(rows) + 1) + np.asarray(cut, dtype=np.int64)
+        out[rows] = pd.Series(names).duplicated(keep="first").to_numpy()
+    return as_mask(ctx, out)
 
 
 # --- ids and positions ------------------------------------------------------------------------
@@ -211,7 +218,7 @@ def bad_target(ctx: Context) -> pd.Series:
     target = ctx.col("target")
     out = as_mask(ctx, False)
     for key, adapter in ctx.adapters.items():
-        rows = ctx.platform == key
+        rows = ctx.on([key])
         # The pattern as the platform means it, with ASCII classes (\d is 0-9, not U+FF11),
         # and as Python reads it (\s includes the ideographic space): both must match.
         # The flags also keep pandas on Python's re (pyarrow's RE2 reads \d its own way).
@@ -221,7 +228,7 @@ def bad_target(ctx: Context) -> pd.Series:
         out.loc[rows] = ~well_formed
     # No platform's ids have full-width digits, whatever its pattern lets through (Qianmi's
     # "num_iid/sku_id" takes any character but "/" and spaces).
-    wide = _wide_digits(target) & (ctx.platform != "")
+    wide = _wide_digits(target) & ctx.known()
     return (out | wide) & ~_mangled(ctx, "target")
 
 
@@ -258,7 +265,7 @@ def bad_position(ctx: Context) -> pd.Series:
         if span is None:
             continue
         inside = number.between(span.start, span.stop - 1)
-        out |= (ctx.platform == key) & (position != "") & ~inside.fillna(False).astype(bool)
+        out |= ctx.on([key]) & (position != "") & ~inside.fillna(False).astype(bool)
     return out
 
 
@@ -277,9 +284,7 @@ def _declares(ctx: Context, option: str) -> list[str]:
 )
 def replace_unsupported(ctx: Context) -> pd.Series:
     """A replace id on a platform that cannot replace (it would upload a new image)."""
-    return (
-        (ctx.col("replace_id") != "") & (ctx.platform != "") & ~ctx.on(_declares(ctx, "replace_id"))
-    )
+    return (ctx.col("replace_id") != "") & ctx.known() & ~ctx.on(_declares(ctx, "replace_id"))
 
 
 def _named(ctx: Context, broken: dict[str, pd.Series], accepted: bool = False) -> pd.Series:
@@ -305,9 +310,18 @@ def _accepted(ctx: Context, name: str) -> str:
 
 def _bad_options(ctx: Context) -> dict[str, pd.Series]:
     def compute() -> dict[str, pd.Series]:
-        broken = {name: ~ctx.lower(name).isin(BOOL_WORDS) for name in BOOL_OPTIONS}
-        client = ctx.client_type
-        broken["client_type"] = (client != "") & ~client.isin(list(CLIENT_TYPES.values()))
+        # Each distinct value judged once, straight to a boolean per row.
+        broken = {
+            name: ctx.per_value(name, lambda v: v.lower() not in BOOL_WORDS, dtype=bool)
+            for name in BOOL_OPTIONS
+        }
+        choices = set(CLIENT_TYPES.values())
+
+        def unknown_client(raw: str) -> bool:
+            client = CLIENT_TYPES.get(raw.lower(), raw)
+            return client != "" and client not in choices
+
+        broken["client_type"] = ctx.per_value("client_type", unknown_client, dtype=bool)
         return broken
 
     found: dict[str, pd.Series] = ctx.once("bad_options", compute)
@@ -334,7 +348,7 @@ def bad_option(ctx: Context) -> pd.Series:
 def _ignored(ctx: Context) -> dict[str, pd.Series]:
     def compute() -> dict[str, pd.Series]:
         return {
-            name: (ctx.col(name) != "") & (ctx.platform != "") & ~ctx.on(_declares(ctx, name))
+            name: (ctx.col(name) != "") & ctx.known() & ~ctx.on(_declares(ctx, name))
             for name in IGNORABLE_OPTIONS
             if name in ctx.frame.columns
         }

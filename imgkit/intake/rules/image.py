@@ -31,8 +31,8 @@ def _refused(ctx: Context) -> pd.Series:
         taken = as_mask(ctx, False)
         for key, adapter in ctx.adapters.items():
             formats = adapter.limits.formats
-            taken |= (ctx.platform == key) & ctx.per_value("format", formats.__contains__, bool)
-        return ctx.has_image & (ctx.platform != "") & ~taken
+            taken |= ctx.on([key]) & ctx.per_value("format", formats.__contains__, bool)
+        return ctx.has_image & ctx.known() & ~taken
 
     refused: pd.Series = ctx.once("refused", compute)
     return refused
@@ -60,6 +60,7 @@ def format_detail(ctx: Context) -> pd.Series:
     zh="平台不支持该图片格式",
     en="the platform does not take this image format",
     detail=format_detail,
+    detail_by=("platform", "format"),
 )
 def format_refused(ctx: Context) -> pd.Series:
     """The content's format is not one the platform takes (whatever the file is called)."""
@@ -72,6 +73,7 @@ def format_refused(ctx: Context) -> pd.Series:
     zh="平台不支持该格式,且本机无法转换(HEIC 需安装 pillow-heif)",
     en="format refused and not convertible here (HEIC needs pillow-heif)",
     detail=format_detail,
+    detail_by=("platform", "format"),
 )
 def format_unreadable(ctx: Context) -> pd.Series:
     """A refused format imgkit cannot convert here (HEIC without pillow-heif)."""
@@ -138,21 +140,34 @@ def too_large_detail(ctx: Context) -> pd.Series:
     zh="图片超过平台大小上限",
     en="image over the platform's size limit",
     detail=too_large_detail,
+    detail_by=("platform", "bytes"),
 )
 def too_large(ctx: Context) -> pd.Series:
     """More bytes than the platform's limit."""
     return ctx.has_image & (ctx.frame["bytes"] > ctx.limit("max_bytes"))
 
 
-def _pixel_masks(ctx: Context) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
-    """(size broken, ratio broken, the broken size rules' words, the ratio rules' words)."""
-    masks: tuple[pd.Series, pd.Series, pd.Series, pd.Series] = ctx.once(
-        "pixels", lambda: _compute_pixel_masks(ctx)
+def _pixel_masks(ctx: Context) -> tuple[pd.Series, pd.Series]:
+    """(size broken, ratio broken)."""
+    masks: tuple[pd.Series, pd.Series] = ctx.once(
+        "pixels", lambda: _compute_pixel_masks(ctx, words=False)[:2]
     )
     return masks
 
 
-def _compute_pixel_masks(ctx: Context) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+def _pixel_words(ctx: Context) -> tuple[pd.Series, pd.Series]:
+    """(the broken size rules' words, the ratio rules' words), for a detail's rows."""
+    # Only the details ask for words, over the rows a rule holds for: the masks over the
+    # whole batch are computed without them.
+    words: tuple[pd.Series, pd.Series] = ctx.once(
+        "pixel words", lambda: _compute_pixel_masks(ctx, words=True)[2:]
+    )
+    return words
+
+
+def _compute_pixel_masks(
+    ctx: Context, *, words: bool
+) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
     width, height = ctx.frame["width"], ctx.frame["height"]
     sizes = as_mask(ctx, False)
     ratios = as_mask(ctx, False)
@@ -160,7 +175,7 @@ def _compute_pixel_masks(ctx: Context) -> tuple[pd.Series, pd.Series, pd.Series,
     ratio_words = size_words.copy()
     for key, adapter in ctx.adapters.items():
         for pixel_rule in adapter.limits.pixel_rules:
-            applies = ctx.has_image & (ctx.platform == key)
+            applies = ctx.has_image & ctx.on([key])
             if pixel_rule.when is not None:
                 applies &= ctx.option_value(pixel_rule.when[0]) == pixel_rule.when[1]
             broken = as_mask(ctx, False)
@@ -172,14 +187,15 @@ def _compute_pixel_masks(ctx: Context) -> tuple[pd.Series, pd.Series, pd.Series,
             ):
                 if bound is not None:
                     broken |= series < bound if too_small else series > bound
-            words = _words(pixel_rule, ctx)
             sizes |= applies & broken
-            size_words = _append(size_words, applies & broken, words)
+            if words:
+                size_words = _append(size_words, applies & broken, _words(pixel_rule, ctx))
             if pixel_rule.ratio is not None:
                 ratio_w, ratio_h = pixel_rule.ratio
                 off = applies & (width * ratio_h != height * ratio_w)
                 ratios |= off
-                ratio_words = _append(ratio_words, off, words)
+                if words:
+                    ratio_words = _append(ratio_words, off, _words(pixel_rule, ctx))
     return sizes, ratios, size_words, ratio_words
 
 
@@ -212,12 +228,12 @@ def _size(ctx: Context) -> pd.Series:
 
 def dimensions_detail(ctx: Context) -> pd.Series:
     """The image's pixel size and the pixel rule it breaks."""
-    return _size(ctx) + " (" + _pixel_masks(ctx)[2] + ")"
+    return _size(ctx) + " (" + _pixel_words(ctx)[0] + ")"
 
 
 def ratio_detail(ctx: Context) -> pd.Series:
     """The image's pixel size and the ratio rule it breaks."""
-    return _size(ctx) + " (" + _pixel_masks(ctx)[3] + ")"
+    return _size(ctx) + " (" + _pixel_words(ctx)[1] + ")"
 
 
 @rule(

@@ -30,7 +30,7 @@ def placement_detail(ctx: Context) -> pd.Series:
         limits = adapter.limits
         if limits.main_position is None:
             continue
-        rows = ctx.platform == key
+        rows = ctx.on([key])
         words = ctx.say(
             f"位置 {limits.main_position} 只给主图({limits.main_flag});"
             f"{limits.unplaced_flag} 的图片不占位置",
@@ -58,7 +58,7 @@ def position_not_for_image(ctx: Context) -> pd.Series:
         limits = adapter.limits
         if limits.main_position is None:
             continue
-        rows = (ctx.platform == key) & (written != "")
+        rows = ctx.on([key]) & (written != "")
         main = ctx.option_true(limits.main_flag) if limits.main_flag else as_mask(ctx, False)
         unplaced = (
             ctx.option_true(limits.unplaced_flag) if limits.unplaced_flag else as_mask(ctx, False)
