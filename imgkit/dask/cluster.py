@@ -84,6 +84,14 @@ def _shops_path(shops: object, lang: Lang) -> str | None:
     raise ImgkitError(SHOPS_PATH.render(lang), code="shops_not_a_path")
 
 
+def _inputs(
+    batch: object, shops: object, client: distributed.Client | None, lang: Lang
+) -> tuple[distributed.Client, str | None, dd.DataFrame]:
+    """The client, the shops file's path and the batch as a Dask frame, each checked."""
+    connected = _client(client, lang)
+    return connected, _shops_path(shops, lang), _as_dask(batch, connected, lang)
+
+
 def _as_dask(batch: object, client: distributed.Client, lang: Lang) -> dd.DataFrame:
     """``batch`` as a Dask DataFrame: a pandas one cut into a partition per worker thread."""
     if isinstance(batch, dd.DataFrame):
@@ -180,9 +188,7 @@ def upload(
     imgkit.errors.ImgkitError: 没有 Dask 客户端...
     """
     lang = check_lang(lang)
-    connected = _client(client, lang)
-    path = _shops_path(shops, lang)
-    frame = _as_dask(batch, connected, lang)
+    connected, path, frame = _inputs(batch, shops, client, lang)
     for name in _LOCAL_ONLY:
         if name in options:
             raise TypeError(f"{NOT_ON_A_CLUSTER.render(lang)}: {name}=")
@@ -244,9 +250,7 @@ def fit(
     imgkit.errors.ImgkitError: 没有 Dask 客户端...
     """
     lang = check_lang(lang)
-    connected = _client(client, lang)
-    path = _shops_path(shops, lang)
-    frame = _as_dask(batch, connected, lang)
+    connected, path, frame = _inputs(batch, shops, client, lang)
     folder = os.path.abspath(out_dir if out_dir is not None else default_out_dir())
     bins = _bins(connected, npartitions)
     # The costly pass in four pieces per thread: the scheduler can even out images that
