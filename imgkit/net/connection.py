@@ -205,8 +205,8 @@ class Connection(asyncio.Protocol):
         self._last_data = asyncio.get_running_loop().time() if self._timer else 0.0
         try:
             self.parser.feed_data(data)
-        except _Stop:
-            pass
+        except _Stop:  # httptools wraps a callback's exception; were it ever passed through
+            pass  # as it is, the callback has already ended the exchange
         except httptools.HttpParserError as exc:
             failure = self._stop or httpx.RemoteProtocolError(
                 f"the answer is not HTTP/1.1: {exc}", request=exchange.request
