@@ -6,6 +6,10 @@ The adapters build their upload requests here instead of through httpx's ``files
 
 from __future__ import annotations
 
+import base64
+import random
+from urllib.parse import quote_plus, urlencode
+
 import httpx
 import pytest
 
@@ -62,3 +66,36 @@ def test_text_fields_alone_make_a_multipart_body_too() -> None:
         ).encode()
     )
     assert forms.multipart({})[0] != forms.multipart({})[0]  # a fresh random boundary
+
+
+def _values() -> list[str]:
+    """Short and long values over every ASCII character, and some that are not ASCII."""
+    rng = random.Random(15)
+    ascii_values = [
+        "".join(chr(rng.randrange(128)) for _ in range(rng.randrange(200))) for _ in range(400)
+    ]
+    long_b64 = base64.b64encode(rng.randbytes(15000)).decode()
+    extra = [long_b64, long_b64 + " %+ ", "图片 一" * 30, "a\udcff", "", " ", "%" * 70]
+    return [*ascii_values, *extra]
+
+
+def test_quote_is_quote_plus() -> None:
+    for value in _values():
+        try:
+            expected = quote_plus(value)
+        except UnicodeEncodeError:
+            with pytest.raises(UnicodeEncodeError):
+                forms.quote(value)
+            continue
+        assert forms.quote(value) == expected, value
+
+
+@pytest.mark.parametrize(
+    "fields", [*QUERIES, {"image": base64.b64encode(bytes(range(256)) * 40).decode()}]
+)
+def test_form_is_byte_for_byte_httpx(fields: dict[str, str]) -> None:
+    ours = forms.form(BASE, fields, {"Authorization": "Bearer t"})
+    theirs = httpx.Request("POST", BASE, data=fields, headers={"Authorization": "Bearer t"})
+    assert ours.read() == theirs.read()
+    assert list(ours.headers.raw) == list(theirs.headers.raw)
+    assert forms.urlencoded(fields) == urlencode(fields)

@@ -195,7 +195,7 @@ class DoudianAdapter(Adapter):
                     code="no_image",
                 )
             params["url"] = job.source_url
-            return httpx.Request("POST", self.url(shop), data=self._signed(shop, now, params))
+            return forms.form(self.url(shop), self._signed(shop, now, params))
         content_type = _CONTENT_TYPES.get(job.fmt or "", "application/octet-stream")
         files = {"file": (job.filename, job.data, content_type)}
         return forms.request(self.url(shop), self._signed(shop, now, params), files)
@@ -210,7 +210,7 @@ class DoudianAdapter(Adapter):
         '/gateway/dd/material/querymaterialdetail'
         """
         fields = self._signed(shop, now, {"material_id": pending_id})
-        return httpx.Request("POST", self.url(shop, DETAIL_PATH), data=fields)
+        return forms.form(self.url(shop, DETAIL_PATH), fields)
 
     def build_lookup_request(
         self, job: Job, shop: Shop, *, now: float, token: str = ""
@@ -235,9 +235,7 @@ class DoudianAdapter(Adapter):
             "page_num": "1",
             "page_size": str(SEARCH_PAGE_SIZE),
         }
-        return httpx.Request(
-            "POST", self.url(shop, SEARCH_PATH), data=self._signed(shop, now, params)
-        )
+        return forms.form(self.url(shop, SEARCH_PATH), self._signed(shop, now, params))
 
     def retry_safe(self, job: Job) -> bool:
         """True with ``need_distinct``: the platform then returns the copy it already has.

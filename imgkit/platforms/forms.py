@@ -5,7 +5,10 @@ parameters into a URL makes it parse and validate the whole URL again, character
 character: together about a quarter of a millisecond per upload, more than signing it.
 Here a multipart body is one join of bytes laid out exactly as httpx lays it out (text
 fields first, then files; names quoted by the same HTML5 rules; a random boundary), and a
-signed query is set on an already parsed URL.
+signed query is set on an already parsed URL.  Form-encoded bodies and queries are quoted
+here too: ``urllib.parse.quote_plus`` looks at a value one byte at a time in Python, about
+a millisecond for a base64 image of 15 KB (Qianmi sends its images so), where replacing the
+few characters a value holds takes a twentieth of that.
 
 Example
 -------
@@ -21,7 +24,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 import httpx
 
@@ -31,6 +34,43 @@ _TO_QUOTE = re.compile("|".join(re.escape(c) for c in _QUOTED))
 
 # A file part: (file name, content, content type).
 FilePart = tuple[str, bytes, str]
+
+# What ``quote_plus`` leaves as it is; every other ASCII character becomes %XX, a space "+".
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_ESCAPES = {c: "+" if c == 32 else f"%{c:02X}" for c in range(128) if chr(c) not in _UNRESERVED}
+# For long values, one ``replace`` per character present: "%" before the escapes that
+# bring one in, "+" before the space that becomes one.
+_IN_ORDER = (
+    [("%", "%25")]
+    + [(chr(c), escaped) for c, escaped in _ESCAPES.items() if chr(c) not in "% "]
+    + [(" ", "+")]
+)
+_LONG = 64  # shorter values are translated in one pass: cheaper than looking for each
+
+
+def quote(value: str) -> str:
+    """``value`` quoted as ``urllib.parse.quote_plus`` quotes it, without its per-byte loop.
+
+    >>> quote("图片 a+b/="), quote("2026-12-03 15:00:00")
+    ('%E5%9B%BE%E7%89%87+a%2Bb%2F%3D', '2026-12-03+15%3A00%3A00')
+    """
+    if not value.isascii():  # UTF-8 bytes to quote: rare (titles), left to the library
+        return quote_plus(value)
+    if len(value) < _LONG:
+        return value.translate(_ESCAPES)
+    for char, escaped in _IN_ORDER:
+        if char in value:
+            value = value.replace(char, escaped)
+    return value
+
+
+def urlencoded(fields: Mapping[str, str]) -> str:
+    """``fields`` as ``urllib.parse.urlencode`` (and httpx's ``data=``) writes them.
+
+    >>> urlencoded({"a": "1 2", "sign": "AB/="})
+    'a=1+2&sign=AB%2F%3D'
+    """
+    return "&".join(f"{quote(name)}={quote(value)}" for name, value in fields.items())
 
 
 def _param(name: str, value: str) -> bytes:
@@ -80,7 +120,7 @@ def with_query(url: httpx.URL, params: Mapping[str, str]) -> httpx.URL:
     replace = getattr(parts, "_replace", None)
     if replace is None or url.query:  # a query to merge with: httpx's own way
         return url.copy_merge_params(dict(params))
-    query = urlencode(params)
+    query = urlencoded(params)
     out = httpx.URL.__new__(httpx.URL)
     out._uri_reference = replace(query=query or None)
     return out
@@ -104,4 +144,28 @@ def request(
     )
 
 
-__all__ = ["FilePart", "multipart", "request", "with_query"]
+def form(
+    url: httpx.URL, fields: Mapping[str, str], headers: Mapping[str, str] | None = None
+) -> httpx.Request:
+    """A form-encoded POST of ``fields`` to ``url``, the request ``data=fields`` would make.
+
+    >>> r = form(httpx.URL("http://x.test/t"), {"grant_type": "client_credentials"})
+    >>> r.headers["content-type"], r.content
+    ('application/x-www-form-urlencoded', b'grant_type=client_credentials')
+    """
+    if not fields:  # httpx sends no body, and no content type, for empty data
+        return httpx.Request("POST", url, headers=headers)
+    body = urlencoded(fields).encode("ascii")
+    return httpx.Request(
+        "POST",
+        url,
+        content=body,
+        headers={
+            **(headers or {}),
+            "Content-Length": str(len(body)),
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+
+
+__all__ = ["FilePart", "form", "multipart", "quote", "request", "urlencoded", "with_query"]

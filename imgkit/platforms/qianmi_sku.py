@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from imgkit.errors import Category, ImgkitError
+from imgkit.platforms import forms
 from imgkit.platforms.base import (
     CHOICE_FALLBACK,
     LOOKUP_SETTLES,
@@ -244,7 +245,7 @@ class QianmiSkuAdapter(Adapter):
         }
         fields = {k: v for k, v in business.items() if v}
         system["sign"] = sign({**system, **fields}, shop.get("app_secret"))
-        return httpx.Request("POST", self.url(shop), params=system, data=fields)
+        return forms.form(forms.with_query(self.url(shop), system), fields)
 
     # --- answers ------------------------------------------------------------------------------
 

@@ -172,10 +172,9 @@ class TaobaoPictureAdapter(Adapter):
         """The client-credentials request, or None when the shop has an access token."""
         if shop.has("access_token"):
             return None
-        return httpx.Request(
-            "POST",
+        return forms.form(
             self.url(shop, TOKEN_PATH),
-            data={
+            {
                 "grant_type": "client_credentials",
                 "client_id": shop.get("client_id"),
                 "client_secret": shop.get("client_secret"),
@@ -261,11 +260,10 @@ class TaobaoPictureAdapter(Adapter):
             "page_no": "1",
             "page_size": str(PAGE_SIZE),
         }
-        return httpx.Request(
-            "POST",
+        return forms.form(
             self.url(shop, LOOKUP_PATH),
-            headers={"Authorization": f"Bearer {bearer}"},
-            data={k: v for k, v in fields.items() if v},
+            {k: v for k, v in fields.items() if v},
+            {"Authorization": f"Bearer {bearer}"},
         )
 
     def parse_lookup_response(self, response: httpx.Response) -> Lookup | Outcome:

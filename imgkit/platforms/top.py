@@ -276,7 +276,7 @@ class TopAdapter(Adapter):
         """System parameters (signed) in the query; API parameters and file in the body."""
         system, fields = self.signed(shop, self.api_params(job), now=now)
         if job.data is None:  # an image URL: the fields alone, form-encoded
-            return httpx.Request("POST", self.url(shop), params=system, data=fields or None)
+            return forms.form(with_query(self.url(shop), system), fields)
         content_type = CONTENT_TYPES.get(job.fmt or "", "application/octet-stream")
         files = {self.file_part: (job.filename, job.data, content_type)}
         return forms.request(with_query(self.url(shop), system), fields, files)
