@@ -228,3 +228,33 @@ def test_a_head_answer_has_no_body(server: Server) -> None:
             return response.status_code, response.content
 
     assert asyncio.run(main(server(answer))) == (200, b"")
+
+
+def test_a_read_answer_is_the_one_httpx_would_read(server: Server) -> None:
+    body = '{"ok": "图片"}'.encode()
+    head = b"HTTP/1.1 201 Created\r\nContent-Type: application/json; charset=utf-8\r\n"
+
+    def answer(conn: socket.socket, request: bytes) -> None:
+        conn.sendall(head + b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    ours = _send(server(answer))
+    theirs = httpx.Response(
+        201,
+        headers=[(k, v) for k, v in ours.headers.raw],
+        content=body,
+        request=ours.request,
+    )
+    for look in (
+        "status_code",
+        "content",
+        "text",
+        "encoding",
+        "is_success",
+    ):
+        assert getattr(ours, look) == getattr(theirs, look), look
+    assert ours.json() == theirs.json() == {"ok": "图片"}
+    assert ours.headers == theirs.headers
+    assert ours.is_closed
+    assert ours.is_stream_consumed
+    assert ours.read() == body  # reading again is harmless, as with httpx's own
+    assert ours.num_bytes_downloaded == len(body)  # as a response httpx read off a socket

@@ -82,6 +82,23 @@ def _head(request: httpx.Request, body: bytes) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
+def _read(response: httpx.Response, content: bytes) -> httpx.Response:
+    """``response`` holding ``content`` as a response httpx has read and closed.
+
+    ``httpx.Response(content=...)`` would send the bytes through its stream, decoder and
+    chunker to arrive at the same state, a sixth of the client's CPU per request here; its
+    Content-Length default is not wanted either (a chunked answer has none, as with httpx's
+    own transports).  tests/test_wire.py compares the two, so that a change in how httpx
+    keeps a read response fails there.
+    """
+    response.stream = httpx.ByteStream(content)
+    response._content = content  # what Response.read() leaves, and .content returns
+    response._num_bytes_downloaded = len(content)
+    response.is_stream_consumed = True
+    response.is_closed = True
+    return response
+
+
 class WireTransport(httpx.AsyncBaseTransport):
     """Send httpx requests over a keep-alive pool of asyncio connections.
 
@@ -139,9 +156,8 @@ class WireTransport(httpx.AsyncBaseTransport):
                 extensions=extensions,
             )
         # Nothing to decode: the answer is handed over already read (Sender checks the cap).
-        return httpx.Response(
-            status, headers=headers, content=content, request=request, extensions=extensions
-        )
+        response = httpx.Response(status, headers=headers, request=request, extensions=extensions)
+        return _read(response, content)
 
     async def _connection(
         self, key: _Key, given: dict[str, float | None], request: httpx.Request, end: float | None
