@@ -42,6 +42,7 @@ import functools
 import ssl
 import time
 from collections import defaultdict
+from typing import Any
 
 import httptools
 import httpx
@@ -82,8 +83,14 @@ def _head(request: httpx.Request, body: bytes) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
-def _read(response: httpx.Response, content: bytes) -> httpx.Response:
-    """``response`` holding ``content`` as a response httpx has read and closed.
+def _read(
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    content: bytes,
+    request: httpx.Request,
+    extensions: dict[str, Any],
+) -> httpx.Response:
+    """A response holding ``content`` as one httpx has read and closed.
 
     ``httpx.Response(content=...)`` would send the bytes through its stream, decoder and
     chunker to arrive at the same state, a sixth of the client's CPU per request here; its
@@ -91,7 +98,13 @@ def _read(response: httpx.Response, content: bytes) -> httpx.Response:
     own transports).  tests/test_wire.py compares the two, so that a change in how httpx
     keeps a read response fails there.
     """
-    response.stream = httpx.ByteStream(content)
+    response = httpx.Response(
+        status,
+        headers=headers,
+        stream=httpx.ByteStream(content),  # given a stream, httpx reads nothing itself
+        request=request,
+        extensions=extensions,
+    )
     response._content = content  # what Response.read() leaves, and .content returns
     response._num_bytes_downloaded = len(content)
     response.is_stream_consumed = True
@@ -156,8 +169,7 @@ class WireTransport(httpx.AsyncBaseTransport):
                 extensions=extensions,
             )
         # Nothing to decode: the answer is handed over already read (Sender checks the cap).
-        response = httpx.Response(status, headers=headers, request=request, extensions=extensions)
-        return _read(response, content)
+        return _read(status, headers, content, request, extensions)
 
     async def _connection(
         self, key: _Key, given: dict[str, float | None], request: httpx.Request, end: float | None
