@@ -215,7 +215,7 @@ class Scrubber:
         if compiled is None:
             return True
         try:
-            flat = json.dumps(raw, ensure_ascii=False, check_circular=False)
+            flat = _WRITE_JSON(raw)
         except (TypeError, ValueError, RecursionError):  # not JSON: walked instead
             return False
         if "\\" in flat:  # a quote, backslash or control character was escaped
@@ -255,6 +255,10 @@ class Scrubber:
         if raw != dict(o.raw):
             changes["raw"] = raw
         return dataclasses.replace(o, **changes) if changes else o
+
+
+# One encoder for every answer: json.dumps with options builds a new one per call.
+_WRITE_JSON = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 
 
 def _strings(obj: Any) -> list[str]:

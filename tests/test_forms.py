@@ -99,3 +99,21 @@ def test_form_is_byte_for_byte_httpx(fields: dict[str, str]) -> None:
     assert ours.read() == theirs.read()
     assert list(ours.headers.raw) == list(theirs.headers.raw)
     assert forms.urlencoded(fields) == urlencode(fields)
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer t"}, {"Host": "other.test"}])
+def test_a_post_is_the_request_content_would_make(headers: dict[str, str]) -> None:
+    # forms builds its requests around httpx's content= handling: the same headers, in
+    # the same order, the same body, readable again (a retry sends it once more).
+    fields = {"miniapp_id": "3000000012345"}
+    files = {"img": ("a.jpg", b"\xff\xd8JPEG", "image/jpeg")}
+    ours = forms.request(BASE, fields, files, headers)
+    theirs = httpx.Request(
+        "POST",
+        BASE,
+        content=ours.content,
+        headers={**headers, "Content-Type": ours.headers["content-type"]},
+    )
+    assert list(ours.headers.raw) == list(theirs.headers.raw)
+    assert (ours.method, ours.url, ours.content) == (theirs.method, theirs.url, theirs.content)
+    assert ours.read() == b"".join(ours.stream) == theirs.read()  # type: ignore[arg-type]
