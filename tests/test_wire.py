@@ -258,3 +258,23 @@ def test_a_read_answer_is_the_one_httpx_would_read(server: Server) -> None:
     assert ours.is_stream_consumed
     assert ours.read() == body  # reading again is harmless, as with httpx's own
     assert ours.num_bytes_downloaded == len(body)  # as a response httpx read off a socket
+
+
+def test_the_wire_runs_in_a_uvloop_loop(server: Server) -> None:
+    # upload_async awaited in a uvicorn[standard] app or any uvloop program: uvloop's
+    # transports are not asyncio.Transport subclasses, and the wire must not insist.
+    uvloop = pytest.importorskip("uvloop")  # installed with the test extra but on Windows
+
+    def answer(conn: socket.socket, request: bytes) -> None:
+        conn.sendall(OK)
+
+    url = server(answer)
+
+    async def main() -> tuple[str, str]:
+        async with Sender(2, timeout=5.0, deadline_s=10.0) as sender:
+            response = await sender.send(httpx.Request("POST", url, content=b"x"))
+            return type(asyncio.get_running_loop()).__module__, response.text
+
+    module, text = uvloop.run(main())
+    assert module.startswith("uvloop")
+    assert text == "ok"
