@@ -47,7 +47,7 @@ import contextlib
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -233,15 +233,18 @@ def parsed(parse: Callable[[httpx.Response], T | Outcome], response: httpx.Respo
         )
 
 
-@contextlib.asynccontextmanager
-async def _turn(
+# An exchange that is not paced holds no turn: one shared, reusable empty context.
+_NO_TURN: contextlib.nullcontext[None] = contextlib.nullcontext()
+
+
+def _turn(
     means: Means, adapter: Adapter, shop: Shop, paced: bool
-) -> AsyncIterator[AdaptivePacer | None]:
+) -> contextlib.AbstractAsyncContextManager[AdaptivePacer | None]:
+    """The shop's turn (its pacer), or no turn: the pacers' own context, not a wrapper
+    around it, since every attempt enters one."""
     if not paced or means.pacers is None:
-        yield None
-        return
-    async with means.pacers.turn(adapter.key, shop.name) as pacer:
-        yield pacer
+        return _NO_TURN
+    return means.pacers.turn(adapter.key, shop.name)
 
 
 async def fetch_token(means: Means, adapter: Adapter, shop: Shop) -> str:
