@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import platform
+import resource
 import signal
 import subprocess
 import sys
@@ -19,7 +21,8 @@ import pytest
 from PIL import ExifTags, Image
 
 import imgkit
-from imgkit.intake import fit_pool, fitting
+from imgkit.intake import fit_pool, fit_quality, fitting
+from imgkit.intake.fit_cache import Outcome
 from imgkit.intake.fit_geometry import Box, plan_sizes
 from imgkit.intake.fit_pool import DIED, Job, run_jobs, work
 from imgkit.intake.fit_quality import QUALITY_MAX, QUALITY_MIN, best_jpeg, jpeg
@@ -174,6 +177,52 @@ def test_ctrl_c_in_the_caller_stops_and_is_raised(tmp_path: Path) -> None:
     assert all(outcome.reason == "" for outcome in outcomes.values())
 
 
+FAULTS = """
+import io, resource, sys
+from PIL import Image
+from imgkit.intake.fit_pool import keep_heap
+if sys.argv[1] == "kept":
+    keep_heap()
+image = Image.effect_noise((1500, 1500), 40).convert("RGB")
+for _ in range(2):  # the second encode's page faults: the first one's memory, reused or not
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    image.save(io.BytesIO(), "JPEG", quality=80, optimize=True)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def second_encode_faults(job: Job) -> Any:
+    """In a worker: the page faults of a second large optimized encode, as a reason."""
+    out = subprocess.run(
+        [sys.executable, "-c", FAULTS, "pool"], capture_output=True, text=True, check=True
+    )
+    plain = int(out.stdout)
+    image = Image.effect_noise((1500, 1500), 40).convert("RGB")
+    image.save(io.BytesIO(), "JPEG", quality=80, optimize=True)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    image.save(io.BytesIO(), "JPEG", quality=80, optimize=True)
+    return Outcome(reason=f"{resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before} {plain}")
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or platform.libc_ver()[0] != "glibc", reason="glibc's mallopt"
+)
+def test_workers_keep_the_heap_for_the_next_image(tmp_path: Path) -> None:
+    def faults(how: str) -> int:
+        run = [sys.executable, "-c", FAULTS, how]
+        return int(subprocess.run(run, capture_output=True, text=True, check=True).stdout)
+
+    plain, kept = faults("plain"), faults("kept")
+    assert plain > 300, plain  # a 1500x1500 encode's buffers come as fresh pages...
+    assert kept < plain / 10, (kept, plain)  # ...unless the heap keeps them
+    jobs = [Job(str(tmp_path / f"{i}.jpg"), "doudian", (), str(tmp_path), None) for i in (0, 1)]
+    seen: dict[int, Any] = {}
+    run_jobs(jobs, 2, seen.__setitem__, second_encode_faults)
+    for outcome in seen.values():  # a pool worker: kept, where a plain child of it is not
+        in_worker, in_child = (int(n) for n in outcome.reason.split())
+        assert in_worker < in_child / 10, outcome.reason
+
+
 def test_workers_one_fits_here_and_zero_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -318,6 +367,38 @@ def test_the_sampled_search_finds_the_highest_quality_that_fits() -> None:
         assert len(full_encodes) <= 3, full_encodes  # instead of about eight
     assert best_jpeg(image, len(jpeg(image, QUALITY_MAX))) == jpeg(image, QUALITY_MAX)
     assert best_jpeg(image, len(jpeg(image, QUALITY_MIN)) - 1) is None
+
+
+@pytest.mark.parametrize(("over", "joined"), [(0.008, True), (0.003, False)])
+def test_a_close_call_is_looked_at_again_on_twice_the_rows(
+    monkeypatch: pytest.MonkeyPatch, over: float, joined: bool
+) -> None:
+    image = photo(2000, 1500, 6)
+    sample = fit_quality._Sample.of(image, jpeg)
+    sample.calibrate(60, jpeg(image, 60))
+    # The limit puts quality 61's calibrated prediction ``over`` past it: between the
+    # two margins (the joined sample decides) or under the closer one (a full encode does).
+    limit = int(sample.predict(61) / (1 + over))
+    assert len(jpeg(image, 60)) <= limit < len(jpeg(image, 61))
+    firsts: list[int | None] = []
+    bands = fit_quality.bands
+
+    def spy(img: Image.Image, every: int = 8, first: int | None = None) -> Any:
+        firsts.append(first)
+        return bands(img, every, first)
+
+    monkeypatch.setattr(fit_quality, "bands", spy)
+    full_encodes: list[int] = []
+
+    def encode(img: Image.Image, quality: int) -> bytes:
+        if img.size == image.size:
+            full_encodes.append(quality)
+        return jpeg(img, quality)
+
+    assert best_jpeg(image, limit, encode) == jpeg(image, 60)
+    assert (0 in firsts) is joined  # the bands between the sample's own were encoded
+    # Settled without encoding 61 in full, or by encoding it (too big) when that close.
+    assert sorted(full_encodes) == ([60] if joined else [60, 61])
 
 
 def test_a_large_png_photo_is_not_encoded_as_png_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
