@@ -421,6 +421,49 @@ def test_a_large_png_photo_is_not_encoded_as_png_in_full(monkeypatch: pytest.Mon
     assert max(heights) < 1200  # only a sample of its rows was tried as PNG
 
 
+def png_heights(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The heights of the images fitting encodes as PNG, from now on."""
+    import imgkit.intake.fit_encoding as fit_encoding
+
+    heights: list[int] = []
+    save = fit_encoding.save
+
+    def spy(image: Image.Image, fmt: str, **params: Any) -> bytes:
+        if fmt == "png":
+            heights.append(image.height)
+        return save(image, fmt, **params)
+
+    monkeypatch.setattr(fit_encoding, "save", spy)
+    return heights
+
+
+def test_a_png_photo_far_too_big_is_judged_on_few_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    buf = io.BytesIO()
+    photo(2000, 1600, 8).save(buf, "PNG")
+    assert len(buf.getvalue()) > 3 * QIANMI.max_bytes  # the source itself says hopeless
+    heights = png_heights(monkeypatch)
+    result = fit_image(buf.getvalue(), QIANMI)
+    assert (result.format, result.actions) == ("jpeg", ("converted", "recompressed"))
+    assert heights == [48]  # three bands of 16 rows, no fuller sample, no full encode
+
+
+def test_a_png_stored_uncompressed_that_fits_stays_png(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A smooth graphic stored without compression: its file is far past the limit (the
+    # prior says hopeless), its pixels compress to almost nothing (the samples say not).
+    across = np.tile(np.linspace(0, 255, 2000, dtype=np.uint8), (1600, 1))
+    down = np.tile(np.linspace(0, 255, 1600, dtype=np.uint8)[:, None], (1, 2000))
+    buf = io.BytesIO()
+    Image.fromarray(np.dstack([across, down, 255 - across])).save(buf, "PNG", compress_level=0)
+    assert len(buf.getvalue()) > 5 * QIANMI.max_bytes
+    heights = png_heights(monkeypatch)
+    result = fit_image(buf.getvalue(), QIANMI)
+    assert (result.format, result.actions) == ("png", ("recompressed",))
+    # The sparse sample disagreed with the prior, so the fuller sample was asked, and
+    # then the PNG encoded in full: lossless, within the limit.
+    assert heights == [48, 96, 1600]
+    assert len(result.data) <= QIANMI.max_bytes
+
+
 # --- callers ---------------------------------------------------------------------------------
 
 

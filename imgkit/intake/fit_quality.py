@@ -67,6 +67,7 @@ SAMPLE_MIN_PIXELS = 1_000_000  # smaller images are searched with full encodes
 SAMPLE_MIN_ROWS = 512
 HOPELESS = 1.25  # a PNG predicted this far past the limit is not encoded in full
 _PNG_EVERY = 16  # a PNG's sample: one band in this many
+PNG_SPARSE_BANDS = 3  # the bands of the sparse PNG sample that a prior may settle with
 _BAND = 16  # rows in a band: one row of 4:2:0 JPEG blocks (MCUs)
 
 #: Encodes an image as JPEG at a quality: the bytes (``optimize=True``, the colour profile kept).
@@ -131,19 +132,41 @@ def bands(
     return sample, _BAND * len(tops) / height
 
 
-def png_may_fit(image: Image.Image, max_bytes: int, encode: Callable[[Image.Image], bytes]) -> bool:
+def png_may_fit(
+    image: Image.Image,
+    max_bytes: int,
+    encode: Callable[[Image.Image], bytes],
+    prior: float | None = None,
+) -> bool:
     """False when a sample of ``image``'s rows, encoded by ``encode``, predicts the whole
     image past ``max_bytes`` by :data:`HOPELESS` (a photo saved as PNG): the full encode,
     the slowest step of fitting such a file, is then skipped.  True for small images.
+
+    ``prior`` is another guess at the PNG's size, independent of the rows sampled: the
+    source PNG's own size.  When it and a sample of :data:`PNG_SPARSE_BANDS` bands both
+    put the PNG past the limit by :data:`HOPELESS`, the fuller sample (a quarter of the
+    cost of fitting a PNG photo) is not encoded: a source compressed far worse than
+    Pillow compresses fools the prior, an image whose few sampled rows are its busiest
+    fools the sparse sample, and it takes both at once to skip a PNG that fits.
 
     >>> from PIL import Image
     >>> noise = Image.effect_noise((1200, 1200), 80).convert("RGB")
     >>> raw = Image.Image.tobytes
     >>> png_may_fit(noise, 100_000, raw), png_may_fit(noise, 10**8, raw)
     (False, True)
+    >>> sizes = []
+    >>> png_may_fit(noise, 100_000, lambda s: sizes.append(s.height) or raw(s), prior=4e6)
+    False
+    >>> sizes  # the sparse sample settled it
+    [48]
     """
     if not _sampled(image):
         return True
+    if prior is not None and prior > HOPELESS * max_bytes:
+        every = max(_PNG_EVERY, image.height // (_BAND * PNG_SPARSE_BANDS))
+        sparse, share = bands(image, every)
+        if len(encode(sparse)) / share > HOPELESS * max_bytes:
+            return False
     sample, share = bands(image, _PNG_EVERY)
     return len(encode(sample)) / share <= HOPELESS * max_bytes
 
