@@ -24,7 +24,7 @@ two more sample encodes instead of a full one): over those same images a quarter
 the rows was never over by more than 0.20 %, so 0.6 % is again three times the worst
 error; a prediction closer to the limit than that is settled by a full encode.  On 80
 random limits over those images the answer was the full search's every time, and on
-120 more after the joined sample came (limits between two qualities' sizes, where the
+240 more after the joined sample came (limits between two qualities' sizes, where the
 decision is closest); the bench and the tests compare it with a full search.  A typical
 3000x3000 photo needs one or two full encodes instead of about eight.
 
