@@ -1,5 +1,6 @@
-"""Fitting fast: worker processes, draft decoding, the sampled quality search, the cache's
-index and the progress bar, on real files made with Pillow (no timed assertions)."""
+"""Fitting fast: worker processes (and the heap they keep), draft decoding, the sampled
+quality search, the PNG estimates, the cache's index and the progress bar, on real files
+made with Pillow (no timed assertions)."""
 
 from __future__ import annotations
 
@@ -401,26 +402,6 @@ def test_a_close_call_is_looked_at_again_on_twice_the_rows(
     assert sorted(full_encodes) == ([60] if joined else [60, 61])
 
 
-def test_a_large_png_photo_is_not_encoded_as_png_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
-    import imgkit.intake.fit_encoding as fit_encoding
-
-    heights: list[int] = []
-    save = fit_encoding.save
-
-    def spy(image: Image.Image, fmt: str, **params: Any) -> bytes:
-        if fmt == "png":
-            heights.append(image.height)
-        return save(image, fmt, **params)
-
-    monkeypatch.setattr(fit_encoding, "save", spy)
-    buf = io.BytesIO()
-    photo(1600, 1200, 7).save(buf, "PNG")
-    result = fit_image(buf.getvalue(), QIANMI)
-    assert (result.format, result.actions) == ("jpeg", ("converted", "recompressed"))
-    assert heights
-    assert max(heights) < 1200  # only a sample of its rows was tried as PNG
-
-
 def png_heights(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The heights of the images fitting encodes as PNG, from now on."""
     import imgkit.intake.fit_encoding as fit_encoding
@@ -435,6 +416,16 @@ def png_heights(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(fit_encoding, "save", spy)
     return heights
+
+
+def test_a_large_png_photo_is_not_encoded_as_png_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    heights = png_heights(monkeypatch)
+    buf = io.BytesIO()
+    photo(1600, 1200, 7).save(buf, "PNG")
+    result = fit_image(buf.getvalue(), QIANMI)
+    assert (result.format, result.actions) == ("jpeg", ("converted", "recompressed"))
+    assert heights
+    assert max(heights) < 1200  # only a sample of its rows was tried as PNG
 
 
 def test_a_png_photo_far_too_big_is_judged_on_few_rows(monkeypatch: pytest.MonkeyPatch) -> None:
