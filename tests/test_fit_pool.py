@@ -1,11 +1,14 @@
-"""Fitting fast: worker processes, draft decoding, the sampled quality search, the cache's
-index and the progress bar, on real files made with Pillow (no timed assertions)."""
+"""Fitting fast: worker processes (and the heap they keep), draft decoding, the sampled
+quality search, the PNG estimates, the cache's index and the progress bar, on real files
+made with Pillow (no timed assertions)."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import os
+import platform
+import resource
 import signal
 import subprocess
 import sys
@@ -19,7 +22,8 @@ import pytest
 from PIL import ExifTags, Image
 
 import imgkit
-from imgkit.intake import fit_pool, fitting
+from imgkit.intake import fit_pool, fit_quality, fitting
+from imgkit.intake.fit_cache import Outcome
 from imgkit.intake.fit_geometry import Box, plan_sizes
 from imgkit.intake.fit_pool import DIED, Job, run_jobs, work
 from imgkit.intake.fit_quality import QUALITY_MAX, QUALITY_MIN, best_jpeg, jpeg
@@ -174,6 +178,52 @@ def test_ctrl_c_in_the_caller_stops_and_is_raised(tmp_path: Path) -> None:
     assert all(outcome.reason == "" for outcome in outcomes.values())
 
 
+FAULTS = """
+import io, resource, sys
+from PIL import Image
+from imgkit.intake.fit_pool import keep_heap
+if sys.argv[1] == "kept":
+    keep_heap()
+image = Image.effect_noise((1500, 1500), 40).convert("RGB")
+for _ in range(2):  # the second encode's page faults: the first one's memory, reused or not
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    image.save(io.BytesIO(), "JPEG", quality=80, optimize=True)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def second_encode_faults(job: Job) -> Any:
+    """In a worker: the page faults of a second large optimized encode, as a reason."""
+    out = subprocess.run(
+        [sys.executable, "-c", FAULTS, "pool"], capture_output=True, text=True, check=True
+    )
+    plain = int(out.stdout)
+    image = Image.effect_noise((1500, 1500), 40).convert("RGB")
+    image.save(io.BytesIO(), "JPEG", quality=80, optimize=True)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    image.save(io.BytesIO(), "JPEG", quality=80, optimize=True)
+    return Outcome(reason=f"{resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before} {plain}")
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or platform.libc_ver()[0] != "glibc", reason="glibc's mallopt"
+)
+def test_workers_keep_the_heap_for_the_next_image(tmp_path: Path) -> None:
+    def faults(how: str) -> int:
+        run = [sys.executable, "-c", FAULTS, how]
+        return int(subprocess.run(run, capture_output=True, text=True, check=True).stdout)
+
+    plain, kept = faults("plain"), faults("kept")
+    assert plain > 300, plain  # a 1500x1500 encode's buffers come as fresh pages...
+    assert kept < plain / 10, (kept, plain)  # ...unless the heap keeps them
+    jobs = [Job(str(tmp_path / f"{i}.jpg"), "doudian", (), str(tmp_path), None) for i in (0, 1)]
+    seen: dict[int, Any] = {}
+    run_jobs(jobs, 2, seen.__setitem__, second_encode_faults)
+    for outcome in seen.values():  # a pool worker: kept, where a plain child of it is not
+        in_worker, in_child = (int(n) for n in outcome.reason.split())
+        assert in_worker < in_child / 10, outcome.reason
+
+
 def test_workers_one_fits_here_and_zero_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -320,7 +370,40 @@ def test_the_sampled_search_finds_the_highest_quality_that_fits() -> None:
     assert best_jpeg(image, len(jpeg(image, QUALITY_MIN)) - 1) is None
 
 
-def test_a_large_png_photo_is_not_encoded_as_png_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("over", "joined"), [(0.008, True), (0.003, False)])
+def test_a_close_call_is_looked_at_again_on_twice_the_rows(
+    monkeypatch: pytest.MonkeyPatch, over: float, joined: bool
+) -> None:
+    image = photo(2000, 1500, 6)
+    sample = fit_quality._Sample.of(image, jpeg)
+    sample.calibrate(60, jpeg(image, 60))
+    # The limit puts quality 61's calibrated prediction ``over`` past it: between the
+    # two margins (the joined sample decides) or under the closer one (a full encode does).
+    limit = int(sample.predict(61) / (1 + over))
+    assert len(jpeg(image, 60)) <= limit < len(jpeg(image, 61))
+    firsts: list[int | None] = []
+    bands = fit_quality.bands
+
+    def spy(img: Image.Image, every: int = 8, first: int | None = None) -> Any:
+        firsts.append(first)
+        return bands(img, every, first)
+
+    monkeypatch.setattr(fit_quality, "bands", spy)
+    full_encodes: list[int] = []
+
+    def encode(img: Image.Image, quality: int) -> bytes:
+        if img.size == image.size:
+            full_encodes.append(quality)
+        return jpeg(img, quality)
+
+    assert best_jpeg(image, limit, encode) == jpeg(image, 60)
+    assert (0 in firsts) is joined  # the bands between the sample's own were encoded
+    # Settled without encoding 61 in full, or by encoding it (too big) when that close.
+    assert sorted(full_encodes) == ([60] if joined else [60, 61])
+
+
+def png_heights(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The heights of the images fitting encodes as PNG, from now on."""
     import imgkit.intake.fit_encoding as fit_encoding
 
     heights: list[int] = []
@@ -332,12 +415,44 @@ def test_a_large_png_photo_is_not_encoded_as_png_in_full(monkeypatch: pytest.Mon
         return save(image, fmt, **params)
 
     monkeypatch.setattr(fit_encoding, "save", spy)
+    return heights
+
+
+def test_a_large_png_photo_is_not_encoded_as_png_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    heights = png_heights(monkeypatch)
     buf = io.BytesIO()
     photo(1600, 1200, 7).save(buf, "PNG")
     result = fit_image(buf.getvalue(), QIANMI)
     assert (result.format, result.actions) == ("jpeg", ("converted", "recompressed"))
     assert heights
     assert max(heights) < 1200  # only a sample of its rows was tried as PNG
+
+
+def test_a_png_photo_far_too_big_is_judged_on_few_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    buf = io.BytesIO()
+    photo(2000, 1600, 8).save(buf, "PNG")
+    assert len(buf.getvalue()) > 3 * QIANMI.max_bytes  # the source itself says hopeless
+    heights = png_heights(monkeypatch)
+    result = fit_image(buf.getvalue(), QIANMI)
+    assert (result.format, result.actions) == ("jpeg", ("converted", "recompressed"))
+    assert heights == [48]  # three bands of 16 rows, no fuller sample, no full encode
+
+
+def test_a_png_stored_uncompressed_that_fits_stays_png(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A smooth graphic stored without compression: its file is far past the limit (the
+    # prior says hopeless), its pixels compress to almost nothing (the samples say not).
+    across = np.tile(np.linspace(0, 255, 2000, dtype=np.uint8), (1600, 1))
+    down = np.tile(np.linspace(0, 255, 1600, dtype=np.uint8)[:, None], (1, 2000))
+    buf = io.BytesIO()
+    Image.fromarray(np.dstack([across, down, 255 - across])).save(buf, "PNG", compress_level=0)
+    assert len(buf.getvalue()) > 5 * QIANMI.max_bytes
+    heights = png_heights(monkeypatch)
+    result = fit_image(buf.getvalue(), QIANMI)
+    assert (result.format, result.actions) == ("png", ("recompressed",))
+    # The sparse sample disagreed with the prior, so the fuller sample was asked, and
+    # then the PNG encoded in full: lossless, within the limit.
+    assert heights == [48, 96, 1600]
+    assert len(result.data) <= QIANMI.max_bytes
 
 
 # --- callers ---------------------------------------------------------------------------------

@@ -158,7 +158,8 @@ def fit_image(
             if source == "gif" and getattr(image, "n_frames", 1) > 1 and "gif" in limits.formats:
                 out, fmt, actions = _fit_animation(image, box, limits, too_large)
             else:
-                out, fmt, actions = _fit_still(image, source, upright, box, limits, too_large)
+                still = _Still(source, upright, len(data))
+                out, fmt, actions = _fit_still(image, still, box, limits, too_large)
     except CannotFit as exc:
         return _with_reason(unfit, str(exc))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -182,16 +183,21 @@ def _upright_size(image: Image.Image) -> tuple[int, int]:
     return width, height
 
 
+@dataclass(frozen=True)
+class _Still:
+    """What a still image was as stored: its ``source`` format, its upright ``size`` (the
+    image may have been decoded smaller: :func:`~imgkit.intake.fit_geometry.draft`) and
+    its ``stored`` bytes."""
+
+    source: str
+    size: tuple[int, int]
+    stored: int
+
+
 def _fit_still(
-    image: Image.Image,
-    source: str,
-    size: tuple[int, int],
-    box: Box,
-    limits: Limits,
-    too_large: bool,
+    image: Image.Image, still: _Still, box: Box, limits: Limits, too_large: bool
 ) -> tuple[bytes, str, list[str]]:
-    """``size`` is the upright size of the image as stored: ``image`` itself may have been
-    decoded smaller (:func:`~imgkit.intake.fit_geometry.draft`)."""
+    source, size = still.source, still.size
     actions: list[str] = []
     if getattr(image, "is_animated", False) and source != "jpeg":
         image.seek(0)
@@ -217,7 +223,11 @@ def _fit_still(
         shaped = apply_plan(pixels, plan)
         # Lossless candidates are tried at full size only: shrinking is the last format's job.
         tried = candidates if factor == 1.0 else candidates[-1:]
-        attempts = [encode_within(shaped, fmt, limits.max_bytes) for fmt in tried]
+        # The source PNG's own size, for as many pixels, is a second guess at a PNG's.
+        prior = None
+        if source == "png":
+            prior = still.stored * (shaped.width * shaped.height) / (width * height)
+        attempts = [encode_within(shaped, fmt, limits.max_bytes, prior) for fmt in tried]
         return plan, ([None] * (len(candidates) - len(tried))) + attempts
 
     data, index, plan = search(make)

@@ -112,14 +112,20 @@ def _jpeg(image: Image.Image, quality: int) -> bytes:
     return save(image, "jpeg", quality=quality)
 
 
-def encode_within(image: Image.Image, fmt: str, max_bytes: int) -> bytes | None:
+def encode_within(
+    image: Image.Image, fmt: str, max_bytes: int, png_prior: float | None = None
+) -> bytes | None:
     """``image`` as ``fmt`` within ``max_bytes``, or None: JPEG at the highest quality that
     fits (:func:`imgkit.intake.fit_quality.best_jpeg`), PNG and GIF as they are.  A large
     PNG is first estimated from a sample of its rows and not encoded in full when the
-    estimate is past ``max_bytes`` by :data:`~imgkit.intake.fit_quality.HOPELESS`."""
+    estimate is past ``max_bytes`` by :data:`~imgkit.intake.fit_quality.HOPELESS`
+    (``png_prior``: the source PNG's size for these pixels, when there is one; see
+    :func:`~imgkit.intake.fit_quality.png_may_fit`)."""
     if fmt == "jpeg":
         return best_jpeg(flatten(image), max_bytes, _jpeg)
-    if fmt == "png" and not png_may_fit(image, max_bytes, lambda sample: save(sample, "png")):
+    if fmt == "png" and not png_may_fit(
+        image, max_bytes, lambda sample: save(sample, "png"), png_prior
+    ):
         return None
     data = save(image, fmt)
     return data if len(data) <= max_bytes else None
