@@ -30,19 +30,18 @@ TAKEN = {
     "chinese headers": "平台,店铺,图片,商品ID\n天猫,s,a.jpg,1489161932\n",
 }
 # Files Arrow's reader leaves to the csv module (it would refuse them or read otherwise).
-LEFT = {
+LEFT: dict[str, str | bytes] = {
     "title row above the header": "May batch\n" + HEAD + "tmall,s,a.jpg,1,t\n",
     "a longer record": HEAD + "tmall,s,a.jpg,1,t,note\n",
-    "gbk": None,
+    "gbk": (HEAD + "天猫,店铺,图片.jpg,1,标题\n").encode("gbk"),
+    # Not UTF-8 by the standard (Python's decoder refuses it too).
+    "utf-8 bytes of a surrogate": HEAD.encode() + b"tmall,s,a\xed\xa0\x80.jpg,1,t\n",
     "empty": "",
 }
 
 
-def _write(path: Path, text: str | None) -> Path:
-    if text is None:
-        path.write_bytes((HEAD + "天猫,店铺,图片.jpg,1,标题\n").encode("gbk"))
-    else:
-        path.write_bytes(text.encode("utf-8"))
+def _write(path: Path, text: str | bytes) -> Path:
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
     return path
 
 
