@@ -163,7 +163,7 @@ def _post(url: httpx.URL, headers: list[tuple[str, str]], body: bytes) -> httpx.
 
     Given ``content=``, httpx builds the headers, looks for a multipart boundary, wraps
     the bytes in a stream and reads them back, then builds the headers again with Host
-    first: a tenth of the client's CPU per upload.  Given a stream, it does none of that,
+    first: several per cent of the client's CPU per upload.  Given a stream, it does none of that,
     so the headers come here as it would have laid them out (tests/test_forms.py compares
     them, in order, and the bodies).
     """
