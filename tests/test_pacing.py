@@ -148,6 +148,22 @@ def test_a_waiter_woken_late_keeps_to_the_schedule() -> None:
     assert all(n / 100 - SLACK <= t <= n / 100 + 0.001 + SLACK for n, t in enumerate(times))
 
 
+def test_late_wakes_keep_the_rate_and_never_crowd_a_window_at_two_percent_under() -> None:
+    # A loaded machine: every timer 0-30 ms late.  At 9.8/s (2 % under a limit of 10) the
+    # grants keep the rate the lateness would otherwise cost, and no one-second window
+    # holds more than 10.
+    fake = FakeTime()
+    rng = random.Random(7)
+
+    async def late_sleep(seconds: float) -> None:
+        await fake.sleep(seconds + rng.uniform(0.0, 0.03))
+
+    pacer = AdaptivePacer(9.8, clock=fake.clock, sleep=late_sleep, start_rate=None)
+    times = run(grants(pacer, 500))
+    assert most_in_a_second(times) <= 10
+    assert (len(times) - 1) / (times[-1] - times[0]) >= 0.97 * 9.8
+
+
 # --- attack: backoff ------------------------------------------------------------------
 
 
