@@ -1,4 +1,5 @@
-"""The adaptive pacer and the pool: spacing, windows, backoff, the climb, fairness.
+"""The adaptive pacer and the pool: spacing, windows, slow start, backoff, the climb,
+the ceiling remembered, fairness.
 
 Almost everything runs on a fake clock, so the timings asserted are exact; one test paces
 real requests to check the pacer against the event loop's own clock.
@@ -16,7 +17,14 @@ from typing import Any
 
 import pytest
 
-from imgkit.engine.pacing import LATE_S, AdaptivePacer, ConcurrencyCap, PacerPool
+from imgkit.engine.pacing import (
+    LATE_S,
+    RAMP_S,
+    START_RATE,
+    AdaptivePacer,
+    ConcurrencyCap,
+    PacerPool,
+)
 from imgkit.sandbox.ratelimit import SlidingWindow
 
 # Grants may come this much early through float rounding (the pacer's own tolerance).
@@ -42,6 +50,9 @@ class FakeTime:
         await asyncio.sleep(0)  # a real suspension point, as asyncio.sleep is
 
     def pacer(self, rate: float, burst: int = 1, **options: Any) -> AdaptivePacer:
+        # No slow start unless a test asks for it: most tests are about the bucket and the
+        # AIMD at a known rate (the slow start has tests of its own).
+        options.setdefault("start_rate", None)
         return AdaptivePacer(rate, burst, clock=self.clock, sleep=self.sleep, **options)
 
 
@@ -132,9 +143,25 @@ def test_a_waiter_woken_late_keeps_to_the_schedule() -> None:
     async def late_sleep(seconds: float) -> None:
         await fake.sleep(seconds + 0.001)
 
-    pacer = AdaptivePacer(100.0, clock=fake.clock, sleep=late_sleep)
+    pacer = AdaptivePacer(100.0, clock=fake.clock, sleep=late_sleep, start_rate=None)
     times = run(grants(pacer, 200))
     assert all(n / 100 - SLACK <= t <= n / 100 + 0.001 + SLACK for n, t in enumerate(times))
+
+
+def test_late_wakes_keep_the_rate_and_never_crowd_a_window_at_two_percent_under() -> None:
+    # A loaded machine: every timer 0-30 ms late.  At 9.8/s (2 % under a limit of 10) the
+    # grants keep the rate the lateness would otherwise cost, and no one-second window
+    # holds more than 10.
+    fake = FakeTime()
+    rng = random.Random(7)
+
+    async def late_sleep(seconds: float) -> None:
+        await fake.sleep(seconds + rng.uniform(0.0, 0.03))
+
+    pacer = AdaptivePacer(9.8, clock=fake.clock, sleep=late_sleep, start_rate=None)
+    times = run(grants(pacer, 500))
+    assert most_in_a_second(times) <= 10
+    assert (len(times) - 1) / (times[-1] - times[0]) >= 0.97 * 9.8
 
 
 # --- attack: backoff ------------------------------------------------------------------
@@ -304,7 +331,7 @@ def test_an_unconfigured_limit_is_found_and_held(limit: int) -> None:
     """A platform counting a sliding one-second window (the sandbox's own limiter), a pacer
     that was never told the limit, and two minutes of requests sent as fast as it allows."""
     fake = FakeTime()
-    pacer = fake.pacer(1000.0)
+    pacer = fake.pacer(1000.0, start_rate=START_RATE)  # as the engine makes it
     server = SlidingWindow()
     served: list[float] = []
     refused = 0
@@ -326,6 +353,133 @@ def test_an_unconfigured_limit_is_found_and_held(limit: int) -> None:
     assert len(served) >= 0.95 * limit * 120
     # ... and refusals few: about one each climb.
     assert refused <= 120 / 2 + 2
+
+
+def test_slow_start_doubles_the_rate_until_the_first_refusal() -> None:
+    fake = FakeTime()
+    pacer = fake.pacer(1000.0, start_rate=START_RATE)
+    assert pacer.rate == START_RATE  # nobody knows the limit: start at 10/s, not 1000/s
+    times = run(grants(pacer, 12))
+    assert times[:2] == pytest.approx([0.0, 0.1])
+    # Each grant comes at the rate of its moment, which doubles every RAMP_S.
+    assert pacer.rate == pytest.approx(START_RATE * 2 ** (times[-1] / RAMP_S))
+    assert [b - a for a, b in pairwise(times)] == sorted(
+        (b - a for a, b in pairwise(times)), reverse=True
+    )
+    pacer.success()
+    pacer.backoff()  # the first refusal ends it: no more doubling
+    after = pacer.rate
+    fake.now += 10 * RAMP_S
+    pacer.delay()
+    assert pacer.rate == after
+
+
+def test_slow_start_stops_at_the_configured_rate_and_a_slower_one_has_none() -> None:
+    fake = FakeTime()
+    fast = fake.pacer(40.0, start_rate=START_RATE)
+    run(grants(fast, 30))
+    assert fast.rate == 40.0
+    slow = fake.pacer(9.8, start_rate=START_RATE)  # below the start: paced at once at 9.8
+    assert slow.rate == 9.8
+    with pytest.raises(ValueError, match="start_rate"):
+        AdaptivePacer(1.0, start_rate=0.0)
+
+
+def test_answers_out_of_order_correct_the_ceiling_upward() -> None:
+    fake = FakeTime()
+    pacer = fake.pacer(1000.0)
+    for _ in range(8):
+        pacer.success()
+    pacer.backoff()  # the first refusal's answer came before two successes' answers
+    assert pacer.rate == pytest.approx(0.97 * 8)
+    pacer.success()
+    pacer.success()
+    fake.now += 0.01
+    pacer.backoff()  # the same attack, now ten counted: the ceiling was 10
+    assert pacer.rate == pytest.approx(9.7)
+
+
+def learn_ten(fake: FakeTime, pacer: AdaptivePacer) -> None:
+    """Ten served in a second, then a refusal: the ceiling learnt is 10/s."""
+    for _ in range(10):
+        pacer.success()
+        fake.now += 0.099
+    pacer.backoff()
+    assert pacer.rate == pytest.approx(9.7)
+
+
+def serve(fake: FakeTime, pacer: AdaptivePacer, count: int, seconds: float) -> None:
+    for _ in range(count):
+        fake.now += seconds / count
+        pacer.success()
+
+
+def test_a_count_one_short_of_the_learnt_ceiling_keeps_it() -> None:
+    # The answers a client counts lag the platform's count: probing above a ceiling of 10
+    # may see 9 answered in the last second when the platform's window held 10.
+    fake = FakeTime()
+    pacer = fake.pacer(1000.0)
+    learn_ten(fake, pacer)
+    serve(fake, pacer, 30, 3.0)  # climbed above 10: probing
+    fake.now += 0.5
+    serve(fake, pacer, 9, 0.9)  # nine in the last second, then a refusal
+    probing = pacer.rate
+    assert probing > 10.0
+    pacer.backoff()
+    assert pacer.rate == pytest.approx(9.7)  # not 0.97 * 9
+
+
+def test_a_limit_that_went_down_is_learnt_at_the_second_refusal_below_it() -> None:
+    fake = FakeTime()
+    pacer = fake.pacer(1000.0)
+    learn_ten(fake, pacer)
+    fake.now += 1.0
+    serve(fake, pacer, 9, 0.9)  # refused below the ceiling: doubted once ...
+    below = pacer.rate
+    assert below < 10.0
+    pacer.backoff()
+    assert pacer.rate == pytest.approx(0.97 * below)  # the ceiling kept (never raised)
+    fake.now += 1.0
+    serve(fake, pacer, 9, 0.9)  # ... and again: the limit is 9 now
+    pacer.backoff()
+    assert pacer.rate == pytest.approx(0.97 * 9)
+    fake.now += 1.0
+    serve(fake, pacer, 5, 0.9)  # far below the ceiling: believed at once
+    pacer.backoff()
+    assert pacer.rate == pytest.approx(0.97 * 5)
+
+
+def test_a_refusal_just_after_a_lone_success_left_the_window_does_not_halve() -> None:
+    # At about one request a second the last success may be a little more than a window
+    # old when the refusal comes: it still says what was served.
+    fake = FakeTime()
+    pacer = fake.pacer(1.0)
+    pacer.success()
+    fake.now = 1.05
+    pacer.backoff()
+    assert pacer.rate == pytest.approx(0.97)
+
+
+def test_a_limit_that_goes_down_midway_is_followed() -> None:
+    fake = FakeTime()
+    pacer = fake.pacer(1000.0, start_rate=START_RATE)
+    server = SlidingWindow()
+    served: list[float] = []
+
+    async def scenario() -> None:
+        while fake.now < 60.0:
+            granted = await pacer.acquire()
+            limit = 20 if granted < 20.0 else 5  # another client took three quarters
+            if server.hit("app", limit, now=granted) is None:
+                served.append(granted)
+                pacer.success()
+            else:
+                pacer.backoff()
+
+    run(scenario())
+    late = [t for t in served if t >= 30.0]
+    assert most_in_a_second(late) <= 5
+    assert len(late) >= 0.95 * 5 * 30
 
 
 # --- fairness ---------------------------------------------------------------------------
