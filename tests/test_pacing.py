@@ -606,9 +606,9 @@ def test_real_time_pacing_at_twenty_per_second() -> None:
     start = time.monotonic()
     times = run(scenario())
     elapsed = time.monotonic() - start
-    # 29 gaps of 50 ms.  Faster would be a bug, so that bound is tight (-15%); slower is a
-    # busy machine, so that bound is loose.
-    assert 1.45 * 0.85 <= elapsed <= 1.45 * 2
+    # 29 gaps of 50 ms.  Faster would be a bug, so that bound is tight (-15%); slower is
+    # only a busy machine, which a test must not fail for, so there is no upper bound.
+    assert elapsed >= 1.45 * 0.85
     assert times == sorted(times)
     # Grants keep to the schedule: one after a grant the loop woke late comes up to LATE_S
     # sooner, never ahead of the schedule itself (so at 2 % under a limit, as imgkit paces,
