@@ -13,12 +13,14 @@ before it sends and the outcome after::
                      └── left so by a crash or a dropped connection: in doubt
 
 Every write is committed (WAL, ``synchronous=FULL``: on disk) before it returns, unless
-it is made with ``commit=False``: then it joins an open transaction that :meth:`Journal.flush`
-commits, one fsync for every write since the last (a confirm waits in memory and is written
-with the flush, all of a group in one statement).  The engine uses that for group
-commits: the ``begin`` of every request leaving within a few milliseconds is flushed
-together *before* any of them leaves, and outcomes are flushed with the next group or
-within :data:`imgkit.engine.group_commit.LAZY_S`.  So after ``kill -9`` or a power cut
+it is made with ``commit=False``: then it waits for :meth:`Journal.flush`, one fsync for
+every write since the last (:mod:`imgkit.engine.journal_tx`: outcomes wait in memory, the
+last of each key only, and so do begins while a group commit runs, all written back to back
+at the flush).  The engine uses that for group commits: the ``begin`` of every request
+leaving at about the same time is flushed together *before* any of them leaves
+(:meth:`Journal.began` then tells each row whether its own applied), and outcomes are
+flushed with the next group or within :data:`imgkit.engine.group_commit.LAZY_S` — without
+an fsync when no begin is among them.  So after ``kill -9`` or a power cut
 what was on the wire is ``sending``; an outcome lost with the last unflushed group leaves
 its row ``sending`` too, in doubt, which the next run settles by a look-up — never by a
 blind re-send.  Each ``sending`` entry names the run that owns it; runs register
@@ -78,13 +80,12 @@ from imgkit.engine.journal_schema import (
     upsert_sql,
 )
 from imgkit.engine.journal_schema import dumps as _dumps
-from imgkit.engine.journal_tx import HeldBegin, JournalTx, begin_values
+from imgkit.engine.journal_tx import TIMEOUT_S, HeldBegin, JournalTx, begin_values
 from imgkit.engine.journal_upgrade import INSERT, entry_row
 from imgkit.errors import Category
 from imgkit.paths import data_dir
 
 FILE_NAME = "journal.sqlite"
-_TIMEOUT_S = 30.0
 
 
 def default_journal_path() -> Path:
@@ -147,7 +148,7 @@ class Journal(JournalReads, JournalTx):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit (isolation_level=None): each statement below commits on its own.
         self._db = sqlite3.connect(
-            self.path, timeout=_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            self.path, timeout=TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
         try:
             self._setup()
@@ -362,29 +363,6 @@ class Journal(JournalReads, JournalTx):
             return int(db.execute(sql, (packed, now, now, *params)).rowcount)
 
         return self._write(write, commit=commit, key=packed) == 1
-
-    def checkpoint(self) -> bool:
-        """Copy the WAL into the file and empty it, unless another connection is reading
-        or writing (then it is left for later: never wait here).  True if it did.
-
-        The end of a run calls it, so a journal left open holds no WAL of several MB.
-
-        >>> with Journal(":memory:") as j:
-        ...     j.checkpoint()
-        False
-        """
-        self.flush()
-        if not self.wal:
-            return False
-        with self._lock:
-            self._db.execute("PRAGMA busy_timeout = 0")
-            try:
-                (busy, _, _) = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            except sqlite3.OperationalError:
-                busy = 1
-            finally:
-                self._db.execute(f"PRAGMA busy_timeout = {_TIMEOUT_S * 1000:.0f}")
-        return not busy
 
     def _refuse(self, key: str, was: str, state: State) -> NoReturn:
         raise JournalError(
