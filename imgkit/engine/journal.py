@@ -199,7 +199,8 @@ class Journal(JournalReads, JournalTx):
         re-send) allows every state but one: ``sending`` by another live run.  Raises
         :class:`JournalBusy` when another live run is sending it, :class:`JournalError` when
         the entry is ``done`` or ``pending`` (sending it would store a second copy) or in
-        doubt.
+        doubt.  While a group commit runs (:attr:`groups`), a ``begin`` with ``commit=False``
+        is held and checked at the flush: :meth:`began` then raises those.
         """
         # Fast path: new, failed, or this run's own retry.
         own = run if (retry_safe or force) and run else ""
