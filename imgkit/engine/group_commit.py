@@ -10,7 +10,7 @@ lets rows write with ``commit=False`` and then wait, together, for one commit:
   half of the rows in flight wait for it (holding more would idle the wire), or nothing of
   this run is on the wire (no answer can bring another row), and at the latest
   :data:`WINDOW_S` after its first row: so a fast run shares each fsync among a dozen rows
-  or more, and a slow or paced one, where few rows are in flight, waits for nobody;
+  or more, and a paced one, with few rows in flight, closes its groups after one or two;
 * :meth:`GroupCommit.soon` — an outcome was written (``confirm``, ``fail``, ``pending``):
   it is committed with the next group, or :data:`LAZY_S` later at the latest — then
   without an fsync when no ``begin`` waits (``Journal.flush(sync=False)``): it survives a
