@@ -58,7 +58,7 @@ def _timed(name: str, method: Any) -> Any:
     return wrapper
 
 
-for _name in ("begin", "confirm", "fail", "pending", "flush", "beat", "lookup_many"):
+for _name in ("begin", "began", "confirm", "fail", "pending", "flush", "beat", "lookup_many"):
     setattr(Journal, _name, _timed(_name, getattr(Journal, _name)))
 
 

@@ -110,8 +110,8 @@ def test_a_cancelled_waiter_does_not_cancel_the_groups_commit(tmp_path: Path) ->
         with Journal(tmp_path / "j.sqlite") as journal:
             group = GroupCommit(journal, window_s=0.02)
             journal.begin("a", Record("doudian", "s", "0", "a" * 64), commit=False)
-            first = asyncio.ensure_future(group.durable())
-            second = asyncio.ensure_future(group.durable())
+            first = asyncio.ensure_future(group.durable("a"))
+            second = asyncio.ensure_future(group.durable("a"))
             await asyncio.sleep(0)
             first.cancel()
             await second
@@ -164,3 +164,90 @@ def test_two_runs_on_one_event_loop_with_their_own_journals_do_not_lock_each_oth
 
     for results in asyncio.run(both()):
         assert set(results["status"]) == {"uploaded"}, results[["status", "message"]]
+
+
+def _record(key: str) -> Record:
+    return Record("doudian", "s", "0", key * 64)
+
+
+def test_a_held_begin_that_does_not_apply_stops_its_row_only(tmp_path: Path) -> None:
+    # Begins wait in memory for the group's flush; one whose entry is done (another run
+    # stored it since the plan) or sent by another live run must not leave: its row's
+    # durable() raises what begin() would have, the others' begins are on disk.
+    path = tmp_path / "j.sqlite"
+    with Journal(path) as other:
+        theirs = other.start_run()
+        other.begin("b", _record("b"), run=theirs)  # being sent by a live run
+        other.begin("c", _record("c"))
+        other.confirm("c", "http://img/c.jpg", "c1")  # stored already
+
+    async def scenario() -> dict[str, str]:
+        with Journal(path) as journal:
+            run = journal.start_run()
+            group = GroupCommit(journal, window_s=0.01)
+            for key in "abc":
+                journal.begin(key, _record(key), run=run, commit=False)
+            assert journal.unflushed
+            got = await asyncio.gather(*(group.durable(k) for k in "abc"), return_exceptions=True)
+            group.close()
+            return {k: type(g).__name__ if g else "ok" for k, g in zip("abc", got, strict=True)}
+
+    assert asyncio.run(scenario()) == {"a": "ok", "b": "JournalBusy", "c": "JournalError"}
+    with Journal(path) as again:
+        states = {k: again.lookup(k).state for k in "abc"}  # type: ignore[union-attr]
+    assert states == {"a": "sending", "b": "sending", "c": "done"}
+
+
+def test_outcomes_alone_commit_without_an_fsync_and_a_begin_never_does(tmp_path: Path) -> None:
+    # SQLite's synchronous=NORMAL (no fsync of the WAL) only for a flush of outcomes alone;
+    # a flush holding a begin keeps FULL, and the connection is FULL again afterwards.
+    seen: list[str] = []
+    with Journal(tmp_path / "j.sqlite") as journal:
+        journal.begin("a", _record("a"))
+        journal.groups += 1
+        journal._db.set_trace_callback(seen.append)
+        journal.confirm("a", "http://img/a.jpg", "a1", commit=False)
+        journal.flush(sync=False)
+        lazy, seen[:] = list(seen), []
+        journal.begin("b", _record("b"), commit=False)
+        journal.fail("a", "timeout", "t", "late", commit=False)
+        journal.flush(sync=False)
+        journal._db.set_trace_callback(None)
+        synchronous = journal._db.execute("PRAGMA synchronous").fetchone()
+        states = journal.lookup("a").state, journal.lookup("b").state  # type: ignore[union-attr]
+    assert "PRAGMA synchronous=NORMAL" in lazy
+    assert not any("synchronous=NORMAL" in s for s in seen)
+    assert synchronous == (2,)  # FULL
+    assert states == ("done", "sending")  # a held fail never undoes a done entry
+
+
+def test_a_pending_replaced_before_the_flush_is_never_written(tmp_path: Path) -> None:
+    seen: list[str] = []
+    with Journal(tmp_path / "j.sqlite") as journal:
+        journal.begin("a", _record("a"))
+        journal._db.set_trace_callback(seen.append)
+        journal.pending("a", "m-1", commit=False)
+        journal.confirm("a", "http://img/a.jpg", "a1", commit=False)
+        journal.flush()
+        journal._db.set_trace_callback(None)
+        entry = journal.lookup("a")
+    assert entry is not None
+    assert (entry.state, entry.image_id) == ("done", "a1")
+    assert not any("state = 3" in s for s in seen)  # no UPDATE to pending
+
+
+def test_a_group_everyone_waits_for_commits_without_waiting_out_the_window(
+    tmp_path: Path,
+) -> None:
+    # Nothing of this run is on the wire: no answer can bring another row, so the group
+    # commits at once instead of after its (here absurd) window.
+    async def scenario() -> int:
+        with Journal(tmp_path / "j.sqlite") as journal:
+            group = GroupCommit(journal, window_s=3600.0)
+            for key in "ab":
+                journal.begin(key, _record(key), commit=False)
+            await asyncio.wait_for(asyncio.gather(*(group.durable(k) for k in "ab")), 60)
+            group.close()
+            return group.commits
+
+    assert asyncio.run(scenario()) == 1

@@ -13,12 +13,14 @@ before it sends and the outcome after::
                      └── left so by a crash or a dropped connection: in doubt
 
 Every write is committed (WAL, ``synchronous=FULL``: on disk) before it returns, unless
-it is made with ``commit=False``: then it joins an open transaction that :meth:`Journal.flush`
-commits, one fsync for every write since the last (a confirm waits in memory and is written
-with the flush, all of a group in one statement).  The engine uses that for group
-commits: the ``begin`` of every request leaving within a few milliseconds is flushed
-together *before* any of them leaves, and outcomes are flushed with the next group or
-within :data:`imgkit.engine.group_commit.LAZY_S`.  So after ``kill -9`` or a power cut
+it is made with ``commit=False``: then it waits for :meth:`Journal.flush`, one fsync for
+every write since the last (:mod:`imgkit.engine.journal_tx`: outcomes wait in memory, the
+last of each key only, and so do begins while a group commit runs, all written back to back
+at the flush).  The engine uses that for group commits: the ``begin`` of every request
+leaving at about the same time is flushed together *before* any of them leaves
+(:meth:`Journal.began` then tells each row whether its own applied), and outcomes are
+flushed with the next group or within :data:`imgkit.engine.group_commit.LAZY_S` — without
+an fsync when no begin is among them.  So after ``kill -9`` or a power cut
 what was on the wire is ``sending``; an outcome lost with the last unflushed group leaves
 its row ``sending`` too, in doubt, which the next run settles by a look-up — never by a
 blind re-send.  Each ``sending`` entry names the run that owns it; runs register
@@ -78,13 +80,12 @@ from imgkit.engine.journal_schema import (
     upsert_sql,
 )
 from imgkit.engine.journal_schema import dumps as _dumps
-from imgkit.engine.journal_tx import JournalTx
+from imgkit.engine.journal_tx import TIMEOUT_S, HeldBegin, JournalTx, begin_values
 from imgkit.engine.journal_upgrade import INSERT, entry_row
 from imgkit.errors import Category
 from imgkit.paths import data_dir
 
 FILE_NAME = "journal.sqlite"
-_TIMEOUT_S = 30.0
 
 
 def default_journal_path() -> Path:
@@ -137,16 +138,17 @@ class Journal(JournalReads, JournalTx):
         self._file = os.path.realpath(self.path) if str(self.path) != ":memory:" else ""
         self._live: dict[str, tuple[bool, float]] = {}  # run id -> (alive, when checked)
         self._ids = Ids()  # places, texts and runs by id (imgkit.engine.journal_ids)
-        # Confirms made with commit=False, written with the next flush in one executemany
-        # (or before anything that must see them): key, ms, URL base and tail, id, answer.
-        self._confirms: list[tuple[bytes | str, int, str, str | None, str | None, str | None]]
-        self._confirms = []
-        self._confirming: set[bytes | str] = set()  # their keys
+        # Outcomes made with commit=False, by key, written with the next flush in one
+        # executemany per state (or before anything that must see them).
+        self._held: dict[bytes | str, tuple[Any, ...]] = {}
+        self._begins: dict[bytes | str, HeldBegin] = {}  # begins, the same way
+        self._missed: dict[bytes | str, HeldBegin] = {}  # begins that did not apply
+        self.groups = 0  # group commits running on it: they hold begins (began())
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # Autocommit (isolation_level=None): each statement below commits on its own.
         self._db = sqlite3.connect(
-            self.path, timeout=_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            self.path, timeout=TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
         try:
             self._setup()
@@ -197,24 +199,24 @@ class Journal(JournalReads, JournalTx):
         re-send) allows every state but one: ``sending`` by another live run.  Raises
         :class:`JournalBusy` when another live run is sending it, :class:`JournalError` when
         the entry is ``done`` or ``pending`` (sending it would store a second copy) or in
-        doubt.
+        doubt.  While a group commit runs (:attr:`groups`), a ``begin`` with ``commit=False``
+        is held and checked at the flush: :meth:`began` then raises those.
         """
-        folder, name = split(record.file)
-        options = json.dumps(dict(record.options), ensure_ascii=False) if record.options else None
-        info = _dumps(attempt_info)
-
-        def values(db: sqlite3.Connection, owner: str) -> tuple[Any, ...]:
-            ids = self._ids  # made in the transaction of the row that names them
-            place = ids.place(db, record.platform, record.endpoint, record.account, record.shop)
-            sha = pack(record.sha256) if record.sha256 else None
-            run_id = ids.run(db, run)
-            return (place, record.target or None, sha, ids.text(db, folder), name or None,
-                    options, info, run_id, *((ids.run(db, owner),) if owner else ()))  # fmt: skip
-
         # Fast path: new, failed, or this run's own retry.
-        own = (retry_safe or force) and run
+        own = run if (retry_safe or force) and run else ""
         after = FORCED if force else FAILED
-        if self._upsert(key, State.SENDING, after, lambda db: values(db, run if own else ""),
+        folder, name = split(record.file)
+        held = HeldBegin(
+            key, record, run, retry_safe, force, attempt_info,
+            upsert_sql(State.SENDING, after, OWNED if own else ""), folder, name,
+            json.dumps(dict(record.options), ensure_ascii=False) if record.options else None,
+            _dumps(attempt_info), own,
+        )  # fmt: skip
+        if not commit and self.groups:
+            # Written with its group, back to back with the others; began() tells.
+            self._hold_begin(pack(key), held)
+            return
+        if self._upsert(key, State.SENDING, after, lambda db: begin_values(db, self._ids, held),
                         OWNED if own else "", commit=commit):  # fmt: skip
             return
         entry = self.lookup(key)
@@ -229,10 +231,42 @@ class Journal(JournalReads, JournalTx):
             gone = entry.owner
             taken = OWNED if gone else UNOWNED  # left sending by no run at all
             if self._upsert(
-                key, State.SENDING, (), lambda db: values(db, gone), taken, commit=commit
+                key,
+                State.SENDING,
+                (),
+                lambda db: begin_values(db, self._ids, held, gone),
+                taken,
+                commit=commit,
             ):
                 return
         self._refuse(key, State.SENDING, State.SENDING)
+
+    def began(self, key: str) -> None:
+        """After the flush of a ``begin`` made with ``commit=False``: return if it holds,
+        else take it again now, as :meth:`begin` with ``commit=True`` (raising what that
+        raises).  A group commit asks it of every row before its request leaves.
+
+        >>> with Journal(":memory:") as j:
+        ...     j.begin("k1", Record("doudian", "s", "0", "ab" * 32))
+        ...     j.confirm("k1", "http://img/1.jpg", "1")
+        ...     j.groups += 1  # as a GroupCommit does
+        ...     j.begin("k1", Record("doudian", "s", "0", "ab" * 32), commit=False)
+        ...     j.flush()
+        ...     j.began("k1")
+        Traceback (most recent call last):
+        ...
+        imgkit.engine.journal_schema.JournalError: journal entry k1… is done; ...
+        """
+        held = self._missed.pop(pack(key), None)
+        if held is not None:
+            self.begin(
+                key,
+                held.record,
+                run=held.run,
+                retry_safe=held.retry_safe,
+                force=held.force,
+                attempt_info=held.attempt_info,
+            )
 
     def confirm(
         self,
@@ -246,15 +280,14 @@ class Journal(JournalReads, JournalTx):
         """Record the platform's success for ``key`` (from any state); committed on return
         unless ``commit=False`` (then by the next :meth:`flush`).
 
-        With ``commit=False`` it is only remembered: the next flush writes every such
-        confirm in one statement (and a read, or a write of the same key, first).
+        With ``commit=False`` it is only held in memory: the next flush writes every held
+        outcome in one statement per state (and a read, or a write of the same key, first).
         """
         base, tail = split(url)
-        packed = pack(key)
-        row = (packed, int(time.time() * 1000), base, tail or None, image_id or None)
-        with self._lock:
-            self._confirms.append((*row, _dumps(raw_json)))
-            self._confirming.add(packed)
+        ms = int(time.time() * 1000)
+        self._hold(
+            pack(key), (State.DONE, ms, base, tail or None, image_id or None, _dumps(raw_json))
+        )
         if commit:
             self.flush()
 
@@ -272,16 +305,21 @@ class Journal(JournalReads, JournalTx):
         (``commit`` as for :meth:`confirm`).
 
         Not for an unanswered request that may have stored the image: leave that ``sending``.
+        Raises :class:`JournalError` if the entry is ``done`` — with ``commit=False`` the
+        write is held, and a flush leaves a ``done`` entry as it is instead.
         """
         params = (str(category) or None, code or None, message or None, int(retryable) or None)
-        if not self._upsert(key, State.FAILED, NOT_DONE, lambda db: (*params, None), commit=commit):
+        if not commit:
+            self._hold(pack(key), (State.FAILED, int(time.time() * 1000), *params))
+        elif not self._upsert(key, State.FAILED, NOT_DONE, lambda db: (*params, None)):
             self._refuse(key, "done", State.FAILED)
 
     def pending(self, key: str, pending_id: str, *, commit: bool = True) -> None:
         """Record an upload the platform holds but has not finished (``pending_id`` to poll;
-        ``commit`` as for :meth:`confirm`)."""
-        params = (pending_id or None, None)
-        if not self._upsert(key, State.PENDING, NOT_DONE, lambda db: params, commit=commit):
+        ``commit`` and a ``done`` entry as for :meth:`fail`)."""
+        if not commit:
+            self._hold(pack(key), (State.PENDING, int(time.time() * 1000), pending_id or None))
+        elif not self._upsert(key, State.PENDING, NOT_DONE, lambda db: (pending_id or None, None)):
             self._refuse(key, "done", State.PENDING)
 
     def adopt(self, key: str, entry: Entry, *, drop: str = "") -> None:
@@ -326,29 +364,6 @@ class Journal(JournalReads, JournalTx):
             return int(db.execute(sql, (packed, now, now, *params)).rowcount)
 
         return self._write(write, commit=commit, key=packed) == 1
-
-    def checkpoint(self) -> bool:
-        """Copy the WAL into the file and empty it, unless another connection is reading
-        or writing (then it is left for later: never wait here).  True if it did.
-
-        The end of a run calls it, so a journal left open holds no WAL of several MB.
-
-        >>> with Journal(":memory:") as j:
-        ...     j.checkpoint()
-        False
-        """
-        self.flush()
-        if not self.wal:
-            return False
-        with self._lock:
-            self._db.execute("PRAGMA busy_timeout = 0")
-            try:
-                (busy, _, _) = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            except sqlite3.OperationalError:
-                busy = 1
-            finally:
-                self._db.execute(f"PRAGMA busy_timeout = {_TIMEOUT_S * 1000:.0f}")
-        return not busy
 
     def _refuse(self, key: str, was: str, state: State) -> NoReturn:
         raise JournalError(

@@ -166,7 +166,7 @@ class _Sending(Hooks):
 
     async def sending(self) -> None:
         if self.run.commits is not None:
-            await self.run.commits.durable()  # the begin, with its group's
+            await self.run.commits.durable(self.row.key)  # the begin, with its group's
         self.row.on_wire = True
         self.row.sent_at = time.time()
 
