@@ -21,10 +21,12 @@ from imgkit.engine.pacing import (
     LATE_S,
     RAMP_S,
     START_RATE,
+    UNKNOWN_RATE,
     AdaptivePacer,
     ConcurrencyCap,
     PacerPool,
 )
+from imgkit.engine.run import shop_rates
 from imgkit.sandbox.ratelimit import SlidingWindow
 
 # Grants may come this much early through float rounding (the pacer's own tolerance).
@@ -616,3 +618,15 @@ def test_real_time_pacing_at_twenty_per_second() -> None:
     assert most_in_a_second(times, 1.0 - LATE_S) <= 20
     start = times[0]
     assert all(t >= start + n / 20 - SLACK for n, t in enumerate(times))
+
+
+def test_only_a_pool_pacer_nobody_knows_the_limit_of_slow_starts() -> None:
+    # A shop's configured rate_per_s, or a platform's documented one, is sent at from the
+    # first request: slow start is for learning a limit, and delaying a known one by a
+    # second of ramp costs a batch its first second and every row a commit of its own.
+    rates = {"known": 9800.0, "slow": 4.0, "unknown": UNKNOWN_RATE}
+    pool = PacerPool(lambda _platform, credential: rates[credential])
+    assert pool.get("doudian", "known").rate == 9800.0
+    assert pool.get("doudian", "slow").rate == 4.0
+    assert pool.get("doudian", "unknown").rate == START_RATE
+    assert shop_rates({})("doudian", "no such shop") == UNKNOWN_RATE  # its word for it

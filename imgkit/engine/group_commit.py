@@ -70,8 +70,11 @@ class GroupCommit:
         self._waiting: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._due = math.inf
-        self._joined = 0  # rows waiting for the coming commit
-        self._out = 0  # rows a commit released whose outcome has not come yet
+        self._joined: set[str] = set()  # the rows (keys) waiting for the coming commit
+        # The rows a commit released whose outcome has not come yet.  Keys, not a count:
+        # a Douyin row tells twice (pending, then its audit's end), a row in doubt may tell
+        # nothing before its retry, and a count would drift to "none on the wire".
+        self._out: set[str] = set()
         self._peak = 0  # the most rows seen in flight (decays by one a commit)
         self._closed = False
 
@@ -83,23 +86,24 @@ class GroupCommit:
         raise what the ``begin`` of ``key`` raises if it did not apply (another run's
         entry: :class:`imgkit.engine.journal.JournalBusy`; a done one: ``JournalError``)."""
         if self.journal.unflushed:
-            await self._group()
+            await self._group(key)
         self.journal.began(key)
 
-    async def _group(self) -> None:
-        self._joined += 1
-        self._peak = max(self._peak, self._joined + self._out)
+    async def _group(self, key: str) -> None:
+        self._out.discard(key)  # a retry: its first attempt is over
+        self._joined.add(key)
+        self._peak = max(self._peak, len(self._joined) + len(self._out))
         # Half the rows in flight wait (FULL_SHARE), or none is on the wire: commit once
         # the rows the loop is running now have had their turn (they may join), not later.
-        full = self._joined >= FULL_SHARE * self._peak or not self._out
+        full = len(self._joined) >= FULL_SHARE * self._peak or not self._out
         waiting = self._schedule(0.0 if full else self._window_s)
         # Shielded: a row cancelled while it waits must not cancel the others' commit.
         await asyncio.shield(waiting)
 
-    def soon(self) -> None:
-        """A row's outcome was written: commit it within :data:`LAZY_S`, or with the next
-        group."""
-        self._out = max(self._out - 1, 0)  # a Douyin row tells twice (pending, then done)
+    def soon(self, key: str) -> None:
+        """The outcome of the row ``key`` was written: commit it within :data:`LAZY_S`, or
+        with the next group."""
+        self._out.discard(key)
         if self.journal.unflushed:
             self._schedule(self._lazy_s)
 
@@ -127,9 +131,9 @@ class GroupCommit:
     def _commit(self, *, sync: bool = False) -> None:
         waiting, self._waiting = self._waiting, None
         self._timer, self._due = None, math.inf
-        in_flight = self._joined + self._out
-        self._peak = max(self._peak - 1, in_flight)
-        self._out, self._joined = in_flight, 0
+        self._out |= self._joined
+        self._joined = set()
+        self._peak = max(self._peak - 1, len(self._out))
         try:
             if self.journal.unflushed:
                 # A begin in the group: its fsync.  Outcomes alone: none (the next group's,

@@ -43,7 +43,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from imgkit.engine.pacing_bucket import EDGE_MARGIN_S, LATE_S, AdaptivePacer, Clock, Sleep
-from imgkit.engine.pacing_rate import BAN_CLIMB, RAMP_S, START_RATE
+from imgkit.engine.pacing_rate import BAN_CLIMB, RAMP_S, START_RATE, UNKNOWN_RATE
 
 __all__ = [
     "BAN_CLIMB",
@@ -51,6 +51,7 @@ __all__ = [
     "LATE_S",
     "RAMP_S",
     "START_RATE",
+    "UNKNOWN_RATE",
     "AdaptivePacer",
     "ConcurrencyCap",
     "PacerPool",
@@ -96,8 +97,9 @@ class PacerPool:
     """One :class:`AdaptivePacer` per (platform, credential), and one global cap.
 
     ``rate_for(platform, credential)`` gives a new key's rate; ``burst``, ``decrease``,
-    ``climb_s``, ``hold`` and ``start_rate`` apply to every pacer (see
-    :class:`AdaptivePacer`).
+    ``climb_s`` and ``hold`` apply to every pacer (see :class:`AdaptivePacer`), and
+    ``start_rate`` to those ``rate_for`` gives :data:`UNKNOWN_RATE` (its word for "nobody
+    knows"): a limit somebody configured or documented is sent at from the start.
 
     >>> pool = PacerPool(lambda platform, credential: 10.0, concurrency=4)
     >>> pool.get("taobao_picture", "shop_a") is pool.get("taobao_picture", "shop_a")
@@ -148,13 +150,14 @@ class PacerPool:
         key = (platform, credential)
         pacer = self._pacers.get(key)
         if pacer is None:
+            rate = self._rate_for(platform, credential)
             pacer = AdaptivePacer(
-                self._rate_for(platform, credential),
+                rate,
                 self.burst,
                 decrease=self._decrease,
                 climb_s=self._climb_s,
                 hold=self._hold,
-                start_rate=self._start_rate,
+                start_rate=self._start_rate if rate == UNKNOWN_RATE else None,
                 clock=self._clock,
                 sleep=self._sleep,
             )

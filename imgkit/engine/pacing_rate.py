@@ -45,6 +45,10 @@ BAN_CLIMB = 50.0
 # second, and a limit of 1/s costs a refusal or two.
 START_RATE = 10.0
 RAMP_S = 0.1
+# The rate of an account whose limit nobody configured and no page documents: pacing
+# learns it.  Only such pacers slow-start in a pool (PacerPool): a known limit is sent at
+# from the first request.
+UNKNOWN_RATE = 1000.0
 # A refusal seen with this much less served than the ceiling learnt before (one request per
 # window, plus a share at high rates) is taken for an undercount of the same limit.
 UNDERCOUNT_SHARE = 0.03

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from imgkit.engine.group_commit import GroupCommit
 from imgkit.engine.journal import Journal
-from imgkit.engine.pacing import PacerPool
+from imgkit.engine.pacing import UNKNOWN_RATE, PacerPool
 from imgkit.engine.plan import Row
 from imgkit.engine.progress import Progress
 from imgkit.engine.retry import RetryPolicy
@@ -36,7 +36,7 @@ from imgkit.words import DEFAULT_LANG, Lang, render
 # jitter, and a platform counting a one-second window would then see one too many.
 RATE_MARGIN = 0.98
 # With no documented or configured limit, the concurrency cap is what holds a run back.
-UNLIMITED_RATE = 1000.0
+UNLIMITED_RATE = UNKNOWN_RATE  # nobody knows the limit: pacing learns it
 
 
 @dataclass
@@ -147,7 +147,7 @@ def record_outcome(run: Run, row: Row, outcome: Outcome) -> None:
             commit=now,
         )
     if run.commits is not None:
-        run.commits.soon()
+        run.commits.soon(row.key)
 
 
 def finish(run: Run, row: Row, result: RowResult) -> None:
