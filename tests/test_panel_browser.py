@@ -66,6 +66,17 @@ def result_statuses(page: Page) -> list[str]:
     return [text.strip() for text in cells.all_inner_texts()]
 
 
+def shown_statuses(page: Page, rows: int) -> list[str]:
+    """The statuses once the results table shows ``rows`` rows: the panel writes its
+    status line before the browser has drawn the new table, so a read at once may find
+    no table yet (it did, once, in CI)."""
+    from playwright.sync_api import expect
+
+    table = page.locator(".imgkit-results tbody tr")
+    expect(table).to_have_count(rows, timeout=RUN_S * 1000)
+    return result_statuses(page)
+
+
 SHELLS = {"lab": bh.jupyter_lab, "notebook": bh.jupyter_notebook}
 
 
@@ -96,7 +107,7 @@ def validate_fit_upload(page: Page, tmp_path: Path, prefix: str) -> None:
     bh.wait_for_text(page, ".imgkit-fitting", "rows fitted", RUN_S)
     bh.click(page, ".imgkit-upload")
     bh.wait_for_text(page, ".imgkit-status", "15 rows: 15 uploaded", RUN_S)
-    assert result_statuses(page) == ["uploaded"] * 15
+    assert shown_statuses(page, 15) == ["uploaded"] * 15
     results = page.locator(".imgkit-results").first
     for key in imgkit.platform_keys():
         assert key in results.inner_text()
@@ -154,7 +165,7 @@ def test_cancel_in_the_browser_loses_no_row(sandbox: Sandbox, tmp_path: Path) ->
             time.sleep(0.02)
         bh.click(page, ".imgkit-cancel")
         bh.wait_for_text(page, ".imgkit-status", "24 rows:", RUN_S)
-        statuses = Counter(result_statuses(page))
+        statuses = Counter(shown_statuses(page, 24))
         assert set(statuses) <= {"uploaded", "in doubt", "cancelled"}, statuses
         assert statuses["cancelled"] > 0, statuses
         assert sum(statuses.values()) == 24
