@@ -53,6 +53,10 @@ pytestmark = [
 
 RATE = 60.0  # each shop's rate_per_s: the limit the sandbox must see kept ...
 VV_RATE = 10.0  # ... but picture space's, whose tokens the sandbox holds to 10 a second
+# The sandbox stamps an image when it has stored it, after its own processing, which a
+# loaded machine delays unevenly: a second of stamps may hold a few more than a second of
+# requests did (62 at 60/s once in CI).  Two workers sending one account would be double.
+STORE_JITTER = 0.05
 ROWS = 2000
 # The Qianmi token reaches the workers through their environment only: this process
 # never has it, and the task graph never carries it.
@@ -263,7 +267,8 @@ def test_the_cluster_uploads_what_a_local_run_uploads_each_shop_at_its_rate(
     busiest = server.busiest_second()
     assert len(busiest) == 9  # every account but the full library stored
     for (platform, _account), most in busiest.items():
-        assert most <= (VV_RATE if platform == "taobao_picture" else RATE) + 1, busiest
+        rate = VV_RATE if platform == "taobao_picture" else RATE
+        assert most <= rate * (1 + STORE_JITTER) + 1, busiest
     # One journal file per account, named by the account, in the shared directory.
     assert len(list(journals.glob("*.sqlite"))) == 10  # "nobody" is no account
     text = shown.getvalue()
