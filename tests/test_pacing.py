@@ -596,6 +596,38 @@ def test_pool_turn_caps_concurrency_across_keys() -> None:
     assert len(pool) == 3
 
 
+def test_a_turn_cancelled_while_it_waits_for_its_send_time_gives_its_slot_back() -> None:
+    async def never(seconds: float) -> None:  # the send time never comes
+        await asyncio.Event().wait()
+
+    pool = PacerPool(
+        lambda platform, credential: 1.0, concurrency=2, clock=lambda: 0.0, sleep=never
+    )
+
+    async def hold(entered: asyncio.Event) -> None:
+        async with pool.turn("doudian", "shop"):
+            entered.set()
+            await asyncio.Event().wait()
+
+    async def scenario() -> tuple[int, bool, int, int]:
+        first_in, second_in = asyncio.Event(), asyncio.Event()
+        first = asyncio.create_task(hold(first_in))
+        await first_in.wait()
+        # The second holds the other slot and waits in the pacer (the bucket is empty).
+        second = asyncio.create_task(hold(second_in))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        waiting = pool.cap.in_use
+        second.cancel()
+        await asyncio.gather(second, return_exceptions=True)
+        after_cancel = pool.cap.in_use
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+        return waiting, second_in.is_set(), after_cancel, pool.cap.in_use
+
+    assert run(scenario()) == (2, False, 1, 0)
+
+
 # --- against the real clock ---------------------------------------------------------------
 
 

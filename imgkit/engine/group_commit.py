@@ -67,8 +67,10 @@ class GroupCommit:
         self.commits = 0  # how many commits it made (a test and benchmark figure)
         self._window_s = window_s
         self._lazy_s = lazy_s
-        self._waiting: asyncio.Future[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        # One future per waiting row, not one shared: a row cancelled while it waits cancels
+        # only its own (a shared one would need asyncio.shield, twice the loop's work).
+        self._waiters: list[asyncio.Future[None]] = []
+        self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
         self._due = math.inf
         self._joined: set[str] = set()  # the rows (keys) waiting for the coming commit
         # The rows a commit released whose outcome has not come yet.  Keys, not a count:
@@ -96,9 +98,10 @@ class GroupCommit:
         # Half the rows in flight wait (FULL_SHARE), or none is on the wire: commit once
         # the rows the loop is running now have had their turn (they may join), not later.
         full = len(self._joined) >= FULL_SHARE * self._peak or not self._out
-        waiting = self._schedule(0.0 if full else self._window_s)
-        # Shielded: a row cancelled while it waits must not cancel the others' commit.
-        await asyncio.shield(waiting)
+        mine = asyncio.get_running_loop().create_future()
+        self._waiters.append(mine)
+        self._schedule(0.0 if full else self._window_s)
+        await mine
 
     def soon(self, key: str) -> None:
         """The outcome of the row ``key`` was written: commit it within :data:`LAZY_S`, or
@@ -116,20 +119,22 @@ class GroupCommit:
             self.journal.groups -= 1
         self._commit(sync=True)
 
-    def _schedule(self, delay: float) -> asyncio.Future[None]:
+    def _schedule(self, delay: float) -> None:
+        """Commit ``delay`` seconds from now, unless a commit is due sooner."""
         loop = asyncio.get_running_loop()
-        if self._waiting is None:
-            self._waiting = loop.create_future()
-        due = loop.time() + delay
+        now = loop.time()
+        due = now + delay
         if due < self._due:
             if self._timer is not None:
                 self._timer.cancel()
-            self._timer = loop.call_at(due, self._commit)
-            self._due = due
-        return self._waiting
+            # At once: after the callbacks ready now (no timer, so nothing in the loop's heap).
+            self._timer = (
+                loop.call_soon(self._commit) if delay <= 0 else loop.call_at(due, self._commit)
+            )
+            self._due = now if delay <= 0 else due
 
     def _commit(self, *, sync: bool = False) -> None:
-        waiting, self._waiting = self._waiting, None
+        waiters, self._waiters = self._waiters, []
         self._timer, self._due = None, math.inf
         self._out |= self._joined
         self._joined = set()
@@ -141,9 +146,12 @@ class GroupCommit:
                 self.journal.flush(sync=sync)
                 self.commits += 1
         except Exception as exc:  # a full disk: every waiting row learns it
-            if waiting is not None and not waiting.done():
-                waiting.set_exception(exc)
-                return
-            raise
-        if waiting is not None and not waiting.done():
-            waiting.set_result(None)
+            told = [waiter for waiter in waiters if not waiter.done()]
+            if not told:
+                raise
+            for waiter in told:
+                waiter.set_exception(exc)
+            return
+        for waiter in waiters:
+            if not waiter.done():  # a cancelled row's
+                waiter.set_result(None)

@@ -39,8 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 
 from imgkit.engine.pacing_bucket import EDGE_MARGIN_S, LATE_S, AdaptivePacer, Clock, Sleep
 from imgkit.engine.pacing_rate import BAN_CLIMB, RAMP_S, START_RATE, UNKNOWN_RATE
@@ -89,6 +88,10 @@ class ConcurrencyCap:
         self.peak = max(self.peak, self.in_use)
 
     async def __aexit__(self, *exc_info: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Give the slot back (what leaving ``async with cap`` does)."""
         self.in_use -= 1
         self._semaphore.release()
 
@@ -164,10 +167,32 @@ class PacerPool:
             self._pacers[key] = pacer
         return pacer
 
-    @asynccontextmanager
-    async def turn(self, platform: str, credential: str) -> AsyncIterator[AdaptivePacer]:
+    def turn(self, platform: str, credential: str) -> _Turn:
         """Hold a global slot and wait for the key's send time; yield the key's pacer."""
-        async with self.cap:
-            pacer = self.get(platform, credential)
+        return _Turn(self, platform, credential)
+
+
+class _Turn:
+    """:meth:`PacerPool.turn`: a class, not a generator-based context manager, since every
+    request enters one (contextlib's costs several times as much)."""
+
+    __slots__ = ("_credential", "_platform", "_pool")
+
+    def __init__(self, pool: PacerPool, platform: str, credential: str) -> None:
+        self._pool = pool
+        self._platform = platform
+        self._credential = credential
+
+    async def __aenter__(self) -> AdaptivePacer:
+        cap = self._pool.cap
+        await cap.__aenter__()
+        try:
+            pacer = self._pool.get(self._platform, self._credential)
             await pacer.acquire()
-            yield pacer
+        except BaseException:
+            cap.release()
+            raise
+        return pacer
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._pool.cap.release()
