@@ -16,7 +16,7 @@ Example
 >>> connection.current = exchange
 >>> connection.data_received(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok")
 >>> exchange.result()
-(200, [(b'Content-Length', b'2')], b'ok')
+(200, [(b'Content-Length', b'content-length', b'2')], b'ok')
 """
 
 from __future__ import annotations
@@ -69,7 +69,8 @@ class Exchange:
         self.head_only, self.cap, self.read_timeout = head_only, cap, read_timeout
         self.request = request
         self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
+        # (name, name lowered, value): the form httpx.Headers keeps (imgkit.net.headers).
+        self.headers: list[tuple[bytes, bytes, bytes]] = []
         self.chunks: list[bytes] = []
         self.size = 0
         self.length: int | None = None  # the Content-Length it announced
@@ -78,8 +79,9 @@ class Exchange:
         self.complete = False
         self.error: BaseException | None = None
 
-    def result(self) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        """Status, raw headers and body of a whole answer; else the error that ended it."""
+    def result(self) -> tuple[int, list[tuple[bytes, bytes, bytes]], bytes]:
+        """Status, headers (name, lowered name, value) and body of a whole answer; else the
+        error that ended it."""
         if self.error is not None:
             raise self.error
         return self.status, self.headers, b"".join(self.chunks)
@@ -248,8 +250,8 @@ class Connection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         exchange = self.current
         assert exchange is not None
-        exchange.headers.append((name, value))
         lowered = name.lower()
+        exchange.headers.append((name, lowered, value))
         if lowered == b"content-length":
             exchange.framed = True
             length = int(value) if value.strip().isdigit() else None

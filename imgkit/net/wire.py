@@ -49,6 +49,7 @@ import httpx
 
 from imgkit.net.answers import DEADLINE_KEY, Pieces, cap_of
 from imgkit.net.connection import Connection, Exchange
+from imgkit.net.headers import from_lowered
 
 _Key = tuple[str, str, int]  # scheme, host, port
 
@@ -85,7 +86,7 @@ def _head(request: httpx.Request, body: bytes) -> bytes:
 
 def _read(
     status: int,
-    headers: list[tuple[bytes, bytes]],
+    headers: httpx.Headers,
     content: bytes,
     request: httpx.Request,
     extensions: dict[str, Any],
@@ -156,9 +157,9 @@ class WireTransport(httpx.AsyncBaseTransport):
         finally:
             self._release(key, connection)
         status, raw, content = exchange.result()
-        headers = [(k, v) for k, v in raw if k.lower() != b"transfer-encoding"]
+        headers = from_lowered([h for h in raw if h[1] != b"transfer-encoding"])
         extensions = {"http_version": b"HTTP/1.1"}
-        if any(k.lower() == b"content-encoding" and v.strip() != b"identity" for k, v in raw):
+        if any(k == b"content-encoding" and v.strip() != b"identity" for _, k, v in raw):
             # Decoded by httpx as it is read, so Sender can cap the decoded size: a small
             # compressed answer may inflate to gigabytes.
             return httpx.Response(

@@ -28,6 +28,8 @@ from urllib.parse import quote_plus
 
 import httpx
 
+from imgkit.net.headers import from_text
+
 # The HTML5 form encoding of a name or file name in a part's header, as httpx applies it.
 _QUOTED = {'"': "%22", "\\": "\\\\"} | {chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B}
 _TO_QUOTE = re.compile("|".join(re.escape(c) for c in _QUOTED))
@@ -171,7 +173,7 @@ def _post(url: httpx.URL, headers: list[tuple[str, str]], body: bytes) -> httpx.
     laid_out = headers if "host" in given else [("Host", url.netloc.decode("ascii")), *headers]
     if "content-length" not in given:
         laid_out = [*laid_out, ("Content-Length", str(len(body)))]
-    out = httpx.Request("POST", url, headers=laid_out, stream=httpx.ByteStream(body))
+    out = httpx.Request("POST", url, headers=from_text(laid_out), stream=httpx.ByteStream(body))
     out._content = body  # what Request.read() leaves, and .content returns
     return out
 
