@@ -70,7 +70,7 @@ class GroupCommit:
         # One future per waiting row, not one shared: a row cancelled while it waits cancels
         # only its own (a shared one would need asyncio.shield, twice the loop's work).
         self._waiters: list[asyncio.Future[None]] = []
-        self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._due = math.inf
         self._joined: set[str] = set()  # the rows (keys) waiting for the coming commit
         # The rows a commit released whose outcome has not come yet.  Keys, not a count:
@@ -122,16 +122,15 @@ class GroupCommit:
     def _schedule(self, delay: float) -> None:
         """Commit ``delay`` seconds from now, unless a commit is due sooner."""
         loop = asyncio.get_running_loop()
-        now = loop.time()
-        due = now + delay
+        due = loop.time() + delay
         if due < self._due:
             if self._timer is not None:
                 self._timer.cancel()
-            # At once: after the callbacks ready now (no timer, so nothing in the loop's heap).
-            self._timer = (
-                loop.call_soon(self._commit) if delay <= 0 else loop.call_at(due, self._commit)
-            )
-            self._due = now if delay <= 0 else due
+            # A timer even at once: the loop runs it after its next look at the sockets, so
+            # that rows whose answers are in by then may join this commit (call_soon would
+            # run it before that look).
+            self._timer = loop.call_at(due, self._commit)
+            self._due = due
 
     def _commit(self, *, sync: bool = False) -> None:
         waiters, self._waiters = self._waiters, []
