@@ -298,9 +298,10 @@ def probe_paths(
         return out
 
     try:
-        # Parsing holds the GIL; reading and hashing release it.  A few threads overlap the
-        # I/O; more only contend for the GIL.
-        threads = workers or min(4, (os.cpu_count() or 2) + 1)
+        # Parsing holds the GIL; reading and hashing release it.  One thread per core (at
+        # most 4) overlaps them; on 2 cores a third only queued on the GIL: cold validation
+        # of 20,000 files at 1.8-2.3x the I/O floor with 2 threads, 2.4-2.5x with 3.
+        threads = workers or min(4, os.cpu_count() or 2)
         with ThreadPoolExecutor(max_workers=threads) as pool:
             parts = pool.map(run, _chunks(misses, 256))
             results = [p for part in parts for p in part]
