@@ -67,7 +67,7 @@ from imgkit.intake.sheets import HEADER_SEARCH_ROWS as _HEADER_SEARCH_ROWS
 from imgkit.intake.sheets import Grid as _Grid
 from imgkit.intake.sheets import file_grid as _file_grid
 from imgkit.intake.sheets import frame_grid as _frame_grid
-from imgkit.intake.texts import per_value, text_array
+from imgkit.intake.texts import give_back, per_value, text_array
 
 ROW_COLUMN = "row"
 SOURCE_ATTR = "imgkit_source"
@@ -208,6 +208,7 @@ def read_batch_positions(
             for column, header in headers.items():
                 if header == column and isinstance(earlier.get(column), str):
                     headers[column] = earlier[column]
+    give_back()  # what Arrow's reader held while parsing: the caller keeps only the batch
     # Grid row 0 of a DataFrame is its column labels: grid row i is frame position i - 1.
     return frame, np.array(kept, dtype=np.int64) - 1
 

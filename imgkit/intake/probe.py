@@ -38,19 +38,20 @@ import hashlib
 import io
 import os
 import struct
-import threading
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from stat import S_ISREG
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
+import numpy as np
 import pandas as pd
 from PIL import Image
 
 from imgkit.intake.files import READ_CAP, Refused, read_capped, stat_or_refusal
+from imgkit.intake.probe_cache import ProbeCache
 from imgkit.intake.sniff import gif_frames, header_size, truncated
 from imgkit.intake.sniff import sniff_format as sniff_format  # re-exported: its old home
 from imgkit.intake.sources import FetchError, fetch_sync
@@ -152,8 +153,10 @@ def probe_bytes(data: bytes) -> Probe:
     return Probe(fmt, size, width, height, frames, digest, error)
 
 
-_CACHE: dict[tuple[str, int, int], Probe] = {}
-_CACHE_LOCK = threading.Lock()
+# The process's probes (compact and bounded: :mod:`imgkit.intake.probe_cache`); stores
+# take its lock.
+_CACHE = ProbeCache()
+_CACHE_LOCK = _CACHE.lock
 
 
 def _stat(path: str) -> os.stat_result | Probe:
@@ -256,28 +259,40 @@ def probe_paths(
     found: dict[str, Probe] = {}
     misses: list[tuple[str, tuple[str, int, int] | None]] = []
     # Cached files cost one stat each, here; only the rest go to the pool.  The common
-    # case (a regular file within the cap) is looked up inline; any other goes the long
-    # way (_cached), which says why it is not read.
-    stat, regular, get = os.stat, S_ISREG, _CACHE.get
+    # case (a regular file within the cap) is stat'ed inline and looked up with the others
+    # at once; any other goes the long way (_stat), which says why it is not read.
+    stat, regular = os.stat, S_ISREG
+    statted: list[str] = []
+    sizes: list[int] = []
+    mtimes: list[int] = []
     for name in unique:
         if name.startswith(("http://", "https://")):  # is_url
             misses.append((name, None))
             continue
         try:
-            info = stat(name)
+            info: os.stat_result | Probe | None = stat(name)
+        except FileNotFoundError:  # as _stat says it, without a second stat
+            found[name] = Probe(error="missing_file")
+            continue
         except (OSError, ValueError):
             info = None
-        if info is not None and regular(info.st_mode) and info.st_size <= READ_CAP:
-            key: tuple[str, int, int] | None = (name, info.st_size, info.st_mtime_ns)
-            cached = get(key)  # type: ignore[arg-type]
-        else:
-            cached, key = _cached(name)
-        if cached is not None:
-            found[name] = cached
-        elif key is None:
-            found[name] = Probe(error="unreadable_file")
-        else:
-            misses.append((name, key))
+        if not (isinstance(info, os.stat_result) and regular(info.st_mode)) or (
+            info.st_size > READ_CAP
+        ):
+            info = _stat(name)
+            if isinstance(info, Probe):
+                found[name] = info
+                continue
+        statted.append(name)
+        sizes.append(info.st_size)
+        mtimes.append(info.st_mtime_ns)
+    with _CACHE_LOCK:
+        slots = _CACHE.look_up(statted, sizes, mtimes)
+        hit = slots >= 0
+        # Copied out now: a store by the pool below may evict an entry and reuse its slot.
+        cached = _CACHE.columns(slots[hit])
+    for k in np.flatnonzero(~hit).tolist():
+        misses.append((statted[k], (statted[k], sizes[k], mtimes[k])))
     own_client = client is None and any(key is None for _, key in misses)
     # A bare transport: no proxies from the environment (as for uploads), no URL logging.
     http = client or (httpx.HTTPTransport(retries=0) if own_client else None)
@@ -309,18 +324,30 @@ def probe_paths(
         if own_client and http is not None:
             http.close()
     found.update(zip((name for name, _ in misses), results, strict=True))
-    probes = [found[f] for f in files]
-    return pd.DataFrame(
-        {
-            "format": [p.format for p in probes],
-            "bytes": [p.bytes for p in probes],
-            "width": [p.width for p in probes],
-            "height": [p.height for p in probes],
-            "frames": [p.frames for p in probes],
-            "sha256": [p.sha256 for p in probes],
-            "probe_error": [p.error for p in probes],
-        }
-    )
+    return _frame(files, [statted[k] for k in np.flatnonzero(hit).tolist()], cached, found)
+
+
+def _frame(
+    files: Sequence[str], hits: list[str], cached: dict[str, Any], found: dict[str, Probe]
+) -> pd.DataFrame:
+    """The probe columns of ``files`` in order: the cache's facts of ``hits`` (columns
+    in their order), the probes of ``found`` for the others."""
+    others = list(found.values())
+    position = dict(zip(hits, range(len(hits)), strict=True))
+    position.update(zip(found, range(len(hits), len(hits) + len(others)), strict=True))
+    at = np.fromiter((position[f] for f in files), dtype=np.intp, count=len(files))
+    # (each file once, every one of them cached: the columns are in order already)
+    same = len(at) == len(position) and bool((at == np.arange(len(at))).all())
+    columns: dict[str, Any] = {}
+    for column in PROBE_COLUMNS:
+        rest = [getattr(p, "error" if column == "probe_error" else column) for p in others]
+        if isinstance(cached[column], list):
+            values: Any = cached[column] + rest
+            columns[column] = values if same else [values[k] for k in at.tolist()]
+        else:
+            values = np.concatenate([cached[column], np.asarray(rest, dtype=np.int64)])
+            columns[column] = values if same else values[at]
+    return pd.DataFrame(columns)
 
 
 def clear_cache() -> None:

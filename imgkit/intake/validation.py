@@ -41,7 +41,7 @@ from imgkit.intake.rules import FIXABLE, RULES, Context, Rule, unprobeable, writ
 from imgkit.intake.rules.core import small_codes
 from imgkit.intake.shops import Shop, Shops, default_shops_path, make_shop
 from imgkit.intake.shops_files import warn_if_exposed
-from imgkit.intake.texts import as_str, as_text, codes_of, spread, text_array
+from imgkit.intake.texts import as_str, as_text, codes_of, give_back, spread, text_array
 from imgkit.words import DEFAULT_LANG, Lang, check_lang
 
 VALIDATION_COLUMNS = ("platform_key", "ok", "issues", "message", "fixable", *PROBE_COLUMNS)
@@ -203,6 +203,7 @@ def validate(
     for column in PROBE_COLUMNS:
         out[column] = probes[column]
     out.index = labels
+    give_back()  # the rules' Arrow temporaries: the caller keeps only the answer
     return out
 
 
