@@ -114,19 +114,21 @@ class Planner:
         if not ok.all():
             _, self.invalid = make_rows(checked.iloc[np.flatnonzero(~ok)], shops, b"")
         valid = np.flatnonzero(ok)
-        names = checked["shop"].iloc[valid].astype(str).str.strip().to_numpy()
-        # One stable sort by shop, in order of each shop's first row: a queue's rows keep
-        # the batch's order, and the queues the order the scheduler breaks ties in.
-        codes, uniques = pd.factorize(names)
-        order = valid[np.argsort(codes, kind="stable")]
-        ends = np.cumsum(np.bincount(codes, minlength=len(uniques)))
         self._left: dict[QueueKey, np.ndarray[Any, np.dtype[np.intp]]] = {}
         self.totals: Counter[str] = Counter()
-        for name, start, end in zip(uniques, (0, *ends[:-1]), ends, strict=True):
-            shop = shops[str(name)]
-            key = (get_adapter(shop.platform).key, shop.name)
-            self._left[key] = order[start:end]
-            self.totals[key[0]] += int(end - start)
+        if len(valid):
+            names = checked["shop"].iloc[valid].astype(str).str.strip().to_numpy()
+            # One stable sort by shop, in order of each shop's first row: a queue's rows
+            # keep the batch's order, and the queues the order the scheduler breaks ties in.
+            codes, uniques = pd.factorize(names)
+            order = valid[np.argsort(codes, kind="stable")]
+            counts = np.bincount(codes, minlength=len(uniques))
+            ends = np.cumsum(counts)
+            for name, start, end in zip(uniques, ends - counts, ends, strict=True):
+                shop = shops[str(name)]
+                key = (get_adapter(shop.platform).key, shop.name)
+                self._left[key] = order[start:end]
+                self.totals[key[0]] += int(end - start)
         self.size = len(valid)
         self.chunk = max(1, window // max(1, len(self._left)))
         self.lookups = 0  # journal look-ups made (one per chunk)
