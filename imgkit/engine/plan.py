@@ -95,6 +95,8 @@ class Row:
 
 
 _OPTION_SETS = 4096
+# The columns of a validated batch that planning reads.
+PLAN_COLUMNS = ("ok", "issues", "shop", "target", "file", "sha256", "bytes", *OPTION_COLUMNS)
 
 
 def row_options(record: Mapping[Hashable, Any]) -> dict[str, str]:
@@ -141,8 +143,7 @@ def make_rows(
     decided: dict[Hashable, RowResult] = {}
     memo = memo if memo is not None else _Memo(fingerprint_key)
     # Only the columns used here: a dict per row of all ~30 is the peak of a long batch.
-    wanted = ("ok", "issues", "shop", "target", "file", "sha256", "bytes", *OPTION_COLUMNS)
-    columns = [name for name in wanted if name in checked.columns]
+    columns = [name for name in PLAN_COLUMNS if name in checked.columns]
     records = checked[columns].to_dict("records")
     places, option_places = memo.places, memo.options
     for index, record in zip(checked.index, records, strict=True):

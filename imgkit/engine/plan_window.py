@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from imgkit.engine.journal import Journal
-from imgkit.engine.plan import Row, _Memo, decide, make_rows
+from imgkit.engine.plan import PLAN_COLUMNS, Row, _Memo, decide, make_rows
 from imgkit.intake.shops import Shop
 from imgkit.platforms import get_adapter
 from imgkit.report.results import RowResult
@@ -104,7 +104,9 @@ class Planner:
         legacy: tuple[Any, ...] = (),
         window: int = WINDOW,
     ) -> None:
-        self._checked = checked
+        # Only the columns planning reads (under copy-on-write a view, not a copy): a
+        # chunk's rows are taken from these alone.
+        self._frame = checked[[name for name in PLAN_COLUMNS if name in checked.columns]]
         self._shops = shops
         self._journal = journal
         self._force, self._retry, self._legacy = force, retry, legacy
@@ -151,8 +153,12 @@ class Planner:
             self._left[key] = rest  # a view: the sorted positions are freed with the last
         else:
             del self._left[key]
-        key_bytes = self._memo.fingerprint_key
-        rows, _ = make_rows(self._checked.take(taken), self._shops, key_bytes, memo=self._memo)
+        # A queue's positions ascend: its chunk lies in one slice of the batch, and taking
+        # from that slice costs what the slice holds (Arrow's take over a column made of
+        # many chunks, a pd.concat's, would first join the whole column).
+        low = int(taken[0])
+        part = self._frame.iloc[low : int(taken[-1]) + 1].take(taken - low)
+        rows, _ = make_rows(part, self._shops, self._memo.fingerprint_key, memo=self._memo)
         if self._journal is not None:
             self.lookups += 1
         to_send, known = decide(
