@@ -16,7 +16,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -95,6 +95,8 @@ class Row:
 
 
 _OPTION_SETS = 4096
+# The columns of a validated batch that planning reads.
+PLAN_COLUMNS = ("ok", "issues", "shop", "target", "file", "sha256", "bytes", *OPTION_COLUMNS)
 
 
 def row_options(record: Mapping[Hashable, Any]) -> dict[str, str]:
@@ -118,18 +120,32 @@ def _size(value: Any) -> int:
         return 0
 
 
+@dataclass(slots=True)
+class _Memo:
+    """What planning computes once per shop and option set, kept across chunks."""
+
+    fingerprint_key: bytes
+    places: dict[str, tuple[str, str]] = field(default_factory=dict)  # shop -> place
+    options: dict[tuple[tuple[str, Any], ...], tuple[tuple[str, str], ...]] = field(
+        default_factory=dict
+    )
+
+
 def make_rows(
-    checked: pd.DataFrame, shops: Mapping[str, Shop], fingerprint_key: bytes
+    checked: pd.DataFrame,
+    shops: Mapping[str, Shop],
+    fingerprint_key: bytes,
+    *,
+    memo: _Memo | None = None,
 ) -> tuple[list[Row], dict[Hashable, RowResult]]:
     """The valid rows of ``checked`` as :class:`Row` s, and the invalid ones' results."""
     rows: list[Row] = []
     decided: dict[Hashable, RowResult] = {}
+    memo = memo if memo is not None else _Memo(fingerprint_key)
     # Only the columns used here: a dict per row of all ~30 is the peak of a long batch.
-    wanted = ("ok", "issues", "shop", "target", "file", "sha256", "bytes", *OPTION_COLUMNS)
-    columns = [name for name in wanted if name in checked.columns]
+    columns = [name for name in PLAN_COLUMNS if name in checked.columns]
     records = checked[columns].to_dict("records")
-    places: dict[str, tuple[str, str]] = {}  # shop -> (endpoint, account), computed once
-    option_places: dict[tuple[tuple[str, Any], ...], tuple[tuple[str, str], ...]] = {}
+    places, option_places = memo.places, memo.options
     for index, record in zip(checked.index, records, strict=True):
         if not record["ok"]:
             decided[index] = RowResult(
@@ -169,24 +185,23 @@ def make_rows(
     return rows, decided
 
 
-def plan(
-    checked: pd.DataFrame,
-    shops: Mapping[str, Shop],
+def decide(
+    rows: list[Row],
     journal: Journal | None,
     *,
     force: frozenset[Hashable] = frozenset(),
     retry: bool = False,
     legacy: tuple[Any, ...] = (),
 ) -> tuple[list[Row], dict[Hashable, RowResult]]:
-    """Rows to send, and the rows already decided (invalid, done, refused before).
+    """Which of ``rows`` to send, and the results of the others (skipped, refused before),
+    from one journal look-up for them all.
 
-    ``force``: index labels of rows to send whatever the journal says (but never while
-    another run is sending them).  ``retry``: a retry of failed rows, so a row the platform
-    refused for good that has not changed is not sent again.  ``legacy``: imgkit 0.1
-    journals to adopt entries from (:func:`imgkit.engine.migrate.legacy_sources`).
+    ``force``, ``retry`` and ``legacy``: as for :func:`plan`.
+
+    >>> decide([], None)
+    ([], {})
     """
-    key = journal.fingerprint_key if journal is not None else b""
-    rows, decided = make_rows(checked, shops, key)
+    decided: dict[Hashable, RowResult] = {}
     for row in rows:
         row.force = row.index in force
     if journal is None:
@@ -221,4 +236,32 @@ def plan(
             )
             continue
         to_send.append(row)
+    return to_send, decided
+
+
+def plan(
+    checked: pd.DataFrame,
+    shops: Mapping[str, Shop],
+    journal: Journal | None,
+    *,
+    force: frozenset[Hashable] = frozenset(),
+    retry: bool = False,
+    legacy: tuple[Any, ...] = (),
+) -> tuple[list[Row], dict[Hashable, RowResult]]:
+    """Rows to send, and the rows already decided (invalid, done, refused before), all at
+    once (a run plans lazily instead: :class:`imgkit.engine.plan_window.Planner`).
+
+    ``force``: index labels of rows to send whatever the journal says (but never while
+    another run is sending them).  ``retry``: a retry of failed rows, so a row the platform
+    refused for good that has not changed is not sent again.  ``legacy``: imgkit 0.1
+    journals to adopt entries from (:func:`imgkit.engine.migrate.legacy_sources`).
+
+    >>> import pandas as pd
+    >>> plan(pd.DataFrame({"ok": [False], "issues": ["no file"]}), {}, None)[1][0].status
+    'invalid'
+    """
+    key = journal.fingerprint_key if journal is not None else b""
+    rows, decided = make_rows(checked, shops, key)
+    to_send, known = decide(rows, journal, force=force, retry=retry, legacy=legacy)
+    decided.update(known)
     return to_send, decided

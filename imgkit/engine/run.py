@@ -13,7 +13,7 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, MutableMapping
 from dataclasses import dataclass, field
 
 from imgkit.engine.group_commit import GroupCommit
@@ -48,13 +48,14 @@ class Run:
     policy: RetryPolicy
     journal: Journal | None
     audit_wait_s: float
-    results: dict[Hashable, RowResult] = field(default_factory=dict)
+    # By row: a dict, or a long run's compact imgkit.report.results.ResultTable.
+    results: MutableMapping[Hashable, RowResult] = field(default_factory=dict)
     stopped: dict[str, RowResult] = field(default_factory=dict)
     tokens: RunTokens = field(default_factory=RunTokens)
     stopping: bool = False
     progress: Progress | None = None
     # Image ids this run stored, per destination (platform, endpoint, account, target):
-    # never another row's look-up.
+    # never another row's look-up.  Kept only without a journal (:func:`remember_id`).
     stored_ids: dict[tuple[str, str, str, str], set[str]] = field(default_factory=dict)
     # This run's id in the journal (its ``sending`` entries name it).
     run_id: str = ""
@@ -93,6 +94,18 @@ def place(row: Row) -> tuple[str, str, str, str]:
     return dest.platform, dest.endpoint, dest.account, dest.target
 
 
+def remember_id(run: Run, row: Row, image_id: str) -> None:
+    """``image_id`` is stored for ``row``: no other row's look-up may take it for its own.
+
+    Without a journal the run keeps it in :attr:`Run.stored_ids`; with one it keeps
+    nothing, because the journal already holds every id confirmed at the place (this
+    run's confirmations included, read before they are committed) and :class:`Claimed`
+    asks it: a set of every id would grow with the batch (about 180 bytes a row).
+    """
+    if run.journal is None:
+        run.stored_ids.setdefault(place(row), set()).add(image_id)
+
+
 @dataclass(frozen=True)
 class Claimed:
     """The image ids already recorded at one place, by this run or in the journal.
@@ -120,7 +133,7 @@ def record_outcome(run: Run, row: Row, outcome: Outcome) -> None:
     if not outcome.maybe_stored:
         row.on_wire = False  # its fate is known: an interrupt now does not leave it in doubt
     if outcome.ok and outcome.image_id:
-        run.stored_ids.setdefault(place(row), set()).add(outcome.image_id)
+        remember_id(run, row, outcome.image_id)  # the journal's confirm below, when it has one
     journal = run.journal
     if journal is None:
         return

@@ -296,7 +296,7 @@ async def _wait_for_other_run(run: Run, row: Row) -> bool:
         if entry is None or entry.state is State.FAILED:
             return False
         if entry.state is State.DONE:
-            run.stored_ids.setdefault(place(row), set()).add(entry.image_id)
+            # No copy in run.stored_ids: the journal holds it at its place (Claimed asks).
             finish(run, row, RowResult("skipped", entry.url, entry.image_id, message=_OTHER_RUN))
             return True
         if entry.state is State.PENDING:

@@ -18,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, deque
+from collections.abc import Hashable
 
 from imgkit.engine.journal import BEAT_S
 from imgkit.engine.pacing import PacerPool
 from imgkit.engine.plan import Row
+from imgkit.engine.plan_window import Decided, Planned, QueueKey, RowSource
 from imgkit.engine.polls import AUDIT_TIMEOUT
 from imgkit.engine.run import Run, finish
 from imgkit.engine.runner import send_row
@@ -56,29 +58,53 @@ class Scheduler:
 
     Rows queue per (platform, shop).  A shop's expected wait is its pacer's delay plus the
     workers already waiting on it over its rate, so a slow shop never ties up the workers
-    that other shops could use, whatever order the batch is in.
+    that other shops could use, whatever order the batch is in.  ``rows``: the rows, or a
+    :class:`~imgkit.engine.plan_window.RowSource` that plans each queue's next chunk when
+    the last is handed out (rows it decides without sending go to ``decided``), so that
+    only a window of planned rows is held, never the whole batch.
     """
 
-    def __init__(self, rows: list[Row], pacers: PacerPool) -> None:
-        self._queues: dict[tuple[str, str], deque[Row]] = {}
-        for row in rows:
-            self._queues.setdefault((row.adapter.key, row.shop.name), deque()).append(row)
+    def __init__(
+        self, rows: list[Row] | RowSource, pacers: PacerPool, decided: Decided | None = None
+    ) -> None:
+        self._source = Planned(rows) if isinstance(rows, list) else rows
+        self._decided: Decided = decided or _ignore
+        self._queues: dict[QueueKey, deque[Row]] = {}
+        # Every queue holds a row from the start, so that only the shops with rows to send
+        # are chosen from (a shop whose rows were all stored before gets no pacer).
+        for key in self._source.queues():
+            self._queues[key] = deque()
+            self._refill(key)
         self._pacers = pacers
-        self._waiting: Counter[tuple[str, str]] = Counter()
+        self._waiting: Counter[QueueKey] = Counter()
         self.active: dict[int, Row] = {}  # the rows workers hold now
 
-    def _wait(self, key: tuple[str, str]) -> float:
+    @property
+    def held(self) -> int:
+        """Rows planned and not yet handed to a worker."""
+        return sum(len(queue) for queue in self._queues.values())
+
+    def _refill(self, key: QueueKey) -> None:
+        """Plan ``key``'s next rows into its empty queue, or drop the queue: none left."""
+        queue = self._queues[key]
+        while not queue and self._source.left(key):
+            queue.extend(self._source.next(key, self._decided))
+        if not queue:
+            del self._queues[key]
+
+    def _wait(self, key: QueueKey) -> float:
         pacer = self._pacers.get(*key)
         return pacer.delay() + self._waiting[key] / max(pacer.rate, 1e-9)
 
     def take(self) -> Row | None:
         """The next row to send, or None when every queue is empty."""
-        ready = [key for key, queue in self._queues.items() if queue]
-        if not ready:
+        if not self._queues:
             return None
-        key = min(ready, key=self._wait)
+        key = min(self._queues, key=self._wait)
         self._waiting[key] += 1
         row = self._queues[key].popleft()
+        if not self._queues[key]:
+            self._refill(key)
         self.active[id(row)] = row
         return row
 
@@ -86,6 +112,22 @@ class Scheduler:
         """A worker is done with ``row``."""
         self._waiting[(row.adapter.key, row.shop.name)] -= 1
         self.active.pop(id(row), None)
+
+
+def _ignore(index: Hashable, platform: str, result: RowResult) -> None:
+    """Rows decided while planning, when nobody asked to hear of them."""
+
+
+def _decided_into(run: Run) -> Decided:
+    """Where a run's planning puts the rows it decides without sending: the results, and
+    the bars (counted under their platform, like the rows decided before the run)."""
+
+    def into(index: Hashable, platform: str, result: RowResult) -> None:
+        run.results[index] = result
+        if run.progress is not None:
+            run.progress.finished(platform, result.status)
+
+    return into
 
 
 async def _beat(run: Run) -> None:
@@ -152,16 +194,21 @@ async def _one(run: Run, row: Row) -> None:
         finish(run, row, result)
 
 
-async def execute(run: Run, rows: list[Row], concurrency: int = 8, grace_s: float = 5.0) -> None:
-    """Send ``rows`` with ``concurrency`` workers.
+async def execute(
+    run: Run, rows: list[Row] | RowSource, concurrency: int = 8, grace_s: float = 5.0
+) -> None:
+    """Send ``rows`` (or a :class:`~imgkit.engine.plan_window.Planner`'s) with
+    ``concurrency`` workers.
 
     On cancellation (Ctrl-C, a kernel interrupt) nothing new is sent; requests already on
     the wire get ``grace_s`` to be answered (a second cancellation ends the wait), then
     what is left is cut short: a row whose request had left is ``in_doubt`` (settled by a
     look-up on the next run), one that had not is ``cancelled``.  Memory does not grow with
-    the number of rows: only the workers' rows are in flight.
+    the number of rows: only the workers' rows are in flight, and a planner's window
+    ahead of them; rows a planner decides without sending get their results on the way.
     """
-    scheduler = Scheduler(rows, run.pacers)
+    size = len(rows) if isinstance(rows, list) else rows.size
+    scheduler = Scheduler(rows, run.pacers, _decided_into(run))
 
     async def worker() -> None:
         while not run.stopping and (row := scheduler.take()) is not None:
@@ -170,7 +217,7 @@ async def execute(run: Run, rows: list[Row], concurrency: int = 8, grace_s: floa
             finally:
                 scheduler.release(row)
 
-    workers = [asyncio.create_task(worker()) for _ in range(max(1, min(concurrency, len(rows))))]
+    workers = [asyncio.create_task(worker()) for _ in range(max(1, min(concurrency, size)))]
     beat = asyncio.create_task(_beat(run)) if run.journal is not None and run.run_id else None
     try:
         if workers:

@@ -28,7 +28,7 @@ import inspect
 import logging
 import os
 from collections import Counter
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from imgkit.engine.in_thread import run_sync
 from imgkit.engine.journal import Journal
 from imgkit.engine.migrate import legacy_sources
 from imgkit.engine.pacing import PacerPool
-from imgkit.engine.plan import Row, plan
+from imgkit.engine.plan_window import Planner
 from imgkit.engine.progress import Progress, ProgressListener, notebook_bars
 from imgkit.engine.retry import RetryPolicy
 from imgkit.engine.run import Run, shop_rates
@@ -55,6 +55,7 @@ from imgkit.platforms import resolve_platform
 from imgkit.report.readback import read_results
 from imgkit.report.results import (
     RESULT_COLUMNS,
+    ResultTable,
     RowResult,
     replace_rows,
     results_frame,
@@ -220,10 +221,11 @@ async def upload_async(
         if opened is not None:
             upgraded = opened.path if opened.upgraded else None
             legacy = tuple(legacy_sources(checked.attrs.get("imgkit_source"), upgraded))
-        rows, decided = plan(checked, good, opened, force=forced, retry=_retry, legacy=legacy)
+        # Planned a chunk per shop at a time as the workers need rows, each chunk's journal
+        # look-up with it: a long batch never holds every row's plan at once.
+        planner = Planner(checked, good, opened, force=forced, retry=_retry, legacy=legacy)
         if dry_run:
-            decided.update({row.index: RowResult("planned") for row in rows})
-            return labelled(results_frame(checked, decided, lang))
+            return labelled(results_frame(checked, _dry_run(planner, len(checked)), lang))
         # ``timeout`` bounds the whole of each request, the answer read to its last byte.
         wire = Sender(concurrency, timeout=timeout, deadline_s=timeout, transport=transport)
         async with wire as client:
@@ -233,7 +235,8 @@ async def upload_async(
                 policy or RetryPolicy(),
                 opened,
                 audit_wait_s,
-                results=dict(decided),
+                # Columns filled as rows finish, not an object per row.
+                results=ResultTable(len(checked), planner.invalid),
                 row_deadline_s=row_deadline_s,
                 scrubber=scrubber,
                 lang=lang,
@@ -241,9 +244,9 @@ async def upload_async(
             if opened is not None:
                 run.run_id = opened.start_run()
                 run.commits = GroupCommit(opened)
-            run.progress = _progress(checked, rows, decided, enabled=progress)
+            run.progress = _progress(checked, planner, enabled=progress)
             try:
-                await execute(run, rows, concurrency, grace_s=grace_s)
+                await execute(run, planner, concurrency, grace_s=grace_s)
             finally:
                 run.progress.close()
                 if run.commits is not None:
@@ -261,19 +264,32 @@ async def upload_async(
             opened.close()
 
 
+def _dry_run(planner: Planner, size: int) -> ResultTable:
+    """Every row's result in a dry run: the rows that would be sent are ``planned``."""
+    decided = ResultTable(size, planner.invalid)
+
+    def into(index: Hashable, platform: str, result: RowResult) -> None:
+        decided[index] = result
+
+    planned = RowResult("planned")
+    for key in planner.queues():
+        while planner.left(key):
+            for row in planner.next(key, into):
+                decided[row.index] = planned
+    return decided
+
+
 def _progress(
-    checked: pd.DataFrame,
-    rows: list[Row],
-    decided: Mapping[Hashable, RowResult],
-    *,
-    enabled: bool | ProgressListener,
+    checked: pd.DataFrame, planner: Planner, *, enabled: bool | ProgressListener
 ) -> Progress:
-    """Bars over every row of the batch: the rows to send, and the rows already decided
-    (invalid, skipped) counted at once, under their platform where it is known."""
+    """Bars over every row of the batch from the start: the valid rows under their
+    platform (those the journal decides are counted as their chunks are planned), and the
+    invalid rows counted at once, under their platform where it is known."""
+    decided = planner.invalid
     keys = {value: _platform_key(value) for value in checked["platform"].unique()}
-    platform_of = checked["platform"].map(keys).to_dict()  # by label: decided's keys
-    decided_keys = [(str(platform_of[i]), result.status) for i, result in decided.items()]
-    per_platform = Counter(row.adapter.key for row in rows)
+    platform_of = checked["platform"].map(keys)  # by label: decided's keys
+    decided_keys = [(str(platform_of.at[i]), result.status) for i, result in decided.items()]
+    per_platform = Counter(planner.totals)
     per_platform.update(key for key, _ in decided_keys if key)
     others = sum(1 for key, _ in decided_keys if not key)
     listener = None if isinstance(enabled, bool) else enabled

@@ -17,7 +17,8 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from array import array
+from collections.abc import Hashable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +117,143 @@ class RowResult:
         )
 
 
+# Distinct texts a table keeps one copy of (messages, categories, codes: a batch's rows
+# share a handful); past it, new texts are kept as they come.
+_SHARED_TEXTS = 4096
+
+
+class ResultTable(MutableMapping[Hashable, RowResult]):
+    """The results of rows numbered ``0 .. size - 1``, kept as columns as rows finish.
+
+    What a long run holds until its results frame is built: a status byte, a few numbers
+    and references per row (about 60 bytes), and one copy of each repeated text, instead
+    of a :class:`RowResult` and a dict entry per row.  Read back, a row is a new
+    :class:`RowResult` equal to the one written.
+
+    >>> table = ResultTable(3)
+    >>> table[1] = RowResult("uploaded", "http://img/1.jpg", "1", attempts=2)
+    >>> 1 in table, 0 in table, len(table), table[1].url, table[1].attempts
+    (True, False, 1, 'http://img/1.jpg', 2)
+    """
+
+    def __init__(self, size: int, results: Mapping[Hashable, RowResult] | None = None) -> None:
+        self.size = size
+        self._status = bytearray(size)  # 0: no result yet, else 1 + its index in STATUSES
+        self._url: list[str] = [""] * size
+        self._image_id: list[str] = [""] * size
+        self._category: list[str] = [""] * size
+        self._code: list[str] = [""] * size
+        self._message: list[str | Words] = [""] * size
+        self._retryable = bytearray(size)
+        self._attempts = array("q", bytes(8 * size))
+        self._elapsed = array("d", bytes(8 * size))
+        self._count = 0
+        self._texts: dict[str, str] = {}
+        for index, result in (results or {}).items():
+            self[index] = result
+
+    def _shared(self, text: str) -> str:
+        """One copy of a repeated ``text``."""
+        kept = self._texts.get(text)
+        if kept is not None:
+            return kept
+        if len(self._texts) < _SHARED_TEXTS:
+            self._texts[text] = text
+        return text
+
+    def _slot(self, index: Hashable) -> int:
+        if not isinstance(index, int | np.integer) or not 0 <= int(index) < self.size:
+            raise KeyError(index)
+        return int(index)
+
+    def __setitem__(self, index: Hashable, result: RowResult) -> None:
+        slot = self._slot(index)
+        if not self._status[slot]:
+            self._count += 1
+        self._status[slot] = STATUSES.index(result.status) + 1
+        self._url[slot] = result.url
+        self._image_id[slot] = result.image_id
+        self._category[slot] = self._shared(result.category)
+        self._code[slot] = self._shared(result.code)
+        message = result.message
+        self._message[slot] = self._shared(message) if isinstance(message, str) else message
+        self._retryable[slot] = result.retryable
+        self._attempts[slot] = result.attempts
+        self._elapsed[slot] = result.elapsed_s
+
+    def __getitem__(self, index: Hashable) -> RowResult:
+        slot = self._slot(index)
+        status = self._status[slot]
+        if not status:
+            raise KeyError(index)
+        return RowResult(
+            STATUSES[status - 1],
+            self._url[slot],
+            self._image_id[slot],
+            self._category[slot],
+            self._code[slot],
+            self._message[slot],
+            bool(self._retryable[slot]),
+            self._attempts[slot],
+            self._elapsed[slot],
+        )
+
+    def __contains__(self, index: object) -> bool:
+        # The engine asks this of every row it cuts short: no RowResult built for it.
+        if not isinstance(index, int | np.integer) or not 0 <= int(index) < self.size:
+            return False
+        return bool(self._status[int(index)])
+
+    def __delitem__(self, index: Hashable) -> None:
+        slot = self._slot(index)
+        if not self._status[slot]:
+            raise KeyError(index)
+        self._status[slot] = 0
+        self._count -= 1
+
+    def __iter__(self) -> Iterator[Hashable]:
+        return (slot for slot, status in enumerate(self._status) if status)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def columns(self, lang: Lang = DEFAULT_LANG) -> dict[str, list[Any]]:
+        """The result columns of :func:`results_frame`, rows without a result ``cancelled``.
+
+        >>> ResultTable(1).columns("en")["message"]
+        ['cancelled before it was sent']
+        """
+        never = STATUSES.index("cancelled") + 1
+        names = ("", *STATUSES)
+        statuses = self._status
+        cancelled = render(CANCELLED, lang)
+        rendered: dict[int, str] = {}  # one rendering of each shared Words
+
+        def text(slot: int) -> str:
+            message = self._message[slot]
+            if not statuses[slot]:
+                return cancelled
+            if isinstance(message, str):
+                return message
+            key = id(message)
+            if key not in rendered:
+                rendered[key] = render(message, lang)
+            return rendered[key]
+
+        slots = range(self.size)
+        return {
+            "status": [names[code or never] for code in statuses],
+            "url": self._url,
+            "image_id": self._image_id,
+            "category": self._category,
+            "code": self._code,
+            "message": [text(slot) for slot in slots],
+            "retryable": [bool(flag) for flag in self._retryable],
+            "attempts": self._attempts.tolist(),
+            "elapsed_s": [round(value, 3) for value in self._elapsed],
+        }
+
+
 def results_frame(
     validated: pd.DataFrame,
     results: Mapping[Hashable, RowResult],
@@ -125,19 +263,22 @@ def results_frame(
     :data:`LEADING_COLUMNS`); rows without a result are ``cancelled``; messages in ``lang``."""
     frame = validated.drop(columns=[c for c in _VALIDATION_ONLY if c in validated.columns])
     message = frame.pop("message") if "message" in frame.columns else None
-    never = RowResult("cancelled", message=CANCELLED)
-    rows = [results.get(index, never) for index in frame.index]
-    columns = {
-        "status": [r.status for r in rows],
-        "url": [r.url for r in rows],
-        "image_id": [r.image_id for r in rows],
-        "category": [r.category for r in rows],
-        "code": [r.code for r in rows],
-        "message": [render(r.message, lang) for r in rows],
-        "retryable": [r.retryable for r in rows],
-        "attempts": [r.attempts for r in rows],
-        "elapsed_s": [round(r.elapsed_s, 3) for r in rows],
-    }
+    if isinstance(results, ResultTable) and frame.index.equals(pd.RangeIndex(results.size)):
+        columns = results.columns(lang)  # read by position: the table's own numbering
+    else:
+        never = RowResult("cancelled", message=CANCELLED)
+        rows = [results.get(index, never) for index in frame.index]
+        columns = {
+            "status": [r.status for r in rows],
+            "url": [r.url for r in rows],
+            "image_id": [r.image_id for r in rows],
+            "category": [r.category for r in rows],
+            "code": [r.code for r in rows],
+            "message": [render(r.message, lang) for r in rows],
+            "retryable": [r.retryable for r in rows],
+            "attempts": [r.attempts for r in rows],
+            "elapsed_s": [round(r.elapsed_s, 3) for r in rows],
+        }
     for name, values in columns.items():
         frame[name] = pd.Series(values, index=frame.index)
     if message is not None:  # invalid rows keep validation's words
