@@ -402,11 +402,17 @@ def main() -> None:
         print(f"files: {args.n:,} in {root} ({time.perf_counter() - start:.1f} s to write)")
         shops = sandbox_shops("http://127.0.0.1:9")
         files = batch["file"].tolist()
+        # The files just written are still being written back: a floor read meanwhile
+        # competes with the writeback and comes out slow (one run: 6.4 s against 2.7 s),
+        # which would flatter the ratio.  Written back first, and the floor read again
+        # after the cold validation: the faster of the two is the floor.
+        os.sync()
         floor = io_floor(files)
         clear_cache()
         start = time.perf_counter()
         result = imgkit.validate(batch, shops=shops)
         cold = time.perf_counter() - start
+        floor = min(floor, io_floor(files))
         start = time.perf_counter()
         imgkit.validate(batch, shops=shops)
         warm = time.perf_counter() - start

@@ -79,6 +79,9 @@ def test_probing_with_a_small_cache_answers_as_probing_afresh(
     names += [str(tmp_path / "missing.png"), str(tmp_path)]
     (tmp_path / "empty.png").write_bytes(b"")
     names.append(str(tmp_path / "empty.png"))
+    # A URL among the files (nothing listens on port 9: refused at once), so that the
+    # frame interleaves files read, files refused, downloads and cached files.
+    names.insert(20, "http://127.0.0.1:9/a.jpg")
     expected = pd.DataFrame([_as_row(probe_bytes_or_refusal(n)) for n in names])
     # A cache of 7 files, far fewer than probed: evictions while the pool stores.
     monkeypatch.setattr(probe, "_CACHE", ProbeCache(capacity=7))
@@ -91,6 +94,8 @@ def test_probing_with_a_small_cache_answers_as_probing_afresh(
 
 
 def probe_bytes_or_refusal(name: str) -> Probe:
+    if name.startswith("http://"):
+        return Probe(error="download_failed")
     if not os.path.exists(name):
         return Probe(error="missing_file")
     if os.path.isdir(name):

@@ -39,6 +39,7 @@ import io
 import os
 import struct
 import warnings
+from array import array
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -256,23 +257,25 @@ def probe_paths(
     for one bad input: each becomes its row's ``probe_error``.
     """
     unique = list(dict.fromkeys(files))
-    found: dict[str, Probe] = {}
-    misses: list[tuple[str, tuple[str, int, int] | None]] = []
+    found: dict[str, Probe] = {}  # files refused without a read (missing, too large...)
+    urls: list[str] = []
     # Cached files cost one stat each, here; only the rest go to the pool.  The common
     # case (a regular file within the cap) is stat'ed inline and looked up with the others
-    # at once; any other goes the long way (_stat), which says why it is not read.
+    # at once; any other goes the long way (_stat), which says why it is not read.  The
+    # stamps are kept as machine integers: a Python int per file and per stamp would be
+    # most of the bookkeeping of 100,000 new files.
     stat, regular = os.stat, S_ISREG
     statted: list[str] = []
-    sizes: list[int] = []
-    mtimes: list[int] = []
+    sizes = array("q")
+    mtimes = array("q")
     for name in unique:
         if name.startswith(("http://", "https://")):  # is_url
-            misses.append((name, None))
+            urls.append(name)
             continue
         try:
             info: os.stat_result | Probe | None = stat(name)
         except FileNotFoundError:  # as _stat says it, without a second stat
-            found[name] = Probe(error="missing_file")
+            found[name] = _MISSING
             continue
         except (OSError, ValueError):
             info = None
@@ -291,26 +294,36 @@ def probe_paths(
         hit = slots >= 0
         # Copied out now: a store by the pool below may evict an entry and reuse its slot.
         cached = _CACHE.columns(slots[hit])
-    for k in np.flatnonzero(~hit).tolist():
-        misses.append((statted[k], (statted[k], sizes[k], mtimes[k])))
-    own_client = client is None and any(key is None for _, key in misses)
+    misses = np.flatnonzero(~hit).tolist()  # positions in statted
+    own_client = client is None and bool(urls)
     # A bare transport: no proxies from the environment (as for uploads), no URL logging.
     http = client or (httpx.HTTPTransport(retries=0) if own_client else None)
 
-    def run(chunk: Sequence[tuple[str, tuple[str, int, int] | None]]) -> list[Probe]:
+    def read(chunk: Sequence[int]) -> _Columns:
         out = []
-        for name, key in chunk:
+        for k in chunk:
+            name = statted[k]
             try:
-                if key is None:
-                    assert http is not None
-                    out.append(probe_url(name, http))
-                else:
-                    out.append(_read_and_probe(name, key))
+                out.append(_read_and_probe(name, (name, sizes[k], mtimes[k])))
             except Exception:  # one odd input (a decoder's surprise) must not sink the batch
-                out.append(Probe(error="download_failed" if key is None else "unreadable_file"))
+                out.append(Probe(error="unreadable_file"))
         if progress is not None:
             progress(len(chunk))
-        return out
+        # As columns at once: a Probe per file (with its own digest text) held until the
+        # last file is read would be the peak of validating many new files.
+        return _columns_of(out)
+
+    def download(chunk: Sequence[str]) -> _Columns:
+        out = []
+        for name in chunk:
+            try:
+                assert http is not None
+                out.append(probe_url(name, http))
+            except Exception:  # as for files: one odd answer must not sink the batch
+                out.append(Probe(error="download_failed"))
+        if progress is not None:
+            progress(len(chunk))
+        return _columns_of(out)
 
     try:
         # Parsing holds the GIL; reading and hashing release it.  One thread per core (at
@@ -318,34 +331,49 @@ def probe_paths(
         # of 20,000 files at 1.8-2.3x the I/O floor with 2 threads, 2.4-2.5x with 3.
         threads = workers or min(4, os.cpu_count() or 2)
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            parts = pool.map(run, _chunks(misses, 256))
-            results = [p for part in parts for p in part]
+            read_parts = pool.map(read, _chunks(misses, 256))
+            url_parts = pool.map(download, _chunks(urls, 256))
+            parts = [cached, *read_parts, *url_parts, _columns_of(list(found.values()))]
     finally:
         if own_client and http is not None:
             http.close()
-    found.update(zip((name for name, _ in misses), results, strict=True))
-    return _frame(files, [statted[k] for k in np.flatnonzero(hit).tolist()], cached, found)
+    names = [statted[k] for k in np.flatnonzero(hit).tolist()]
+    names += [statted[k] for k in misses]
+    names += urls
+    names += found
+    return _frame(files, names, parts)
 
 
-def _frame(
-    files: Sequence[str], hits: list[str], cached: dict[str, Any], found: dict[str, Probe]
-) -> pd.DataFrame:
-    """The probe columns of ``files`` in order: the cache's facts of ``hits`` (columns
-    in their order), the probes of ``found`` for the others."""
-    others = list(found.values())
-    position = dict(zip(hits, range(len(hits)), strict=True))
-    position.update(zip(found, range(len(hits), len(hits) + len(others)), strict=True))
+_Columns = dict[str, Any]  # a probe column's values: int64 arrays, lists of str
+_MISSING = Probe(error="missing_file")
+
+
+def _columns_of(probes: Sequence[Probe]) -> _Columns:
+    """The probe columns of ``probes``, in :func:`probe_paths`' frame's types."""
+    columns: _Columns = {}
+    for column in PROBE_COLUMNS:
+        values = [getattr(p, "error" if column == "probe_error" else column) for p in probes]
+        is_text = column in ("format", "sha256", "probe_error")
+        columns[column] = values if is_text else np.asarray(values, dtype=np.int64)
+    return columns
+
+
+def _frame(files: Sequence[str], names: list[str], parts: Sequence[_Columns]) -> pd.DataFrame:
+    """The probe columns of ``files`` in order, from ``parts``: the columns of ``names``
+    (each file once), part after part."""
+    position = dict(zip(names, range(len(names)), strict=True))
     at = np.fromiter((position[f] for f in files), dtype=np.intp, count=len(files))
-    # (each file once, every one of them cached: the columns are in order already)
-    same = len(at) == len(position) and bool((at == np.arange(len(at))).all())
+    del position
+    # (each file once, in the order probed: the columns are in order already)
+    same = len(at) == len(names) and bool((at == np.arange(len(at))).all())
     columns: dict[str, Any] = {}
     for column in PROBE_COLUMNS:
-        rest = [getattr(p, "error" if column == "probe_error" else column) for p in others]
-        if isinstance(cached[column], list):
-            values: Any = cached[column] + rest
+        pieces = [part[column] for part in parts]
+        if isinstance(pieces[0], list):
+            values: Any = [value for piece in pieces for value in piece]
             columns[column] = values if same else [values[k] for k in at.tolist()]
         else:
-            values = np.concatenate([cached[column], np.asarray(rest, dtype=np.int64)])
+            values = np.concatenate(pieces)
             columns[column] = values if same else values[at]
     return pd.DataFrame(columns)
 
