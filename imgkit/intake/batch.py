@@ -210,7 +210,7 @@ def read_batch_positions(
                     headers[column] = earlier[column]
     give_back()  # what Arrow's reader held while parsing: the caller keeps only the batch
     # Grid row 0 of a DataFrame is its column labels: grid row i is frame position i - 1.
-    return frame, np.array(kept, dtype=np.int64) - 1
+    return frame, kept.astype(np.int64) - 1
 
 
 # --- from cells to the batch frame ------------------------------------------------------
@@ -218,7 +218,7 @@ def read_batch_positions(
 
 def _build(
     grid: _Grid, base: Path, where: str, *, keep_row: bool = False
-) -> tuple[pd.DataFrame, list[int]]:
+) -> tuple[pd.DataFrame, np.ndarray]:
     """The batch frame, and the grid row each of its rows came from."""
     cols = grid.columns
     filled = np.zeros((len(cols), len(grid.numbers)), dtype=bool)
@@ -233,17 +233,19 @@ def _build(
     counted = [j for j in range(len(cols)) if j != row_col]
     # Blank rows go before merged cells are filled: a merge does not make a row.
     rows = np.flatnonzero(filled[counted].any(axis=0))
+    # (As an array: a million rows' numbers as Python ints would be 36 MB.)
     kept_at = rows[rows > at]
-    kept = kept_at.tolist()
+    # No blank row between the first kept row and the last: each column's rows are a slice.
+    contiguous = bool(len(kept_at)) and int(kept_at[-1] - kept_at[0]) + 1 == len(kept_at)
     _fill_merged(cols, grid, at)
 
     def values(j: int) -> Any:
         # A column read as text already (a frame's, a CSV's) is taken as it is stored.
         column = cols[j]
         if isinstance(column, list):
-            return text_array([column[i] for i in kept])
-        if len(kept) and kept[-1] - kept[0] + 1 == len(kept):  # no blank row between
-            return column[kept[0] : kept[-1] + 1]
+            return text_array([column[i] for i in kept_at.tolist()])
+        if contiguous:
+            return column[int(kept_at[0]) : int(kept_at[-1]) + 1]
         return column.take(kept_at)
 
     out: dict[Hashable, Any] = {}
@@ -270,7 +272,7 @@ def _build(
 
     frame = pd.DataFrame(
         {name: pd.Series(column).array for name, column in out.items()},
-        index=pd.RangeIndex(len(kept)),
+        index=pd.RangeIndex(len(kept_at)),
     )
     if row_col is not None and (labels is not None or keep_row):
         numbers: Any = [_row_number(v, where) for v in values(row_col).tolist()]
@@ -285,7 +287,7 @@ def _build(
         for column in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
         if column in known
     }
-    return frame, kept
+    return frame, kept_at
 
 
 def _filled(column: Any) -> np.ndarray:

@@ -36,7 +36,7 @@ from typing import Any
 
 import pandas as pd
 
-from imgkit.intake.texts import ARROW_TEXT, from_arrow, strip, text_array
+from imgkit.intake.texts import ARROW_TEXT, from_arrow, give_back, strip, text_array
 
 try:
     import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
@@ -102,9 +102,13 @@ def arrow_csv_columns(path: Path) -> list[Any] | None:
     if any(column.type != pa.large_string() for column in table.columns):
         return None
     # Each column joined into one chunk (the rules take from and compare them), the table's
-    # chunks let go column by column: the file's text is held about once, not twice.
+    # chunks let go column by column: the file's text is held about once, not twice.  The
+    # pages of what is let go go back to the system as it goes (give_back): Arrow's
+    # allocator would keep them, and the parse's blocks, for its next arrays, about as
+    # much again as the batch.
     parts = list(table.columns)
     del table
+    give_back()
     columns = []
     for j in range(len(parts)):
         column, parts[j] = parts[j], None
@@ -112,7 +116,10 @@ def arrow_csv_columns(path: Path) -> list[Any] | None:
             values = pd.Series(from_arrow(pa.chunked_array([column.combine_chunks()])))
         else:  # pandas 2: its own text storage (Python objects), as the csv module's
             values = pd.Series(text_array(column.to_pylist()))
+        del column
         columns.append(strip(values).array)
+        del values
+        give_back()
     return columns
 
 
