@@ -23,9 +23,9 @@ from imgkit.intake import texts
 from imgkit.intake.batch import read_batch
 from imgkit.intake.options import normalize, normalize_column
 from imgkit.intake.probe import clear_cache, probe_paths
+from imgkit.intake.probe_rows import RULE_FACTS, probe_rows
 from imgkit.intake.rules.core import Context
 from imgkit.intake.texts import ARROW_TEXT, PY_WHITESPACE, matches, per_value, strip, text_array
-from imgkit.intake.validation import _probe
 from imgkit.platforms import get_adapter
 from imgkit.sandbox import sandbox_shops
 
@@ -151,15 +151,21 @@ def test_the_distinct_file_look_up_gives_each_rows_probe(tmp_path: Path) -> None
     files = [image(tmp_path / "a.jpg"), image(tmp_path / "b.png", (300, 400), "PNG")]
     names = [files[0], files[1], files[0], str(tmp_path / "missing.jpg"), "/a\x00b", files[1]]
     clear_cache()
-    looked_up, known = _probe(pd.Series(text_array(names)), None)
+    probed = probe_rows(pd.Series(text_array(names)))
+    looked_up, known = pd.DataFrame(probed.columns()), probed.known
     row_by_row = pd.concat([probe_paths([n]) for n in names[:4]], ignore_index=True)
     pd.testing.assert_frame_equal(looked_up.iloc[:4], row_by_row, check_dtype=False)
     assert looked_up.loc[4, "probe_error"] == ""  # a NUL: never probed (bad_path says why)
     pd.testing.assert_series_equal(
         looked_up.iloc[5], looked_up.iloc[1], check_names=False, check_dtype=False
     )
-    warm = _probe(pd.Series(names, dtype=object), None)[0]  # the cache answers: the same facts
-    pd.testing.assert_frame_equal(warm, looked_up)
+    warm = probe_rows(pd.Series(names, dtype=object)).columns()  # the cache answers
+    pd.testing.assert_frame_equal(pd.DataFrame(warm), looked_up)
+    # The rules' own columns (the text facts as categoricals) hold the same values.
+    for_rules = probed.for_rules()
+    assert list(for_rules) == list(RULE_FACTS)
+    for name, facts in for_rules.items():
+        assert facts.tolist() == looked_up[name].tolist(), name
     # The codes handed to the rules group the rows exactly as the columns' own values do.
     for column in ("file", "format", "sha256", "probe_error"):
         codes, uniques = known[column]

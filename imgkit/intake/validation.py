@@ -36,12 +36,12 @@ from imgkit.errors import ShopConfigError
 from imgkit.intake.batch import read_batch_positions
 from imgkit.intake.headers import OPTIONAL_COLUMNS
 from imgkit.intake.options import normalize_column
-from imgkit.intake.probe import PROBE_COLUMNS, Probe, probe_paths
-from imgkit.intake.rules import FIXABLE, RULES, Context, Rule, unprobeable, written
-from imgkit.intake.rules.core import small_codes
+from imgkit.intake.probe import PROBE_COLUMNS
+from imgkit.intake.probe_rows import ProbedRows, probe_rows
+from imgkit.intake.rules import FIXABLE, RULES, Context, Rule, written
 from imgkit.intake.shops import Shop, Shops, default_shops_path, make_shop
 from imgkit.intake.shops_files import warn_if_exposed
-from imgkit.intake.texts import as_str, as_text, codes_of, give_back, spread, text_array
+from imgkit.intake.texts import as_str, as_text, give_back, spread, text_array
 from imgkit.words import DEFAULT_LANG, Lang, check_lang
 
 VALIDATION_COLUMNS = ("platform_key", "ok", "issues", "message", "fixable", *PROBE_COLUMNS)
@@ -182,28 +182,57 @@ def validate(
     """
     # Inside, rows are known by position (0..n-1); the caller's labels go back on at the end.
     lang = check_lang(lang)
+    # What Arrow's allocator and the C heap hold free (the last answer the caller let go,
+    # say) is given back between the steps: each step's temporaries are the next one's
+    # room, not added to it.
+    give_back()
     frame, labels = _as_batch(batch)
-    probes, known = _probe(frame["file"], workers, transport)
-    found = _check(pd.concat([frame, probes], axis=1), load_shops_lenient(shops), lang, known)
+    probed = probe_rows(frame["file"], workers, transport)
+    give_back()
+    work = frame.copy(deep=False)
+    for name, values in probed.for_rules().items():
+        work[name] = values
+    found = _check(work, load_shops_lenient(shops), lang, probed.known)
     # (The rules' context, with its derived columns, is gone by now: the answer is built
     # without it.)
-    out = frame.copy()
+    del work
+    probed.known.clear()
+    out = _answer(frame, found, probed)
+    out.index = labels
+    give_back()  # the rules' Arrow temporaries: the caller keeps only the answer
+    return out
+
+
+def _answer(frame: pd.DataFrame, found: _Found, probed: ProbedRows) -> pd.DataFrame:
+    """The batch with what the rules found and the probe facts, numbered 0..n-1.
+
+    The texts first: each row's message is a Python string until it is a column, and the
+    masks are needed only for the issues; both are let go before the other columns are
+    made (a million rows' probe facts alone are 130 MB).
+    """
+    message = spread(len(frame), list(found.messages), list(found.messages.values()))
+    found.messages.clear()
+    issues = _issues(found.issue_sets, found.held)
+    found.held.clear()
+    give_back()
+    # A new frame over the same columns: _as_batch's frame is validation's own (pandas 2
+    # copied it there; pandas 3 copies on write), and only whole columns are set below.
+    out = frame.copy(deep=False)
     # The rules read the values as written (a message quotes them); everything after
     # validation reads each option's canonical text, normalized here once.
     for name in OPTIONAL_COLUMNS:
         if name in out.columns:
             keys = (found.platform_codes, found.platform_keys)
             out[name] = as_text(normalize_column(name, out[name], keys))
+    give_back()
     platform_keys = pd.Series(text_array(found.platform_keys))
     out["platform_key"] = platform_keys.take(found.platform_codes).array
     out["ok"] = ~found.errors
-    out["issues"] = _issues(found.issue_sets, found.held)
-    out["message"] = spread(len(frame), list(found.messages), list(found.messages.values()))
+    out["issues"] = issues
+    out["message"] = message
     out["fixable"] = found.errors & ~found.unfixable
-    for column in PROBE_COLUMNS:
-        out[column] = probes[column]
-    out.index = labels
-    give_back()  # the rules' Arrow temporaries: the caller keeps only the answer
+    for column, values in probed.columns().items():
+        out[column] = values
     return out
 
 
@@ -235,6 +264,7 @@ def _check(
     messages: dict[int, str] = {}
     for rule in RULES:
         mask = ctx.mask(rule).to_numpy()
+        give_back()
         if not mask.any():
             continue
         if rule.severity == "error":
@@ -291,46 +321,6 @@ def _issues(issue_sets: np.ndarray, held: list[tuple[str, np.ndarray]]) -> Any:
     words = [";".join(code for code, mask in held if mask[row]) for row in firsts.tolist()]
     at = np.searchsorted(sets, issue_sets)
     return pd.Series(text_array(words)).take(at).array
-
-
-def _probe(
-    files: pd.Series, workers: int | None, transport: httpx.BaseTransport | None = None
-) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, Any]]]:
-    """Probe facts for every row, numbered 0..n-1 (a path no probe can open gets none),
-    and the codes of ``file`` and of the text facts (:meth:`Context.codes`' form).
-
-    A path with a NUL byte or longer than the system opens is ``bad_path`` or
-    ``path_too_long``: it is never handed to the probe (``os.stat`` raises on a NUL).
-    """
-    # Each distinct file once (a batch may name one file on many rows), then a look-up.
-    codes, uniques = codes_of(files)
-    names = pd.Series([u if isinstance(u, str) else "" for u in uniques], dtype=object)
-    skip = unprobeable(names).to_numpy()
-    if skip.all():
-        table = _no_probes(1)
-        at = np.zeros(len(uniques) + 1, dtype=np.intp)
-    else:
-        probed = probe_paths(names[~skip].tolist(), workers=workers, client=transport)
-        # The table: a row per distinct file probed, then one blank probe for every other.
-        table = pd.concat([probed, _no_probes(1)], ignore_index=True)
-        at = np.full(len(uniques) + 1, len(probed), dtype=np.intp)
-        at[np.flatnonzero(~skip)] = np.arange(len(probed))
-    rows = at[np.where(codes < 0, len(uniques), codes)]
-    # A fact is the same on every row of one file: factorized over the table, then mapped.
-    known: dict[str, tuple[np.ndarray, Any]] = {"file": (small_codes(codes), uniques)}
-    for column in ("format", "sha256", "probe_error"):
-        found, distinct = pd.factorize(table[column], use_na_sentinel=True)
-        known[column] = (small_codes(np.asarray(found)[rows]), distinct)
-    return table.take(rows).reset_index(drop=True), known
-
-
-def _no_probes(n: int = 0) -> pd.DataFrame:
-    # A blank probe for each of n rows, with the types probe_paths gives its columns (an
-    # empty probe_paths frame has columns of no particular type).
-    blank = Probe()
-    values = {c: getattr(blank, "error" if c == "probe_error" else c) for c in PROBE_COLUMNS}
-    one = pd.DataFrame({c: [v] for c, v in values.items()})
-    return one.iloc[np.zeros(n, dtype=np.intp)].reset_index(drop=True)
 
 
 def _shop_detail(ctx: Context, code: str, problem: str) -> pd.Series:

@@ -176,10 +176,6 @@ class Context:
         self.platform_keys = [_platform_key(v) if isinstance(v, str) else "" for v in uniques]
         self.platform_codes = small_codes(np.where(codes < 0, len(uniques), codes))
         self.platform_keys.append("")
-        keys = pd.Series(text_array(self.platform_keys))
-        if not len(frame):  # (pandas 2.2 cannot join an empty Arrow column with an object one)
-            keys = keys.astype(object)
-        self.platform = pd.Series(keys.take(self.platform_codes).array, index=frame.index)
         self.adapters = {key: get_adapter(key) for key in set(self.platform_keys) if key}
         self.has_image = (frame["probe_error"] == "") & (frame["format"] != "")
         self._columns: dict[str, pd.Series] = {}
@@ -196,7 +192,6 @@ class Context:
         part.frame = self.frame.iloc[rows]
         part.lang, part.shops, part.bad_shops = self.lang, self.shops, self.bad_shops
         part.texts = self.texts
-        part.platform = self.platform.iloc[rows]
         part.platform_keys, part.platform_codes = self.platform_keys, self.platform_codes[rows]
         part.adapters = self.adapters
         part.has_image = self.has_image.iloc[rows]
@@ -204,6 +199,18 @@ class Context:
         part._codes = {}
         part._memo = {}
         return part
+
+    @cached_property
+    def platform(self) -> pd.Series:
+        """Each row's platform key ("" for a platform imgkit does not know).
+
+        Made when a detail asks for it (on the rows the rule holds for): the rules read
+        the rows' codes (:attr:`platform_codes`), not a million texts.
+        """
+        keys = pd.Series(text_array(self.platform_keys))
+        if not len(self.frame):  # (pandas 2.2 cannot join an empty Arrow column with an object one)
+            keys = keys.astype(object)
+        return pd.Series(keys.take(self.platform_codes).array, index=self.frame.index)
 
     def per_platform_value(self, values: dict[str, Any], missing: Any = None) -> pd.Series:
         """Each row's platform's entry in ``values`` (``missing`` for another platform)."""
@@ -275,7 +282,9 @@ class Context:
             if bound * count >= 2**62:  # renumber the groups so far before going on
                 key = np.asarray(pd.factorize(key)[0], dtype=np.int64)
                 bound = int(key.max(initial=0)) + 1
-            key = key * count + np.asarray(codes, dtype=np.int64)
+            # In place: a million rows' key is 8 MB, and each step would make two more.
+            key *= count
+            key += codes
             bound *= count
         return key
 

@@ -19,10 +19,12 @@ Example
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from imgkit.intake.probe import CLAIMED_FORMAT
 from imgkit.intake.rules.core import Context, as_mask, per_platform, rule
+from imgkit.intake.texts import listed
 from imgkit.platforms.base import PixelRule
 
 
@@ -119,8 +121,20 @@ def extension_mismatch(ctx: Context) -> pd.Series:
     """The file name's extension claims another format than the content has."""
     if ctx.frame.empty:
         return as_mask(ctx, False)
-    claimed = ctx.per_value("file", lambda path: CLAIMED_FORMAT.get(_extension_of(path)))
-    return ctx.has_image & claimed.notna() & (claimed != ctx.frame["format"]) & ~_refused(ctx)
+    # Compared as codes of the batch's formats: a file's claim is worked out once per
+    # distinct file, and no row's format is made a text to compare with.
+    format_codes, formats = ctx.codes("format")
+    code_of = {name: k for k, name in enumerate(listed(formats))}
+    claims = [CLAIMED_FORMAT.get(_extension_of(path)) for path in listed(ctx.codes("file")[1])]
+    # -2: the name claims nothing; -3: a format no row has.  The last entry is for a row
+    # without a file (code -1), as Context.per_value reads it.
+    table = np.array([_NO_CLAIM if c is None else code_of.get(c, -3) for c in [*claims, None]])
+    claimed = table[ctx.codes("file")[0]]
+    mismatch = (claimed != _NO_CLAIM) & (claimed != format_codes)
+    return ctx.has_image & as_mask(ctx, mismatch) & ~_refused(ctx)
+
+
+_NO_CLAIM = -2
 
 
 def _mb(values: pd.Series) -> pd.Series:
