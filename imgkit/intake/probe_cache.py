@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from imgkit.intake.texts import fixed_width, text_array
+
 if TYPE_CHECKING:  # probe.py imports this module: the class only for the type checker
     from imgkit.intake.probe import Probe
 
@@ -194,24 +196,21 @@ class ProbeCache:
     def columns(self, slots: np.ndarray) -> dict[str, Any]:
         """The facts of the entries at ``slots`` (each >= 0), one array per probe column
         (``format, bytes, width, height, frames, sha256, probe_error``): integers as
-        int64, texts as lists of ``str``."""
+        int64, texts as compact text arrays (:func:`imgkit.intake.texts.text_array`)."""
         with self.lock:
             small = self._small[slots].astype(np.int64)
             codes = self._codes[slots]
             hashed = self._hashed[slots]
-            digests = self._digests[slots].tobytes().hex()
+            digests = self._digests[slots[hashed]].tobytes().hex()
             formats, errors = self._words
             return {
-                "format": [formats[c] for c in codes[:, 0].tolist()],
+                "format": text_array([formats[c] for c in codes[:, 0].tolist()]),
                 "bytes": self._ints[slots, 2],
                 "width": small[:, 0],
                 "height": small[:, 1],
                 "frames": small[:, 2],
-                "sha256": [
-                    digests[64 * k : 64 * k + 64] if h else ""
-                    for k, h in enumerate(hashed.tolist())
-                ],
-                "probe_error": [errors[c] for c in codes[:, 1].tolist()],
+                "sha256": fixed_width(digests, 64, hashed),
+                "probe_error": text_array([errors[c] for c in codes[:, 1].tolist()]),
             }
 
 

@@ -204,6 +204,44 @@ def with_header(header: str, values: Any) -> Any:
     return text_array([header, *values.tolist()])
 
 
+def joined(pieces: Sequence[Any]) -> Any:
+    """The text arrays ``pieces`` (:func:`text_array`'s) one after the other, as one text
+    array in one piece: Arrow's kernels are several times slower over thousands of chunks
+    (a factorize of a million texts in 4,000 chunks: 0.72 s instead of 0.26 s).
+
+    >>> joined([text_array(["a"]), text_array(["b", "c"])]).tolist()
+    ['a', 'b', 'c']
+    """
+    if ARROW_TEXT is not None and all(getattr(p, "dtype", None) == ARROW_TEXT for p in pieces):
+        chunks = [chunk for piece in pieces for chunk in piece._pa_array.iterchunks()]
+        one = pa.concat_arrays(chunks) if chunks else pa.array([], type=pa.large_string())
+        return from_arrow(pa.chunked_array([one]), ARROW_TEXT)
+    return text_array([value for piece in pieces for value in piece])
+
+
+def fixed_width(text: str, width: int, present: np.ndarray) -> Any:
+    """A compact text array of ``len(present)`` values: where ``present`` holds, the next
+    ``width`` characters of ``text`` (ASCII), in order; "" elsewhere.
+
+    Hex digests held as one string become a column without a Python ``str`` apiece (a
+    million SHA-256 digests as ``str`` objects are 113 MB; as Arrow text 72 MB).
+
+    >>> fixed_width("abcd", 2, np.array([True, False, True])).tolist()
+    ['ab', '', 'cd']
+    """
+    if ARROW_TEXT is not None:
+        offsets = np.zeros(len(present) + 1, dtype=np.int64)
+        np.cumsum(np.where(present, width, 0), out=offsets[1:])
+        data = pa.py_buffer(text.encode("ascii"))
+        array = pa.LargeStringArray.from_buffers(len(present), pa.py_buffer(offsets), data)
+        return from_arrow(pa.chunked_array([array]), ARROW_TEXT)
+    values, start = [], 0
+    for here in present.tolist():
+        values.append(text[start : start + width] if here else "")
+        start += width if here else 0
+    return text_array(values)
+
+
 def spread(n: int, rows: Sequence[int], texts: Sequence[str]) -> Any:
     """A compact text array of ``n`` values: ``texts[k]`` at position ``rows[k]``, ""
     elsewhere (``rows`` distinct).
@@ -336,7 +374,9 @@ __all__ = [
     "arrow_of",
     "as_text",
     "codes_of",
+    "fixed_width",
     "give_back",
+    "joined",
     "listed",
     "matches",
     "non_ascii",
