@@ -23,7 +23,8 @@ import imgkit.intake.rules as rules
 from imgkit.intake.fitting import FIXABLE_ISSUES, fit
 from imgkit.intake.probe import PROBE_ERRORS
 from imgkit.intake.rules import FIXABLE, RULES, RULES_BY_CODE, SEVERITY, Rule, rule
-from imgkit.intake.rules.core import SEVERITIES, Context, registered, unregister
+from imgkit.intake.rules.context import Context
+from imgkit.intake.rules.core import SEVERITIES, registered, unregister
 from imgkit.intake.validation import issues_table, validate
 from imgkit.sandbox import sandbox_shops
 

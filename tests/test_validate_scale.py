@@ -24,7 +24,7 @@ from imgkit.intake.batch import read_batch
 from imgkit.intake.options import normalize, normalize_column
 from imgkit.intake.probe import clear_cache, probe_paths
 from imgkit.intake.probe_rows import RULE_FACTS, probe_rows
-from imgkit.intake.rules.core import Context
+from imgkit.intake.rules.context import Context
 from imgkit.intake.texts import ARROW_TEXT, PY_WHITESPACE, matches, per_value, strip, text_array
 from imgkit.platforms import get_adapter
 from imgkit.sandbox import sandbox_shops

@@ -30,7 +30,7 @@ import pandas as pd
 
 from imgkit.intake.probe import PROBE_COLUMNS, Probe, probe_paths
 from imgkit.intake.rules import unprobeable
-from imgkit.intake.rules.core import small_codes
+from imgkit.intake.rules.context import small_codes
 from imgkit.intake.texts import codes_of
 
 # The probe facts the rules read row by row (the others they read by code, or not at all).

@@ -5,7 +5,7 @@ repairs it and its words (the :func:`~imgkit.intake.rules.core.rule` decorator);
 registry is :data:`RULES`, the table :func:`imgkit.validate` runs in order.  Everything
 that lists codes (:data:`FIXABLE`, :data:`SEVERITY`, ``docs/validation.md``) derives
 from it.  The rules read the per-platform limits the adapters declare (a limit is written
-once) through a :class:`~imgkit.intake.rules.core.Context` holding the batch, the probe
+once) through a :class:`~imgkit.intake.rules.context.Context` holding the batch, the probe
 facts and derived columns computed once.  No rule loops over rows: masks come from
 ``map``, ``isin``, ``between``, ``str`` methods, ``duplicated`` and group counts.
 
@@ -26,7 +26,8 @@ True
 from __future__ import annotations
 
 from imgkit.intake.rules import counts, destination, fields, image, placement, reading
-from imgkit.intake.rules.core import Context, Rule, Severity, registered, rule, shown, written
+from imgkit.intake.rules.context import Context
+from imgkit.intake.rules.core import Rule, Severity, registered, rule, shown, written
 from imgkit.intake.rules.reading import unprobeable
 
 __all__ = [

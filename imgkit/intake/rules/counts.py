@@ -6,7 +6,7 @@ needs every other rule's verdict (:func:`unsendable`).
 Example
 -------
 >>> import pandas as pd
->>> from imgkit.intake.rules.core import Context
+>>> from imgkit.intake.rules.context import Context
 >>> frame = pd.DataFrame({"platform": ["doudian"] * 2, "shop": ["s"] * 2,
 ...                       "file": ["a.jpg", "b.jpg"], "target": ["0", "0"],
 ...                       "probe_error": [""] * 2, "format": ["jpeg"] * 2,
@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from imgkit.intake.rules.core import Context, as_mask, registered, rule
+from imgkit.intake.rules.context import Context
+from imgkit.intake.rules.core import as_mask, registered, rule
 
 _TOO_MANY = "too_many_images"
 _POSITION_TAKEN = "position_taken"

@@ -3,7 +3,7 @@
 Example
 -------
 >>> import pandas as pd
->>> from imgkit.intake.rules.core import Context
+>>> from imgkit.intake.rules.context import Context
 >>> frame = pd.DataFrame({"platform": ["tmall_item", "jd"], "shop": ["s", "s"],
 ...                       "file": ["a.jpg"] * 2, "probe_error": [""] * 2, "format": [""] * 2})
 >>> unknown_platform(Context(frame, {}, {})).tolist()
@@ -15,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from imgkit.intake.rules.core import Context, as_mask, rule, shown, written
+from imgkit.intake.rules.context import Context
+from imgkit.intake.rules.core import as_mask, rule, shown, written
 from imgkit.intake.texts import listed
 from imgkit.platforms import platform_keys
 

@@ -4,7 +4,7 @@ its options, each against what the row's platform accepts.
 Example
 -------
 >>> import pandas as pd
->>> from imgkit.intake.rules.core import Context
+>>> from imgkit.intake.rules.context import Context
 >>> frame = pd.DataFrame({"platform": ["tmall_item"] * 2, "file": ["a.jpg"] * 2,
 ...                       "probe_error": [""] * 2, "format": ["jpeg"] * 2,
 ...                       "target": ["1489161940", "1.65772E+18"], "position": ["1", "7"]})
@@ -23,17 +23,8 @@ import numpy as np
 import pandas as pd
 
 from imgkit.intake.options import BOOL_WORDS
-from imgkit.intake.rules.core import (
-    BOOL_OPTIONS,
-    CLIENT_TYPES,
-    Context,
-    any_of,
-    as_mask,
-    per_platform,
-    rule,
-    shown,
-    written,
-)
+from imgkit.intake.rules.context import BOOL_OPTIONS, CLIENT_TYPES, Context
+from imgkit.intake.rules.core import any_of, as_mask, per_platform, rule, shown, written
 from imgkit.intake.texts import matches, non_ascii
 from imgkit.words import Lang
 

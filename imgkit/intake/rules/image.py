@@ -5,7 +5,7 @@ limits.  These are the rules :func:`imgkit.fit` repairs (all but ``format_unread
 Example
 -------
 >>> import pandas as pd
->>> from imgkit.intake.rules.core import Context
+>>> from imgkit.intake.rules.context import Context
 >>> frame = pd.DataFrame({"platform": ["qianmi_sku"] * 2, "file": ["a.jpg", "b.jpg"],
 ...                       "probe_error": ["", ""], "format": ["jpeg", "jpeg"],
 ...                       "bytes": [1000, 5_000_000], "width": [800, 800],
@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from imgkit.intake.probe import CLAIMED_FORMAT
-from imgkit.intake.rules.core import Context, as_mask, per_platform, rule
+from imgkit.intake.rules.context import Context
+from imgkit.intake.rules.core import as_mask, per_platform, rule
 from imgkit.intake.texts import listed
 from imgkit.platforms.base import PixelRule
 

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from imgkit.intake.rules.core import Context, as_mask, rule
+from imgkit.intake.rules.context import Context
+from imgkit.intake.rules.core import as_mask, rule
 
 
 def placement_detail(ctx: Context) -> pd.Series:

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from imgkit.intake.probe import PROBE_ERRORS
-from imgkit.intake.rules.core import Check, Context, Rule, register, rule, written
+from imgkit.intake.rules.context import Context
+from imgkit.intake.rules.core import Check, Rule, register, rule, written
 from imgkit.intake.texts import as_str
 
 # What no path or URL holds: NUL (the OS refuses it) and other control characters (a
