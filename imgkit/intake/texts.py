@@ -229,6 +229,8 @@ def fixed_width(text: str, width: int, present: np.ndarray) -> Any:
     >>> fixed_width("abcd", 2, np.array([True, False, True])).tolist()
     ['ab', '', 'cd']
     """
+    if len(text) != width * int(np.count_nonzero(present)):  # Arrow would read past it
+        raise ValueError(f"{len(text)} characters are not {width} for each value present")
     if ARROW_TEXT is not None:
         offsets = np.zeros(len(present) + 1, dtype=np.int64)
         np.cumsum(np.where(present, width, 0), out=offsets[1:])
