@@ -129,3 +129,28 @@ def test_probe_file_is_answered_from_the_cache_until_the_file_changes(tmp_path: 
     assert len(probe._CACHE) == 1
     clear_cache()
     assert len(probe._CACHE) == 0
+
+
+def test_a_batch_store_answers_as_stores_one_at_a_time() -> None:
+    # A cache of 7 taking 20 files: the batch evicts in the middle of itself, and must
+    # keep what one store after the other keeps (never one slot for two paths).
+    facts = [
+        Probe("png" if n % 3 else "gif", n, n + 1, n + 2, 1, f"{n:02x}" * 32 if n % 4 else "")
+        for n in range(20)
+    ]
+    facts[5] = Probe("png", 5, sha256="not hex")  # not cached, either way
+    keys = [(f"/{n}.png", n, 7) for n in range(20)]
+    one_by_one, batched = ProbeCache(capacity=7), ProbeCache(capacity=7)
+    # Batches of 6, then one of 11 (more than the cache holds), the first file used again
+    # between them: no longer the oldest, it must outlive the files stored after it.
+    for start, stop in ((0, 6), (6, 12), (12, 20), (0, 11)):
+        for key, fact in zip(keys[start:stop], facts[start:stop], strict=True):
+            one_by_one[key] = fact
+        batched.store(keys[start:stop], facts[start:stop])
+        for cache in (one_by_one, batched):
+            cache.get(keys[0])
+    assert len(batched) == len(one_by_one) <= 7
+    for key in keys:
+        assert batched.get(key) == one_by_one.get(key), key
+    kept = [key for key in keys if batched.get(key) is not None]
+    assert [batched.get(key) for key in kept] == [facts[keys.index(key)] for key in kept]

@@ -137,7 +137,7 @@ class ProbeCache:
     def __setitem__(self, key: tuple[str, int, int], probe: Probe) -> None:
         path, size, mtime = key
         digest = probe.sha256
-        if digest and (len(digest) != 2 * _DIGEST or not _HEX.issuperset(digest)):
+        if not _holdable(digest):
             return  # not a digest this cache can hold: probed again next time
         with self.lock:
             slot = self._slots.get(path)
@@ -153,6 +153,47 @@ class ProbeCache:
                 self._digests[slot] = np.frombuffer(bytes.fromhex(digest), dtype=np.uint8)
             self._clock += 1
             self._used[slot] = self._clock
+
+    def store(self, keys: Sequence[tuple[str, int, int]], probes: Sequence[Probe]) -> None:
+        """Store each of ``probes`` under its key, as ``self[key] = probe`` one after the
+        other would (a path given twice keeps its last), with one lock and whole columns:
+        per file, the stores were a fifth of the time cold probing holds the GIL.
+
+        >>> from imgkit.intake.probe import Probe
+        >>> cache = ProbeCache(capacity=4)
+        >>> cache.store([("a.png", 1, 1), ("b.png", 2, 1)], [Probe("png", 1), Probe("gif", 2)])
+        >>> cache.get(("b.png", 2, 1)).format, len(cache)
+        ('gif', 2)
+        """
+        kept = [(key, probe) for key, probe in zip(keys, probes, strict=True)]
+        kept = [(key, probe) for key, probe in kept if _holdable(probe.sha256)]
+        if not kept:
+            return
+        with self.lock:
+            slots = np.empty(len(kept), dtype=np.int64)
+            for j, ((path, _, _), _) in enumerate(kept):
+                slot = self._slots.get(path)
+                if slot is None:
+                    slot = self._new_slot()
+                    self._slots[path] = slot
+                    self._paths[slot] = path
+                slots[j] = slot
+                # Used now, as a store one at a time marks it: the next new slot of this
+                # batch may evict, and must not take one of this batch's.
+                self._clock += 1
+                self._used[slot] = self._clock
+            self._ints[slots] = [(size, mtime, p.bytes) for (_, size, mtime), p in kept]
+            self._small[slots] = [(p.width, p.height, p.frames) for _, p in kept]
+            self._codes[slots] = [
+                (self._code(0, p.format), self._code(1, p.error)) for _, p in kept
+            ]
+            hashed = np.array([bool(p.sha256) for _, p in kept], dtype=bool)
+            self._hashed[slots] = hashed
+            if hashed.any():
+                digests = bytes.fromhex("".join(p.sha256 for _, p in kept if p.sha256))
+                self._digests[slots[hashed]] = np.frombuffer(digests, dtype=np.uint8).reshape(
+                    -1, _DIGEST
+                )
 
     def get(self, key: tuple[str, int, int]) -> Probe | None:
         """The probe of ``key``'s path if its size and mtime are still ``key``'s."""
@@ -212,6 +253,11 @@ class ProbeCache:
                 "sha256": fixed_width(digests, 64, hashed),
                 "probe_error": text_array([errors[c] for c in codes[:, 1].tolist()]),
             }
+
+
+def _holdable(digest: str) -> bool:
+    """Whether ``digest`` is one the cache holds: none, or 64 lower-case hex digits."""
+    return not digest or (len(digest) == 2 * _DIGEST and _HEX.issuperset(digest))
 
 
 def _grow(array: np.ndarray, rows: int) -> np.ndarray:
