@@ -154,3 +154,31 @@ def test_a_batch_store_answers_as_stores_one_at_a_time() -> None:
         assert batched.get(key) == one_by_one.get(key), key
     kept = [key for key in keys if batched.get(key) is not None]
     assert [batched.get(key) for key in kept] == [facts[keys.index(key)] for key in kept]
+
+
+def test_facts_the_columns_cannot_hold_are_probed_again_not_a_failed_store(
+    tmp_path: Path,
+) -> None:
+    # A damaged PNG header claiming 4,294,967,280 pixels a side: a decompression bomb to
+    # validation, and a width the cache's 32-bit column cannot hold.
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data)
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", 0xFFFFFFF0, 2, 8, 2, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(data)
+    names = [str(huge), *_images(tmp_path, 2)]
+    clear_cache()
+    for _ in range(2):  # probed, then probed again (not cached); the others cached
+        found = probe_paths(names)
+        assert found["probe_error"].tolist() == ["decompression_bomb", "", ""]
+        assert found["width"].tolist()[0] == 0xFFFFFFF0
+        assert len(probe._CACHE) == 2
+    cache = ProbeCache()
+    cache[(str(huge), len(data), 1)] = probe_bytes(data)
+    assert len(cache) == 0

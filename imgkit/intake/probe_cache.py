@@ -47,6 +47,7 @@ _DIGEST = 32  # bytes of a SHA-256 digest
 _INTS = ("size", "mtime", "bytes")
 _SMALL = ("width", "height", "frames")
 _HEX = frozenset("0123456789abcdef")
+_SMALL_MAX = 2**31 - 1  # the width, height and frames columns are int32
 
 
 def _capacity() -> int:
@@ -137,8 +138,8 @@ class ProbeCache:
     def __setitem__(self, key: tuple[str, int, int], probe: Probe) -> None:
         path, size, mtime = key
         digest = probe.sha256
-        if not _holdable(digest):
-            return  # not a digest this cache can hold: probed again next time
+        if not _holdable(probe):
+            return  # not facts this cache can hold: probed again next time
         with self.lock:
             slot = self._slots.get(path)
             if slot is None:
@@ -166,7 +167,7 @@ class ProbeCache:
         ('gif', 2)
         """
         kept = [(key, probe) for key, probe in zip(keys, probes, strict=True)]
-        kept = [(key, probe) for key, probe in kept if _holdable(probe.sha256)]
+        kept = [(key, probe) for key, probe in kept if _holdable(probe)]
         if not kept:
             return
         with self.lock:
@@ -255,9 +256,14 @@ class ProbeCache:
             }
 
 
-def _holdable(digest: str) -> bool:
-    """Whether ``digest`` is one the cache holds: none, or 64 lower-case hex digits."""
-    return not digest or (len(digest) == 2 * _DIGEST and _HEX.issuperset(digest))
+def _holdable(probe: Probe) -> bool:
+    """Whether the cache holds ``probe``'s facts: a digest of 64 lower-case hex digits (or
+    none), and pixels and frames its 32-bit columns hold (a damaged header may claim four
+    billion pixels a side: that file is probed again, never a store that fails)."""
+    digest = probe.sha256
+    if digest and (len(digest) != 2 * _DIGEST or not _HEX.issuperset(digest)):
+        return False
+    return all(0 <= value <= _SMALL_MAX for value in (probe.width, probe.height, probe.frames))
 
 
 def _grow(array: np.ndarray, rows: int) -> np.ndarray:
