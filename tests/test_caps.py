@@ -26,6 +26,7 @@ import imgkit
 from imgkit import ImgkitError, Sandbox
 from imgkit.intake.files import READ_CAP, read_capped, read_file
 from imgkit.intake.probe import probe_bytes, probe_file, probe_paths
+from imgkit.intake.sniff import truncated
 from imgkit.intake.sources import FetchError, fetch_source, fetch_sync
 from imgkit.net.blocking import send_sync
 from imgkit.net.transport import AnswerTooLarge, Sender
@@ -428,6 +429,21 @@ def test_a_really_truncated_image_is_still_corrupt(fmt: str, options: dict[str, 
     assert probe_bytes(whole).error == ""
     for cut in (len(whole) - 3, len(whole) // 2, 400):
         assert probe_bytes(whole[:cut]).error == "corrupt_image", cut
+
+
+@pytest.mark.parametrize("progressive", [False, True], ids=["baseline", "progressive"])
+def test_no_cut_of_a_jpeg_is_whole(progressive: bool) -> None:
+    # Every cut, at every byte: inside the headers, the thumbnail's own EOI, each scan,
+    # the tables between a progressive JPEG's scans and the EOI's first byte.  An EOI near
+    # the end is taken without walking the scan data, which holds only because no cut
+    # leaves one there.
+    exif = Image.Exif()
+    exif[0x010E] = "x"
+    whole = _image("JPEG", progressive=progressive, exif=exif.tobytes() + _image("JPEG"))
+    assert len(whole) < 8 * 4096  # small enough that every cut is tried
+    assert not truncated("jpeg", whole)
+    whole_cuts = [cut for cut in range(4, len(whole)) if not truncated("jpeg", whole[:cut])]
+    assert whole_cuts == []
 
 
 def test_an_exif_thumbnail_end_marker_does_not_count() -> None:
