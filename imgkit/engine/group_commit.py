@@ -11,7 +11,8 @@ lets rows write with ``commit=False`` and then wait, together, for one commit:
   this run is on the wire (no answer can bring another row), and at the latest
   :data:`WINDOW_S` after its first row: so a fast run shares each fsync among a dozen rows
   or more, and a paced one, with few rows in flight, closes its groups after one or two;
-* :meth:`GroupCommit.soon` — an outcome was written (``confirm``, ``fail``, ``pending``):
+* :meth:`GroupCommit.soon` — an outcome was written (``confirm``, ``fail``, ``pending``;
+  a ``pending`` row stays in flight until its audit's answer, :meth:`GroupCommit.finished`):
   it is committed with the next group, or :data:`LAZY_S` later at the latest — then
   without an fsync when no ``begin`` waits (``Journal.flush(sync=False)``): it survives a
   crash of the process at once and a power cut from the next fsync on (the next group's,
@@ -103,12 +104,28 @@ class GroupCommit:
         self._schedule(0.0 if full else self._window_s)
         await mine
 
-    def soon(self, key: str) -> None:
+    def soon(self, key: str, *, settled: bool = True) -> None:
         """The outcome of the row ``key`` was written: commit it within :data:`LAZY_S`, or
-        with the next group."""
-        self._out.discard(key)
+        with the next group.
+
+        ``settled=False`` (a Douyin upload now under audit): the row is still in flight
+        until :meth:`finished` — its poll's answer frees its worker for the next row, as an
+        upload's answer does.  Counted out at ``pending``, a run of Douyin rows waiting on
+        their audits looked like nothing on the wire, and each new row committed alone.
+        """
+        if settled:
+            self._leaves(key)
         if self.journal.unflushed:
             self._schedule(self._lazy_s)
+
+    def finished(self, key: str) -> None:
+        """The row ``key`` has its result: no longer in flight, however it ended."""
+        self._leaves(key)
+
+    def _leaves(self, key: str) -> None:
+        self._out.discard(key)
+        if self._joined and not self._out:  # no answer can bring company: commit now
+            self._schedule(0.0)
 
     def close(self) -> None:
         """Commit now what is left, and release every waiter."""

@@ -140,11 +140,12 @@ def record_outcome(run: Run, row: Row, outcome: Outcome) -> None:
     # With group commits an outcome waits for the next commit: lost to a crash, it leaves
     # the row sending (in doubt, settled by a look-up), which costs no second copy.
     now = run.commits is None
+    pending = outcome.category is Category.AUDIT_PENDING and bool(outcome.pending_id)
     if outcome.ok:
         # Not the platform's whole answer (hundreds of bytes a row, read by nobody): the
         # results carry its code and message.
         journal.confirm(row.key, outcome.url, outcome.image_id, commit=now)
-    elif outcome.category is Category.AUDIT_PENDING and outcome.pending_id:
+    elif pending:
         journal.pending(row.key, outcome.pending_id, commit=now)
     elif not outcome.maybe_stored and row.stored_before is not None:
         # A forced re-send of a confirmed upload failed: the first copy is still known.
@@ -160,7 +161,7 @@ def record_outcome(run: Run, row: Row, outcome: Outcome) -> None:
             commit=now,
         )
     if run.commits is not None:
-        run.commits.soon(row.key)
+        run.commits.soon(row.key, settled=not pending)
 
 
 def finish(run: Run, row: Row, result: RowResult) -> None:
@@ -172,5 +173,7 @@ def finish(run: Run, row: Row, result: RowResult) -> None:
         message, result.code, result.url, result.image_id = map(scrubber.text, texts)
     result.message = clip(message)
     run.results[row.index] = result
+    if run.commits is not None:
+        run.commits.finished(row.key)
     if run.progress is not None:
         run.progress.finished(row.adapter.key, result.status, row.shop.name)
