@@ -166,7 +166,7 @@ def test_an_empty_results_frame_writes_a_workbook(tmp_path: Path) -> None:
 
 
 def test_a_secret_echoed_into_a_message_never_reaches_the_sheet(tmp_path: Path) -> None:
-    from imgkit.scrub import register
+    from imgkit.scrub_logs import register
 
     register("s3cr3t-value-for-the-workbook-test")
     frame = pd.DataFrame(

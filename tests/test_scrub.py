@@ -17,8 +17,9 @@ from imgkit.errors import Category
 from imgkit.intake.shops import make_shop
 from imgkit.platforms import get_adapter, platform_keys
 from imgkit.platforms.base import Outcome
-from imgkit.scrub import MARK, Scrubber, SecretFilter, register, scrubber_for
+from imgkit.scrub import MARK, Scrubber, scrubber_for
 from imgkit.scrub_forms import compile_secrets
+from imgkit.scrub_logs import SecretFilter, register, scrub_record
 
 # Non-ASCII, '+', '/', '=', a space and a quote: every encoder has something to do.
 SECRET = 'SeCrEt-session-7f3a9c 密钥+/="x'
@@ -310,7 +311,7 @@ def test_other_loggers_are_left_alone_but_secret_filter_cleans_a_handler() -> No
 
 def test_a_bad_format_string_is_still_scrubbed() -> None:
     record = logging.LogRecord("imgkit", logging.INFO, "", 0, "%d", ("log-secret-bad-1",), None)
-    scrub.scrub_record(record, Scrubber(["log-secret-bad-1"]))
+    scrub_record(record, Scrubber(["log-secret-bad-1"]))
     assert record.getMessage() == f"%d {MARK}"
 
 

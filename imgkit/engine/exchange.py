@@ -59,7 +59,8 @@ from imgkit.engine.tokens import Tokens
 from imgkit.errors import Category, ImgkitError, ShopConfigError
 from imgkit.intake.shops import Shop
 from imgkit.platforms.base import NOT_SENT, UNREADABLE, Adapter, CodeRule, Outcome
-from imgkit.scrub import Scrubber, register
+from imgkit.scrub import Scrubber
+from imgkit.scrub_logs import register
 
 log = logging.getLogger("imgkit.engine.exchange")
 

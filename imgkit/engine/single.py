@@ -48,7 +48,8 @@ from imgkit.intake.sources import FetchError, fetch_sync
 from imgkit.net.blocking import SyncWire
 from imgkit.platforms import get_adapter
 from imgkit.platforms.base import Adapter, CodeRule, Job, Outcome
-from imgkit.scrub import register, scrubber_for
+from imgkit.scrub import scrubber_for
+from imgkit.scrub_logs import register
 
 __all__ = ["TokenCache", "read_source", "upload_one"]
 

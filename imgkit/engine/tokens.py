@@ -36,7 +36,7 @@ import httpx
 from imgkit.errors import ImgkitError
 from imgkit.intake.shops import Shop
 from imgkit.platforms.base import Adapter
-from imgkit.scrub import register
+from imgkit.scrub_logs import register
 
 # Refresh a fetched token this long before it expires.
 MARGIN_S = 60.0

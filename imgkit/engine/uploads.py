@@ -61,7 +61,8 @@ from imgkit.report.results import (
     results_frame,
     summary_line,
 )
-from imgkit.scrub import register, scrubber_for_shops
+from imgkit.scrub import scrubber_for_shops
+from imgkit.scrub_logs import register
 from imgkit.words import DEFAULT_LANG, Lang, Words, check_lang
 
 log = logging.getLogger("imgkit.engine.uploads")

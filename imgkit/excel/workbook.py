@@ -48,7 +48,7 @@ from imgkit.intake.batch import HEADERS_ATTR
 from imgkit.intake.headers import HEADER_ALIASES
 from imgkit.report.result_cells import RESULT_HEADER_ALIASES
 from imgkit.report.results import STATUS_NAMES
-from imgkit.scrub import registry
+from imgkit.scrub_logs import registry
 from imgkit.words import DEFAULT_LANG, Lang, check_lang, say
 
 SHEET_NAMES: dict[str, Mapping[str, str]] = {

@@ -35,7 +35,7 @@ import pandas as pd
 from imgkit.aliases import ShopsSource
 from imgkit.engine.journal import Journal
 from imgkit.errors import ImgkitError
-from imgkit.scrub import registry
+from imgkit.scrub_logs import registry
 from imgkit.words import DEFAULT_LANG, Lang, check_lang, say
 
 JournalChoice = Journal | str | os.PathLike[str] | bool | None
