@@ -364,6 +364,59 @@ def test_a_pipe_swapped_in_after_the_check_cannot_block(tmp_path: Path) -> None:
     assert getattr(got, "error", None) == "not_regular_file"
 
 
+def _stat_saying(size_change: int) -> Callable[[int], os.stat_result]:
+    """os.fstat, but the size it says is off by ``size_change``: the file changed between
+    the look at its size and the read."""
+    real = os.fstat
+
+    def fstat(fd: int) -> os.stat_result:
+        info = list(real(fd))
+        info[6] += size_change  # st_size
+        return os.stat_result(info)
+
+    return fstat
+
+
+@pytest.mark.parametrize("change", [-10, -1, 0, 1, 10], ids=lambda c: f"size{c:+d}")
+def test_a_file_is_read_whole_whatever_its_size_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: int
+) -> None:
+    # A file that grew since its size was read (the size says less), or shrank (more):
+    # its bytes as they are now, never cut at the size it had.
+    body = bytes(range(256)) * 40
+    path = tmp_path / "changing.jpg"
+    path.write_bytes(body)
+    monkeypatch.setattr(os, "fstat", _stat_saying(change))
+    assert read_capped(str(path), READ_CAP) == body
+
+
+def test_a_short_read_before_the_end_reads_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One read as a rule; a read that stops short of what the size said is not the end.
+    body = bytes(range(256)) * 40
+    path = tmp_path / "slow.jpg"
+    path.write_bytes(body)
+    real, calls = os.read, []
+
+    def short_first(fd: int, n: int) -> bytes:
+        calls.append(n)
+        return real(fd, 100 if len(calls) == 1 else n)
+
+    monkeypatch.setattr(os, "read", short_first)
+    assert read_capped(str(path), READ_CAP) == body
+    assert len(calls) >= 2
+    calls.clear()
+
+    def counted(fd: int, n: int) -> bytes:
+        calls.append(n)
+        return real(fd, n)
+
+    monkeypatch.setattr(os, "read", counted)
+    assert read_capped(str(path), READ_CAP) == body
+    assert calls == [len(body) + 1]  # whole at once: no second read to find the end
+
+
 def test_a_file_over_the_cap_is_refused_by_its_size(tmp_path: Path) -> None:
     sparse = tmp_path / "huge.jpg"
     with sparse.open("wb") as fh:

@@ -105,7 +105,7 @@ def _read_to(fd: int, want: int, limit: int) -> bytes:
     tells a file that grew since) in one read as a rule, then on to the limit if it grew.
     Unbuffered: one system call where a buffered reader makes several, and no objects."""
     parts: list[bytes] = []
-    got = 0
+    got, size = 0, want - 1
     while got < want:
         chunk = os.read(fd, want - got)
         if not chunk:
@@ -114,6 +114,10 @@ def _read_to(fd: int, want: int, limit: int) -> bytes:
         got += len(chunk)
         if got == want:  # one more byte than the size said: it grew, read on to the limit
             want = limit + 1
+        elif got == size:
+            # All its size said and not the byte more that was asked for: its end (a
+            # regular file reads short only there), without a second read to see it.
+            break
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
