@@ -24,7 +24,8 @@ from imgkit.intake.batch import read_batch
 from imgkit.intake.options import normalize, normalize_column
 from imgkit.intake.probe import clear_cache, probe_paths
 from imgkit.intake.probe_rows import RULE_FACTS, probe_rows
-from imgkit.intake.rules.context import Context
+from imgkit.intake.rules import context
+from imgkit.intake.rules.context import Context, group_codes
 from imgkit.intake.texts import ARROW_TEXT, PY_WHITESPACE, matches, per_value, strip, text_array
 from imgkit.platforms import get_adapter
 from imgkit.sandbox import sandbox_shops
@@ -142,6 +143,66 @@ def test_groups_tell_the_rows_duplicated_does() -> None:
     codes = ctx.groups("platform", "shop", "target", numbers)
     expected = frame[["platform", "shop", "target"]].assign(n=numbers).duplicated()
     assert pd.Series(codes).duplicated().tolist() == expected.tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(HARD, max_size=30), st.integers(min_value=1, max_value=4), st.booleans())
+def test_group_codes_partition_rows_as_factorize_does(
+    values: list[str], pieces: int, sort: bool
+) -> None:
+    # Sorted (an Arrow column, in one chunk or several: every column of two rows or more
+    # here when ``sort``) or hashed (objects, missing values, repeated values): two rows
+    # share a code exactly when factorize gives them one, and the codes are counted right.
+    with pytest.MonkeyPatch.context() as patch:
+        if sort:
+            patch.setattr(context, "SORT_FROM", 2)
+            patch.setattr(context, "NEAR_UNIQUE", 0.0)
+        _group_codes_as_factorize(values, pieces)
+
+
+def test_group_codes_sort_only_long_nearly_unique_text() -> None:
+    import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
+
+    if ARROW_TEXT is None:
+        pytest.skip("pandas 2 keeps text as objects: always hashed")
+    sorts = []
+    real = pc.sort_indices
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        sorts.append(1)
+        return real(*args, **kwargs)
+
+    n = context.SORT_FROM
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pc, "sort_indices", counting)
+        repeated = group_codes(arrow([f"shop{i % 7}" for i in range(n)]))
+        assert (sorts, repeated[1]) == ([], 7)
+        distinct = group_codes(arrow([f"item{i}" for i in range(n)]))
+        assert (sorts, distinct[1]) == ([1], n)
+        short = group_codes(arrow([f"item{i}" for i in range(n - 1)]))
+        assert (sorts, short[1]) == ([1], n - 1)
+
+
+def _group_codes_as_factorize(values: list[str], pieces: int) -> None:
+    columns = list(both_storages(values))
+    if values and ARROW_TEXT is not None:
+        import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+
+        size = -(-len(values) // pieces)
+        chunks = [values[i : i + size] for i in range(0, len(values), size)]
+        chunked = pa.chunked_array([pa.array(c, pa.large_string()) for c in chunks])
+        columns.append(pd.Series(pd.arrays.ArrowStringArray(chunked)))
+    columns.append(pd.Series([*values, None, None], dtype=object))
+    for series in columns:
+        codes, count = group_codes(series)
+        expected = pd.factorize(series, use_na_sentinel=False)[0]
+        pairs = set(zip(codes.tolist(), expected.tolist(), strict=True))
+        assert len(pairs) == len(set(codes.tolist())) == len(set(expected.tolist()))
+        assert count == len(set(expected.tolist()))
+        assert codes.dtype == np.int32
+        if len(series):
+            assert codes.min() == 0
+            assert codes.max() == count - 1
 
 
 # --- the probe look-up: per distinct file, the facts of each row ------------------------------

@@ -17,6 +17,7 @@ Example
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from functools import cached_property
@@ -178,8 +179,8 @@ class Context:
                 # Only the codes are kept: a million distinct targets need not stay twice.
                 def compute(name: str = column) -> tuple[np.ndarray, int]:
                     values = self.frame[name] if name in FACTS else self.col(name)
-                    found, uniques = pd.factorize(values, use_na_sentinel=False)
-                    return small_codes(found), len(uniques) + 1
+                    found, distinct = group_codes(values)
+                    return found, distinct + 1
 
                 codes, count = self.once("group codes:" + column, compute)
             else:
@@ -308,6 +309,60 @@ def small_codes(codes: Any) -> np.ndarray:
     return found
 
 
+# group_codes sorts a text column of at least SORT_FROM rows whose sample of as many rows
+# (drawn with repeats) holds at least NEAR_UNIQUE of the distinct values a column without
+# repeated values would show; any other column is hashed (pd.factorize), the faster where
+# values repeat (on a million rows, six shops: 10 ms against 140; 110,000 files: 36
+# against 92).
+SORT_FROM = 2**16
+NEAR_UNIQUE = 0.9
+
+
+def group_codes(values: pd.Series) -> tuple[np.ndarray, int]:
+    """A code per row such that two rows share one exactly when their values are equal
+    (missing values equal to each other), and how many codes there are.
+
+    ``pd.factorize``'s codes, in another order for a long text column held in Arrow
+    (without missing values) whose values nearly all differ: such a column is sorted
+    instead of hashed, which needs no table over its distinct values (a million distinct
+    targets: a 40 MB peak against factorize's 105 MB, in about the same time).
+
+    >>> codes, count = group_codes(pd.Series(["b", "a", "b", ""], dtype="string[pyarrow]"))
+    >>> sorted(set(codes.tolist())), count, bool(codes[0] == codes[2])
+    ([0, 1, 2], 3, True)
+    """
+    arrow = arrow_of(values)
+    if arrow is None or arrow.null_count or len(arrow) < max(2, SORT_FROM):
+        return _hashed(values)
+    # Here only when arrow_of found Arrow: pyarrow is there.
+    import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
+
+    array = arrow.chunk(0) if arrow.num_chunks == 1 else arrow.combine_chunks()
+    # Rows drawn at random (the same each time), not every k-th: a batch laid out in a
+    # period (each file again 100,000 rows on) looks unique to an even stride.
+    n = len(array)
+    sample = array.take(np.random.default_rng(0).integers(0, n, size=SORT_FROM))
+    # What a sample of a column with no value twice holds: the rows it drew, once each.
+    if_unique = n * -math.expm1(SORT_FROM * math.log1p(-1 / n))
+    if pc.count_distinct(sample).as_py() < NEAR_UNIQUE * if_unique:
+        return _hashed(values)
+    order = pc.sort_indices(array)
+    ordered = array.take(order)
+    starts = np.empty(len(array), dtype=bool)
+    starts[0] = True
+    starts[1:] = pc.not_equal(ordered[1:], ordered[:-1]).to_numpy(zero_copy_only=False)
+    del ordered
+    ranks = np.cumsum(starts, dtype=np.int64) - 1
+    codes = np.empty(len(array), dtype=np.int32 if len(array) < 2**31 - 1 else np.int64)
+    codes[order.to_numpy()] = ranks
+    return codes, int(ranks[-1]) + 1
+
+
+def _hashed(values: pd.Series) -> tuple[np.ndarray, int]:
+    found, uniques = pd.factorize(values, use_na_sentinel=False)
+    return small_codes(found), len(uniques)
+
+
 def _platform_key(value: str) -> str:
     try:
         return resolve_platform(value)
@@ -324,4 +379,4 @@ def _stem(path: str) -> str:
     return _SUFFIX.sub("", _DIRECTORY.sub("", path))
 
 
-__all__ = ["BOOL_OPTIONS", "CLIENT_TYPES", "FACTS", "Context", "small_codes"]
+__all__ = ["BOOL_OPTIONS", "CLIENT_TYPES", "FACTS", "Context", "group_codes", "small_codes"]

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from imgkit.intake.options import BOOL_WORDS
-from imgkit.intake.rules.context import BOOL_OPTIONS, CLIENT_TYPES, Context
+from imgkit.intake.rules.context import BOOL_OPTIONS, CLIENT_TYPES, Context, group_codes
 from imgkit.intake.rules.core import any_of, as_mask, per_platform, rule, shown, written
 from imgkit.intake.texts import matches, non_ascii
 from imgkit.words import Lang
@@ -105,7 +105,7 @@ def title_collision(ctx: Context) -> pd.Series:
     out = np.zeros(len(ctx.frame), dtype=bool)
     if len(rows):
         place = pd.factorize(ctx.groups("platform", "shop")[rows])[0].astype(np.int64)
-        cut = pd.factorize(ctx.title.iloc[rows].str.slice(0, 50), use_na_sentinel=False)[0]
+        cut = group_codes(ctx.title.iloc[rows].str.slice(0, 50))[0]
         names = place * (len(rows) + 1) + np.asarray(cut, dtype=np.int64)
         out[rows] = pd.Series(names).duplicated(keep="first").to_numpy()
     return as_mask(ctx, out)
