@@ -36,9 +36,11 @@ def sample_data() -> Path:
     checkout = Path(__file__).resolve().parents[1] / "sample_data"
     if (checkout / "batch.csv").is_file():
         return checkout
-    # An installed wheel is unpacked on disk: its data files are real paths.  The folder is
-    # a namespace package (no __init__.py), whose files() is no path itself: ask a file's.
-    return Path(str(resources.files("imgkit.sample_data").joinpath("batch.csv"))).parent
+    # An installed wheel is unpacked on disk: its data files are real paths.  Asked for
+    # through imgkit's own files, not as the namespace package imgkit.sample_data: importing
+    # that would bind the name imgkit.sample_data to the folder's module, in place of this
+    # function, and the next imgkit.sample_data() would fail.
+    return Path(str(resources.files("imgkit").joinpath("sample_data", "batch.csv"))).parent
 
 
 def sample_batch() -> Path:
