@@ -105,6 +105,16 @@ class Scrubber:
             self._compiled = None  # rebuilt on next use
         return True
 
+    def merge(self, other: Scrubber) -> None:
+        """Add every secret of ``other``.
+
+        >>> s = Scrubber(["tok-123456"])
+        >>> s.merge(Scrubber(["key-654321", "tok-123456"])); len(s)
+        2
+        """
+        for secret in sorted(other._secrets):
+            self.add(secret)
+
     def __len__(self) -> int:
         return len(self._secrets)
 
@@ -317,8 +327,7 @@ def scrubber_for_shops(shops: Iterable[Shop]) -> Scrubber:
     """
     merged = Scrubber()
     for shop in shops:
-        for secret in sorted(scrubber_for(shop)._secrets):
-            merged.add(secret)
+        merged.merge(scrubber_for(shop))
     return merged
 
 

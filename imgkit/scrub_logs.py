@@ -58,8 +58,7 @@ def register(*values: str | Secret | Scrubber | None) -> None:
     """
     for value in values:
         if isinstance(value, Scrubber):
-            for secret in sorted(value._secrets):
-                _REGISTRY.add(secret)
+            _REGISTRY.merge(value)
         else:
             _REGISTRY.add(value)
     install_log_filter()

@@ -348,12 +348,12 @@ def group_codes(values: pd.Series) -> tuple[np.ndarray, int]:
         return _hashed(values)
     order = pc.sort_indices(array)
     ordered = array.take(order)
-    starts = np.empty(len(array), dtype=bool)
+    starts = np.empty(n, dtype=bool)
     starts[0] = True
     starts[1:] = pc.not_equal(ordered[1:], ordered[:-1]).to_numpy(zero_copy_only=False)
     del ordered
     ranks = np.cumsum(starts, dtype=np.int64) - 1
-    codes = np.empty(len(array), dtype=np.int32 if len(array) < 2**31 - 1 else np.int64)
+    codes = np.empty(n, dtype=np.int32 if n < 2**31 - 1 else np.int64)
     codes[order.to_numpy()] = ranks
     return codes, int(ranks[-1]) + 1
 
